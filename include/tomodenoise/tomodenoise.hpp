@@ -1,0 +1,6 @@
+#pragma once
+/// @file
+/// Umbrella header: everything in libtomodenoise's public API.
+
+#include "tomodenoise/error.hpp"
+#include "tomodenoise/version.hpp"
