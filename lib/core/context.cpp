@@ -1,0 +1,51 @@
+#include "core/context.hpp"
+
+#include <omp.h>
+
+#include "tomodenoise/error.hpp"
+
+namespace tomodenoise {
+
+Context::Context(int threads, std::shared_ptr<PrimitiveCache> cache)
+    : stream_(cpu_engine()),
+      cache_(cache ? std::move(cache) : std::make_shared<PrimitiveCache>()),
+      threads_(threads) {
+    if (threads < 0) throw InvalidArgument("thread count must be >= 0, got " + std::to_string(threads));
+    if (threads > 0) omp_set_num_threads(threads);
+}
+
+void Context::reorder(const Tensor& src, Tensor& dst) {
+    if (src.dims() != dst.dims())
+        throw ShapeError("reorder between different dims " + src.dims().to_string() + " and " +
+                         dst.dims().to_string());
+    reorder(src.memory(), dst.memory(), src.dims().to_string());
+}
+
+void Context::reorder(const dnnl::memory& src, const dnnl::memory& dst, const std::string& what) {
+    const auto src_md = src.get_desc(), dst_md = dst.get_desc();
+    auto& r = cache_->get<dnnl::reorder>(
+        CacheKey("reorder") << src_md << dst_md,
+        "reorder " + layout_name(src_md) + " -> " + layout_name(dst_md) + " of " + what, [&] {
+            return dnnl::reorder::primitive_desc(cpu_engine(), src_md, cpu_engine(), dst_md);
+        });
+    r.primitive.execute(stream_, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
+}
+
+const Tensor& Context::as_layout(const Tensor& src, const dnnl::memory::desc& md,
+                                 Tensor& scratch) {
+    if (src.desc() == md) return src;
+    scratch.reshape(md);
+    reorder(src, scratch);
+    return scratch;
+}
+
+void Context::to_plain(const Tensor& src, Tensor& dst) {
+    dst.reshape(src.dims());
+    if (src.desc() == dst.desc()) {
+        std::copy(src.data(), src.data() + src.storage_size(), dst.data());
+        return;
+    }
+    reorder(src, dst);
+}
+
+}  // namespace tomodenoise

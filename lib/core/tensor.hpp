@@ -1,0 +1,81 @@
+#pragma once
+// The framework's tensor: logical NCHW dims, f32, 64-byte aligned storage (owned or viewed),
+// and the oneDNN memory descriptor saying how the data is laid out (plain nchw or blocked).
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace tomodenoise {
+
+/// Logical dims of an activation tensor. Dense activations are (N, C, 1, 1).
+struct Dims {
+    std::int64_t n = 0, c = 0, h = 0, w = 0;
+    std::int64_t count() const { return n * c * h * w; }
+    dnnl::memory::dims to_dnnl() const { return {n, c, h, w}; }
+    std::string to_string() const;  ///< "[N, C, H, W]"
+    bool operator==(const Dims& o) const { return n == o.n && c == o.c && h == o.h && w == o.w; }
+    bool operator!=(const Dims& o) const { return !(*this == o); }
+};
+
+/// Plain row-major NCHW f32 descriptor for `dims`.
+dnnl::memory::desc plain_desc(const Dims& dims);
+/// The descriptor's layout in words ("nchw", "nChw16c", ...) for messages and benchmarks.
+std::string layout_name(const dnnl::memory::desc& md);
+/// Serialized descriptor, for primitive-cache keys.
+std::string desc_key(const dnnl::memory::desc& md);
+
+class Tensor {
+public:
+    Tensor() = default;
+    /// Owning, plain NCHW, zero-filled.
+    explicit Tensor(const Dims& dims);
+    /// Owning, laid out as `md` (4D), zero-filled.
+    explicit Tensor(const dnnl::memory::desc& md);
+    /// Non-owning plain NCHW view of `data`; the caller keeps `data` alive.
+    static Tensor view(float* data, const Dims& dims);
+
+    const Dims& dims() const { return dims_; }
+    const dnnl::memory::desc& desc() const { return md_; }
+    bool empty() const { return dims_.count() == 0; }
+    bool is_plain() const;
+    /// Storage size in floats (blocked layouts may pad channels).
+    std::size_t storage_size() const { return md_.get_size() / sizeof(float); }
+    float* data() { return data_.get(); }
+    const float* data() const { return data_.get(); }
+
+    /// Re-lays this tensor out as `md`, keeping the storage when it is large enough; values
+    /// are unspecified afterwards. Views cannot grow.
+    void reshape(const dnnl::memory::desc& md);
+    /// reshape(plain_desc(dims)).
+    void reshape(const Dims& dims) { reshape(plain_desc(dims)); }
+
+    /// oneDNN memory object over this tensor's storage (created once, reused).
+    const dnnl::memory& memory() const;
+
+    /// Plain-layout element access; only for tensors with is_plain().
+    float& at(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w) {
+        return data_.get()[((n * dims_.c + c) * dims_.h + h) * dims_.w + w];
+    }
+    float at(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w) const {
+        return data_.get()[((n * dims_.c + c) * dims_.h + h) * dims_.w + w];
+    }
+
+    /// Sets every stored value (padding included) to zero.
+    void zero();
+
+private:
+    Dims dims_;
+    dnnl::memory::desc md_;
+    std::shared_ptr<float> data_;
+    std::size_t capacity_ = 0;  // floats; 0 for views
+    bool owning_ = false;
+    mutable dnnl::memory memory_;
+};
+
+/// Dims of a 4D oneDNN descriptor.
+Dims dims_of(const dnnl::memory::desc& md);
+
+}  // namespace tomodenoise

@@ -1,0 +1,34 @@
+#pragma once
+// Element-wise activations as oneDNN eltwise algorithms. Training uses the *_use_dst_for_bwd
+// variants, so the backward of a convolution with a fused activation needs only its output.
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <string>
+
+namespace tomodenoise {
+
+struct Activation {
+    enum class Kind { linear, relu, leaky_relu, sigmoid, tanh };
+    Kind kind = Kind::linear;
+    float alpha = 0.f;  ///< negative slope of leaky_relu
+
+    static Activation linear() { return {}; }
+    static Activation relu() { return {Kind::relu, 0.f}; }
+    static Activation leaky_relu(float alpha) { return {Kind::leaky_relu, alpha}; }
+    static Activation sigmoid() { return {Kind::sigmoid, 0.f}; }
+    static Activation tanh() { return {Kind::tanh, 0.f}; }
+    /// From a Keras activation name ("relu", "linear", "sigmoid", "tanh"); throws FormatError
+    /// naming `where` and the name otherwise.
+    static Activation from_keras(const std::string& name, const std::string& where);
+
+    bool is_linear() const { return kind == Kind::linear; }
+    std::string keras_name() const;  ///< "relu", "linear", ... (leaky_relu: "leaky_relu")
+    /// Forward algorithm; with use_dst, the variant whose backward reads the output.
+    dnnl::algorithm algorithm(bool use_dst) const;
+    /// The alpha oneDNN's algorithm takes: the slope for (leaky) ReLU, 1 for linear (y = x).
+    float eltwise_alpha() const { return kind == Kind::linear ? 1.f : alpha; }
+    bool operator==(const Activation& o) const { return kind == o.kind && alpha == o.alpha; }
+};
+
+}  // namespace tomodenoise

@@ -1,0 +1,260 @@
+#include "layers/convolution.hpp"
+
+#include "tomodenoise/error.hpp"
+
+namespace tomodenoise {
+
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+// Winograd F(4x4, 3x3) pays off only once both channel counts are large enough to amortize
+// its transforms (measured in bench/bench_convolution: slower than direct for 8 -> 32).
+constexpr std::int64_t winograd_min_channels = 16;
+
+dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
+    return dnnl::memory::desc(dims, dt::f32, tag::any);
+}
+
+}  // namespace
+
+SpatialPadding spatial_padding(std::int64_t in, std::int64_t kernel, std::int64_t stride,
+                               Padding padding) {
+    SpatialPadding p;
+    if (padding == Padding::valid) {
+        p.out = in >= kernel ? (in - kernel) / stride + 1 : 0;
+        return p;
+    }
+    p.out = (in + stride - 1) / stride;
+    const std::int64_t total = std::max<std::int64_t>((p.out - 1) * stride + kernel - in, 0);
+    p.before = total / 2;
+    p.after = total - p.before;
+    return p;
+}
+
+ConvolutionLayer::ConvolutionLayer(std::string name, ConvolutionConfig config)
+    : Layer(std::move(name)), config_(config) {
+    if (config_.filters < 1 || config_.kernel < 1 || config_.stride < 1)
+        throw InvalidArgument(what() + ": filters, kernel and stride must be positive (got " +
+                              std::to_string(config_.filters) + ", " +
+                              std::to_string(config_.kernel) + ", " +
+                              std::to_string(config_.stride) + ")");
+}
+
+Dims ConvolutionLayer::build(const std::vector<Dims>& inputs) {
+    expect_inputs(inputs, 1);
+    const Dims& in = inputs[0];
+    if (in_channels_ != 0 && in.c != in_channels_)
+        throw ShapeError(what() + " was built for " + std::to_string(in_channels_) +
+                         " input channels, got input " + in.to_string());
+    const auto ph = spatial_padding(in.h, config_.kernel, config_.stride, config_.padding);
+    const auto pw = spatial_padding(in.w, config_.kernel, config_.stride, config_.padding);
+    if (ph.out < 1 || pw.out < 1)
+        throw ShapeError(what() + ": input " + in.to_string() + " is smaller than the " +
+                         std::to_string(config_.kernel) + "x" + std::to_string(config_.kernel) +
+                         " kernel with 'valid' padding");
+    if (in_channels_ == 0) {
+        in_channels_ = in.c;
+        kernel_ = Parameter("kernel", {config_.filters, in.c, config_.kernel, config_.kernel});
+        if (config_.use_bias) bias_ = Parameter("bias", {config_.filters});
+    }
+    return Dims{in.n, config_.filters, ph.out, pw.out};
+}
+
+void ConvolutionLayer::initialize(std::mt19937& rng) {
+    const std::int64_t area = config_.kernel * config_.kernel;
+    tomodenoise::initialize(kernel_, config_.kernel_initializer, in_channels_ * area,
+                            config_.filters * area, rng);
+    if (config_.use_bias) tomodenoise::initialize(bias_, Initializer::zeros, 0, 0, rng);
+}
+
+ConvolutionLayer::Geometry ConvolutionLayer::geometry(const Dims& src) const {
+    const auto ph = spatial_padding(src.h, config_.kernel, config_.stride, config_.padding);
+    const auto pw = spatial_padding(src.w, config_.kernel, config_.stride, config_.padding);
+    return {{config_.stride, config_.stride}, {ph.before, pw.before}, {ph.after, pw.after}};
+}
+
+bool ConvolutionLayer::wants_winograd(const Context& ctx) const {
+    return ctx.convolution_algorithm() == ConvolutionAlgorithm::automatic &&
+           config_.kernel == 3 && config_.stride == 1 &&
+           in_channels_ >= winograd_min_channels && config_.filters >= winograd_min_channels;
+}
+
+const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_primitive(
+    Context& ctx, const Dims& src, Mode mode) {
+    const auto g = geometry(src);
+    const auto ph = spatial_padding(src.h, config_.kernel, config_.stride, config_.padding);
+    const auto pw = spatial_padding(src.w, config_.kernel, config_.stride, config_.padding);
+    const dnnl::memory::dims src_dims = src.to_dnnl();
+    const dnnl::memory::dims dst_dims = {src.n, config_.filters, ph.out, pw.out};
+    const dnnl::memory::dims w_dims = {config_.filters, in_channels_, config_.kernel,
+                                       config_.kernel};
+    const bool winograd = wants_winograd(ctx);
+    const auto prop = mode == Mode::training ? dnnl::prop_kind::forward_training
+                                             : dnnl::prop_kind::forward_inference;
+    CacheKey key("conv_fwd");
+    key << int(prop) << winograd << src_dims << w_dims << g.strides << g.pad_before
+        << g.pad_after << config_.use_bias << int(config_.activation.kind)
+        << config_.activation.alpha;
+    return ctx.cache().get<dnnl::convolution_forward>(
+        key, what() + " forward on input " + src.to_string(), [&] {
+            dnnl::primitive_attr attr;
+            if (!config_.activation.is_linear()) {
+                dnnl::post_ops ops;
+                ops.append_eltwise(1.f, config_.activation.algorithm(false),
+                                   config_.activation.eltwise_alpha(), 0.f);
+                attr.set_post_ops(ops);
+            }
+            auto make = [&](dnnl::algorithm algo) {
+                const auto bias_md = config_.use_bias
+                                         ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
+                                         : dnnl::memory::desc();
+                dnnl::convolution_forward::desc d(prop, algo, any_desc(src_dims),
+                                                  any_desc(w_dims), bias_md, any_desc(dst_dims),
+                                                  g.strides, g.pad_before, g.pad_after);
+                return dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
+            };
+            if (winograd) {
+                try {
+                    return make(dnnl::algorithm::convolution_winograd);
+                } catch (const dnnl::error&) {
+                    // Not implemented for this shape or CPU: direct is always there.
+                }
+            }
+            return make(dnnl::algorithm::convolution_direct);
+        });
+}
+
+void ConvolutionLayer::refresh_weights(Context& ctx, const dnnl::memory::desc& md) {
+    if (weights_version_ == kernel_.version() && weights_.desc() == md) return;
+    weights_.reshape(md);
+    ctx.reorder(kernel_.value_memory(), weights_.memory(), what() + " kernel " +
+                                                                kernel_.shape_string());
+    weights_version_ = kernel_.version();
+}
+
+void ConvolutionLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
+                               Mode mode) {
+    const Tensor& x = *src.at(0);
+    auto& conv = forward_primitive(ctx, x.dims(), mode);
+    implementation_ = conv.pd.impl_info_str();
+    const Tensor& xs = ctx.as_layout(x, conv.pd.src_desc(), src_reordered_);
+    refresh_weights(ctx, conv.pd.weights_desc());
+    dst.reshape(conv.pd.dst_desc());
+    std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, xs.memory()},
+                                                  {DNNL_ARG_WEIGHTS, weights_.memory()},
+                                                  {DNNL_ARG_DST, dst.memory()}};
+    if (config_.use_bias) args[DNNL_ARG_BIAS] = bias_.value_memory();
+    conv.primitive.execute(ctx.stream(), args);
+}
+
+void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& src,
+                                const Tensor& dst, const Tensor& diff_dst,
+                                const std::vector<Tensor*>& diff_src) {
+    const Tensor& x = *src.at(0);
+    auto& fwd = forward_primitive(ctx, x.dims(), Mode::training);
+    const auto g = geometry(x.dims());
+    const std::string where = what() + " backward on input " + x.dims().to_string();
+
+    // Undo the fused activation: its *_use_dst_for_bwd backward reads only dst.
+    const Tensor* diff_pre = &ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_);
+    if (!config_.activation.is_linear()) {
+        const auto algo = config_.activation.algorithm(true);
+        const float alpha = config_.activation.eltwise_alpha();
+        auto& act = ctx.cache().get<dnnl::eltwise_backward>(
+            CacheKey("eltwise_bwd") << int(algo) << alpha << dst.desc(), where, [&] {
+                dnnl::eltwise_forward::primitive_desc hint(
+                    {dnnl::prop_kind::forward_training, algo, dst.desc(), alpha, 0.f},
+                    cpu_engine());
+                return dnnl::eltwise_backward::primitive_desc(
+                    {algo, dst.desc(), dst.desc(), alpha, 0.f}, cpu_engine(), hint);
+            });
+        diff_pre_.reshape(dst.desc());
+        act.primitive.execute(ctx.stream(), {{DNNL_ARG_DST, dst.memory()},
+                                             {DNNL_ARG_DIFF_DST, diff_pre->memory()},
+                                             {DNNL_ARG_DIFF_SRC, diff_pre_.memory()}});
+        diff_pre = &diff_pre_;
+    }
+
+    const auto algo = implementation_.find("wino") != std::string::npos
+                          ? dnnl::algorithm::convolution_winograd
+                          : dnnl::algorithm::convolution_direct;
+    const dnnl::memory::dims src_dims = x.dims().to_dnnl();
+    const dnnl::memory::dims w_dims = kernel_.shape();
+    const dnnl::memory::dims dst_dims = dst.dims().to_dnnl();
+
+    auto& bww = ctx.cache().get<dnnl::convolution_backward_weights>(
+        CacheKey("conv_bww") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
+                             << g.pad_after << config_.use_bias,
+        where, [&] {
+            const auto bias_md = config_.use_bias
+                                     ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
+                                     : dnnl::memory::desc();
+            dnnl::convolution_backward_weights::desc d(algo, any_desc(src_dims), any_desc(w_dims),
+                                                       bias_md, any_desc(dst_dims), g.strides,
+                                                       g.pad_before, g.pad_after);
+            return dnnl::convolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
+        });
+    const Tensor& xs = ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_);
+    const Tensor& dd = ctx.as_layout(*diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_);
+    const bool weights_plain = bww.pd.diff_weights_desc() == kernel_.desc();
+    if (!weights_plain) diff_weights_.reshape(bww.pd.diff_weights_desc());
+    std::unordered_map<int, dnnl::memory> args = {
+        {DNNL_ARG_SRC, xs.memory()},
+        {DNNL_ARG_DIFF_DST, dd.memory()},
+        {DNNL_ARG_DIFF_WEIGHTS, weights_plain ? kernel_.grad_memory() : diff_weights_.memory()}};
+    if (config_.use_bias) args[DNNL_ARG_DIFF_BIAS] = bias_.grad_memory();
+    bww.primitive.execute(ctx.stream(), args);
+    if (!weights_plain) ctx.reorder(diff_weights_.memory(), kernel_.grad_memory(), where);
+
+    if (diff_src.empty() || !diff_src[0]) return;
+    auto& bwd = ctx.cache().get<dnnl::convolution_backward_data>(
+        CacheKey("conv_bwd") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
+                             << g.pad_after,
+        where, [&] {
+            dnnl::convolution_backward_data::desc d(algo, any_desc(src_dims), any_desc(w_dims),
+                                                    any_desc(dst_dims), g.strides, g.pad_before,
+                                                    g.pad_after);
+            return dnnl::convolution_backward_data::primitive_desc(d, cpu_engine(), fwd.pd);
+        });
+    refresh_weights(ctx, bwd.pd.weights_desc());
+    const Tensor& dd2 = ctx.as_layout(*diff_pre, bwd.pd.diff_dst_desc(), diff_dst_for_data_);
+    diff_src[0]->reshape(bwd.pd.diff_src_desc());
+    bwd.primitive.execute(ctx.stream(), {{DNNL_ARG_DIFF_DST, dd2.memory()},
+                                         {DNNL_ARG_WEIGHTS, weights_.memory()},
+                                         {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
+}
+
+std::vector<Parameter*> ConvolutionLayer::parameters() {
+    if (config_.use_bias) return {&kernel_, &bias_};
+    return {&kernel_};
+}
+
+nlohmann::json ConvolutionLayer::keras_config() const {
+    const nlohmann::json k = {config_.kernel, config_.kernel};
+    const nlohmann::json s = {config_.stride, config_.stride};
+    return {{"name", name()},
+            {"trainable", true},
+            {"dtype", "float32"},
+            {"filters", config_.filters},
+            {"kernel_size", k},
+            {"strides", s},
+            {"padding", config_.padding == Padding::same ? "same" : "valid"},
+            {"data_format", "channels_last"},
+            {"dilation_rate", {1, 1}},
+            {"groups", 1},
+            {"activation", config_.activation.keras_name()},
+            {"use_bias", config_.use_bias},
+            {"kernel_initializer",
+             {{"class_name", keras_name(config_.kernel_initializer)},
+              {"config", {{"seed", nullptr}}}}},
+            {"bias_initializer", {{"class_name", "Zeros"}, {"config", nlohmann::json::object()}}},
+            {"kernel_regularizer", nullptr},
+            {"bias_regularizer", nullptr},
+            {"activity_regularizer", nullptr},
+            {"kernel_constraint", nullptr},
+            {"bias_constraint", nullptr}};
+}
+
+}  // namespace tomodenoise

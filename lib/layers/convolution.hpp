@@ -1,0 +1,75 @@
+#pragma once
+// 2D convolution (Keras Conv2D): k x k kernel, stride 1 or 2, 'same' or 'valid' padding, bias,
+// and an activation fused as a oneDNN post-op. 3x3 stride-1 layers wide enough to gain run
+// oneDNN's Winograd algorithm where it is implemented, unless the context asks for direct.
+
+#include <cstdint>
+
+#include "layers/activation.hpp"
+#include "layers/layer.hpp"
+#include "train/initializer.hpp"
+
+namespace tomodenoise {
+
+enum class Padding { same, valid };
+
+struct ConvolutionConfig {
+    std::int64_t filters = 1;
+    std::int64_t kernel = 3;
+    std::int64_t stride = 1;
+    Padding padding = Padding::same;
+    bool use_bias = true;
+    Activation activation = Activation::linear();
+    Initializer kernel_initializer = Initializer::glorot_uniform;
+};
+
+/// Leading and trailing padding for one spatial dim, as TensorFlow computes 'same'.
+struct SpatialPadding {
+    std::int64_t out = 0, before = 0, after = 0;
+};
+SpatialPadding spatial_padding(std::int64_t in, std::int64_t kernel, std::int64_t stride,
+                               Padding padding);
+
+class ConvolutionLayer : public Layer {
+public:
+    ConvolutionLayer(std::string name, ConvolutionConfig config);
+
+    std::string type() const override { return "Conv2D"; }
+    Dims build(const std::vector<Dims>& inputs) override;
+    void initialize(std::mt19937& rng) override;
+    void forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
+                 Mode mode) override;
+    void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
+                  const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
+    std::vector<Parameter*> parameters() override;
+    nlohmann::json keras_config() const override;
+
+    const ConvolutionConfig& config() const { return config_; }
+    std::int64_t input_channels() const { return in_channels_; }
+    Parameter& kernel() { return kernel_; }
+    Parameter& bias() { return bias_; }
+    /// oneDNN's implementation for the last forward ("brgconv:avx512_core", ...).
+    const std::string& implementation() const { return implementation_; }
+
+private:
+    struct Geometry {
+        dnnl::memory::dims strides, pad_before, pad_after;
+    };
+    Geometry geometry(const Dims& src) const;
+    bool wants_winograd(const Context& ctx) const;
+    const CachedPrimitive<dnnl::convolution_forward>& forward_primitive(Context& ctx,
+                                                                        const Dims& src,
+                                                                        Mode mode);
+    void refresh_weights(Context& ctx, const dnnl::memory::desc& md);
+
+    ConvolutionConfig config_;
+    std::int64_t in_channels_ = 0;
+    Parameter kernel_, bias_;
+
+    Tensor src_reordered_, weights_, diff_dst_reordered_, diff_pre_, diff_weights_,
+        src_for_weights_, diff_dst_for_weights_, diff_dst_for_data_;
+    std::uint64_t weights_version_ = 0;
+    std::string implementation_;
+};
+
+}  // namespace tomodenoise

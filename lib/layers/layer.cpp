@@ -1,0 +1,13 @@
+#include "layers/layer.hpp"
+
+#include "tomodenoise/error.hpp"
+
+namespace tomodenoise {
+
+void Layer::expect_inputs(const std::vector<Dims>& inputs, std::size_t expected) const {
+    if (inputs.size() != expected)
+        throw ShapeError(what() + " takes " + std::to_string(expected) + " input(s), got " +
+                         std::to_string(inputs.size()));
+}
+
+}  // namespace tomodenoise

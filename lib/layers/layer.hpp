@@ -1,0 +1,67 @@
+#pragma once
+// The layer contract. A layer owns its parameters and whatever state its backward needs
+// (max-pooling workspaces, cached blocked weights). The network calls build() once per input
+// shape, which checks shapes and creates parameters; forward and backward take explicit
+// tensors in any oneDNN layout and reorder only where a primitive wants another one.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/context.hpp"
+#include "core/tensor.hpp"
+#include "layers/parameter.hpp"
+
+namespace tomodenoise {
+
+enum class Mode { inference, training };
+
+class Layer {
+public:
+    explicit Layer(std::string name) : name_(std::move(name)) {}
+    virtual ~Layer() = default;
+    Layer(const Layer&) = delete;
+    Layer& operator=(const Layer&) = delete;
+
+    const std::string& name() const { return name_; }
+    /// The Keras class name this layer saves as ("Conv2D", "MaxPooling2D", ...).
+    virtual std::string type() const = 0;
+    /// Number of inputs, or 0 for "one or more" (concatenation, addition).
+    virtual std::size_t input_count() const { return 1; }
+
+    /// Output dims for these input dims; creates the parameters on the first call. Throws
+    /// ShapeError naming the layer and the dims when the inputs do not fit.
+    virtual Dims build(const std::vector<Dims>& inputs) = 0;
+
+    /// Sets the parameters to their initial values (Keras defaults unless configured).
+    virtual void initialize(std::mt19937& /*rng*/) {}
+
+    /// Computes dst from src. dst is reshaped to the layout the layer chooses.
+    virtual void forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
+                         Mode mode) = 0;
+
+    /// Precondition: the last forward of this layer ran in Mode::training on the same src and
+    /// produced dst. Writes the gradient of each input whose diff_src entry is not null
+    /// (reshaped to the layout the layer chooses) and overwrites the parameter gradients.
+    virtual void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
+                          const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) = 0;
+
+    virtual std::vector<Parameter*> parameters() { return {}; }
+
+    /// The layer's Keras `config` object (name included), as Keras writes it in model_config.
+    virtual nlohmann::json keras_config() const = 0;
+
+protected:
+    /// "layer 'NAME' (TYPE)" for messages.
+    std::string what() const { return "layer '" + name_ + "' (" + type() + ")"; }
+    /// Throws ShapeError unless there are `expected` inputs.
+    void expect_inputs(const std::vector<Dims>& inputs, std::size_t expected) const;
+
+private:
+    std::string name_;
+};
+
+}  // namespace tomodenoise

@@ -1,0 +1,206 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/context.hpp"
+#include "layer_check.hpp"
+#include "layers/convolution.hpp"
+#include "tomodenoise/error.hpp"
+
+using namespace tomodenoise;
+using namespace tomodenoise::testing;
+
+namespace {
+
+// Naive double-precision convolution with TensorFlow's padding and the layer's activation.
+std::vector<double> reference_convolution(const Tensor& x, ConvolutionLayer& conv) {
+    const auto& cfg = conv.config();
+    const Dims in = x.dims();
+    const auto ph = spatial_padding(in.h, cfg.kernel, cfg.stride, cfg.padding);
+    const auto pw = spatial_padding(in.w, cfg.kernel, cfg.stride, cfg.padding);
+    const float* k = conv.kernel().value();
+    const float* b = cfg.use_bias ? conv.bias().value() : nullptr;
+    std::vector<double> out(in.n * cfg.filters * ph.out * pw.out);
+    std::size_t o = 0;
+    for (std::int64_t n = 0; n < in.n; ++n)
+        for (std::int64_t f = 0; f < cfg.filters; ++f)
+            for (std::int64_t y = 0; y < ph.out; ++y)
+                for (std::int64_t xo = 0; xo < pw.out; ++xo) {
+                    double acc = b ? b[f] : 0.0;
+                    for (std::int64_t c = 0; c < in.c; ++c)
+                        for (std::int64_t ky = 0; ky < cfg.kernel; ++ky)
+                            for (std::int64_t kx = 0; kx < cfg.kernel; ++kx) {
+                                const std::int64_t iy = y * cfg.stride + ky - ph.before;
+                                const std::int64_t ix = xo * cfg.stride + kx - pw.before;
+                                if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
+                                acc += double(x.at(n, c, iy, ix)) *
+                                       k[((f * in.c + c) * cfg.kernel + ky) * cfg.kernel + kx];
+                            }
+                    switch (cfg.activation.kind) {
+                        case Activation::Kind::relu: acc = std::max(acc, 0.0); break;
+                        case Activation::Kind::leaky_relu:
+                            acc = acc > 0 ? acc : cfg.activation.alpha * acc;
+                            break;
+                        case Activation::Kind::sigmoid: acc = 1 / (1 + std::exp(-acc)); break;
+                        case Activation::Kind::tanh: acc = std::tanh(acc); break;
+                        case Activation::Kind::linear: break;
+                    }
+                    out[o++] = acc;
+                }
+    return out;
+}
+
+struct ConvCase {
+    Dims input;
+    ConvolutionConfig config;
+};
+
+void randomize_parameters(ConvolutionLayer& conv, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    conv.initialize(rng);
+    // Non-zero biases so the bias path is exercised.
+    if (conv.config().use_bias) {
+        auto v = random_values(conv.bias().size(), seed + 3, -0.5f, 0.5f);
+        std::copy(v.begin(), v.end(), conv.bias().value());
+        conv.bias().mark_changed();
+    }
+}
+
+class ConvolutionForward : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(ConvolutionForward, MatchesNaiveReference) {
+    const auto& p = GetParam();
+    for (auto algorithm : {ConvolutionAlgorithm::automatic, ConvolutionAlgorithm::direct}) {
+        for (auto mode : {Mode::inference, Mode::training}) {
+            Context ctx;
+            ctx.set_convolution_algorithm(algorithm);
+            ConvolutionLayer conv("conv", p.config);
+            conv.build({p.input});
+            randomize_parameters(conv, 11);
+            const Tensor x = random_tensor(p.input, 5);
+            Tensor dst;
+            conv.forward(ctx, {&x}, dst, mode);
+            const auto got = plain_values(ctx, dst);
+            const auto want = reference_convolution(x, conv);
+            EXPECT_TRUE(near_all(got, want, 2e-5, /*allow_mostly_zero=*/true))
+                << conv.implementation() << " on " << p.input.to_string();
+        }
+    }
+}
+
+ConvolutionConfig cfg(std::int64_t filters, std::int64_t kernel, std::int64_t stride,
+                      Padding padding, Activation act, bool bias = true) {
+    ConvolutionConfig c;
+    c.filters = filters;
+    c.kernel = kernel;
+    c.stride = stride;
+    c.padding = padding;
+    c.activation = act;
+    c.use_bias = bias;
+    return c;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AwkwardShapes, ConvolutionForward,
+    ::testing::Values(
+        ConvCase{{2, 1, 17, 13}, cfg(8, 1, 1, Padding::same, Activation::relu())},
+        ConvCase{{2, 3, 19, 23}, cfg(13, 3, 1, Padding::same, Activation::linear())},
+        ConvCase{{2, 17, 15, 11}, cfg(17, 3, 1, Padding::same, Activation::relu())},
+        ConvCase{{1, 32, 21, 18}, cfg(32, 3, 1, Padding::same, Activation::relu())},
+        ConvCase{{2, 13, 16, 15}, cfg(3, 3, 2, Padding::same, Activation::tanh())},
+        ConvCase{{2, 3, 13, 17}, cfg(17, 3, 1, Padding::valid, Activation::sigmoid(), false)},
+        ConvCase{{2, 3, 13, 17}, cfg(4, 5, 2, Padding::valid, Activation::leaky_relu(0.2f))},
+        ConvCase{{2, 17, 9, 7}, cfg(1, 3, 2, Padding::same, Activation::linear())}));
+
+TEST(ConvolutionBackward, MatchesFiniteDifferences) {
+    struct Case {
+        Dims input;
+        ConvolutionConfig config;
+    };
+    const Case cases[] = {
+        {{2, 3, 7, 9}, cfg(13, 3, 1, Padding::same, Activation::linear())},
+        {{2, 17, 6, 5}, cfg(17, 3, 1, Padding::same, Activation::tanh())},
+        {{2, 13, 9, 7}, cfg(3, 3, 2, Padding::same, Activation::sigmoid())},
+        {{2, 1, 8, 9}, cfg(17, 1, 1, Padding::same, Activation::linear(), false)},
+        {{2, 3, 9, 8}, cfg(1, 3, 2, Padding::valid, Activation::linear())},
+    };
+    for (const auto& c : cases) {
+        for (auto algorithm : {ConvolutionAlgorithm::automatic, ConvolutionAlgorithm::direct}) {
+            Context ctx;
+            ctx.set_convolution_algorithm(algorithm);
+            ConvolutionLayer conv("conv", c.config);
+            conv.build({c.input});
+            randomize_parameters(conv, 3);
+            check_layer_gradients(ctx, conv, {random_tensor(c.input, 9)});
+        }
+    }
+}
+
+TEST(ConvolutionBackward, ReluGradientAwayFromTheKink) {
+    // ReLU's derivative jumps at 0, so inputs and weights are positive: every unit is active
+    // and the central difference is exact up to rounding.
+    Context ctx;
+    ConvolutionLayer conv("conv_relu", cfg(17, 3, 1, Padding::same, Activation::relu()));
+    const Dims in{2, 17, 6, 7};
+    conv.build({in});
+    auto w = random_values(conv.kernel().size(), 4, 0.05f, 0.2f);
+    std::copy(w.begin(), w.end(), conv.kernel().value());
+    conv.kernel().mark_changed();
+    std::fill(conv.bias().value(), conv.bias().value() + conv.bias().size(), 0.5f);
+    conv.bias().mark_changed();
+    GradientCheckOptions opt;
+    opt.epsilon = 1e-3;
+    check_layer_gradients(ctx, conv, {random_tensor(in, 2, 0.1f, 1.f)}, opt);
+}
+
+TEST(Convolution, WinogradChosenForWideLayersAndAgreesWithDirect) {
+    Context wino_ctx, direct_ctx;
+    direct_ctx.set_convolution_algorithm(ConvolutionAlgorithm::direct);
+    ConvolutionLayer conv("conv64", cfg(64, 3, 1, Padding::same, Activation::relu()));
+    const Dims in{1, 64, 40, 36};
+    conv.build({in});
+    randomize_parameters(conv, 1);
+    const Tensor x = random_tensor(in, 2);
+    Tensor a, b;
+    conv.forward(direct_ctx, {&x}, a, Mode::inference);
+    const std::string direct_impl = conv.implementation();
+    conv.forward(wino_ctx, {&x}, b, Mode::inference);
+    EXPECT_EQ(direct_impl.find("wino"), std::string::npos) << direct_impl;
+    // Winograd is not implemented on every CPU; where it runs, it must agree with direct.
+    if (conv.implementation().find("wino") == std::string::npos)
+        GTEST_SKIP() << "oneDNN has no Winograd kernel here (" << conv.implementation() << ")";
+    const auto va = plain_values(direct_ctx, a), vb = plain_values(wino_ctx, b);
+    EXPECT_TRUE(near_all(vb, std::vector<double>(va.begin(), va.end()), 1e-4, true));
+}
+
+TEST(Convolution, RejectsMismatchedChannelsNamingLayerAndDims) {
+    ConvolutionLayer conv("enc_conv1", cfg(8, 3, 1, Padding::same, Activation::relu()));
+    conv.build({Dims{1, 3, 16, 16}});
+    try {
+        conv.build({Dims{1, 4, 16, 16}});
+        FAIL() << "no error for 4 channels";
+    } catch (const ShapeError& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("enc_conv1"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("[1, 4, 16, 16]"), std::string::npos) << msg;
+    }
+    ConvolutionLayer valid("valid5", cfg(8, 5, 1, Padding::valid, Activation::relu()));
+    EXPECT_THROW(valid.build({Dims{1, 1, 4, 9}}), ShapeError);
+}
+
+TEST(Convolution, SecondRunCreatesNoPrimitive) {
+    Context ctx;
+    ConvolutionLayer conv("conv", cfg(32, 3, 1, Padding::same, Activation::relu()));
+    const Dims in{1, 16, 20, 20};
+    conv.build({in});
+    randomize_parameters(conv, 1);
+    const Tensor x = random_tensor(in, 2);
+    Tensor dst;
+    conv.forward(ctx, {&x}, dst, Mode::inference);
+    const auto misses = ctx.cache().misses();
+    conv.forward(ctx, {&x}, dst, Mode::inference);
+    EXPECT_EQ(ctx.cache().misses(), misses);
+    EXPECT_GT(ctx.cache().hits(), 0u);
+}
+
+}  // namespace

@@ -1,0 +1,114 @@
+#pragma once
+// Checks for layers: plain tensors from seeded values, and a central-difference gradient check
+// of L = sum(dst * R) for a fixed random R, over inputs and parameters, with the bound asserted.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/context.hpp"
+#include "core/tensor.hpp"
+#include "layers/layer.hpp"
+#include "test_support.hpp"
+
+namespace tomodenoise::testing {
+
+/// A plain tensor filled with seeded uniform values in [lo, hi).
+inline Tensor random_tensor(const Dims& dims, std::uint32_t seed, float lo = -1.f, float hi = 1.f) {
+    Tensor t(dims);
+    const auto v = random_values(static_cast<std::size_t>(dims.count()), seed, lo, hi);
+    std::copy(v.begin(), v.end(), t.data());
+    return t;
+}
+
+/// The values of `t` in plain NCHW order.
+inline std::vector<float> plain_values(Context& ctx, const Tensor& t) {
+    Tensor p;
+    ctx.to_plain(t, p);
+    return std::vector<float>(p.data(), p.data() + p.dims().count());
+}
+
+struct GradientCheckOptions {
+    double epsilon = 1e-2;       ///< central-difference step
+    double bound = 1e-2;         ///< ||analytic - numeric|| / ||analytic + numeric||
+    std::size_t samples = 40;    ///< entries probed per tensor (all when fewer)
+    std::uint32_t seed = 7;
+};
+
+/// Runs forward (training) and backward of `layer` on `inputs` with diff_dst = R, then for a
+/// sample of entries of every input and parameter compares the analytic gradient with
+/// (L(x + e) - L(x - e)) / 2e, asserting the relative error bound. Returns the worst error.
+inline double check_layer_gradients(Context& ctx, Layer& layer, std::vector<Tensor> inputs,
+                                    const GradientCheckOptions& opt = {}) {
+    std::vector<Dims> dims;
+    for (auto& t : inputs) dims.push_back(t.dims());
+    const Dims out_dims = layer.build(dims);
+    std::vector<const Tensor*> src;
+    for (auto& t : inputs) src.push_back(&t);
+    Tensor dst;
+    layer.forward(ctx, src, dst, Mode::training);
+    const Tensor r = random_tensor(out_dims, opt.seed + 1);
+
+    auto loss = [&]() {
+        Tensor out;
+        layer.forward(ctx, src, out, Mode::training);
+        const auto v = plain_values(ctx, out);
+        double l = 0;
+        for (std::size_t i = 0; i < v.size(); ++i) l += double(v[i]) * r.data()[i];
+        return l;
+    };
+
+    std::vector<Tensor> diff_inputs(inputs.size());
+    std::vector<Tensor*> diff_src;
+    for (auto& d : diff_inputs) diff_src.push_back(&d);
+    layer.forward(ctx, src, dst, Mode::training);
+    layer.backward(ctx, src, dst, r, diff_src);
+
+    double worst = 0;
+    std::mt19937 gen(opt.seed);
+    auto probe = [&](float* values, std::size_t count, const std::vector<float>& analytic,
+                     const std::string& label, const std::function<void()>& changed) {
+        std::vector<std::size_t> idx(count);
+        for (std::size_t i = 0; i < count; ++i) idx[i] = i;
+        std::shuffle(idx.begin(), idx.end(), gen);
+        idx.resize(std::min(count, opt.samples));
+        double diff2 = 0, sum2 = 0;
+        for (auto i : idx) {
+            const float saved = values[i];
+            values[i] = saved + float(opt.epsilon);
+            changed();
+            const double plus = loss();
+            values[i] = saved - float(opt.epsilon);
+            changed();
+            const double minus = loss();
+            values[i] = saved;
+            changed();
+            const double numeric = (plus - minus) / (2 * opt.epsilon);
+            diff2 += (analytic[i] - numeric) * (analytic[i] - numeric);
+            sum2 += (analytic[i] + numeric) * (analytic[i] + numeric);
+        }
+        const double err = sum2 > 0 ? std::sqrt(diff2 / sum2) : std::sqrt(diff2);
+        EXPECT_LT(err, opt.bound) << label << " of " << layer.name();
+        EXPECT_GT(sum2, 0.0) << label << " of " << layer.name() << ": all gradients are zero";
+        worst = std::max(worst, err);
+    };
+
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+        const auto analytic = plain_values(ctx, diff_inputs[k]);
+        probe(inputs[k].data(), static_cast<std::size_t>(inputs[k].dims().count()), analytic,
+              "input " + std::to_string(k), [] {});
+    }
+    for (Parameter* p : layer.parameters()) {
+        const std::vector<float> analytic(p->grad(), p->grad() + p->size());
+        probe(p->value(), static_cast<std::size_t>(p->size()), analytic, "parameter " + p->name(),
+              [p] { p->mark_changed(); });
+    }
+    return worst;
+}
+
+}  // namespace tomodenoise::testing
