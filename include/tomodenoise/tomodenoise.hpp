@@ -3,4 +3,6 @@
 /// Umbrella header: everything in libtomodenoise's public API.
 
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/io.hpp"
+#include "tomodenoise/stack.hpp"
 #include "tomodenoise/version.hpp"
