@@ -231,6 +231,11 @@ std::vector<Parameter*> ConvolutionLayer::parameters() {
     return {&kernel_};
 }
 
+std::vector<int> ConvolutionLayer::keras_axes(const Parameter& p) const {
+    if (&p == &kernel_) return {2, 3, 1, 0};  // OIHW -> HWIO
+    return Layer::keras_axes(p);
+}
+
 nlohmann::json ConvolutionLayer::keras_config() const {
     const nlohmann::json k = {config_.kernel, config_.kernel};
     const nlohmann::json s = {config_.stride, config_.stride};

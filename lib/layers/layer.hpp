@@ -53,6 +53,9 @@ public:
 
     /// The layer's Keras `config` object (name included), as Keras writes it in model_config.
     virtual nlohmann::json keras_config() const = 0;
+    /// How `p` is stored in a Keras file: Keras's dim i is the parameter's dim axes[i].
+    /// Identity by default; convolution kernels (OIHW here) are HWIO there.
+    virtual std::vector<int> keras_axes(const Parameter& p) const;
 
 protected:
     /// "layer 'NAME' (TYPE)" for messages.

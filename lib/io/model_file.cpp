@@ -1,0 +1,324 @@
+#include "io/model_file.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "io/hdf5.hpp"
+#include "models/keras_layers.hpp"
+#include "tomodenoise/error.hpp"
+#include "tomodenoise/version.hpp"
+
+namespace tomodenoise {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* keras_version_written = "2.4.0";
+constexpr const char* weights_group = "/model_weights";
+constexpr const char* optimizer_group = "/optimizer_weights";
+// Free spatial dims are built at this size so that parameters can be allocated.
+constexpr std::int64_t default_build_size = 64;
+
+// dst (dims `to`) from src (dims `from`) with to[i] = from[axes[i]].
+std::vector<float> permute(const std::vector<float>& src, const std::vector<std::int64_t>& from,
+                           const std::vector<int>& axes) {
+    const std::size_t rank = from.size();
+    std::vector<std::int64_t> to(rank), from_strides(rank, 1);
+    for (std::size_t i = rank; i-- > 1;) from_strides[i - 1] = from_strides[i] * from[i];
+    for (std::size_t i = 0; i < rank; ++i) to[i] = from[axes[i]];
+    std::vector<float> dst(src.size());
+    std::vector<std::int64_t> idx(rank, 0);
+    for (std::size_t linear = 0; linear < dst.size(); ++linear) {
+        std::int64_t offset = 0;
+        for (std::size_t i = 0; i < rank; ++i) offset += idx[i] * from_strides[axes[i]];
+        dst[linear] = src[offset];
+        for (std::size_t i = rank; i-- > 0;) {
+            if (++idx[i] < to[i]) break;
+            idx[i] = 0;
+        }
+    }
+    return dst;
+}
+
+std::vector<int> inverse(const std::vector<int>& axes) {
+    std::vector<int> inv(axes.size());
+    for (std::size_t i = 0; i < axes.size(); ++i) inv[axes[i]] = static_cast<int>(i);
+    return inv;
+}
+
+std::vector<std::int64_t> keras_dims(const Parameter& p, const std::vector<int>& axes) {
+    std::vector<std::int64_t> d(axes.size());
+    for (std::size_t i = 0; i < axes.size(); ++i) d[i] = p.shape()[axes[i]];
+    return d;
+}
+
+json model_config(Network& network) {
+    json layers = json::array();
+    for (const auto& node : network.nodes()) {
+        json entry;
+        entry["name"] = node.name;
+        if (!node.layer) {
+            entry["class_name"] = "InputLayer";
+            entry["config"] = {{"batch_input_shape", {nullptr, nullptr, nullptr, node.channels}},
+                               {"dtype", "float32"},
+                               {"sparse", false},
+                               {"ragged", false},
+                               {"name", node.name}};
+            entry["inbound_nodes"] = json::array();
+        } else {
+            entry["class_name"] = node.layer->type();
+            entry["config"] = node.layer->keras_config();
+            json inbound = json::array();
+            for (auto i : node.inputs)
+                inbound.push_back({network.nodes()[i].name, 0, 0, json::object()});
+            entry["inbound_nodes"] = json::array({inbound});
+        }
+        layers.push_back(entry);
+    }
+    json inputs = json::array(), outputs = json::array();
+    for (const auto& n : network.input_names()) inputs.push_back({n, 0, 0});
+    for (const auto& n : network.output_names()) outputs.push_back({n, 0, 0});
+    return {{"class_name", "Functional"},
+            {"config",
+             {{"name", "model"},
+              {"layers", layers},
+              {"input_layers", inputs},
+              {"output_layers", outputs}}}};
+}
+
+void write_file(const std::string& path, Network& network,
+                const std::vector<NamedArray>* optimizer_state) {
+    auto file = hdf5::File::create(path);
+    hdf5::write_string_attribute(file, "/", "model_config", model_config(network).dump(),
+                                 hdf5::StringStorage::variable);
+    hdf5::write_string_attribute(file, "/", "keras_version", keras_version_written,
+                                 hdf5::StringStorage::variable);
+    hdf5::write_string_attribute(file, "/", "backend", "tensorflow",
+                                 hdf5::StringStorage::variable);
+    hdf5::write_string_attribute(file, "/", "tomodenoise_version", version(),
+                                 hdf5::StringStorage::variable);
+    hdf5::create_groups(file, weights_group);
+    std::vector<std::string> layer_names;
+    for (const auto& node : network.nodes()) layer_names.push_back(node.name);
+    hdf5::write_string_list_attribute(file, weights_group, "layer_names", layer_names);
+    hdf5::write_string_attribute(file, weights_group, "keras_version", keras_version_written,
+                                 hdf5::StringStorage::variable);
+    hdf5::write_string_attribute(file, weights_group, "backend", "tensorflow",
+                                 hdf5::StringStorage::variable);
+    for (const auto& node : network.nodes()) {
+        const std::string group = std::string(weights_group) + "/" + node.name;
+        hdf5::create_groups(file, group);
+        std::vector<std::string> weight_names;
+        if (node.layer) {
+            for (Parameter* p : node.layer->parameters()) {
+                const std::string weight = node.name + "/" + p->name() + ":0";
+                const auto axes = node.layer->keras_axes(*p);
+                const std::vector<float> value(p->value(), p->value() + p->size());
+                const auto stored = permute(value, p->shape(), axes);
+                hdf5::write_float_dataset(file, group + "/" + weight, keras_dims(*p, axes),
+                                          stored.data());
+                weight_names.push_back(weight);
+            }
+        }
+        hdf5::write_string_list_attribute(file, group, "weight_names", weight_names);
+    }
+    if (optimizer_state) {
+        hdf5::create_groups(file, optimizer_group);
+        std::vector<std::string> names;
+        for (const auto& a : *optimizer_state) {
+            hdf5::write_float_dataset(file, std::string(optimizer_group) + "/" + a.name, a.dims,
+                                      a.values.data());
+            names.push_back(a.name);
+        }
+        hdf5::write_string_list_attribute(file, optimizer_group, "weight_names", names);
+    }
+    file.close();
+}
+
+json read_model_config(const hdf5::File& file) {
+    if (!hdf5::attribute_exists(file, "/", "model_config"))
+        throw FormatError(file.path() +
+                          ": no 'model_config' attribute: not a Keras HDF5 model file");
+    const std::string text = hdf5::read_string_attribute(file, "/", "model_config");
+    try {
+        return json::parse(text);
+    } catch (const json::exception& e) {
+        throw FormatError(file.path() + ": model_config is not valid JSON (" + e.what() + ")");
+    }
+}
+
+// Name of the node feeding a Keras inbound_nodes entry ([name, node_index, tensor_index, {}]).
+std::vector<std::string> inbound_names(const json& layer, const std::string& where) {
+    std::vector<std::string> names;
+    if (!layer.contains("inbound_nodes") || layer["inbound_nodes"].empty()) return names;
+    const json& nodes = layer["inbound_nodes"];
+    if (nodes.size() != 1)
+        throw FormatError(where + ": layers shared between several calls are not supported");
+    for (const auto& in : nodes[0]) {
+        if (!in.is_array() || in.empty() || !in[0].is_string())
+            throw FormatError(where + ": malformed inbound_nodes " + nodes.dump());
+        names.push_back(in[0].get<std::string>());
+    }
+    return names;
+}
+
+const json& layers_of(const json& config, const std::string& path) {
+    try {
+        return config.at("config").at("layers");
+    } catch (const json::exception&) {
+        throw FormatError(path + ": model_config has no config.layers list");
+    }
+}
+
+KerasInputShape input_shape_of(const json& layer_config, const std::string& where) {
+    const json* shape = nullptr;
+    if (layer_config.contains("batch_input_shape")) shape = &layer_config["batch_input_shape"];
+    if (!shape || !shape->is_array() || shape->size() != 4 || !(*shape)[3].is_number_integer())
+        throw FormatError(where + ": input shape must be [batch, H, W, C] with known C, got " +
+                          (shape ? shape->dump() : std::string("none")));
+    KerasInputShape s;
+    s.h = (*shape)[1].is_number_integer() ? (*shape)[1].get<std::int64_t>() : 0;
+    s.w = (*shape)[2].is_number_integer() ? (*shape)[2].get<std::int64_t>() : 0;
+    s.c = (*shape)[3].get<std::int64_t>();
+    return s;
+}
+
+void load_weights(const hdf5::File& file, Network& network) {
+    for (const auto& node : network.nodes()) {
+        if (!node.layer) continue;
+        auto params = node.layer->parameters();
+        const std::string group = std::string(weights_group) + "/" + node.name;
+        const std::string where = file.path() + ": layer '" + node.name + "'";
+        if (params.empty()) continue;
+        if (!hdf5::link_exists(file, group))
+            throw FormatError(where + ": no weights group " + group);
+        const auto names = hdf5::read_string_list_attribute(file, group, "weight_names");
+        if (names.size() != params.size())
+            throw FormatError(where + " has " + std::to_string(names.size()) +
+                              " weight(s) in the file, the layer needs " +
+                              std::to_string(params.size()));
+        for (std::size_t k = 0; k < params.size(); ++k) {
+            Parameter& p = *params[k];
+            const std::string path = group + "/" + names[k];
+            if (!hdf5::link_exists(file, path))
+                throw FormatError(where + ": weight dataset " + path + " is missing");
+            const auto array = hdf5::read_float_dataset(file, path);
+            const auto axes = node.layer->keras_axes(p);
+            const auto want = keras_dims(p, axes);
+            if (array.dims != want)
+                throw FormatError(where + ": weight '" + names[k] + "' has dims " +
+                                  hdf5::dims_to_string(array.dims) + ", the layer's config needs " +
+                                  hdf5::dims_to_string(want));
+            const auto ours = permute(array.values, array.dims, inverse(axes));
+            std::copy(ours.begin(), ours.end(), p.value());
+            p.mark_changed();
+        }
+    }
+}
+
+}  // namespace
+
+void save_network(const std::string& path, Network& network,
+                  const std::vector<NamedArray>* optimizer_state) {
+    namespace fs = std::filesystem;
+    const fs::path target(path);
+    std::random_device rd;
+    const fs::path temp = target.parent_path() /
+                          ("." + target.filename().string() + ".tmp" + std::to_string(rd()));
+    try {
+        write_file(temp.string(), network, optimizer_state);
+        fs::rename(temp, target);
+    } catch (const fs::filesystem_error& e) {
+        std::error_code ec;
+        fs::remove(temp, ec);
+        throw IoError(path + ": cannot write the model file (" + e.what() + ")");
+    } catch (...) {
+        std::error_code ec;
+        fs::remove(temp, ec);
+        throw;
+    }
+}
+
+KerasInputShape keras_input_shape(const std::string& path, std::size_t i) {
+    const auto file = hdf5::File::open_read(path);
+    const json config = read_model_config(file);
+    std::size_t seen = 0;
+    for (const auto& layer : layers_of(config, path)) {
+        if (layer.value("class_name", "") != "InputLayer") continue;
+        if (seen++ == i) return input_shape_of(layer.at("config"), path);
+    }
+    throw FormatError(path + ": model has no input " + std::to_string(i));
+}
+
+Network load_network(const std::string& path, std::vector<NamedArray>* optimizer_state) {
+    const auto file = hdf5::File::open_read(path);
+    const json config = read_model_config(file);
+    const std::string model_class = config.value("class_name", "");
+    if (model_class != "Model" && model_class != "Functional" && model_class != "Sequential")
+        throw FormatError(path + ": model class '" + model_class +
+                          "' is not supported (Model, Functional, Sequential)");
+    const bool sequential = model_class == "Sequential";
+
+    Network network;
+    std::vector<Dims> build_dims;
+    std::string previous;
+    for (const auto& layer : layers_of(config, path)) {
+        const std::string class_name = layer.value("class_name", "");
+        if (!layer.contains("config"))
+            throw FormatError(path + ": a layer of class '" + class_name + "' has no config");
+        const json& cfg = layer["config"];
+        const std::string name = cfg.value("name", layer.value("name", ""));
+        const std::string where = path + ": layer '" + name + "' (" + class_name + ")";
+        if (class_name == "InputLayer" ||
+            (sequential && network.nodes().empty() && cfg.contains("batch_input_shape"))) {
+            const auto shape = input_shape_of(cfg, where);
+            const std::string input_name = class_name == "InputLayer" ? name : name + "_input";
+            network.add_input(input_name, shape.c);
+            build_dims.push_back(Dims{1, shape.c, shape.h ? shape.h : default_build_size,
+                                      shape.w ? shape.w : default_build_size});
+            previous = input_name;
+            if (class_name == "InputLayer") continue;
+        }
+        auto inputs = inbound_names(layer, where);
+        if (inputs.empty()) {
+            if (!sequential) throw FormatError(where + ": has no inbound nodes");
+            inputs = {previous};
+        }
+        network.add(layer_from_keras(class_name, cfg, path), inputs);
+        previous = name;
+    }
+    if (!sequential) {
+        std::vector<std::string> outputs;
+        for (const auto& o : config["config"].value("output_layers", json::array())) {
+            if (!o.is_array() || o.empty() || !o[0].is_string())
+                throw FormatError(path + ": malformed output_layers");
+            outputs.push_back(o[0].get<std::string>());
+        }
+        if (!outputs.empty()) network.set_outputs(outputs);
+    }
+    try {
+        network.build(build_dims);
+    } catch (const ShapeError& e) {
+        throw FormatError(path + ": the model's layers do not fit together: " + e.what());
+    }
+    load_weights(file, network);
+
+    if (optimizer_state) {
+        optimizer_state->clear();
+        if (hdf5::link_exists(file, optimizer_group)) {
+            for (const auto& name :
+                 hdf5::read_string_list_attribute(file, optimizer_group, "weight_names")) {
+                auto array =
+                    hdf5::read_float_dataset(file, std::string(optimizer_group) + "/" + name);
+                optimizer_state->push_back({name, array.dims, std::move(array.values)});
+            }
+        }
+    }
+    return network;
+}
+
+}  // namespace tomodenoise
