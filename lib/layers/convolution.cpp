@@ -126,6 +126,10 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
         });
 }
 
+dnnl::memory::desc ConvolutionLayer::preferred_src_desc(Context& ctx, const Dims& src, Mode mode) {
+    return forward_primitive(ctx, src, mode).pd.src_desc();
+}
+
 void ConvolutionLayer::refresh_weights(Context& ctx, const dnnl::memory::desc& md) {
     if (weights_version_ == kernel_.version() && weights_.desc() == md) return;
     weights_.reshape(md);

@@ -49,6 +49,9 @@ public:
     std::int64_t input_channels() const { return in_channels_; }
     Parameter& kernel() { return kernel_; }
     Parameter& bias() { return bias_; }
+    /// The layout this layer's forward primitive reads its input in, for inputs of `src` dims:
+    /// feeding it so costs no reorder.
+    dnnl::memory::desc preferred_src_desc(Context& ctx, const Dims& src, Mode mode);
     /// oneDNN's implementation for the last forward ("brgconv:avx512_core", ...).
     const std::string& implementation() const { return implementation_; }
 

@@ -1,0 +1,54 @@
+#pragma once
+// This machine's peak fp32 FMA rate, measured with independent AVX-512 FMA chains on every
+// OpenMP thread: the denominator of every "percent of peak" figure the benchmarks print.
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace tomodenoise::bench {
+
+// Enough independent accumulators to cover FMA latency times throughput on current cores.
+constexpr int fma_chains = 12;
+constexpr long fma_iterations = 20'000'000;
+
+__attribute__((target("avx512f"))) inline double fma_kernel(long iterations) {
+    __m512 acc[fma_chains];
+    for (int i = 0; i < fma_chains; ++i) acc[i] = _mm512_set1_ps(float(i));
+    const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+    for (long it = 0; it < iterations; ++it)
+        for (int i = 0; i < fma_chains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+    __m512 sum = acc[0];
+    for (int i = 1; i < fma_chains; ++i) sum = _mm512_add_ps(sum, acc[i]);
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, sum);
+    double total = 0;
+    for (float v : lanes) total += v;
+    return total;
+}
+
+/// Peak GFLOP/s on all OpenMP threads (best of a few runs); 2 FLOPs per FMA lane.
+inline double measure_peak_gflops() {
+    double best = 0;
+    for (int run = 0; run < 3; ++run) {
+        double sink = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel reduction(+ : sink)
+        sink += fma_kernel(fma_iterations);
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double flops = 2.0 * 16 * fma_chains * double(fma_iterations) * omp_get_max_threads();
+        best = std::max(best, flops / s / 1e9);
+        if (sink == 42.0) best += 0;  // keeps the chains live
+    }
+    return best;
+}
+
+/// Measured once per process.
+inline double peak_gflops() {
+    static const double peak = measure_peak_gflops();
+    return peak;
+}
+
+}  // namespace tomodenoise::bench
