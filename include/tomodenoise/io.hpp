@@ -85,4 +85,35 @@ TomoGanDataset read_tomogan_dataset(const std::string& file);
 void write_tomogan_dataset(const std::string& file, const TomoGanDataset& data,
                            const Hdf5WriteOptions& options = {});
 
+// ---- TIFF stacks -----------------------------------------------------------------------------
+// Pixels are one grey sample: 8- or 16-bit unsigned integers, 16-bit signed integers or 32-bit
+// floats (uint8, uint16, int16, float32); anything else is a FormatError naming the file.
+
+/// A folder of 2D TIFFs named PREFIX + index + SUFFIX, such as recon_00000.tiff.
+struct TiffSeries {
+    std::string folder;
+    std::string prefix;             ///< "recon_"
+    std::string suffix = ".tiff";   ///< everything after the index, extension included
+    int digits = 5;                 ///< zero-padded width of the index; 0: not padded
+    std::int64_t first = 0;         ///< index of slice 0
+    std::int64_t count = 0;         ///< files found (set by find_tiff_series)
+    /// File name of slice `slice` (first + slice, padded to `digits`), without the folder.
+    std::string file_name(std::int64_t slice) const;
+};
+
+/// Finds the series in `folder`: every *.tif / *.tiff file (hidden files skipped) must share
+/// one prefix and suffix around its last run of digits, with consecutive indices. FormatError
+/// naming the folder on mixed names, a gap or a repeated index; IoError when no TIFF is found.
+TiffSeries find_tiff_series(const std::string& folder);
+/// A folder (as find_tiff_series) or one multi-page TIFF file (one slice per page); all
+/// images must share size and pixel type, else FormatError naming the folder or file.
+Stack read_tiff_stack(const std::string& path);
+/// One uncompressed TIFF per slice, named by `series` (folder created if missing). Files of
+/// the series from an earlier, longer stack would be read back as part of this one, so they
+/// are refused (IoError naming one). All files are written under temporary names first and
+/// renamed once every slice is written.
+void write_tiff_series(const TiffSeries& series, const Stack& stack);
+/// One multi-page uncompressed TIFF (BigTIFF past 2 GiB), written under a temporary name.
+void write_multipage_tiff(const std::string& file, const Stack& stack);
+
 }  // namespace tomodenoise
