@@ -3,8 +3,10 @@
 /// Reading and writing image stacks: HDF5 datasets, TIFF stacks, PNG quick looks.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tomodenoise/stack.hpp"
 
@@ -115,5 +117,25 @@ Stack read_tiff_stack(const std::string& path);
 void write_tiff_series(const TiffSeries& series, const Stack& stack);
 /// One multi-page uncompressed TIFF (BigTIFF past 2 GiB), written under a temporary name.
 void write_multipage_tiff(const std::string& file, const Stack& stack);
+
+// ---- PNG quick looks ---------------------------------------------------------------------------
+
+/// How quick looks map values to 8-bit grey.
+struct QuickLookOptions {
+    /// The display window: values at or below the low percentile are black, at or above the
+    /// high one white, linear between (percentiles of the finite values, as percentile()).
+    double low_percent = 0.5, high_percent = 99.5;
+    int gap = 4;  ///< white columns between montage panels
+};
+
+/// Slice `slice` of `stack` as an 8-bit grey PNG; NaN is black. Written under a temporary name.
+void write_png_slice(const std::string& file, const Stack& stack, std::int64_t slice,
+                     const QuickLookOptions& options = {});
+/// Slice `slice` of every panel side by side (noisy | output | clean), with one display window
+/// taken over all panels together so that they compare in the same units. Panels must share
+/// H and W; InvalidArgument naming the file otherwise.
+void write_png_montage(const std::string& file,
+                       const std::vector<std::reference_wrapper<const Stack>>& panels,
+                       std::int64_t slice, const QuickLookOptions& options = {});
 
 }  // namespace tomodenoise
