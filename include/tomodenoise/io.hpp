@@ -115,7 +115,8 @@ Stack read_tiff_stack(const std::string& path);
 /// are refused (IoError naming one). All files are written under temporary names first and
 /// renamed once every slice is written.
 void write_tiff_series(const TiffSeries& series, const Stack& stack);
-/// One multi-page uncompressed TIFF (BigTIFF past 2 GiB), written under a temporary name.
+/// One multi-page uncompressed TIFF of 1 to 65535 pages (the PageNumber tag's range; BigTIFF
+/// past 2 GiB), written under a temporary name.
 void write_multipage_tiff(const std::string& file, const Stack& stack);
 
 // ---- PNG quick looks ---------------------------------------------------------------------------
