@@ -4,5 +4,6 @@
 
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
+#include "tomodenoise/normalize.hpp"
 #include "tomodenoise/stack.hpp"
 #include "tomodenoise/version.hpp"

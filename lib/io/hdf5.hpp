@@ -60,6 +60,7 @@ public:
     void close();
 
 private:
+    static File open(const std::string& path, unsigned flags);
     File(Handle handle, std::string path) : handle_(std::move(handle)), path_(std::move(path)) {}
     Handle handle_;
     std::string path_;
@@ -105,6 +106,13 @@ struct DatasetLayout {
     int gzip_level = 0;               ///< 0: none; 1..9 needs chunks
 };
 
+/// What a stored element is: HDF5 class, bytes, and for integers whether signed.
+struct ElementType {
+    H5T_class_t type_class = H5T_NO_CLASS;
+    std::size_t size = 0;
+    bool is_signed = false;
+};
+
 /// An open dataset; reads and writes convert between the stored type and the memory type.
 class Dataset {
 public:
@@ -119,10 +127,10 @@ public:
     /// "FILE:/path", for messages.
     const std::string& where() const { return where_; }
     std::vector<std::int64_t> dims() const;
-    /// The stored datatype (to inspect class, size and sign).
-    Handle type() const;
+    ElementType element_type() const;
 
-    /// The whole dataset into `buffer` as `memory_type`.
+    /// The whole dataset into `buffer` as `memory_type`; the whole-dataset forms are the box
+    /// forms with offset 0 and count dims().
     void read(hid_t memory_type, void* buffer) const;
     /// The box [offset, offset + count) into a dense `buffer` as `memory_type`.
     void read(hid_t memory_type, const std::vector<std::int64_t>& offset,
@@ -136,14 +144,19 @@ public:
 private:
     Dataset(Handle handle, std::string where)
         : handle_(std::move(handle)), where_(std::move(where)) {}
-    void transfer(bool writing, hid_t memory_type, const std::vector<std::int64_t>* offset,
-                  const std::vector<std::int64_t>* count, void* buffer) const;
+    struct Selection;
+    /// The file and memory dataspaces of a box, checked against the dims.
+    Selection select(const std::vector<std::int64_t>& offset,
+                     const std::vector<std::int64_t>& count) const;
+    Handle space() const;
     Handle handle_;
     std::string where_;
 };
 
 /// Removes the link at `path` (used to take back a dataset whose write failed).
 void unlink(const File& file, const std::string& path);
+/// Renames the link `from` to `to` within the file (publishing a dataset once complete).
+void move_link(const File& file, const std::string& from, const std::string& to);
 
 /// A float32 array of any rank and its dims (row-major).
 struct FloatArray {
