@@ -1,0 +1,59 @@
+#pragma once
+/// @file
+/// A trained denoising (or segmentation) network, ready to apply to images of any size.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace tomodenoise {
+
+/// How a model computes.
+struct ApplyOptions {
+    /// OpenMP threads for oneDNN in the calling thread; 0 leaves the default (all cores).
+    int threads = 0;
+    /// Use direct convolution everywhere instead of Winograd where it is faster.
+    bool direct_convolution = false;
+};
+
+/// A network loaded from (or saved to) a Keras HDF5 model file: the published TomoGAN models
+/// (Keras 2.2.4-tf, 2.3.0-tf, 2.4) and any model this library saves.
+class Model {
+public:
+    /// Loads `path`. Throws IoError when the file cannot be read and FormatError naming the
+    /// file, layer and class (or weight and dims) for content it cannot use.
+    static Model load(const std::string& path, const ApplyOptions& options = {});
+
+    Model(Model&&) noexcept;
+    Model& operator=(Model&&) noexcept;
+    ~Model();
+
+    /// Writes the model in Keras's HDF5 layout (complete or not at all).
+    void save(const std::string& path);
+
+    std::int64_t input_channels() const;
+    std::int64_t output_channels() const;
+    /// The network's height and width must be multiples of this (2^pooling levels); apply()
+    /// pads other sizes by reflection and crops the result back.
+    std::int64_t size_multiple() const;
+    /// Number of trainable values.
+    std::int64_t parameter_count() const;
+    /// One line per layer: name, class, output channels.
+    std::string summary() const;
+
+    /// Applies the model to `n` images of `input_channels()` x `h` x `w` float32 values
+    /// (row-major NCHW) and writes `n` x `output_channels()` x `h` x `w` values to `output`.
+    /// Any h, w >= 1. After the first call on a shape, a call on the same shape creates no
+    /// oneDNN primitive and allocates no buffer.
+    void apply(const float* input, std::int64_t n, std::int64_t h, std::int64_t w, float* output);
+
+    /// Internal: the implementation (network, execution context, buffers).
+    struct Impl;
+    explicit Model(std::unique_ptr<Impl> impl);
+    Impl& impl() { return *impl_; }
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tomodenoise
