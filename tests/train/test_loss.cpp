@@ -18,8 +18,13 @@ namespace {
 const Dims small_dims{2, 3, 5, 7};
 const Dims large_dims{2, 3, 129, 67};
 
-std::vector<float> as_float(const Tensor& t) {
-    return std::vector<float>(t.data(), t.data() + t.dims().count());
+// Gradients of means are O(1 / count); compared times `count`, near_all's tolerance is relative.
+std::vector<double> times(std::vector<double> v, double factor) {
+    for (auto& x : v) x *= factor;
+    return v;
+}
+std::vector<double> times(const Tensor& t, double factor) {
+    return times(std::vector<double>(t.data(), t.data() + t.dims().count()), factor);
 }
 
 // Compares `analytic` with central differences of `loss` over every entry of `x`:
@@ -69,6 +74,7 @@ Tensor blocked_tensor(const Dims& dims) {
 
 TEST(MeanSquaredError, MatchesNaiveReferenceOnSmallAndLargeTensors) {
     for (const Dims& dims : {small_dims, large_dims}) {
+        SCOPED_TRACE(dims.to_string());
         const Tensor p = random_tensor(dims, 1), t = random_tensor(dims, 2);
         double want = 0;
         std::vector<double> want_grad(dims.count());
@@ -79,9 +85,10 @@ TEST(MeanSquaredError, MatchesNaiveReferenceOnSmallAndLargeTensors) {
         }
         want /= double(dims.count());
         Tensor grad;
-        EXPECT_NEAR(mean_squared_error(p, t, &grad), want, 1e-10 * want) << dims.to_string();
+        EXPECT_NEAR(mean_squared_error(p, t, &grad), want, 1e-10 * want);
         EXPECT_EQ(grad.dims(), dims);
-        EXPECT_TRUE(near_all(as_float(grad), want_grad, 1e-6));
+        const double count = double(dims.count());
+        EXPECT_TRUE(near_all(times(grad, count), times(want_grad, count), 1e-6));
         EXPECT_EQ(mean_squared_error(p, t, nullptr), mean_squared_error(p, t, &grad));
     }
 }
@@ -154,6 +161,7 @@ Tensor random_mask(const Dims& dims, std::uint32_t seed) {
 
 TEST(MaskedMeanSquaredError, MatchesNaiveReferenceAndFiniteDifferences) {
     for (const Dims& dims : {small_dims, large_dims}) {
+        SCOPED_TRACE(dims.to_string());
         Tensor p = random_tensor(dims, 11);
         const Tensor t = random_tensor(dims, 12), m = random_mask(dims, 13);
         double want = 0, masked = 0;
@@ -275,46 +283,59 @@ Tensor random_labels(const Dims& logits, std::uint32_t seed) {
     return labels;
 }
 
-// Naive per-pixel softmax in double, with weights (empty: all 1), divided by the pixel count.
+// Naive per-pixel softmax in double, with weights (empty: all 1), divided by the pixel count;
+// `grad` receives w[label] (softmax - one_hot(label)) / pixels in NCHW order.
 double reference_softmax_crossentropy(const Tensor& x, const Tensor& labels,
-                                      const std::vector<float>& weights) {
+                                      const std::vector<float>& weights,
+                                      std::vector<double>& grad) {
     const Dims d = x.dims();
+    const double pixels = double(d.n * d.h * d.w);
+    grad.assign(d.count(), 0.0);
     double sum = 0;
     for (std::int64_t n = 0; n < d.n; ++n)
         for (std::int64_t h = 0; h < d.h; ++h)
             for (std::int64_t w = 0; w < d.w; ++w) {
                 const auto l = std::int64_t(labels.at(n, 0, h, w));
+                const double weight = weights.empty() ? 1.0 : weights[l];
                 double z = 0;
                 for (std::int64_t k = 0; k < d.c; ++k) z += std::exp(double(x.at(n, k, h, w)));
-                const double p = std::exp(double(x.at(n, l, h, w))) / z;
-                sum += (weights.empty() ? 1.0 : weights[l]) * -std::log(p);
+                sum += weight * -std::log(std::exp(double(x.at(n, l, h, w))) / z);
+                for (std::int64_t k = 0; k < d.c; ++k)
+                    grad[((n * d.c + k) * d.h + h) * d.w + w] =
+                        weight * (std::exp(double(x.at(n, k, h, w))) / z - (k == l)) / pixels;
             }
-    return sum / double(d.n * d.h * d.w);
+    return sum / pixels;
 }
 
 TEST(SparseSoftmaxCrossentropy, MatchesNaiveReferenceWithAndWithoutWeights) {
     for (const Dims& dims : {Dims{2, 3, 5, 7}, Dims{2, 13, 3, 5}, Dims{2, 4, 129, 67}}) {
+        SCOPED_TRACE(dims.to_string());
         const Tensor x = random_tensor(dims, 26, -3.f, 3.f);
         const Tensor labels = random_labels(dims, 27);
         std::vector<float> weights;
         for (std::int64_t k = 0; k < dims.c; ++k) weights.push_back(0.5f + 0.25f * float(k));
         for (const auto& w : {std::vector<float>{}, weights}) {
-            const double want = reference_softmax_crossentropy(x, labels, w);
+            SCOPED_TRACE(w.empty() ? "unweighted" : "weighted");
+            std::vector<double> want_grad;
+            const double want = reference_softmax_crossentropy(x, labels, w, want_grad);
             Tensor grad;
-            EXPECT_NEAR(sparse_softmax_crossentropy(x, labels, w, &grad), want, 1e-9 * want)
-                << dims.to_string() << " weighted " << !w.empty();
+            EXPECT_NEAR(sparse_softmax_crossentropy(x, labels, w, &grad), want, 1e-9 * want);
             EXPECT_EQ(grad.dims(), dims);
+            const double pixels = double(dims.n * dims.h * dims.w);
+            EXPECT_TRUE(near_all(times(grad, pixels), times(want_grad, pixels), 1e-6));
         }
     }
 }
 
 TEST(SparseSoftmaxCrossentropy, GradientMatchesFiniteDifferences) {
     for (const Dims& dims : {Dims{2, 3, 5, 7}, Dims{2, 17, 3, 3}}) {
+        SCOPED_TRACE(dims.to_string());
         Tensor x = random_tensor(dims, 28, -3.f, 3.f);
         const Tensor labels = random_labels(dims, 29);
         std::vector<float> weights;
         for (std::int64_t k = 0; k < dims.c; ++k) weights.push_back(2.f - 0.1f * float(k));
         for (const auto& w : {std::vector<float>{}, weights}) {
+            SCOPED_TRACE(w.empty() ? "unweighted" : "weighted");
             Tensor grad;
             sparse_softmax_crossentropy(x, labels, w, &grad);
             expect_gradient_matches(
