@@ -99,13 +99,7 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
         << config_.activation.alpha;
     return ctx.cache().get<dnnl::convolution_forward>(
         key, what() + " forward on input " + src.to_string(), [&] {
-            dnnl::primitive_attr attr;
-            if (!config_.activation.is_linear()) {
-                dnnl::post_ops ops;
-                ops.append_eltwise(1.f, config_.activation.algorithm(false),
-                                   config_.activation.eltwise_alpha(), 0.f);
-                attr.set_post_ops(ops);
-            }
+            const auto attr = fused_activation_attr(config_.activation);
             auto make = [&](dnnl::algorithm algo) {
                 const auto bias_md = config_.use_bias
                                          ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
@@ -157,25 +151,10 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
     const auto g = geometry(x.dims());
     const std::string where = what() + " backward on input " + x.dims().to_string();
 
-    // Undo the fused activation: its *_use_dst_for_bwd backward reads only dst.
-    const Tensor* diff_pre = &ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_);
-    if (!config_.activation.is_linear()) {
-        const auto algo = config_.activation.algorithm(true);
-        const float alpha = config_.activation.eltwise_alpha();
-        auto& act = ctx.cache().get<dnnl::eltwise_backward>(
-            CacheKey("eltwise_bwd") << int(algo) << alpha << dst.desc(), where, [&] {
-                dnnl::eltwise_forward::primitive_desc hint(
-                    {dnnl::prop_kind::forward_training, algo, dst.desc(), alpha, 0.f},
-                    cpu_engine());
-                return dnnl::eltwise_backward::primitive_desc(
-                    {algo, dst.desc(), dst.desc(), alpha, 0.f}, cpu_engine(), hint);
-            });
-        diff_pre_.reshape(dst.desc());
-        act.primitive.execute(ctx.stream(), {{DNNL_ARG_DST, dst.memory()},
-                                             {DNNL_ARG_DIFF_DST, diff_pre->memory()},
-                                             {DNNL_ARG_DIFF_SRC, diff_pre_.memory()}});
-        diff_pre = &diff_pre_;
-    }
+    const Tensor& diff_pre =
+        fused_activation_backward(ctx, config_.activation, dst,
+                                  ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
+                                  diff_pre_, where);
 
     const auto algo = implementation_.find("wino") != std::string::npos
                           ? dnnl::algorithm::convolution_winograd
@@ -197,7 +176,7 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
             return dnnl::convolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
         });
     const Tensor& xs = ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_);
-    const Tensor& dd = ctx.as_layout(*diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_);
+    const Tensor& dd = ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_);
     const bool weights_plain = bww.pd.diff_weights_desc() == kernel_.desc();
     if (!weights_plain) diff_weights_.reshape(bww.pd.diff_weights_desc());
     std::unordered_map<int, dnnl::memory> args = {
@@ -219,7 +198,7 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
             return dnnl::convolution_backward_data::primitive_desc(d, cpu_engine(), fwd.pd);
         });
     refresh_weights(ctx, bwd.pd.weights_desc());
-    const Tensor& dd2 = ctx.as_layout(*diff_pre, bwd.pd.diff_dst_desc(), diff_dst_for_data_);
+    const Tensor& dd2 = ctx.as_layout(diff_pre, bwd.pd.diff_dst_desc(), diff_dst_for_data_);
     diff_src[0]->reshape(bwd.pd.diff_src_desc());
     bwd.primitive.execute(ctx.stream(), {{DNNL_ARG_DIFF_DST, dd2.memory()},
                                          {DNNL_ARG_WEIGHTS, weights_.memory()},
