@@ -57,8 +57,8 @@ const Tensor& fused_activation_backward(Context& ctx, const Activation& activati
         CacheKey("eltwise_bwd") << int(algo) << alpha << dst.desc(), where, [&] {
             dnnl::eltwise_forward::primitive_desc hint(
                 {dnnl::prop_kind::forward_training, algo, dst.desc(), alpha, 0.f}, cpu_engine());
-            return dnnl::eltwise_backward::primitive_desc({algo, dst.desc(), dst.desc(), alpha, 0.f},
-                                                          cpu_engine(), hint);
+            return dnnl::eltwise_backward::primitive_desc(
+                {algo, dst.desc(), dst.desc(), alpha, 0.f}, cpu_engine(), hint);
         });
     diff_pre.reshape(dst.desc());
     act.primitive.execute(ctx.stream(), {{DNNL_ARG_DST, dst.memory()},
