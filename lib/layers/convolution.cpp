@@ -120,12 +120,9 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
         });
 }
 
-void ConvolutionLayer::refresh_weights(Context& ctx, const dnnl::memory::desc& md) {
-    if (weights_version_ == kernel_.version() && weights_.desc() == md) return;
-    weights_.reshape(md);
-    ctx.reorder(kernel_.value_memory(), weights_.memory(), what() + " kernel " +
-                                                                kernel_.shape_string());
-    weights_version_ = kernel_.version();
+const Tensor& ConvolutionLayer::weights(Context& ctx, const dnnl::memory::desc& md) {
+    return weights_.laid_out(ctx, kernel_, kernel_.desc(), md,
+                             what() + " kernel " + kernel_.shape_string());
 }
 
 void ConvolutionLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
@@ -134,10 +131,10 @@ void ConvolutionLayer::forward(Context& ctx, const std::vector<const Tensor*>& s
     auto& conv = forward_primitive(ctx, x.dims(), mode);
     implementation_ = conv.pd.impl_info_str();
     const Tensor& xs = ctx.as_layout(x, conv.pd.src_desc(), src_reordered_);
-    refresh_weights(ctx, conv.pd.weights_desc());
+    const Tensor& w = weights(ctx, conv.pd.weights_desc());
     dst.reshape(conv.pd.dst_desc());
     std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, xs.memory()},
-                                                  {DNNL_ARG_WEIGHTS, weights_.memory()},
+                                                  {DNNL_ARG_WEIGHTS, w.memory()},
                                                   {DNNL_ARG_DST, dst.memory()}};
     if (config_.use_bias) args[DNNL_ARG_BIAS] = bias_.value_memory();
     conv.primitive.execute(ctx.stream(), args);
@@ -197,11 +194,11 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
                                                     g.pad_after);
             return dnnl::convolution_backward_data::primitive_desc(d, cpu_engine(), fwd.pd);
         });
-    refresh_weights(ctx, bwd.pd.weights_desc());
+    const Tensor& w = weights(ctx, bwd.pd.weights_desc());
     const Tensor& dd2 = ctx.as_layout(diff_pre, bwd.pd.diff_dst_desc(), diff_dst_for_data_);
     diff_src[0]->reshape(bwd.pd.diff_src_desc());
     bwd.primitive.execute(ctx.stream(), {{DNNL_ARG_DIFF_DST, dd2.memory()},
-                                         {DNNL_ARG_WEIGHTS, weights_.memory()},
+                                         {DNNL_ARG_WEIGHTS, w.memory()},
                                          {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
 }
 

@@ -78,23 +78,20 @@ const CachedPrimitive<dnnl::inner_product_forward>& DenseLayer::forward_primitiv
         });
 }
 
-void DenseLayer::refresh_weights(Context& ctx, const dnnl::memory::desc& md) {
-    if (weights_version_ == kernel_.version() && weights_.desc() == md) return;
-    weights_.reshape(md);
-    ctx.reorder(storage_as(kernel_as_weights(), kernel_.value()), weights_.memory(),
-                what() + " kernel " + kernel_.shape_string());
-    weights_version_ = kernel_.version();
+const Tensor& DenseLayer::weights(Context& ctx, const dnnl::memory::desc& md) {
+    return weights_.laid_out(ctx, kernel_, kernel_as_weights(), md,
+                             what() + " kernel " + kernel_.shape_string());
 }
 
 void DenseLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
                          Mode mode) {
     const Tensor& x = *src.at(0);
     auto& ip = forward_primitive(ctx, x.desc(), mode);
-    refresh_weights(ctx, ip.pd.weights_desc());
+    const Tensor& w = weights(ctx, ip.pd.weights_desc());
     dst.reshape(Dims{x.dims().n, config_.units, 1, 1});
     std::unordered_map<int, dnnl::memory> args = {
         {DNNL_ARG_SRC, x.memory()},
-        {DNNL_ARG_WEIGHTS, weights_.memory()},
+        {DNNL_ARG_WEIGHTS, w.memory()},
         {DNNL_ARG_DST, storage_as(ip.pd.dst_desc(), dst.data())}};
     if (config_.use_bias) args[DNNL_ARG_BIAS] = bias_.value_memory();
     ip.primitive.execute(ctx.stream(), args);
@@ -140,10 +137,10 @@ void DenseLayer::backward(Context& ctx, const std::vector<const Tensor*>& src, c
             dnnl::inner_product_backward_data::desc d(x.desc(), w_any, dst_matrix);
             return dnnl::inner_product_backward_data::primitive_desc(d, cpu_engine(), fwd.pd);
         });
-    refresh_weights(ctx, bwd.pd.weights_desc());
+    const Tensor& w = weights(ctx, bwd.pd.weights_desc());
     diff_src[0]->reshape(x.desc());
     bwd.primitive.execute(ctx.stream(), {{DNNL_ARG_DIFF_DST, diff_pre_matrix},
-                                         {DNNL_ARG_WEIGHTS, weights_.memory()},
+                                         {DNNL_ARG_WEIGHTS, w.memory()},
                                          {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
 }
 

@@ -7,6 +7,7 @@
 
 #include "layers/activation.hpp"
 #include "layers/layer.hpp"
+#include "layers/primitive_weights.hpp"
 #include "train/initializer.hpp"
 
 namespace tomodenoise {
@@ -43,7 +44,7 @@ public:
 private:
     const CachedPrimitive<dnnl::inner_product_forward>& forward_primitive(
         Context& ctx, const dnnl::memory::desc& src, Mode mode);
-    void refresh_weights(Context& ctx, const dnnl::memory::desc& md);
+    const Tensor& weights(Context& ctx, const dnnl::memory::desc& md);
     /// The kernel's shape as oneDNN's 4D inner-product weights {units, C, 1, 1}.
     dnnl::memory::desc kernel_as_weights() const;
 
@@ -51,8 +52,8 @@ private:
     std::int64_t in_features_ = 0;
     Parameter kernel_, bias_;
 
-    Tensor weights_, diff_dst_reordered_, diff_pre_, diff_weights_;
-    std::uint64_t weights_version_ = 0;
+    PrimitiveWeights weights_;
+    Tensor diff_dst_reordered_, diff_pre_, diff_weights_;
 };
 
 }  // namespace tomodenoise
