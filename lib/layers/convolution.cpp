@@ -207,23 +207,24 @@ std::vector<Parameter*> ConvolutionLayer::parameters() {
     return {&kernel_};
 }
 
-nlohmann::json ConvolutionLayer::keras_config() const {
-    const nlohmann::json k = {config_.kernel, config_.kernel};
-    const nlohmann::json s = {config_.stride, config_.stride};
-    return {{"name", name()},
+nlohmann::json convolution_keras_config(const std::string& name,
+                                        const ConvolutionConfig& config) {
+    const nlohmann::json k = {config.kernel, config.kernel};
+    const nlohmann::json s = {config.stride, config.stride};
+    return {{"name", name},
             {"trainable", true},
             {"dtype", "float32"},
-            {"filters", config_.filters},
+            {"filters", config.filters},
             {"kernel_size", k},
             {"strides", s},
-            {"padding", config_.padding == Padding::same ? "same" : "valid"},
+            {"padding", config.padding == Padding::same ? "same" : "valid"},
             {"data_format", "channels_last"},
             {"dilation_rate", {1, 1}},
             {"groups", 1},
-            {"activation", config_.activation.keras_name()},
-            {"use_bias", config_.use_bias},
+            {"activation", config.activation.keras_name()},
+            {"use_bias", config.use_bias},
             {"kernel_initializer",
-             {{"class_name", keras_name(config_.kernel_initializer)},
+             {{"class_name", keras_name(config.kernel_initializer)},
               {"config", {{"seed", nullptr}}}}},
             {"bias_initializer", {{"class_name", "Zeros"}, {"config", nlohmann::json::object()}}},
             {"kernel_regularizer", nullptr},
@@ -231,6 +232,10 @@ nlohmann::json ConvolutionLayer::keras_config() const {
             {"activity_regularizer", nullptr},
             {"kernel_constraint", nullptr},
             {"bias_constraint", nullptr}};
+}
+
+nlohmann::json ConvolutionLayer::keras_config() const {
+    return convolution_keras_config(name(), config_);
 }
 
 }  // namespace tomodenoise

@@ -31,6 +31,10 @@ struct SpatialPadding {
 SpatialPadding spatial_padding(std::int64_t in, std::int64_t kernel, std::int64_t stride,
                                Padding padding);
 
+/// The Keras config of a Conv2D layer named `name`; Conv2DTranspose adds to it.
+nlohmann::json convolution_keras_config(const std::string& name,
+                                        const ConvolutionConfig& config);
+
 class ConvolutionLayer : public Layer {
 public:
     ConvolutionLayer(std::string name, ConvolutionConfig config);
