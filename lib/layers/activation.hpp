@@ -6,6 +6,9 @@
 
 #include <string>
 
+#include "core/context.hpp"
+#include "core/tensor.hpp"
+
 namespace tomodenoise {
 
 struct Activation {
@@ -30,5 +33,17 @@ struct Activation {
     float eltwise_alpha() const { return kind == Kind::linear ? 1.f : alpha; }
     bool operator==(const Activation& o) const { return kind == o.kind && alpha == o.alpha; }
 };
+
+/// Attributes fusing `activation` into a forward primitive as an eltwise post-op (no post-op
+/// when it is linear).
+dnnl::primitive_attr fused_activation_attr(const Activation& activation);
+
+/// The gradient before a fused activation from the gradient after it. `diff_dst` must be laid
+/// out as `dst`, the forward's output, which the use_dst_for_bwd backward reads instead of the
+/// input. Returns `diff_dst` itself for a linear activation, otherwise `diff_pre` (reshaped to
+/// dst's layout) filled. `where` names the layer and dims in errors.
+const Tensor& fused_activation_backward(Context& ctx, const Activation& activation,
+                                        const Tensor& dst, const Tensor& diff_dst,
+                                        Tensor& diff_pre, const std::string& where);
 
 }  // namespace tomodenoise

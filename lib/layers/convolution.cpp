@@ -99,13 +99,7 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
         << config_.activation.alpha;
     return ctx.cache().get<dnnl::convolution_forward>(
         key, what() + " forward on input " + src.to_string(), [&] {
-            dnnl::primitive_attr attr;
-            if (!config_.activation.is_linear()) {
-                dnnl::post_ops ops;
-                ops.append_eltwise(1.f, config_.activation.algorithm(false),
-                                   config_.activation.eltwise_alpha(), 0.f);
-                attr.set_post_ops(ops);
-            }
+            const auto attr = fused_activation_attr(config_.activation);
             auto make = [&](dnnl::algorithm algo) {
                 const auto bias_md = config_.use_bias
                                          ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
@@ -130,12 +124,9 @@ dnnl::memory::desc ConvolutionLayer::preferred_src_desc(Context& ctx, const Dims
     return forward_primitive(ctx, src, mode).pd.src_desc();
 }
 
-void ConvolutionLayer::refresh_weights(Context& ctx, const dnnl::memory::desc& md) {
-    if (weights_version_ == kernel_.version() && weights_.desc() == md) return;
-    weights_.reshape(md);
-    ctx.reorder(kernel_.value_memory(), weights_.memory(), what() + " kernel " +
-                                                                kernel_.shape_string());
-    weights_version_ = kernel_.version();
+const Tensor& ConvolutionLayer::weights(Context& ctx, const dnnl::memory::desc& md) {
+    return weights_.laid_out(ctx, kernel_, kernel_.desc(), md,
+                             what() + " kernel " + kernel_.shape_string());
 }
 
 void ConvolutionLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
@@ -144,10 +135,10 @@ void ConvolutionLayer::forward(Context& ctx, const std::vector<const Tensor*>& s
     auto& conv = forward_primitive(ctx, x.dims(), mode);
     implementation_ = conv.pd.impl_info_str();
     const Tensor& xs = ctx.as_layout(x, conv.pd.src_desc(), src_reordered_);
-    refresh_weights(ctx, conv.pd.weights_desc());
+    const Tensor& w = weights(ctx, conv.pd.weights_desc());
     dst.reshape(conv.pd.dst_desc());
     std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, xs.memory()},
-                                                  {DNNL_ARG_WEIGHTS, weights_.memory()},
+                                                  {DNNL_ARG_WEIGHTS, w.memory()},
                                                   {DNNL_ARG_DST, dst.memory()}};
     if (config_.use_bias) args[DNNL_ARG_BIAS] = bias_.value_memory();
     conv.primitive.execute(ctx.stream(), args);
@@ -161,25 +152,10 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
     const auto g = geometry(x.dims());
     const std::string where = what() + " backward on input " + x.dims().to_string();
 
-    // Undo the fused activation: its *_use_dst_for_bwd backward reads only dst.
-    const Tensor* diff_pre = &ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_);
-    if (!config_.activation.is_linear()) {
-        const auto algo = config_.activation.algorithm(true);
-        const float alpha = config_.activation.eltwise_alpha();
-        auto& act = ctx.cache().get<dnnl::eltwise_backward>(
-            CacheKey("eltwise_bwd") << int(algo) << alpha << dst.desc(), where, [&] {
-                dnnl::eltwise_forward::primitive_desc hint(
-                    {dnnl::prop_kind::forward_training, algo, dst.desc(), alpha, 0.f},
-                    cpu_engine());
-                return dnnl::eltwise_backward::primitive_desc(
-                    {algo, dst.desc(), dst.desc(), alpha, 0.f}, cpu_engine(), hint);
-            });
-        diff_pre_.reshape(dst.desc());
-        act.primitive.execute(ctx.stream(), {{DNNL_ARG_DST, dst.memory()},
-                                             {DNNL_ARG_DIFF_DST, diff_pre->memory()},
-                                             {DNNL_ARG_DIFF_SRC, diff_pre_.memory()}});
-        diff_pre = &diff_pre_;
-    }
+    const Tensor& diff_pre =
+        fused_activation_backward(ctx, config_.activation, dst,
+                                  ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
+                                  diff_pre_, where);
 
     const auto algo = implementation_.find("wino") != std::string::npos
                           ? dnnl::algorithm::convolution_winograd
@@ -201,7 +177,7 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
             return dnnl::convolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
         });
     const Tensor& xs = ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_);
-    const Tensor& dd = ctx.as_layout(*diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_);
+    const Tensor& dd = ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_);
     const bool weights_plain = bww.pd.diff_weights_desc() == kernel_.desc();
     if (!weights_plain) diff_weights_.reshape(bww.pd.diff_weights_desc());
     std::unordered_map<int, dnnl::memory> args = {
@@ -222,11 +198,11 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
                                                     g.pad_after);
             return dnnl::convolution_backward_data::primitive_desc(d, cpu_engine(), fwd.pd);
         });
-    refresh_weights(ctx, bwd.pd.weights_desc());
-    const Tensor& dd2 = ctx.as_layout(*diff_pre, bwd.pd.diff_dst_desc(), diff_dst_for_data_);
+    const Tensor& w = weights(ctx, bwd.pd.weights_desc());
+    const Tensor& dd2 = ctx.as_layout(diff_pre, bwd.pd.diff_dst_desc(), diff_dst_for_data_);
     diff_src[0]->reshape(bwd.pd.diff_src_desc());
     bwd.primitive.execute(ctx.stream(), {{DNNL_ARG_DIFF_DST, dd2.memory()},
-                                         {DNNL_ARG_WEIGHTS, weights_.memory()},
+                                         {DNNL_ARG_WEIGHTS, w.memory()},
                                          {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
 }
 
@@ -240,23 +216,24 @@ std::vector<int> ConvolutionLayer::keras_axes(const Parameter& p) const {
     return Layer::keras_axes(p);
 }
 
-nlohmann::json ConvolutionLayer::keras_config() const {
-    const nlohmann::json k = {config_.kernel, config_.kernel};
-    const nlohmann::json s = {config_.stride, config_.stride};
-    return {{"name", name()},
+nlohmann::json convolution_keras_config(const std::string& name,
+                                        const ConvolutionConfig& config) {
+    const nlohmann::json k = {config.kernel, config.kernel};
+    const nlohmann::json s = {config.stride, config.stride};
+    return {{"name", name},
             {"trainable", true},
             {"dtype", "float32"},
-            {"filters", config_.filters},
+            {"filters", config.filters},
             {"kernel_size", k},
             {"strides", s},
-            {"padding", config_.padding == Padding::same ? "same" : "valid"},
+            {"padding", config.padding == Padding::same ? "same" : "valid"},
             {"data_format", "channels_last"},
             {"dilation_rate", {1, 1}},
             {"groups", 1},
-            {"activation", config_.activation.keras_name()},
-            {"use_bias", config_.use_bias},
+            {"activation", config.activation.keras_name()},
+            {"use_bias", config.use_bias},
             {"kernel_initializer",
-             {{"class_name", keras_name(config_.kernel_initializer)},
+             {{"class_name", keras_name(config.kernel_initializer)},
               {"config", {{"seed", nullptr}}}}},
             {"bias_initializer", {{"class_name", "Zeros"}, {"config", nlohmann::json::object()}}},
             {"kernel_regularizer", nullptr},
@@ -264,6 +241,10 @@ nlohmann::json ConvolutionLayer::keras_config() const {
             {"activity_regularizer", nullptr},
             {"kernel_constraint", nullptr},
             {"bias_constraint", nullptr}};
+}
+
+nlohmann::json ConvolutionLayer::keras_config() const {
+    return convolution_keras_config(name(), config_);
 }
 
 }  // namespace tomodenoise

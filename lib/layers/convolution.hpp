@@ -7,6 +7,7 @@
 
 #include "layers/activation.hpp"
 #include "layers/layer.hpp"
+#include "layers/primitive_weights.hpp"
 #include "train/initializer.hpp"
 
 namespace tomodenoise {
@@ -29,6 +30,10 @@ struct SpatialPadding {
 };
 SpatialPadding spatial_padding(std::int64_t in, std::int64_t kernel, std::int64_t stride,
                                Padding padding);
+
+/// The Keras config of a Conv2D layer named `name`; Conv2DTranspose adds to it.
+nlohmann::json convolution_keras_config(const std::string& name,
+                                        const ConvolutionConfig& config);
 
 class ConvolutionLayer : public Layer {
 public:
@@ -64,15 +69,15 @@ private:
     const CachedPrimitive<dnnl::convolution_forward>& forward_primitive(Context& ctx,
                                                                         const Dims& src,
                                                                         Mode mode);
-    void refresh_weights(Context& ctx, const dnnl::memory::desc& md);
+    const Tensor& weights(Context& ctx, const dnnl::memory::desc& md);
 
     ConvolutionConfig config_;
     std::int64_t in_channels_ = 0;
     Parameter kernel_, bias_;
 
-    Tensor src_reordered_, weights_, diff_dst_reordered_, diff_pre_, diff_weights_,
+    PrimitiveWeights weights_;
+    Tensor src_reordered_, diff_dst_reordered_, diff_pre_, diff_weights_,
         src_for_weights_, diff_dst_for_weights_, diff_dst_for_data_;
-    std::uint64_t weights_version_ = 0;
     std::string implementation_;
 };
 

@@ -36,16 +36,7 @@ std::vector<double> reference_convolution(const Tensor& x, ConvolutionLayer& con
                                 acc += double(x.at(n, c, iy, ix)) *
                                        k[((f * in.c + c) * cfg.kernel + ky) * cfg.kernel + kx];
                             }
-                    switch (cfg.activation.kind) {
-                        case Activation::Kind::relu: acc = std::max(acc, 0.0); break;
-                        case Activation::Kind::leaky_relu:
-                            acc = acc > 0 ? acc : cfg.activation.alpha * acc;
-                            break;
-                        case Activation::Kind::sigmoid: acc = 1 / (1 + std::exp(-acc)); break;
-                        case Activation::Kind::tanh: acc = std::tanh(acc); break;
-                        case Activation::Kind::linear: break;
-                    }
-                    out[o++] = acc;
+                    out[o++] = reference_activation(cfg.activation, acc);
                 }
     return out;
 }

@@ -13,6 +13,7 @@
 
 #include "core/context.hpp"
 #include "core/tensor.hpp"
+#include "layers/activation.hpp"
 #include "layers/layer.hpp"
 #include "test_support.hpp"
 
@@ -31,6 +32,18 @@ inline std::vector<float> plain_values(Context& ctx, const Tensor& t) {
     Tensor p;
     ctx.to_plain(t, p);
     return std::vector<float>(p.data(), p.data() + p.dims().count());
+}
+
+/// `activation` applied to `x` in double precision, from its definition.
+inline double reference_activation(const Activation& activation, double x) {
+    switch (activation.kind) {
+        case Activation::Kind::relu: return std::max(x, 0.0);
+        case Activation::Kind::leaky_relu: return x > 0 ? x : activation.alpha * x;
+        case Activation::Kind::sigmoid: return 1 / (1 + std::exp(-x));
+        case Activation::Kind::tanh: return std::tanh(x);
+        case Activation::Kind::linear: return x;
+    }
+    return x;
 }
 
 struct GradientCheckOptions {

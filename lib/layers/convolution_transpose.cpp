@@ -1,0 +1,188 @@
+#include "layers/convolution_transpose.hpp"
+
+#include "tomodenoise/error.hpp"
+
+namespace tomodenoise {
+
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
+    return dnnl::memory::desc(dims, dt::f32, tag::any);
+}
+
+}  // namespace
+
+SpatialPadding transpose_padding(std::int64_t in, std::int64_t kernel, std::int64_t stride,
+                                 Padding padding) {
+    if (padding == Padding::valid) return {(in - 1) * stride + kernel, 0, 0};
+    // TensorFlow computes the transpose as the gradient of the 'same' convolution from an
+    // output of in * stride, so it crops exactly that convolution's padding.
+    SpatialPadding p = spatial_padding(in * stride, kernel, stride, Padding::same);
+    p.out = in * stride;
+    return p;
+}
+
+ConvolutionTransposeLayer::ConvolutionTransposeLayer(std::string name, ConvolutionConfig config)
+    : Layer(std::move(name)), config_(config) {
+    if (config_.filters < 1 || config_.kernel < 1 || config_.stride < 1)
+        throw InvalidArgument(what() + ": filters, kernel and stride must be positive (got " +
+                              std::to_string(config_.filters) + ", " +
+                              std::to_string(config_.kernel) + ", " +
+                              std::to_string(config_.stride) + ")");
+    if (config_.kernel < config_.stride)
+        throw InvalidArgument(what() + ": kernel " + std::to_string(config_.kernel) +
+                              " is smaller than stride " + std::to_string(config_.stride) +
+                              ", which is not supported");
+}
+
+Dims ConvolutionTransposeLayer::build(const std::vector<Dims>& inputs) {
+    expect_inputs(inputs, 1);
+    const Dims& in = inputs[0];
+    if (in_channels_ != 0 && in.c != in_channels_)
+        throw ShapeError(what() + " was built for " + std::to_string(in_channels_) +
+                         " input channels, got input " + in.to_string());
+    if (in.count() < 1) throw ShapeError(what() + ": empty input " + in.to_string());
+    if (in_channels_ == 0) {
+        in_channels_ = in.c;
+        kernel_ = Parameter("kernel", {config_.filters, in.c, config_.kernel, config_.kernel});
+        if (config_.use_bias) bias_ = Parameter("bias", {config_.filters});
+    }
+    const auto out = geometry(in).dst;
+    return Dims{out[0], out[1], out[2], out[3]};
+}
+
+void ConvolutionTransposeLayer::initialize(std::mt19937& rng) {
+    // Keras reads fans from its kernel shape (k, k, out, in) as if it were a convolution's.
+    const std::int64_t area = config_.kernel * config_.kernel;
+    tomodenoise::initialize(kernel_, config_.kernel_initializer, config_.filters * area,
+                            in_channels_ * area, rng);
+    if (config_.use_bias) tomodenoise::initialize(bias_, Initializer::zeros, 0, 0, rng);
+}
+
+ConvolutionTransposeLayer::Geometry ConvolutionTransposeLayer::geometry(const Dims& src) const {
+    const auto ph = transpose_padding(src.h, config_.kernel, config_.stride, config_.padding);
+    const auto pw = transpose_padding(src.w, config_.kernel, config_.stride, config_.padding);
+    return {src.to_dnnl(),
+            {config_.filters, in_channels_, config_.kernel, config_.kernel},
+            {src.n, config_.filters, ph.out, pw.out},
+            {config_.stride, config_.stride},
+            {ph.before, pw.before},
+            {ph.after, pw.after}};
+}
+
+const CachedPrimitive<dnnl::deconvolution_forward>& ConvolutionTransposeLayer::forward_primitive(
+    Context& ctx, const Dims& src, Mode mode) {
+    const auto g = geometry(src);
+    const auto prop = mode == Mode::training ? dnnl::prop_kind::forward_training
+                                             : dnnl::prop_kind::forward_inference;
+    CacheKey key("deconv_fwd");
+    key << int(prop) << g.src << g.weights << g.strides << g.pad_before << g.pad_after
+        << config_.use_bias << int(config_.activation.kind) << config_.activation.alpha;
+    return ctx.cache().get<dnnl::deconvolution_forward>(
+        key, what() + " forward on input " + src.to_string(), [&] {
+            const auto bias_md = config_.use_bias
+                                     ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
+                                     : dnnl::memory::desc();
+            dnnl::deconvolution_forward::desc d(
+                prop, dnnl::algorithm::deconvolution_direct, any_desc(g.src),
+                any_desc(g.weights), bias_md, any_desc(g.dst), g.strides, g.pad_before,
+                g.pad_after);
+            return dnnl::deconvolution_forward::primitive_desc(
+                d, fused_activation_attr(config_.activation), cpu_engine());
+        });
+}
+
+const Tensor& ConvolutionTransposeLayer::weights(Context& ctx, const dnnl::memory::desc& md) {
+    return weights_.laid_out(ctx, kernel_, kernel_.desc(), md,
+                             what() + " kernel " + kernel_.shape_string());
+}
+
+void ConvolutionTransposeLayer::forward(Context& ctx, const std::vector<const Tensor*>& src,
+                                        Tensor& dst, Mode mode) {
+    const Tensor& x = *src.at(0);
+    auto& deconv = forward_primitive(ctx, x.dims(), mode);
+    const Tensor& xs = ctx.as_layout(x, deconv.pd.src_desc(), src_reordered_);
+    const Tensor& w = weights(ctx, deconv.pd.weights_desc());
+    dst.reshape(deconv.pd.dst_desc());
+    std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, xs.memory()},
+                                                  {DNNL_ARG_WEIGHTS, w.memory()},
+                                                  {DNNL_ARG_DST, dst.memory()}};
+    if (config_.use_bias) args[DNNL_ARG_BIAS] = bias_.value_memory();
+    deconv.primitive.execute(ctx.stream(), args);
+}
+
+void ConvolutionTransposeLayer::backward(Context& ctx, const std::vector<const Tensor*>& src,
+                                         const Tensor& dst, const Tensor& diff_dst,
+                                         const std::vector<Tensor*>& diff_src) {
+    const Tensor& x = *src.at(0);
+    auto& fwd = forward_primitive(ctx, x.dims(), Mode::training);
+    const auto g = geometry(x.dims());
+    const std::string where = what() + " backward on input " + x.dims().to_string();
+    const auto algo = dnnl::algorithm::deconvolution_direct;
+
+    const Tensor& diff_pre =
+        fused_activation_backward(ctx, config_.activation, dst,
+                                  ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
+                                  diff_pre_, where);
+
+    auto& bww = ctx.cache().get<dnnl::deconvolution_backward_weights>(
+        CacheKey("deconv_bww") << g.src << g.weights << g.strides << g.pad_before << g.pad_after
+                               << config_.use_bias,
+        where, [&] {
+            const auto bias_md = config_.use_bias
+                                     ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
+                                     : dnnl::memory::desc();
+            dnnl::deconvolution_backward_weights::desc d(
+                algo, any_desc(g.src), any_desc(g.weights), bias_md, any_desc(g.dst), g.strides,
+                g.pad_before, g.pad_after);
+            return dnnl::deconvolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
+        });
+    const Tensor& xs = ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_);
+    const Tensor& dd = ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_);
+    const bool weights_plain = bww.pd.diff_weights_desc() == kernel_.desc();
+    if (!weights_plain) diff_weights_.reshape(bww.pd.diff_weights_desc());
+    std::unordered_map<int, dnnl::memory> args = {
+        {DNNL_ARG_SRC, xs.memory()},
+        {DNNL_ARG_DIFF_DST, dd.memory()},
+        {DNNL_ARG_DIFF_WEIGHTS, weights_plain ? kernel_.grad_memory() : diff_weights_.memory()}};
+    if (config_.use_bias) args[DNNL_ARG_DIFF_BIAS] = bias_.grad_memory();
+    bww.primitive.execute(ctx.stream(), args);
+    if (!weights_plain) ctx.reorder(diff_weights_.memory(), kernel_.grad_memory(), where);
+
+    if (diff_src.empty() || !diff_src[0]) return;
+    auto& bwd = ctx.cache().get<dnnl::deconvolution_backward_data>(
+        CacheKey("deconv_bwd") << g.src << g.weights << g.strides << g.pad_before << g.pad_after,
+        where, [&] {
+            dnnl::deconvolution_backward_data::desc d(algo, any_desc(g.src), any_desc(g.weights),
+                                                      any_desc(g.dst), g.strides, g.pad_before,
+                                                      g.pad_after);
+            return dnnl::deconvolution_backward_data::primitive_desc(d, cpu_engine(), fwd.pd);
+        });
+    const Tensor& w = weights(ctx, bwd.pd.weights_desc());
+    const Tensor& dd2 = ctx.as_layout(diff_pre, bwd.pd.diff_dst_desc(), diff_dst_for_data_);
+    diff_src[0]->reshape(bwd.pd.diff_src_desc());
+    bwd.primitive.execute(ctx.stream(), {{DNNL_ARG_DIFF_DST, dd2.memory()},
+                                         {DNNL_ARG_WEIGHTS, w.memory()},
+                                         {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
+}
+
+std::vector<Parameter*> ConvolutionTransposeLayer::parameters() {
+    if (config_.use_bias) return {&kernel_, &bias_};
+    return {&kernel_};
+}
+
+std::vector<int> ConvolutionTransposeLayer::keras_axes(const Parameter& p) const {
+    if (&p == &kernel_) return {2, 3, 0, 1};  // {out, in, kh, kw} -> (kh, kw, out, in)
+    return Layer::keras_axes(p);
+}
+
+nlohmann::json ConvolutionTransposeLayer::keras_config() const {
+    auto config = convolution_keras_config(name(), config_);
+    config["output_padding"] = nullptr;
+    return config;
+}
+
+}  // namespace tomodenoise

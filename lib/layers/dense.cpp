@@ -1,0 +1,175 @@
+#include "layers/dense.hpp"
+
+#include "core/engine.hpp"
+#include "tomodenoise/error.hpp"
+
+namespace tomodenoise {
+
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+// oneDNN's inner product takes a 2D {N, units} dst while the framework's tensors are
+// (N, units, 1, 1); plain, both are the same bytes.
+dnnl::memory::desc matrix_desc(const Dims& flat) {
+    return dnnl::memory::desc({flat.n, flat.c}, dt::f32, tag::nc);
+}
+
+// oneDNN memory handles are non-const; the primitives only read the inputs given this way.
+dnnl::memory storage_as(const dnnl::memory::desc& md, const float* data) {
+    return dnnl::memory(md, cpu_engine(), const_cast<float*>(data));
+}
+
+}  // namespace
+
+DenseLayer::DenseLayer(std::string name, DenseConfig config)
+    : Layer(std::move(name)), config_(config) {
+    if (config_.units < 1)
+        throw InvalidArgument(what() + ": units must be positive, got " +
+                              std::to_string(config_.units));
+}
+
+Dims DenseLayer::build(const std::vector<Dims>& inputs) {
+    expect_inputs(inputs, 1);
+    const Dims& in = inputs[0];
+    if (in.h != 1 || in.w != 1 || in.c < 1)
+        throw ShapeError(what() + " needs a flat input (N, C, 1, 1), got " + in.to_string() +
+                         ": put a Flatten layer before it");
+    if (in_features_ != 0 && in.c != in_features_)
+        throw ShapeError(what() + " was built for " + std::to_string(in_features_) +
+                         " input features, got input " + in.to_string());
+    if (in_features_ == 0) {
+        in_features_ = in.c;
+        kernel_ = Parameter("kernel", {config_.units, in.c});
+        if (config_.use_bias) bias_ = Parameter("bias", {config_.units});
+    }
+    return Dims{in.n, config_.units, 1, 1};
+}
+
+void DenseLayer::initialize(std::mt19937& rng) {
+    tomodenoise::initialize(kernel_, config_.kernel_initializer, in_features_, config_.units,
+                            rng);
+    if (config_.use_bias) tomodenoise::initialize(bias_, Initializer::zeros, 0, 0, rng);
+}
+
+dnnl::memory::desc DenseLayer::kernel_as_weights() const {
+    return kernel_.desc().reshape({config_.units, in_features_, 1, 1});
+}
+
+const CachedPrimitive<dnnl::inner_product_forward>& DenseLayer::forward_primitive(
+    Context& ctx, const dnnl::memory::desc& src, Mode mode) {
+    const Dims in = dims_of(src);
+    const auto prop = mode == Mode::training ? dnnl::prop_kind::forward_training
+                                             : dnnl::prop_kind::forward_inference;
+    CacheKey key("dense_fwd");
+    key << int(prop) << src << config_.units << config_.use_bias
+        << int(config_.activation.kind) << config_.activation.alpha;
+    return ctx.cache().get<dnnl::inner_product_forward>(
+        key, what() + " forward on input " + in.to_string(), [&] {
+            const auto bias_md = config_.use_bias
+                                     ? dnnl::memory::desc({config_.units}, dt::f32, tag::x)
+                                     : dnnl::memory::desc();
+            dnnl::inner_product_forward::desc d(
+                prop, src, dnnl::memory::desc({config_.units, in.c, 1, 1}, dt::f32, tag::any),
+                bias_md, matrix_desc({in.n, config_.units, 1, 1}));
+            return dnnl::inner_product_forward::primitive_desc(
+                d, fused_activation_attr(config_.activation), cpu_engine());
+        });
+}
+
+const Tensor& DenseLayer::weights(Context& ctx, const dnnl::memory::desc& md) {
+    return weights_.laid_out(ctx, kernel_, kernel_as_weights(), md,
+                             what() + " kernel " + kernel_.shape_string());
+}
+
+void DenseLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
+                         Mode mode) {
+    const Tensor& x = *src.at(0);
+    auto& ip = forward_primitive(ctx, x.desc(), mode);
+    const Tensor& w = weights(ctx, ip.pd.weights_desc());
+    dst.reshape(Dims{x.dims().n, config_.units, 1, 1});
+    std::unordered_map<int, dnnl::memory> args = {
+        {DNNL_ARG_SRC, x.memory()},
+        {DNNL_ARG_WEIGHTS, w.memory()},
+        {DNNL_ARG_DST, storage_as(ip.pd.dst_desc(), dst.data())}};
+    if (config_.use_bias) args[DNNL_ARG_BIAS] = bias_.value_memory();
+    ip.primitive.execute(ctx.stream(), args);
+}
+
+void DenseLayer::backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
+                          const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) {
+    const Tensor& x = *src.at(0);
+    auto& fwd = forward_primitive(ctx, x.desc(), Mode::training);
+    const std::string where = what() + " backward on input " + x.dims().to_string();
+    const dnnl::memory::desc w_any({config_.units, in_features_, 1, 1}, dt::f32, tag::any);
+    const auto dst_matrix = matrix_desc(dst.dims());
+
+    // dst is plain, so the gradient before the activation is too and reads as a matrix.
+    const Tensor& diff_pre =
+        fused_activation_backward(ctx, config_.activation, dst,
+                                  ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
+                                  diff_pre_, where);
+    const dnnl::memory diff_pre_matrix = storage_as(dst_matrix, diff_pre.data());
+
+    auto& bww = ctx.cache().get<dnnl::inner_product_backward_weights>(
+        CacheKey("dense_bww") << x.desc() << config_.units << config_.use_bias, where, [&] {
+            const auto bias_md = config_.use_bias
+                                     ? dnnl::memory::desc({config_.units}, dt::f32, tag::x)
+                                     : dnnl::memory::desc();
+            dnnl::inner_product_backward_weights::desc d(x.desc(), w_any, bias_md, dst_matrix);
+            return dnnl::inner_product_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
+        });
+    const dnnl::memory kernel_grad = storage_as(kernel_as_weights(), kernel_.grad());
+    const bool weights_plain = bww.pd.diff_weights_desc() == kernel_as_weights();
+    if (!weights_plain) diff_weights_.reshape(bww.pd.diff_weights_desc());
+    std::unordered_map<int, dnnl::memory> args = {
+        {DNNL_ARG_SRC, x.memory()},
+        {DNNL_ARG_DIFF_DST, diff_pre_matrix},
+        {DNNL_ARG_DIFF_WEIGHTS, weights_plain ? kernel_grad : diff_weights_.memory()}};
+    if (config_.use_bias) args[DNNL_ARG_DIFF_BIAS] = bias_.grad_memory();
+    bww.primitive.execute(ctx.stream(), args);
+    if (!weights_plain) ctx.reorder(diff_weights_.memory(), kernel_grad, where);
+
+    if (diff_src.empty() || !diff_src[0]) return;
+    auto& bwd = ctx.cache().get<dnnl::inner_product_backward_data>(
+        CacheKey("dense_bwd") << x.desc() << config_.units, where, [&] {
+            dnnl::inner_product_backward_data::desc d(x.desc(), w_any, dst_matrix);
+            return dnnl::inner_product_backward_data::primitive_desc(d, cpu_engine(), fwd.pd);
+        });
+    const Tensor& w = weights(ctx, bwd.pd.weights_desc());
+    diff_src[0]->reshape(x.desc());
+    bwd.primitive.execute(ctx.stream(), {{DNNL_ARG_DIFF_DST, diff_pre_matrix},
+                                         {DNNL_ARG_WEIGHTS, w.memory()},
+                                         {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
+}
+
+std::vector<Parameter*> DenseLayer::parameters() {
+    if (config_.use_bias) return {&kernel_, &bias_};
+    return {&kernel_};
+}
+
+std::vector<int> DenseLayer::keras_axes(const Parameter& p) const {
+    if (&p == &kernel_) return {1, 0};  // {units, in} -> (in, units)
+    return Layer::keras_axes(p);
+}
+
+nlohmann::json DenseLayer::keras_config() const {
+    return {{"name", name()},
+            {"trainable", true},
+            {"dtype", "float32"},
+            {"units", config_.units},
+            {"activation", config_.activation.keras_name()},
+            {"use_bias", config_.use_bias},
+            {"kernel_initializer",
+             {{"class_name", keras_name(config_.kernel_initializer)},
+              {"config", {{"seed", nullptr}}}}},
+            {"bias_initializer", {{"class_name", "Zeros"}, {"config", nlohmann::json::object()}}},
+            {"kernel_regularizer", nullptr},
+            {"bias_regularizer", nullptr},
+            {"activity_regularizer", nullptr},
+            {"kernel_constraint", nullptr},
+            {"bias_constraint", nullptr}};
+}
+
+}  // namespace tomodenoise

@@ -1,0 +1,19 @@
+#include "layers/primitive_weights.hpp"
+
+#include "core/engine.hpp"
+
+namespace tomodenoise {
+
+const Tensor& PrimitiveWeights::laid_out(Context& ctx, const Parameter& param,
+                                         const dnnl::memory::desc& value_desc,
+                                         const dnnl::memory::desc& md, const std::string& what) {
+    if (version_ == param.version() && weights_.desc() == md) return weights_;
+    weights_.reshape(md);
+    // oneDNN memory handles are non-const; the reorder only reads the value.
+    const dnnl::memory value(value_desc, cpu_engine(), const_cast<float*>(param.value()));
+    ctx.reorder(value, weights_.memory(), what);
+    version_ = param.version();
+    return weights_;
+}
+
+}  // namespace tomodenoise
