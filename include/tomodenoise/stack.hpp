@@ -40,7 +40,8 @@ public:
     void* data() { return data_.data(); }
     const void* data() const { return data_.data(); }
 
-    /// Typed access; throws InvalidArgument when T does not match type().
+    /// Typed access for T in std::uint8_t, std::uint16_t, std::int16_t, float, double;
+    /// throws InvalidArgument when T does not match type().
     template <typename T> T* as();
     template <typename T> const T* as() const;
 
@@ -48,7 +49,9 @@ public:
     std::vector<float> to_float() const;
     /// A float32 stack from `values` (shape.pixels() of them).
     static Stack from_float(StackShape shape, const float* values);
-    /// `values` converted to `type`, rounding and saturating at the type's range.
+    /// `values` converted to `type`, rounding to nearest (halves away from zero) and saturating
+    /// at the type's range; InvalidArgument naming the pixel (slice, row, col) for a NaN that
+    /// an integer type cannot hold.
     static Stack from_float(StackShape shape, const float* values, PixelType type);
 
 private:

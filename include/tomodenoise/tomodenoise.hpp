@@ -3,5 +3,8 @@
 /// Umbrella header: everything in libtomodenoise's public API.
 
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/io.hpp"
 #include "tomodenoise/metrics.hpp"
+#include "tomodenoise/simulate.hpp"
+#include "tomodenoise/stack.hpp"
 #include "tomodenoise/version.hpp"

@@ -1,0 +1,163 @@
+#pragma once
+// A small RAII layer over the HDF5 C API, in the style of HighFive's h5X_wrapper.hpp: handles
+// that close themselves (never throwing), and every C call made in exactly one checked place
+// that turns a negative return into tomodenoise::IoError naming the file, the object path and
+// the innermost message of HDF5's error stack. HDF5's own printing of that stack is switched
+// off (per thread: Debian's HDF5 is the thread-safe build, whose error stacks are per thread).
+//
+// HDF5 object paths here are absolute ("/group/dataset"); messages name them as
+// "FILE:/group/dataset", the form DatasetAddress parses.
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tomodenoise::hdf5 {
+
+/// Owns one HDF5 identifier and releases it with the H5?close that matches its kind.
+class Handle {
+public:
+    using CloseFunction = herr_t (*)(hid_t);
+
+    Handle() = default;
+    Handle(hid_t id, CloseFunction close) noexcept : id_(id), close_(close) {}
+    ~Handle() { reset(); }
+    Handle(Handle&& other) noexcept;
+    Handle& operator=(Handle&& other) noexcept;
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+
+    hid_t id() const { return id_; }
+    bool valid() const { return id_ >= 0; }
+    /// Closes now; a failure is ignored (use File::close where it matters).
+    void reset() noexcept;
+    /// Gives up ownership without closing.
+    hid_t release() noexcept;
+
+private:
+    hid_t id_ = H5I_INVALID_HID;
+    CloseFunction close_ = nullptr;
+};
+
+/// An open HDF5 file and its name, for messages.
+class File {
+public:
+    /// Opens an existing file read-only; IoError naming `path` when it cannot.
+    static File open_read(const std::string& path);
+    /// Opens an existing file for reading and writing.
+    static File open_read_write(const std::string& path);
+    /// Creates `path`, truncating any file of that name.
+    static File create(const std::string& path);
+
+    hid_t id() const { return handle_.id(); }
+    const std::string& path() const { return path_; }
+    /// "FILE:OBJECT", the way messages name an object in this file.
+    std::string where(const std::string& object_path) const;
+    /// Flushes and closes, throwing IoError on failure: a writer calls it before declaring
+    /// its output complete. Objects still open in the file must be closed first.
+    void close();
+
+private:
+    File(Handle handle, std::string path) : handle_(std::move(handle)), path_(std::move(path)) {}
+    Handle handle_;
+    std::string path_;
+};
+
+/// Whether every link along `path` exists (H5Lexists on each prefix, as it requires).
+bool link_exists(const File& file, const std::string& path);
+/// Creates the groups along `path` that are missing; existing ones are kept.
+void create_groups(const File& file, const std::string& path);
+/// Names of the links in the group at `group_path`, in name order.
+std::vector<std::string> child_names(const File& file, const std::string& group_path);
+
+/// How strings are stored: fixed-length (h5py's `bytes`, what Keras writes for `layer_names`)
+/// or variable-length (h5py's `str`). Readers accept both.
+enum class StringStorage { fixed, variable };
+
+/// Whether the object at `object_path` has an attribute `name`.
+bool attribute_exists(const File& file, const std::string& object_path, const std::string& name);
+/// A scalar (or one-element) string attribute, fixed or variable length; trailing NULs and,
+/// for space-padded strings, trailing spaces are removed.
+std::string read_string_attribute(const File& file, const std::string& object_path,
+                                  const std::string& name);
+/// Writes (replacing) a scalar string attribute.
+void write_string_attribute(const File& file, const std::string& object_path,
+                            const std::string& name, const std::string& value,
+                            StringStorage storage = StringStorage::fixed);
+/// A one-dimensional string array attribute (Keras `layer_names`, `weight_names`).
+std::vector<std::string> read_string_list_attribute(const File& file,
+                                                    const std::string& object_path,
+                                                    const std::string& name);
+/// Writes (replacing) a one-dimensional string array attribute; fixed storage uses the length
+/// of the longest string, NUL-padded, as h5py does for a list of bytes.
+void write_string_list_attribute(const File& file, const std::string& object_path,
+                                 const std::string& name, const std::vector<std::string>& values,
+                                 StringStorage storage = StringStorage::fixed);
+/// A scalar numeric attribute, converted to double.
+double read_double_attribute(const File& file, const std::string& object_path,
+                             const std::string& name);
+
+/// How Dataset::create lays a dataset out on disk.
+struct DatasetLayout {
+    std::vector<std::int64_t> chunk;  ///< empty: contiguous
+    int gzip_level = 0;               ///< 0: none; 1..9 needs chunks
+};
+
+/// An open dataset; reads and writes convert between the stored type and the memory type.
+class Dataset {
+public:
+    static Dataset open(const File& file, const std::string& path);
+    /// Creates a dataset of `file_type` (a predefined type such as H5T_IEEE_F32LE) and `dims`,
+    /// creating missing groups on the way.
+    static Dataset create(const File& file, const std::string& path, hid_t file_type,
+                          const std::vector<std::int64_t>& dims,
+                          const DatasetLayout& layout = {});
+
+    hid_t id() const { return handle_.id(); }
+    /// "FILE:/path", for messages.
+    const std::string& where() const { return where_; }
+    std::vector<std::int64_t> dims() const;
+    /// The stored datatype (to inspect class, size and sign).
+    Handle type() const;
+
+    /// The whole dataset into `buffer` as `memory_type`.
+    void read(hid_t memory_type, void* buffer) const;
+    /// The box [offset, offset + count) into a dense `buffer` as `memory_type`.
+    void read(hid_t memory_type, const std::vector<std::int64_t>& offset,
+              const std::vector<std::int64_t>& count, void* buffer) const;
+    void write(hid_t memory_type, const void* buffer) const;
+    void write(hid_t memory_type, const std::vector<std::int64_t>& offset,
+               const std::vector<std::int64_t>& count, const void* buffer) const;
+    /// Closes the dataset now, so that its file can be closed.
+    void close() { handle_.reset(); }
+
+private:
+    Dataset(Handle handle, std::string where)
+        : handle_(std::move(handle)), where_(std::move(where)) {}
+    void transfer(bool writing, hid_t memory_type, const std::vector<std::int64_t>* offset,
+                  const std::vector<std::int64_t>* count, void* buffer) const;
+    Handle handle_;
+    std::string where_;
+};
+
+/// Removes the link at `path` (used to take back a dataset whose write failed).
+void unlink(const File& file, const std::string& path);
+
+/// A float32 array of any rank and its dims (row-major).
+struct FloatArray {
+    std::vector<std::int64_t> dims;
+    std::vector<float> values;
+};
+/// A floating-point dataset of any rank, converted to float32; FormatError naming the dataset
+/// when it is not floating point.
+FloatArray read_float_dataset(const File& file, const std::string& path);
+/// Writes `values` (product of dims of them) as a new float32 dataset, creating groups.
+void write_float_dataset(const File& file, const std::string& path,
+                         const std::vector<std::int64_t>& dims, const float* values);
+
+/// "(2, 3, 4)".
+std::string dims_to_string(const std::vector<std::int64_t>& dims);
+
+}  // namespace tomodenoise::hdf5
