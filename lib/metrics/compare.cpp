@@ -41,4 +41,12 @@ StackMetrics compare_stacks(const float* reference, const float* test, const Sta
     return result;
 }
 
+StackMetrics compare_stacks(const Stack& reference, const Stack& test, double data_range) {
+    if (reference.shape() != test.shape())
+        throw ShapeError("compare_stacks: reference " + reference.shape().to_string() +
+                         " and test " + test.shape().to_string() + " differ in shape");
+    const std::vector<float> r = reference.to_float(), t = test.to_float();
+    return compare_stacks(r.data(), t.data(), reference.shape(), data_range);
+}
+
 }  // namespace tomodenoise
