@@ -3,6 +3,7 @@
 /// Reading and writing image stacks: HDF5 datasets, TIFF stacks, PNG quick looks.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "tomodenoise/stack.hpp"
@@ -13,7 +14,9 @@ namespace tomodenoise {
 struct DatasetAddress {
     std::string file;
     std::string dataset;  ///< absolute path inside the file, starting with '/'
-    /// Parses "FILE:/path"; throws InvalidArgument naming `text` when there is no ":/".
+    /// Parses "FILE:/path", splitting at the last ":/" (dataset names such as "kernel:0" keep
+    /// their colon); throws InvalidArgument naming `text` when there is no ":/", no file name
+    /// or no dataset name.
     static DatasetAddress parse(const std::string& text);
     std::string to_string() const;
 };
@@ -23,6 +26,11 @@ struct Hdf5WriteOptions {
     int gzip_level = 0;        ///< 0: no compression; 1..9: gzip (deflate) level
     bool overwrite = true;     ///< replace an existing dataset of the same name
 };
+
+// Stacks are stored as rank-3 datasets (N, H, W) of uint8, uint16, int16, float32 or float64
+// (any byte order). A rank-2 dataset (H, W) reads as one slice, (1, H, W). Another rank or
+// element type is a FormatError naming the file, the dataset and its dims or type. A box
+// outside the dataset is an InvalidArgument naming the dataset and its dims.
 
 /// The whole (N, H, W) dataset, in its stored pixel type.
 Stack read_hdf5_stack(const DatasetAddress& address);
@@ -35,14 +43,43 @@ Stack read_hdf5_tile(const DatasetAddress& address, std::int64_t first, std::int
 StackShape hdf5_stack_shape(const DatasetAddress& address, PixelType* type = nullptr);
 
 /// Writes a whole stack, chunked by slice. The file is created if missing, otherwise the
-/// dataset is added to it.
+/// dataset is added to it. Same guarantees as Hdf5StackWriter.
 void write_hdf5_stack(const DatasetAddress& address, const Stack& stack,
                       const Hdf5WriteOptions& options = {});
+
+/// Writes an (N, H, W) dataset slab by slab, for stacks larger than memory.
+///
+/// Nothing that looks complete exists before commit(): a new file is written under a temporary
+/// name in the same folder and renamed by commit(); in an existing file the dataset is written
+/// under a temporary name in the same group and renamed by commit() (replacing an older
+/// dataset of that name only then). A writer destroyed before commit() (an exception, an early
+/// return) removes what it wrote. Not thread-safe; one writer per file at a time.
+class Hdf5StackWriter {
+public:
+    /// Prepares an empty dataset of `shape` and `type` (n, h, w all positive), chunked by
+    /// slice; IoError when the dataset exists and options.overwrite is off.
+    Hdf5StackWriter(const DatasetAddress& address, StackShape shape, PixelType type,
+                    const Hdf5WriteOptions& options = {});
+    ~Hdf5StackWriter();
+    Hdf5StackWriter(const Hdf5StackWriter&) = delete;
+    Hdf5StackWriter& operator=(const Hdf5StackWriter&) = delete;
+
+    /// Writes `slab` (same type, H and W) as slices [first, first + slab.shape().n).
+    void write_slab(std::int64_t first, const Stack& slab);
+    /// Publishes the dataset; IoError naming the slices never written, if any.
+    void commit();
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
 
 /// The TomoGAN training file: train_ns, train_gt, test_ns, test_gt, each (N, H, W).
 struct TomoGanDataset {
     Stack train_ns, train_gt, test_ns, test_gt;
 };
+/// Reads the four datasets; ShapeError naming the file when a noisy stack and its label
+/// differ in shape.
 TomoGanDataset read_tomogan_dataset(const std::string& file);
 /// Writes all four datasets to a new file; a failed write leaves no file behind.
 void write_tomogan_dataset(const std::string& file, const TomoGanDataset& data,

@@ -359,6 +359,11 @@ void unlink(const File& file, const std::string& path) {
     check(H5Ldelete(file.id(), path.c_str(), H5P_DEFAULT), "H5Ldelete", file.where(path));
 }
 
+void move_link(const File& file, const std::string& from, const std::string& to) {
+    check(H5Lmove(file.id(), from.c_str(), file.id(), to.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+          "H5Lmove", file.where(from) + " -> " + to);
+}
+
 bool attribute_exists(const File& file, const std::string& object_path, const std::string& name) {
     return check(H5Aexists_by_name(file.id(), object_path.c_str(), name.c_str(), H5P_DEFAULT),
                  "H5Aexists_by_name", attribute_where(file, object_path, name)) > 0;
@@ -455,8 +460,14 @@ std::vector<std::int64_t> Dataset::dims() const {
     return space_dims(space.id(), where_);
 }
 
-Handle Dataset::type() const {
-    return Handle(check(H5Dget_type(id()), "H5Dget_type", where_), H5Tclose);
+ElementType Dataset::element_type() const {
+    const Handle type(check(H5Dget_type(id()), "H5Dget_type", where_), H5Tclose);
+    ElementType element;
+    element.type_class = type_class(type.id(), where_);
+    element.size = type_size(type.id(), where_);
+    if (element.type_class == H5T_INTEGER)
+        element.is_signed = check(H5Tget_sign(type.id()), "H5Tget_sign", where_) == H5T_SGN_2;
+    return element;
 }
 
 void Dataset::read(hid_t memory_type, void* buffer) const {
@@ -511,8 +522,7 @@ void Dataset::transfer(bool writing, hid_t memory_type, const std::vector<std::i
 
 FloatArray read_float_dataset(const File& file, const std::string& path) {
     const Dataset dataset = Dataset::open(file, path);
-    const Handle type = dataset.type();
-    if (type_class(type.id(), dataset.where()) != H5T_FLOAT)
+    if (dataset.element_type().type_class != H5T_FLOAT)
         throw FormatError("'" + dataset.where() + "' is not a floating-point dataset");
     FloatArray array;
     array.dims = dataset.dims();

@@ -105,6 +105,13 @@ struct DatasetLayout {
     int gzip_level = 0;               ///< 0: none; 1..9 needs chunks
 };
 
+/// What a stored element is: HDF5 class, bytes, and for integers whether signed.
+struct ElementType {
+    H5T_class_t type_class = H5T_NO_CLASS;
+    std::size_t size = 0;
+    bool is_signed = false;
+};
+
 /// An open dataset; reads and writes convert between the stored type and the memory type.
 class Dataset {
 public:
@@ -119,8 +126,7 @@ public:
     /// "FILE:/path", for messages.
     const std::string& where() const { return where_; }
     std::vector<std::int64_t> dims() const;
-    /// The stored datatype (to inspect class, size and sign).
-    Handle type() const;
+    ElementType element_type() const;
 
     /// The whole dataset into `buffer` as `memory_type`.
     void read(hid_t memory_type, void* buffer) const;
@@ -144,6 +150,8 @@ private:
 
 /// Removes the link at `path` (used to take back a dataset whose write failed).
 void unlink(const File& file, const std::string& path);
+/// Renames the link `from` to `to` within the file (publishing a dataset once complete).
+void move_link(const File& file, const std::string& from, const std::string& to);
 
 /// A float32 array of any rank and its dims (row-major).
 struct FloatArray {
