@@ -106,10 +106,9 @@ void copy_into(Stack& stack, std::int64_t index, const std::vector<float>& image
 
 SimulatedSplit simulate_split(const SimulationOptions& o, const CtScan& scan, int split,
                               std::int64_t count) {
-    SimulatedSplit out;
-    if (count == 0) return out;
     const StackShape shape{count, o.size, o.size};
     const int size = int(o.size);
+    SimulatedSplit out;
     out.noisy = Stack(shape, PixelType::float32);
     out.clean = Stack(shape, PixelType::float32);
     if (o.kind == SimulationKind::n2n) out.noisy_b = Stack(shape, PixelType::float32);
