@@ -3,8 +3,10 @@
 /// Reading and writing image stacks: HDF5 datasets, TIFF stacks, PNG quick looks.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tomodenoise/stack.hpp"
 
@@ -84,5 +86,57 @@ TomoGanDataset read_tomogan_dataset(const std::string& file);
 /// Writes all four datasets to a new file; a failed write leaves no file behind.
 void write_tomogan_dataset(const std::string& file, const TomoGanDataset& data,
                            const Hdf5WriteOptions& options = {});
+
+// ---- TIFF stacks -----------------------------------------------------------------------------
+// Pixels are one grey sample: 8- or 16-bit unsigned integers, 16-bit signed integers or 32-bit
+// floats (uint8, uint16, int16, float32); anything else is a FormatError naming the file.
+
+/// A folder of 2D TIFFs named PREFIX + index + SUFFIX, such as recon_00000.tiff.
+struct TiffSeries {
+    std::string folder;
+    std::string prefix;             ///< "recon_"
+    std::string suffix = ".tiff";   ///< everything after the index, extension included
+    int digits = 5;                 ///< zero-padded width of the index; 0: not padded
+    std::int64_t first = 0;         ///< index of slice 0
+    std::int64_t count = 0;         ///< files found (set by find_tiff_series)
+    /// File name of slice `slice` (first + slice, padded to `digits`), without the folder.
+    std::string file_name(std::int64_t slice) const;
+};
+
+/// Finds the series in `folder`: every *.tif / *.tiff file (hidden files skipped) must share
+/// one prefix and suffix around its last run of digits, with consecutive indices. FormatError
+/// naming the folder on mixed names, a gap or a repeated index; IoError when no TIFF is found.
+TiffSeries find_tiff_series(const std::string& folder);
+/// A folder (as find_tiff_series) or one multi-page TIFF file (one slice per page); all
+/// images must share size and pixel type, else FormatError naming the folder or file.
+Stack read_tiff_stack(const std::string& path);
+/// One uncompressed TIFF per slice, named by `series` (folder created if missing). Files of
+/// the series from an earlier, longer stack would be read back as part of this one, so they
+/// are refused (IoError naming one). All files are written under temporary names first and
+/// renamed once every slice is written.
+void write_tiff_series(const TiffSeries& series, const Stack& stack);
+/// One multi-page uncompressed TIFF of 1 to 65535 pages (the PageNumber tag's range; BigTIFF
+/// past 2 GiB), written under a temporary name.
+void write_multipage_tiff(const std::string& file, const Stack& stack);
+
+// ---- PNG quick looks ---------------------------------------------------------------------------
+
+/// How quick looks map values to 8-bit grey.
+struct QuickLookOptions {
+    /// The display window: values at or below the low percentile are black, at or above the
+    /// high one white, linear between (percentiles of the finite values, as percentile()).
+    double low_percent = 0.5, high_percent = 99.5;
+    int gap = 4;  ///< white columns between montage panels
+};
+
+/// Slice `slice` of `stack` as an 8-bit grey PNG; NaN is black. Written under a temporary name.
+void write_png_slice(const std::string& file, const Stack& stack, std::int64_t slice,
+                     const QuickLookOptions& options = {});
+/// Slice `slice` of every panel side by side (noisy | output | clean), with one display window
+/// taken over all panels together so that they compare in the same units. Panels must share
+/// H and W; InvalidArgument naming the file otherwise.
+void write_png_montage(const std::string& file,
+                       const std::vector<std::reference_wrapper<const Stack>>& panels,
+                       std::int64_t slice, const QuickLookOptions& options = {});
 
 }  // namespace tomodenoise

@@ -302,20 +302,16 @@ hid_t Handle::release() noexcept { return std::exchange(id_, H5I_INVALID_HID); }
 
 // ---- File ---------------------------------------------------------------------------------
 
-File File::open_read(const std::string& path) {
+File File::open(const std::string& path, unsigned flags) {
     silence_error_printing();
-    return File(Handle(check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "H5Fopen",
-                             path),
+    return File(Handle(check(H5Fopen(path.c_str(), flags, H5P_DEFAULT), "H5Fopen", path),
                        H5Fclose),
                 path);
 }
 
-File File::open_read_write(const std::string& path) {
-    silence_error_printing();
-    return File(Handle(check(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "H5Fopen", path),
-                       H5Fclose),
-                path);
-}
+File File::open_read(const std::string& path) { return open(path, H5F_ACC_RDONLY); }
+
+File File::open_read_write(const std::string& path) { return open(path, H5F_ACC_RDWR); }
 
 File File::create(const std::string& path) {
     silence_error_printing();
@@ -455,10 +451,11 @@ Dataset Dataset::create(const File& file, const std::string& path, hid_t file_ty
                    where);
 }
 
-std::vector<std::int64_t> Dataset::dims() const {
-    const Handle space(check(H5Dget_space(id()), "H5Dget_space", where_), H5Sclose);
-    return space_dims(space.id(), where_);
+Handle Dataset::space() const {
+    return Handle(check(H5Dget_space(id()), "H5Dget_space", where_), H5Sclose);
 }
+
+std::vector<std::int64_t> Dataset::dims() const { return space_dims(space().id(), where_); }
 
 ElementType Dataset::element_type() const {
     const Handle type(check(H5Dget_type(id()), "H5Dget_type", where_), H5Tclose);
@@ -470,52 +467,63 @@ ElementType Dataset::element_type() const {
     return element;
 }
 
+struct Dataset::Selection {
+    Handle file_space, memory_space;  // invalid for a scalar dataset: H5S_ALL then
+    bool empty = false;  // HDF5 refuses to transfer an empty selection into a null buffer
+    hid_t file_space_id() const { return file_space.valid() ? file_space.id() : H5S_ALL; }
+    hid_t memory_space_id() const { return memory_space.valid() ? memory_space.id() : H5S_ALL; }
+};
+
+// A bad box is reported with numbers here rather than as HDF5's selection error.
+Dataset::Selection Dataset::select(const std::vector<std::int64_t>& offset,
+                                   const std::vector<std::int64_t>& count) const {
+    Selection selection;
+    selection.file_space = space();
+    const std::vector<std::int64_t> extent = space_dims(selection.file_space.id(), where_);
+    bool inside = offset.size() == extent.size() && count.size() == extent.size();
+    for (std::size_t d = 0; inside && d < extent.size(); ++d)
+        inside = offset[d] >= 0 && count[d] >= 0 && offset[d] <= extent[d] &&
+                 count[d] <= extent[d] - offset[d];
+    if (!inside)
+        throw InvalidArgument("box at " + dims_to_string(offset) + " of size " +
+                              dims_to_string(count) + " is outside '" + where_ + "' of dims " +
+                              dims_to_string(extent));
+    selection.empty = element_count(count) == 0;
+    if (extent.empty()) {
+        selection.file_space.reset();  // a scalar has no hyperslabs; it is read whole
+    } else if (!selection.empty) {
+        select_box(selection.file_space.id(), offset, count, where_);
+        selection.memory_space = create_simple_space(count, where_);
+    }
+    return selection;
+}
+
 void Dataset::read(hid_t memory_type, void* buffer) const {
-    transfer(false, memory_type, nullptr, nullptr, buffer);
+    const std::vector<std::int64_t> extent = dims();
+    read(memory_type, std::vector<std::int64_t>(extent.size(), 0), extent, buffer);
 }
 
 void Dataset::read(hid_t memory_type, const std::vector<std::int64_t>& offset,
                    const std::vector<std::int64_t>& count, void* buffer) const {
-    transfer(false, memory_type, &offset, &count, buffer);
+    const Selection selection = select(offset, count);
+    if (selection.empty) return;
+    check(H5Dread(id(), memory_type, selection.memory_space_id(), selection.file_space_id(),
+                  H5P_DEFAULT, buffer),
+          "H5Dread", where_);
 }
 
 void Dataset::write(hid_t memory_type, const void* buffer) const {
-    transfer(true, memory_type, nullptr, nullptr, const_cast<void*>(buffer));
+    const std::vector<std::int64_t> extent = dims();
+    write(memory_type, std::vector<std::int64_t>(extent.size(), 0), extent, buffer);
 }
 
 void Dataset::write(hid_t memory_type, const std::vector<std::int64_t>& offset,
                     const std::vector<std::int64_t>& count, const void* buffer) const {
-    transfer(true, memory_type, &offset, &count, const_cast<void*>(buffer));
-}
-
-// One place for H5Dread and H5Dwrite: the whole dataset, or a box checked against the dims
-// so that a bad request is reported with numbers rather than as a selection error.
-void Dataset::transfer(bool writing, hid_t memory_type, const std::vector<std::int64_t>* offset,
-                       const std::vector<std::int64_t>* count, void* buffer) const {
-    Handle memory_space, file_space;
-    if (offset) {
-        const std::vector<std::int64_t> extent = dims();
-        bool inside = offset->size() == extent.size() && count->size() == extent.size();
-        for (std::size_t d = 0; inside && d < extent.size(); ++d)
-            inside = (*offset)[d] >= 0 && (*count)[d] >= 0 &&
-                     (*offset)[d] + (*count)[d] <= extent[d];
-        if (!inside)
-            throw InvalidArgument("box at " + dims_to_string(*offset) + " of size " +
-                                  dims_to_string(*count) + " is outside '" + where_ +
-                                  "' of dims " + dims_to_string(extent));
-        if (element_count(*count) == 0) return;
-        file_space = Handle(check(H5Dget_space(id()), "H5Dget_space", where_), H5Sclose);
-        select_box(file_space.id(), *offset, *count, where_);
-        memory_space = create_simple_space(*count, where_);
-    }
-    const hid_t memory_space_id = offset ? memory_space.id() : H5S_ALL;
-    const hid_t file_space_id = offset ? file_space.id() : H5S_ALL;
-    if (writing)
-        check(H5Dwrite(id(), memory_type, memory_space_id, file_space_id, H5P_DEFAULT, buffer),
-              "H5Dwrite", where_);
-    else
-        check(H5Dread(id(), memory_type, memory_space_id, file_space_id, H5P_DEFAULT, buffer),
-              "H5Dread", where_);
+    const Selection selection = select(offset, count);
+    if (selection.empty) return;
+    check(H5Dwrite(id(), memory_type, selection.memory_space_id(), selection.file_space_id(),
+                   H5P_DEFAULT, buffer),
+          "H5Dwrite", where_);
 }
 
 // ---- float arrays -------------------------------------------------------------------------
@@ -527,14 +535,14 @@ FloatArray read_float_dataset(const File& file, const std::string& path) {
     FloatArray array;
     array.dims = dataset.dims();
     array.values.resize(static_cast<std::size_t>(element_count(array.dims)));
-    if (!array.values.empty()) dataset.read(H5T_NATIVE_FLOAT, array.values.data());
+    dataset.read(H5T_NATIVE_FLOAT, array.values.data());
     return array;
 }
 
 void write_float_dataset(const File& file, const std::string& path,
                          const std::vector<std::int64_t>& dims, const float* values) {
     const Dataset dataset = Dataset::create(file, path, H5T_IEEE_F32LE, dims);
-    if (element_count(dims) > 0) dataset.write(H5T_NATIVE_FLOAT, values);
+    dataset.write(H5T_NATIVE_FLOAT, values);
 }
 
 std::string dims_to_string(const std::vector<std::int64_t>& dims) {

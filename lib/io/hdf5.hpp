@@ -60,6 +60,7 @@ public:
     void close();
 
 private:
+    static File open(const std::string& path, unsigned flags);
     File(Handle handle, std::string path) : handle_(std::move(handle)), path_(std::move(path)) {}
     Handle handle_;
     std::string path_;
@@ -128,7 +129,8 @@ public:
     std::vector<std::int64_t> dims() const;
     ElementType element_type() const;
 
-    /// The whole dataset into `buffer` as `memory_type`.
+    /// The whole dataset into `buffer` as `memory_type`; the whole-dataset forms are the box
+    /// forms with offset 0 and count dims().
     void read(hid_t memory_type, void* buffer) const;
     /// The box [offset, offset + count) into a dense `buffer` as `memory_type`.
     void read(hid_t memory_type, const std::vector<std::int64_t>& offset,
@@ -142,8 +144,11 @@ public:
 private:
     Dataset(Handle handle, std::string where)
         : handle_(std::move(handle)), where_(std::move(where)) {}
-    void transfer(bool writing, hid_t memory_type, const std::vector<std::int64_t>* offset,
-                  const std::vector<std::int64_t>* count, void* buffer) const;
+    struct Selection;
+    /// The file and memory dataspaces of a box, checked against the dims.
+    Selection select(const std::vector<std::int64_t>& offset,
+                     const std::vector<std::int64_t>& count) const;
+    Handle space() const;
     Handle handle_;
     std::string where_;
 };

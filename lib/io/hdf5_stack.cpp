@@ -120,18 +120,15 @@ std::string DatasetAddress::to_string() const { return file + ":" + dataset; }
 Stack read_hdf5_stack(const DatasetAddress& address) {
     const StoredStack stored = open_stored_stack(address);
     Stack stack(stored.shape, stored.type);
-    if (stack.bytes() > 0) stored.dataset.read(memory_type(stored.type), stack.data());
+    stored.dataset.read(memory_type(stored.type), stack.data());
     return stack;
 }
 
-Stack read_hdf5_slab(const DatasetAddress& address, std::int64_t first, std::int64_t count) {
-    const StackShape shape = hdf5_stack_shape(address);
-    return read_hdf5_tile(address, first, count, 0, 0, shape.h, shape.w);
-}
+namespace {
 
-Stack read_hdf5_tile(const DatasetAddress& address, std::int64_t first, std::int64_t count,
-                     std::int64_t y, std::int64_t x, std::int64_t h, std::int64_t w) {
-    const StoredStack stored = open_stored_stack(address);
+Stack read_tile(const StoredStack& stored, const DatasetAddress& address, std::int64_t first,
+                std::int64_t count, std::int64_t y, std::int64_t x, std::int64_t h,
+                std::int64_t w) {
     if (!inside(first, count, stored.shape.n) || !inside(y, h, stored.shape.h) ||
         !inside(x, w, stored.shape.w))
         throw InvalidArgument("slices [" + std::to_string(first) + ", " +
@@ -140,12 +137,25 @@ Stack read_hdf5_tile(const DatasetAddress& address, std::int64_t first, std::int
                               ", " + std::to_string(x + w) + ") are outside '" +
                               address.to_string() + "' of shape " + stored.shape.to_string());
     Stack tile({count, h, w}, stored.type);
-    if (tile.bytes() == 0) return tile;
+    // A rank-2 box has no slice count, so zero slices would still read a whole image.
+    if (stored.single_slice && count == 0) return tile;
     if (stored.single_slice)
         stored.dataset.read(memory_type(stored.type), {y, x}, {h, w}, tile.data());
     else
         stored.dataset.read(memory_type(stored.type), {first, y, x}, {count, h, w}, tile.data());
     return tile;
+}
+
+}  // namespace
+
+Stack read_hdf5_slab(const DatasetAddress& address, std::int64_t first, std::int64_t count) {
+    const StoredStack stored = open_stored_stack(address);
+    return read_tile(stored, address, first, count, 0, 0, stored.shape.h, stored.shape.w);
+}
+
+Stack read_hdf5_tile(const DatasetAddress& address, std::int64_t first, std::int64_t count,
+                     std::int64_t y, std::int64_t x, std::int64_t h, std::int64_t w) {
+    return read_tile(open_stored_stack(address), address, first, count, y, x, h, w);
 }
 
 StackShape hdf5_stack_shape(const DatasetAddress& address, PixelType* type) {
@@ -285,8 +295,7 @@ void write_tomogan_dataset(const std::string& file, const TomoGanDataset& data,
         const hdf5::Dataset dataset =
             create_stack_dataset(h5, std::string("/") + tomogan_names[i], stacks[i]->shape(),
                                  stacks[i]->type(), options.gzip_level);
-        if (stacks[i]->bytes() > 0)
-            dataset.write(memory_type(stacks[i]->type()), stacks[i]->data());
+        dataset.write(memory_type(stacks[i]->type()), stacks[i]->data());
     }
     h5.close();
     temporary.commit();

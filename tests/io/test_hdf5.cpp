@@ -58,6 +58,20 @@ TEST(Hdf5, Float64DatasetReadsAsFloat32) {
         EXPECT_EQ(read.values[i], static_cast<float>(values[i]));
 }
 
+// Keras training files hold scalar datasets (the optimizer's iteration count).
+TEST(Hdf5, ScalarDatasetReadsAsOneValue) {
+    ScratchDir dir;
+    {
+        const File file = File::create(dir.file("scalar.h5"));
+        const float value = 42.5f;
+        write_float_dataset(file, "/optimizer_weights/iterations:0", {}, &value);
+    }
+    const File file = File::open_read(dir.file("scalar.h5"));
+    const FloatArray read = read_float_dataset(file, "/optimizer_weights/iterations:0");
+    EXPECT_TRUE(read.dims.empty());
+    EXPECT_EQ(read.values, std::vector<float>{42.5f});
+}
+
 TEST(Hdf5, LinksAndChildren) {
     ScratchDir dir;
     const File file = File::create(dir.file("g.h5"));
