@@ -4,6 +4,8 @@
 
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
+#include "tomodenoise/metrics.hpp"
 #include "tomodenoise/normalize.hpp"
+#include "tomodenoise/simulate.hpp"
 #include "tomodenoise/stack.hpp"
 #include "tomodenoise/version.hpp"

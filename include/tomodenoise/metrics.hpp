@@ -1,0 +1,61 @@
+#pragma once
+/// @file
+/// Image quality metrics: PSNR, SSIM (Gaussian and 7x7 uniform windows), MSE and MAE, per
+/// slice of float images (N, H, W) and averaged over the slices.
+///
+/// Every metric compares a `test` image against a `reference` (the clean image). PSNR and
+/// SSIM need the data range R of the images (for images in [0, 1], R = 1); identical images
+/// have an infinite PSNR.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "tomodenoise/stack.hpp"
+
+namespace tomodenoise {
+
+/// Mean squared error over `count` values, accumulated in double precision.
+double mean_squared_error(const float* reference, const float* test, std::size_t count);
+/// Mean absolute error over `count` values.
+double mean_absolute_error(const float* reference, const float* test, std::size_t count);
+/// 10 log10(R^2 / MSE) in dB; +infinity when the images are identical. Throws
+/// InvalidArgument when `data_range` is not positive.
+double psnr(const float* reference, const float* test, std::size_t count, double data_range);
+
+/// SSIM of one (height, width) image as in Wang et al. 2004: Gaussian window (sigma 1.5,
+/// 11x11), population covariance, K1 = 0.01, K2 = 0.03, averaged over the window positions
+/// that lie wholly inside the image (a border of 5 pixels is excluded). Throws ShapeError for
+/// images smaller than 11x11 and InvalidArgument when `data_range` is not positive.
+double ssim_gaussian(const float* reference, const float* test, std::int64_t height,
+                     std::int64_t width, double data_range);
+/// SSIM with a 7x7 uniform window and sample covariance (scikit-image's default
+/// `structural_similarity`), averaged over the wholly-inside window positions (a border of 3
+/// is excluded). Throws ShapeError for images smaller than 7x7.
+double ssim_uniform7(const float* reference, const float* test, std::int64_t height,
+                     std::int64_t width, double data_range);
+
+/// All metrics of one slice.
+struct SliceMetrics {
+    double psnr = 0;           ///< dB
+    double ssim = 0;           ///< ssim_gaussian
+    double ssim_uniform7 = 0;  ///< ssim_uniform7
+    double mse = 0;
+    double mae = 0;
+};
+
+/// Metrics of a stack: per slice and the mean of each metric over the slices.
+struct StackMetrics {
+    SliceMetrics mean;
+    std::vector<SliceMetrics> per_slice;
+};
+
+/// Compares two float stacks of the same `shape`, slice by slice (slices in parallel).
+/// Throws ShapeError for empty shapes or slices smaller than 11x11.
+StackMetrics compare_stacks(const float* reference, const float* test, const StackShape& shape,
+                            double data_range);
+/// The same for stacks of any pixel type (converted to float). Throws ShapeError naming both
+/// shapes when they differ.
+StackMetrics compare_stacks(const Stack& reference, const Stack& test, double data_range);
+
+}  // namespace tomodenoise

@@ -1,0 +1,110 @@
+#pragma once
+/// @file
+/// Synthetic training data: noisy/clean image pairs of random shapes, simulated low-dose,
+/// sparse-view and limited-angle CT, Noise2Noise pairs and segmentation maps.
+///
+/// Output is deterministic for a seed, whatever the number of threads: every image draws from
+/// its own random stream derived from (seed, split, index), so the test images also stay the
+/// same when only `count` changes.
+///
+/// File layouts written by write_simulated_dataset (every dataset (N, size, size)):
+/// - `shapes`, `ct`: the TomoGAN layout, float32 `train_ns`, `train_gt`, `test_ns`, `test_gt`
+///   (ns = noisy input, gt = clean label).
+/// - `n2n`: float32 `train_a`, `train_b` (two independent noisy realizations of each scene),
+///   `train_clean` (the noise-free scene, for evaluation only), and `test_a`, `test_b`,
+///   `test_clean`.
+/// - `seg`: float32 `train_ns` (noisy images), uint8 `train_labels` (0 background, 1 disk,
+///   2 rectangle, 3 line; where shapes overlap, the one drawn last), `test_ns`, `test_labels`.
+///
+/// Kinds:
+/// - `shapes` (also the scenes of `n2n` and `seg`): random disks, rotated rectangles and
+///   thick lines, each of a constant or linearly graded value, on a linearly graded background;
+///   clean values in [0, 1]. Noise: Gaussian (`sigma`), or Poisson with `peak` counts at value
+///   1 (noisy = Poisson(peak * clean) / peak). Noisy values are not clipped, so the noise stays
+///   zero-mean.
+/// - `ct`: a 2D phantom (`phantom`), its exact parallel-beam projections over `full_views`
+///   angles in [0, 180) degrees, degraded by keeping every (full_views / views)-th angle, by
+///   dropping the angles at or above 180 - `wedge_degrees` (missing wedge), and by photon noise:
+///   counts ~ Poisson(i0 exp(-p mu)), p_noisy = -log(max(counts, 1) / i0) / mu, with p the line
+///   integral in units of the image width (so `mu_scale` is the optical depth of a ray that
+///   crosses the whole width through value 1). The input is the filtered back-projection (FBP)
+///   of the degraded sinogram; the label is the FBP of the full-view, noise-free sinogram (not
+///   the phantom), so a network learns to remove what the degradation adds, not the FBP's
+///   own blur. Values are attenuation per pixel, around the phantom's [0, 1].
+
+#include <cstdint>
+#include <string>
+
+#include "tomodenoise/stack.hpp"
+
+namespace tomodenoise {
+
+/// What to simulate.
+enum class SimulationKind { shapes, ct, n2n, seg };
+/// Noise of the shape images.
+enum class NoiseModel { gaussian, poisson };
+/// CT phantoms: the modified Shepp-Logan head, random ellipses, a slice through random spheres
+/// in a cylinder, or per image a random choice of the last two.
+enum class PhantomKind { shepp_logan, ellipses, spheres, mixed };
+/// Projection filters of the filtered back-projection: ramp, ramp x sinc (Shepp-Logan),
+/// ramp x Hann window.
+enum class FbpFilter { ramp, shepp_logan, hann };
+
+/// Parsers for the names used on the command line ("shapes", "ct", "n2n", "seg";
+/// "gaussian", "poisson"; "shepp-logan", "ellipses", "spheres", "mixed"; "ramp",
+/// "shepp-logan", "hann"). Throw InvalidArgument naming `option` and the accepted values.
+SimulationKind parse_simulation_kind(const std::string& name, const std::string& option = "kind");
+NoiseModel parse_noise_model(const std::string& name, const std::string& option = "noise");
+PhantomKind parse_phantom_kind(const std::string& name, const std::string& option = "phantom");
+FbpFilter parse_fbp_filter(const std::string& name, const std::string& option = "filter");
+/// The names the parsers accept.
+std::string to_string(SimulationKind kind);
+std::string to_string(FbpFilter filter);
+
+/// Everything that shapes a simulated data set.
+struct SimulationOptions {
+    SimulationKind kind = SimulationKind::shapes;
+    std::int64_t count = 64;       ///< training images, >= 1
+    std::int64_t test_count = 8;   ///< test images, >= 0
+    std::int64_t size = 256;       ///< images are size x size, >= 8
+    std::uint64_t seed = 0;
+
+    NoiseModel noise = NoiseModel::gaussian;  ///< shapes, n2n, seg
+    double sigma = 0.1;                       ///< Gaussian standard deviation, > 0
+    double peak = 20.0;                       ///< Poisson counts at value 1, > 0
+
+    PhantomKind phantom = PhantomKind::mixed;  ///< ct
+    double i0 = 1e4;         ///< incident photons per ray; 0: no photon noise
+    double mu_scale = 4.0;   ///< optical depth of a full-width ray through value 1, > 0
+    int full_views = 360;    ///< angles of the full scan over 180 degrees
+    int views = 360;         ///< angles kept; must divide full_views
+    double wedge_degrees = 0;  ///< missing wedge, [0, 180)
+    FbpFilter filter = FbpFilter::ramp;
+
+    /// Throws InvalidArgument naming the first option out of range.
+    void validate() const;
+};
+
+/// Images of one split (train or test), each (N, size, size). Which members are filled
+/// depends on the kind; the others stay empty.
+struct SimulatedSplit {
+    Stack noisy;     ///< shapes, ct, seg: the noisy input; n2n: the first realization
+    Stack noisy_b;   ///< n2n: the second, independent realization
+    Stack clean;     ///< every kind: the label (ct: full-view noise-free FBP)
+    Stack labels;    ///< seg: uint8 class per pixel
+};
+
+/// A simulated data set: what simulate() returns and write_simulated_dataset() stores.
+struct SimulatedDataset {
+    SimulationKind kind = SimulationKind::shapes;
+    SimulatedSplit train, test;
+};
+
+/// Simulates the data set `options` describe, images in parallel. Validates the options first.
+SimulatedDataset simulate(const SimulationOptions& options);
+
+/// Writes `data` in the layout of its kind (see above) to a new HDF5 file, replacing any file
+/// of that name; a failed write leaves no file behind.
+void write_simulated_dataset(const std::string& file, const SimulatedDataset& data);
+
+}  // namespace tomodenoise

@@ -1,0 +1,34 @@
+#include <utility>
+#include <vector>
+
+#include "io/temporary_file.hpp"
+#include "tomodenoise/io.hpp"
+#include "tomodenoise/simulate.hpp"
+
+namespace tomodenoise {
+
+void write_simulated_dataset(const std::string& file, const SimulatedDataset& data) {
+    const SimulatedSplit& train = data.train;
+    const SimulatedSplit& test = data.test;
+    if (data.kind == SimulationKind::shapes || data.kind == SimulationKind::ct) {
+        write_tomogan_dataset(file, {train.noisy, train.clean, test.noisy, test.clean});
+        return;
+    }
+    std::vector<std::pair<const char*, const Stack*>> datasets;
+    if (data.kind == SimulationKind::n2n)
+        datasets = {{"train_a", &train.noisy},  {"train_b", &train.noisy_b},
+                    {"train_clean", &train.clean}, {"test_a", &test.noisy},
+                    {"test_b", &test.noisy_b},  {"test_clean", &test.clean}};
+    else
+        datasets = {{"train_ns", &train.noisy},
+                    {"train_labels", &train.labels},
+                    {"test_ns", &test.noisy},
+                    {"test_labels", &test.labels}};
+    // All datasets go into a temporary file that becomes `file` only once complete.
+    TemporaryFile temporary(file);
+    for (const auto& [name, stack] : datasets)
+        write_hdf5_stack({temporary.path(), std::string("/") + name}, *stack);
+    temporary.commit();
+}
+
+}  // namespace tomodenoise
