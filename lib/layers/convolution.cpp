@@ -1,5 +1,6 @@
 #include "layers/convolution.hpp"
 
+#include "layers/activation_layer.hpp"
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise {
@@ -160,20 +161,7 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
     // Undo the fused activation: its *_use_dst_for_bwd backward reads only dst.
     const Tensor* diff_pre = &ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_);
     if (!config_.activation.is_linear()) {
-        const auto algo = config_.activation.algorithm(true);
-        const float alpha = config_.activation.eltwise_alpha();
-        auto& act = ctx.cache().get<dnnl::eltwise_backward>(
-            CacheKey("eltwise_bwd") << int(algo) << alpha << dst.desc(), where, [&] {
-                dnnl::eltwise_forward::primitive_desc hint(
-                    {dnnl::prop_kind::forward_training, algo, dst.desc(), alpha, 0.f},
-                    cpu_engine());
-                return dnnl::eltwise_backward::primitive_desc(
-                    {algo, dst.desc(), dst.desc(), alpha, 0.f}, cpu_engine(), hint);
-            });
-        diff_pre_.reshape(dst.desc());
-        act.primitive.execute(ctx.stream(), {{DNNL_ARG_DST, dst.memory()},
-                                             {DNNL_ARG_DIFF_DST, diff_pre->memory()},
-                                             {DNNL_ARG_DIFF_SRC, diff_pre_.memory()}});
+        activation_backward_from_dst(ctx, config_.activation, dst, *diff_pre, diff_pre_, where);
         diff_pre = &diff_pre_;
     }
 
