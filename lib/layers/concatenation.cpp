@@ -9,12 +9,6 @@ namespace tomodenoise {
 
 namespace {
 
-std::string dims_list(const std::vector<Dims>& dims) {
-    std::string s;
-    for (const auto& d : dims) s += (s.empty() ? "" : ", ") + d.to_string();
-    return s;
-}
-
 std::vector<Dims> dims_of_all(const std::vector<const Tensor*>& tensors) {
     std::vector<Dims> dims;
     for (const Tensor* t : tensors) dims.push_back(t->dims());
