@@ -1,5 +1,6 @@
 #include "layers/convolution.hpp"
 
+#include "layers/activation_layer.hpp"
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise {

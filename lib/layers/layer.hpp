@@ -19,6 +19,9 @@ namespace tomodenoise {
 
 enum class Mode { inference, training };
 
+/// "[N, C, H, W], [N, C, H, W], ..." for messages about layers with several inputs.
+std::string dims_list(const std::vector<Dims>& dims);
+
 class Layer {
 public:
     explicit Layer(std::string name) : name_(std::move(name)) {}

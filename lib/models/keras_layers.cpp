@@ -1,6 +1,15 @@
 #include "models/keras_layers.hpp"
 
+#include "layers/activation_layer.hpp"
+#include "layers/add.hpp"
+#include "layers/concatenation.hpp"
 #include "layers/convolution.hpp"
+#include "layers/convolution_transpose.hpp"
+#include "layers/dense.hpp"
+#include "layers/flatten.hpp"
+#include "layers/max_pooling.hpp"
+#include "layers/softmax.hpp"
+#include "layers/upsampling.hpp"
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise {
@@ -47,8 +56,11 @@ Padding padding_of(const json& config, const std::string& where) {
     throw FormatError(where + ": padding '" + p + "' is not supported (same, valid)");
 }
 
-std::unique_ptr<Layer> convolution_from_keras(const std::string& name, const json& config,
-                                              const std::string& where) {
+Activation activation_of(const json& config, const std::string& where) {
+    return Activation::from_keras(get_or<std::string>(config, "activation", "linear", where), where);
+}
+
+ConvolutionConfig convolution_config(const json& config, const std::string& where) {
     expect_channels_last(config, where);
     if (config.contains("dilation_rate") && square(config, "dilation_rate", where) != 1)
         throw FormatError(where + ": dilated convolutions are not supported");
@@ -60,9 +72,59 @@ std::unique_ptr<Layer> convolution_from_keras(const std::string& name, const jso
     c.stride = square(config, "strides", where);
     c.padding = padding_of(config, where);
     c.use_bias = get_or<bool>(config, "use_bias", true, where);
-    c.activation = Activation::from_keras(get_or<std::string>(config, "activation", "linear", where),
-                                          where);
-    return std::make_unique<ConvolutionLayer>(name, c);
+    c.activation = activation_of(config, where);
+    return c;
+}
+
+std::unique_ptr<Layer> max_pooling_from_keras(const std::string& name, const json& config,
+                                              const std::string& where) {
+    expect_channels_last(config, where);
+    MaxPoolingConfig c;
+    c.pool = square(config, "pool_size", where);
+    c.stride = config.contains("strides") && !config["strides"].is_null()
+                   ? square(config, "strides", where)
+                   : c.pool;
+    c.padding = padding_of(config, where);
+    return std::make_unique<MaxPoolingLayer>(name, c);
+}
+
+std::unique_ptr<Layer> upsampling_from_keras(const std::string& name, const json& config,
+                                             const std::string& where) {
+    expect_channels_last(config, where);
+    UpsamplingConfig c;
+    c.factor = square(config, "size", where);
+    // Keras 2.2.x has no 'interpolation' key: nearest.
+    const auto mode = get_or<std::string>(config, "interpolation", "nearest", where);
+    if (mode == "nearest")
+        c.interpolation = Interpolation::nearest;
+    else if (mode == "bilinear")
+        c.interpolation = Interpolation::bilinear;
+    else
+        throw FormatError(where + ": interpolation '" + mode + "' is not supported (nearest, bilinear)");
+    return std::make_unique<UpsamplingLayer>(name, c);
+}
+
+std::unique_ptr<Layer> dense_from_keras(const std::string& name, const json& config,
+                                        const std::string& where) {
+    DenseConfig c;
+    c.units = get<std::int64_t>(config, "units", where);
+    c.use_bias = get_or<bool>(config, "use_bias", true, where);
+    c.activation = activation_of(config, where);
+    return std::make_unique<DenseLayer>(name, c);
+}
+
+std::unique_ptr<Layer> activation_from_keras(const std::string& name, const json& config,
+                                             const std::string& where) {
+    const auto fn = get<std::string>(config, "activation", where);
+    if (fn == "softmax") return std::make_unique<SoftmaxLayer>(name);
+    return std::make_unique<ActivationLayer>(name, Activation::from_keras(fn, where));
+}
+
+void expect_channel_axis(const json& config, const std::string& where) {
+    const auto axis = get_or<std::int64_t>(config, "axis", -1, where);
+    if (axis != -1 && axis != 3)
+        throw FormatError(where + ": only the channel axis (-1) is supported, got axis " +
+                          std::to_string(axis));
 }
 
 }  // namespace
@@ -71,8 +133,34 @@ std::unique_ptr<Layer> layer_from_keras(const std::string& class_name, const jso
                                         const std::string& file) {
     const std::string name = get<std::string>(config, "name", file);
     const std::string where = file + ": layer '" + name + "' (" + class_name + ")";
-    if (class_name == "Conv2D") return convolution_from_keras(name, config, where);
-    throw FormatError(where + ": layer class '" + class_name + "' is not supported");
+    if (class_name == "Conv2D")
+        return std::make_unique<ConvolutionLayer>(name, convolution_config(config, where));
+    if (class_name == "Conv2DTranspose") {
+        if (config.contains("output_padding") && !config["output_padding"].is_null())
+            throw FormatError(where + ": output_padding is not supported");
+        return std::make_unique<ConvolutionTransposeLayer>(name, convolution_config(config, where));
+    }
+    if (class_name == "MaxPooling2D") return max_pooling_from_keras(name, config, where);
+    if (class_name == "UpSampling2D") return upsampling_from_keras(name, config, where);
+    if (class_name == "Concatenate") {
+        expect_channel_axis(config, where);
+        return std::make_unique<ConcatenationLayer>(name);
+    }
+    if (class_name == "Add") return std::make_unique<AddLayer>(name);
+    if (class_name == "Dense") return dense_from_keras(name, config, where);
+    if (class_name == "Flatten") return std::make_unique<FlattenLayer>(name);
+    if (class_name == "Activation") return activation_from_keras(name, config, where);
+    if (class_name == "Softmax") {
+        expect_channel_axis(config, where);
+        return std::make_unique<SoftmaxLayer>(name);
+    }
+    if (class_name == "LeakyReLU")
+        return std::make_unique<ActivationLayer>(
+            name, Activation::leaky_relu(get_or<float>(config, "alpha", keras_leaky_relu_alpha, where)));
+    throw FormatError(where + ": layer class '" + class_name +
+                      "' is not supported (supported: InputLayer, Conv2D, Conv2DTranspose, "
+                      "MaxPooling2D, UpSampling2D, Concatenate, Add, Dense, Flatten, Activation, "
+                      "Softmax, LeakyReLU)");
 }
 
 }  // namespace tomodenoise

@@ -1,0 +1,32 @@
+#pragma once
+// Concatenation along channels (Keras Concatenate, axis -1 in channels_last) of two or more
+// inputs with equal batch, height and width: the U-Net's skip connections. oneDNN concat
+// chooses the output layout; backward hands each input its channel range of the gradient.
+
+#include "layers/layer.hpp"
+
+namespace tomodenoise {
+
+class ConcatenationLayer : public Layer {
+public:
+    explicit ConcatenationLayer(std::string name) : Layer(std::move(name)) {}
+
+    std::string type() const override { return "Concatenate"; }
+    std::size_t input_count() const override { return 0; }
+    /// Throws ShapeError naming the layer and every input's dims for fewer than two inputs or
+    /// inputs that differ in batch, height or width.
+    Dims build(const std::vector<Dims>& inputs) override;
+    void forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
+                 Mode mode) override;
+    /// Each input's gradient comes back in that input's layout.
+    void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
+                  const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
+    nlohmann::json keras_config() const override;
+
+private:
+    std::vector<Tensor> inputs_reordered_;
+    Tensor diff_dst_plain_;
+    std::vector<dnnl::memory> diff_views_;  // channel ranges of the gradient, one per input
+};
+
+}  // namespace tomodenoise
