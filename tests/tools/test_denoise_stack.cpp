@@ -76,7 +76,8 @@ class DenoiseStack : public ::testing::Test {
 protected:
     void SetUp() override {
         tool_ = tool_path("denoise_stack");
-        if (tool_.empty()) GTEST_SKIP() << "denoise_stack is not built (or no TOMODENOISE_BINARY_DIR)";
+        if (tool_.empty())
+            GTEST_SKIP() << "denoise_stack is not built (or TOMODENOISE_BINARY_DIR is unset)";
         model_ = dir_.file("model.h5");
         input_ = dir_.file("in.h5");
         output_ = dir_.file("out.h5");
@@ -211,23 +212,21 @@ TEST_F(DenoiseStack, MeanStdWithClippingUsesEachSlicesPercentiles) {
             const double position = percent / 100.0 * static_cast<double>(plane - 1);
             const auto below = static_cast<std::size_t>(std::floor(position));
             const double t = position - static_cast<double>(below);
-            return below + 1 < sorted.size() ? sorted[below] + t * (sorted[below + 1] - sorted[below])
-                                              : sorted[below];
+            if (below + 1 == sorted.size()) return sorted[below];
+            return sorted[below] + t * (sorted[below + 1] - sorted[below]);
         };
         const double clip_low = at(2.0), clip_high = at(98.0);
+        const auto clipped = [&](std::int64_t p) {
+            return std::clamp<double>(values[i * plane + p], clip_low, clip_high);
+        };
         double sum = 0.0, squares = 0.0;
-        for (std::int64_t p = 0; p < plane; ++p)
-            sum += std::clamp<double>(values[i * plane + p], clip_low, clip_high);
+        for (std::int64_t p = 0; p < plane; ++p) sum += clipped(p);
         mean[i] = sum / static_cast<double>(plane);
-        for (std::int64_t p = 0; p < plane; ++p) {
-            const double d = std::clamp<double>(values[i * plane + p], clip_low, clip_high) - mean[i];
-            squares += d * d;
-        }
+        for (std::int64_t p = 0; p < plane; ++p)
+            squares += (clipped(p) - mean[i]) * (clipped(p) - mean[i]);
         deviation[i] = std::sqrt(squares / static_cast<double>(plane));
         for (std::int64_t p = 0; p < plane; ++p)
-            input[i * plane + p] = static_cast<float>(
-                (std::clamp<double>(values[i * plane + p], clip_low, clip_high) - mean[i]) /
-                deviation[i]);
+            input[i * plane + p] = static_cast<float>((clipped(p) - mean[i]) / deviation[i]);
     }
     auto want = apply_model(model_, input, shape.n, shape.h, shape.w);
     for (std::int64_t i = 0; i < shape.n; ++i)
@@ -255,7 +254,8 @@ TEST_F(DenoiseStack, Uint16OutputIsRoundedAndSaturated) {
         const double want = std::clamp(std::round(static_cast<double>(reference[i])), 0.0, 65535.0);
         if (reference[i] < 0.f) ++saturated;
         // A float rounding difference may flip a value lying within 1e-3 of a half.
-        const double half_distance = std::abs(std::abs(reference[i] - std::trunc(reference[i])) - 0.5);
+        const double fraction = std::abs(reference[i] - std::trunc(reference[i]));
+        const double half_distance = std::abs(fraction - 0.5);
         if (got.as<std::uint16_t>()[i] != want && half_distance > 1e-3) ++mismatches;
     }
     EXPECT_EQ(mismatches, 0u);
@@ -378,7 +378,8 @@ TEST_F(DenoiseStack, ErrorsNameTheFileAndLeaveNoOutput) {
     const std::vector<ErrorCase> cases = {
         {"missing model", "absent_model.h5", "in.h5:/noisy", {"absent_model.h5"}},
         {"corrupt model", "garbage.h5", "in.h5:/noisy", {"garbage.h5"}},
-        {"unsupported layer", "unknown_layer.h5", "in.h5:/noisy", {"unknown_layer.h5", "NoSuchLayer2D"}},
+        {"unsupported layer", "unknown_layer.h5", "in.h5:/noisy",
+         {"unknown_layer.h5", "NoSuchLayer2D"}},
         {"two output channels", "two_out.h5", "in.h5:/noisy", {"two_out.h5", "2 output channels"}},
         {"two input channels", "two_in.h5", "in.h5:/noisy", {"two_in.h5", "2 input channels"}},
         {"missing input file", "model.h5", "absent_input.h5:/noisy", {"absent_input.h5"}},
@@ -388,9 +389,10 @@ TEST_F(DenoiseStack, ErrorsNameTheFileAndLeaveNoOutput) {
     const auto before = files_in(dir_.path());
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
-        const ToolRun run = run_tool(tool_, "--model " + shell_quoted(dir_.file(c.model_file)) +
-                                                " --input " + shell_quoted(dir_.file(c.input)) +
-                                                " --output " + shell_quoted(output_ + ":/denoised"));
+        const ToolRun run = run_tool(
+            tool_, "--model " + shell_quoted(dir_.file(c.model_file)) + " --input " +
+                       shell_quoted(dir_.file(c.input)) + " --output " +
+                       shell_quoted(output_ + ":/denoised"));
         EXPECT_EQ(run.exit_code, 1) << run.output;
         EXPECT_EQ(run.output.rfind("denoise_stack: error: ", 0), 0u) << run.output;
         EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
@@ -401,8 +403,8 @@ TEST_F(DenoiseStack, ErrorsNameTheFileAndLeaveNoOutput) {
 }
 
 TEST_F(DenoiseStack, BadCommandLinesGetCli11sMessageAndFail) {
-    const std::string addresses =
-        " --input " + shell_quoted(input_ + ":/noisy") + " --output " + shell_quoted(output_ + ":/d");
+    const std::string addresses = " --input " + shell_quoted(input_ + ":/noisy") +
+                                  " --output " + shell_quoted(output_ + ":/d");
     const ToolRun unknown = denoise("--no-such-option 3");
     EXPECT_NE(unknown.exit_code, 0) << unknown.output;
     EXPECT_NE(unknown.output.find("--no-such-option"), std::string::npos) << unknown.output;

@@ -23,12 +23,6 @@ inline std::filesystem::path tool_path(const std::string& name) {
     return std::filesystem::exists(path) ? path : std::filesystem::path();
 }
 
-/// The calling test is skipped when the tool was not built.
-#define TOMODENOISE_TOOL_OR_SKIP(var, name)                                                 \
-    const std::filesystem::path var = ::tomodenoise::testing::tool_path(name);             \
-    if (var.empty()) GTEST_SKIP() << "tool " << (name) << " is not built (or no "          \
-                                  << "TOMODENOISE_BINARY_DIR)"
-
 struct ToolRun {
     int exit_code = -1;  ///< -1 when the tool did not exit normally (a crash)
     std::string output;  ///< stdout and stderr together
