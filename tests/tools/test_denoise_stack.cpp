@@ -1,0 +1,440 @@
+// The denoise_stack tool, run as a user runs it, against Model::apply on the same data and
+// against references computed here with plain loops.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "core/network.hpp"
+#include "io/hdf5.hpp"
+#include "io/model_file.hpp"
+#include "layers/convolution.hpp"
+#include "test_support.hpp"
+#include "tomodenoise/io.hpp"
+#include "tomodenoise/model.hpp"
+#include "tool_support.hpp"
+
+using namespace tomodenoise;
+using namespace tomodenoise::testing;
+
+namespace {
+
+constexpr std::int64_t odd_h = 37, odd_w = 53;
+
+// A two-layer CNN of `in_channels` to `out_channels`, with random weights, saved to `path`.
+void save_conv_model(const std::string& path, std::int64_t in_channels,
+                     std::int64_t out_channels = 1, std::uint32_t seed = 11) {
+    Network net;
+    net.add_input("input_1", in_channels);
+    ConvolutionConfig hidden;
+    hidden.filters = 6;
+    hidden.activation = Activation::relu();
+    net.add<ConvolutionLayer>({"input_1"}, "conv_hidden", hidden);
+    ConvolutionConfig last;
+    last.filters = out_channels;
+    net.add<ConvolutionLayer>({"conv_hidden"}, "conv_out", last);
+    net.build({Dims{1, in_channels, 16, 16}});
+    net.initialize(seed);
+    save_network(path, net);
+}
+
+// Model::apply of the model in `model_path` on `n` images of `channels` x h x w.
+std::vector<float> apply_model(const std::string& model_path, const std::vector<float>& input,
+                               std::int64_t n, std::int64_t h, std::int64_t w) {
+    Model model = Model::load(model_path);
+    std::vector<float> output(static_cast<std::size_t>(n * h * w));
+    model.apply(input.data(), n, h, w, output.data());
+    return output;
+}
+
+// The 3-channel input for each slice: slices i-1, i, i+1 clamped to [0, n).
+std::vector<float> adjacent_slices(const std::vector<float>& stack, std::int64_t n,
+                                   std::int64_t plane) {
+    std::vector<float> input;
+    for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t k = -1; k <= 1; ++k) {
+            const std::int64_t j = std::clamp<std::int64_t>(i + k, 0, n - 1);
+            input.insert(input.end(), stack.begin() + j * plane, stack.begin() + (j + 1) * plane);
+        }
+    return input;
+}
+
+std::string shell_quoted(const std::string& text) { return "'" + text + "'"; }
+
+std::set<std::string> files_in(const std::filesystem::path& folder) {
+    std::set<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(folder))
+        names.insert(entry.path().filename().string());
+    return names;
+}
+
+class DenoiseStack : public ::testing::Test {
+protected:
+    void SetUp() override {
+        tool_ = tool_path("denoise_stack");
+        if (tool_.empty())
+            GTEST_SKIP() << "denoise_stack is not built (or TOMODENOISE_BINARY_DIR is unset)";
+        model_ = dir_.file("model.h5");
+        input_ = dir_.file("in.h5");
+        output_ = dir_.file("out.h5");
+    }
+
+    // Runs the tool on model.h5, in.h5:/noisy -> out.h5:/denoised plus `extra` options.
+    ToolRun denoise(const std::string& extra = "") {
+        return run_tool(tool_, "--model " + shell_quoted(model_) + " --input " +
+                                   shell_quoted(input_ + ":/noisy") + " --output " +
+                                   shell_quoted(output_ + ":/denoised") + " " + extra);
+    }
+
+    // The float32 output dataset, checked to have `shape`.
+    std::vector<float> read_output(const StackShape& shape) {
+        PixelType type;
+        EXPECT_EQ(hdf5_stack_shape({output_, "/denoised"}, &type), shape);
+        EXPECT_EQ(type, PixelType::float32);
+        return read_hdf5_stack({output_, "/denoised"}).to_float();
+    }
+
+    ScratchDir dir_;
+    std::filesystem::path tool_;
+    std::string model_, input_, output_;
+};
+
+TEST_F(DenoiseStack, EqualsModelApplyForEachInputPixelType) {
+    save_conv_model(model_, 1);
+    const StackShape shape{5, odd_h, odd_w};
+    const std::vector<std::pair<PixelType, float>> types = {
+        {PixelType::uint8, 255.f}, {PixelType::uint16, 4000.f}, {PixelType::float32, 1.f}};
+    for (const auto& [type, top] : types) {
+        SCOPED_TRACE(to_string(type));
+        const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 3, 0.f, top);
+        const Stack stack = Stack::from_float(shape, values.data(), type);
+        write_hdf5_stack({input_, "/noisy"}, stack);
+        std::filesystem::remove(output_);
+        // Batch 2 of 5 slices: the last call has one slice.
+        const ToolRun run = denoise("--threads 1 --batch 2");
+        ASSERT_EQ(run.exit_code, 0) << run.output;
+        const auto want = apply_model(model_, stack.to_float(), shape.n, shape.h, shape.w);
+        EXPECT_TRUE(near_all(read_output(shape), want, 1e-6));
+        EXPECT_EQ(files_in(dir_.path()), (std::set<std::string>{"model.h5", "in.h5", "out.h5"}));
+        EXPECT_NE(run.output.find("5 slices of 37x53"), std::string::npos) << run.output;
+        EXPECT_NE(run.output.find("slices/s"), std::string::npos) << run.output;
+    }
+}
+
+TEST_F(DenoiseStack, ReportsProgressEveryTenthWhenStderrIsNotATerminal) {
+    save_conv_model(model_, 1);
+    const StackShape shape{5, 8, 8};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 4);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const ToolRun run = denoise("--batch 2");
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    // After 2, 4 and 5 of 5 slices: every tenth is reported once, with the slices done.
+    for (const char* line : {"denoise_stack: 10% (2/5 slices)", "denoise_stack: 40% (2/5 slices)",
+                             "denoise_stack: 50% (4/5 slices)", "denoise_stack: 80% (4/5 slices)",
+                             "denoise_stack: 90% (5/5 slices)", "denoise_stack: 100% (5/5 slices)"})
+        EXPECT_NE(run.output.find(line), std::string::npos) << line << " in\n" << run.output;
+    EXPECT_EQ(run.output.find("50% (2/5"), std::string::npos) << run.output;
+    EXPECT_EQ(run.output.find('\r'), std::string::npos) << "a progress bar in a log";
+}
+
+TEST_F(DenoiseStack, ThreeChannelModelGetsAdjacentSlicesClampedAtTheEnds) {
+    save_conv_model(model_, 3);
+    const StackShape shape{4, odd_h, odd_w};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 5, 0.f, 1.f);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    // Batch 3: the second batch's first slice needs a neighbour from the first batch.
+    const ToolRun run = denoise("--batch 3");
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    const auto want = apply_model(model_, adjacent_slices(values, shape.n, shape.h * shape.w),
+                                  shape.n, shape.h, shape.w);
+    EXPECT_TRUE(near_all(read_output(shape), want, 1e-6));
+}
+
+TEST_F(DenoiseStack, MinMaxNormalizesEachSliceAndNeighboursWithItsMapAndMapsBack) {
+    save_conv_model(model_, 3);
+    const StackShape shape{3, odd_h, odd_w};
+    const std::int64_t plane = shape.h * shape.w;
+    // Slices of different ranges, so that a stack-wide or neighbour's map would show.
+    std::vector<float> values;
+    for (std::int64_t i = 0; i < shape.n; ++i) {
+        const auto slice = random_values(static_cast<std::size_t>(plane), 6 + i, 100.f * i,
+                                         100.f * i + 50.f * (i + 1));
+        values.insert(values.end(), slice.begin(), slice.end());
+    }
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const ToolRun run = denoise("--normalize minmax");
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+
+    std::vector<double> low(shape.n), high(shape.n);
+    for (std::int64_t i = 0; i < shape.n; ++i) {
+        const auto [lo, hi] = std::minmax_element(values.begin() + i * plane,
+                                                  values.begin() + (i + 1) * plane);
+        low[i] = *lo;
+        high[i] = *hi;
+    }
+    std::vector<float> input = adjacent_slices(values, shape.n, plane);
+    for (std::int64_t i = 0; i < shape.n; ++i)
+        for (std::int64_t p = 0; p < 3 * plane; ++p) {
+            float& x = input[i * 3 * plane + p];
+            x = static_cast<float>((x - low[i]) / (high[i] - low[i]));
+        }
+    auto want = apply_model(model_, input, shape.n, shape.h, shape.w);
+    for (std::int64_t i = 0; i < shape.n; ++i)
+        for (std::int64_t p = 0; p < plane; ++p) {
+            float& y = want[i * plane + p];
+            y = static_cast<float>(y * (high[i] - low[i]) + low[i]);
+        }
+    EXPECT_TRUE(near_all(read_output(shape), want, 1e-5));
+}
+
+TEST_F(DenoiseStack, MeanStdWithClippingUsesEachSlicesPercentiles) {
+    save_conv_model(model_, 1);
+    const StackShape shape{2, odd_h, odd_w};
+    const std::int64_t plane = shape.h * shape.w;
+    auto values = random_values(static_cast<std::size_t>(shape.pixels()), 7, 0.f, 10.f);
+    values[17] = 1e4f;  // an outlier that clipping must remove
+    values[plane + 3] = -1e4f;
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const ToolRun run = denoise("--normalize meanstd --clip-percentiles 2 98");
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+
+    std::vector<float> input(values.size());
+    std::vector<double> mean(shape.n), deviation(shape.n);
+    for (std::int64_t i = 0; i < shape.n; ++i) {
+        std::vector<double> sorted(values.begin() + i * plane, values.begin() + (i + 1) * plane);
+        std::sort(sorted.begin(), sorted.end());
+        // NumPy's linear interpolation at position p / 100 * (n - 1).
+        const auto at = [&](double percent) {
+            const double position = percent / 100.0 * static_cast<double>(plane - 1);
+            const auto below = static_cast<std::size_t>(std::floor(position));
+            const double t = position - static_cast<double>(below);
+            if (below + 1 == sorted.size()) return sorted[below];
+            return sorted[below] + t * (sorted[below + 1] - sorted[below]);
+        };
+        const double clip_low = at(2.0), clip_high = at(98.0);
+        const auto clipped = [&](std::int64_t p) {
+            return std::clamp<double>(values[i * plane + p], clip_low, clip_high);
+        };
+        double sum = 0.0, squares = 0.0;
+        for (std::int64_t p = 0; p < plane; ++p) sum += clipped(p);
+        mean[i] = sum / static_cast<double>(plane);
+        for (std::int64_t p = 0; p < plane; ++p)
+            squares += (clipped(p) - mean[i]) * (clipped(p) - mean[i]);
+        deviation[i] = std::sqrt(squares / static_cast<double>(plane));
+        for (std::int64_t p = 0; p < plane; ++p)
+            input[i * plane + p] = static_cast<float>((clipped(p) - mean[i]) / deviation[i]);
+    }
+    auto want = apply_model(model_, input, shape.n, shape.h, shape.w);
+    for (std::int64_t i = 0; i < shape.n; ++i)
+        for (std::int64_t p = 0; p < plane; ++p) {
+            float& y = want[i * plane + p];
+            y = static_cast<float>(y * deviation[i] + mean[i]);
+        }
+    EXPECT_TRUE(near_all(read_output(shape), want, 1e-5));
+}
+
+TEST_F(DenoiseStack, Uint16OutputIsRoundedAndSaturated) {
+    save_conv_model(model_, 1);
+    const StackShape shape{2, odd_h, odd_w};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 8, 0.f, 3000.f);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const ToolRun run = denoise("--output-type uint16");
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    PixelType type;
+    ASSERT_EQ(hdf5_stack_shape({output_, "/denoised"}, &type), shape);
+    ASSERT_EQ(type, PixelType::uint16);
+    const Stack got = read_hdf5_stack({output_, "/denoised"});
+    const auto reference = apply_model(model_, values, shape.n, shape.h, shape.w);
+    std::size_t saturated = 0, mismatches = 0;
+    for (std::size_t i = 0; i < reference.size(); ++i) {
+        const double want = std::clamp(std::round(static_cast<double>(reference[i])), 0.0, 65535.0);
+        if (reference[i] < 0.f) ++saturated;
+        // A float rounding difference may flip a value lying within 1e-3 of a half.
+        const double fraction = std::abs(reference[i] - std::trunc(reference[i]));
+        const double half_distance = std::abs(fraction - 0.5);
+        if (got.as<std::uint16_t>()[i] != want && half_distance > 1e-3) ++mismatches;
+    }
+    EXPECT_EQ(mismatches, 0u);
+    EXPECT_GT(saturated, 0u) << "no negative output: saturation is untested";
+    EXPECT_GT(reference.size() - saturated, 100u) << "too few values test the rounding";
+}
+
+TEST_F(DenoiseStack, RankTwoInputIsOneSlice) {
+    save_conv_model(model_, 1);
+    const auto values = random_values(static_cast<std::size_t>(odd_h * odd_w), 9);
+    {
+        const auto file = hdf5::File::create(input_);
+        hdf5::write_float_dataset(file, "/noisy", {odd_h, odd_w}, values.data());
+    }
+    const ToolRun run = denoise();
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_TRUE(near_all(read_output({1, odd_h, odd_w}),
+                         apply_model(model_, values, 1, odd_h, odd_w), 1e-6));
+}
+
+TEST_F(DenoiseStack, WritesBesideTheInputInTheSameFileAndKeepsTheInput) {
+    save_conv_model(model_, 1);
+    const StackShape shape{3, 16, 24};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 10);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    output_ = input_;
+    const ToolRun run = denoise();
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_TRUE(near_all(read_output(shape), apply_model(model_, values, 3, 16, 24), 1e-6));
+    EXPECT_EQ(read_hdf5_stack({input_, "/noisy"}).to_float(), values);
+}
+
+TEST_F(DenoiseStack, ExistingOutputDatasetNeedsOverwrite) {
+    save_conv_model(model_, 1);
+    const StackShape shape{2, 8, 8};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 12);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const std::vector<float> old(static_cast<std::size_t>(shape.pixels()), 7.f);
+    write_hdf5_stack({output_, "/denoised"}, Stack::from_float(shape, old.data()));
+
+    const ToolRun refused = denoise();
+    EXPECT_EQ(refused.exit_code, 1) << refused.output;
+    EXPECT_NE(refused.output.find("out.h5:/denoised"), std::string::npos) << refused.output;
+    EXPECT_EQ(read_hdf5_stack({output_, "/denoised"}).to_float(), old);
+
+    const ToolRun replaced = denoise("--overwrite");
+    ASSERT_EQ(replaced.exit_code, 0) << replaced.output;
+    EXPECT_TRUE(near_all(read_output(shape), apply_model(model_, values, 2, 8, 8), 1e-6));
+}
+
+TEST_F(DenoiseStack, NonFiniteInputIsAnErrorNamingTheSliceOrIsReplaced) {
+    save_conv_model(model_, 1);
+    const StackShape shape{5, 8, 8};
+    auto values = random_values(static_cast<std::size_t>(shape.pixels()), 13);
+    values[3 * 64 + 2 * 8 + 5] = std::nanf("");
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+
+    // Slices 0..2 are written before slice 3 fails: nothing of them may remain.
+    const ToolRun failed = denoise();
+    EXPECT_EQ(failed.exit_code, 1) << failed.output;
+    EXPECT_NE(failed.output.find("denoise_stack: error: '" + input_ + ":/noisy' slice 3"),
+              std::string::npos)
+        << failed.output;
+    EXPECT_NE(failed.output.find("(0, 2, 5)"), std::string::npos) << failed.output;
+    EXPECT_EQ(files_in(dir_.path()), (std::set<std::string>{"model.h5", "in.h5"}));
+
+    const ToolRun replaced = denoise("--replace-non-finite 0.25");
+    ASSERT_EQ(replaced.exit_code, 0) << replaced.output;
+    values[3 * 64 + 2 * 8 + 5] = 0.25f;
+    EXPECT_TRUE(near_all(read_output(shape), apply_model(model_, values, 5, 8, 8), 1e-6));
+}
+
+TEST_F(DenoiseStack, FailureInAnExistingOutputFileLeavesItsOtherDatasetsOnly) {
+    save_conv_model(model_, 1);
+    const StackShape shape{4, 8, 8};
+    auto values = random_values(static_cast<std::size_t>(shape.pixels()), 14);
+    values[values.size() - 1] = INFINITY;
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const std::vector<float> kept(64, 3.f);
+    write_hdf5_stack({output_, "/kept"}, Stack::from_float({1, 8, 8}, kept.data()));
+    const ToolRun run = denoise();
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    const auto file = hdf5::File::open_read(output_);
+    EXPECT_EQ(hdf5::child_names(file, "/"), std::vector<std::string>{"kept"});
+}
+
+// Each case: the tool fails with exit code 1, one "denoise_stack: error:" line naming what is
+// at fault, and no output file.
+struct ErrorCase {
+    std::string name;
+    std::string model_file;   // relative to the scratch folder
+    std::string input;        // address, relative to the scratch folder
+    std::vector<std::string> named;  // what the message must name
+};
+
+TEST_F(DenoiseStack, ErrorsNameTheFileAndLeaveNoOutput) {
+    // in.h5: /noisy (2, 8, 8), /volume of rank 4. Models: good 1->1, 1->2, 2->1, an unknown
+    // layer class, a file that is not HDF5.
+    const std::vector<float> values = random_values(2 * 64, 15);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float({2, 8, 8}, values.data()));
+    {
+        const auto file = hdf5::File::open_read_write(input_);
+        hdf5::write_float_dataset(file, "/volume", {2, 1, 8, 8}, values.data());
+    }
+    save_conv_model(model_, 1);
+    save_conv_model(dir_.file("two_out.h5"), 1, 2);
+    save_conv_model(dir_.file("two_in.h5"), 2, 1);
+    const std::string unknown = dir_.file("unknown_layer.h5");
+    save_conv_model(unknown, 1);
+    {
+        const auto file = hdf5::File::open_read_write(unknown);
+        std::string config = hdf5::read_string_attribute(file, "/", "model_config");
+        const std::size_t at = config.find("\"Conv2D\"");
+        ASSERT_NE(at, std::string::npos) << config;
+        config.replace(at, 8, "\"NoSuchLayer2D\"");
+        hdf5::write_string_attribute(file, "/", "model_config", config);
+    }
+    std::ofstream(dir_.file("garbage.h5")) << "this is not an HDF5 file";
+
+    const std::vector<ErrorCase> cases = {
+        {"missing model", "absent_model.h5", "in.h5:/noisy", {"absent_model.h5"}},
+        {"corrupt model", "garbage.h5", "in.h5:/noisy", {"garbage.h5"}},
+        {"unsupported layer", "unknown_layer.h5", "in.h5:/noisy",
+         {"unknown_layer.h5", "NoSuchLayer2D"}},
+        {"two output channels", "two_out.h5", "in.h5:/noisy", {"two_out.h5", "2 output channels"}},
+        {"two input channels", "two_in.h5", "in.h5:/noisy", {"two_in.h5", "2 input channels"}},
+        {"missing input file", "model.h5", "absent_input.h5:/noisy", {"absent_input.h5"}},
+        {"missing dataset", "model.h5", "in.h5:/absent", {"in.h5:/absent"}},
+        {"rank 4 input", "model.h5", "in.h5:/volume", {"in.h5:/volume", "(2, 1, 8, 8)"}},
+    };
+    const auto before = files_in(dir_.path());
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        const ToolRun run = run_tool(
+            tool_, "--model " + shell_quoted(dir_.file(c.model_file)) + " --input " +
+                       shell_quoted(dir_.file(c.input)) + " --output " +
+                       shell_quoted(output_ + ":/denoised"));
+        EXPECT_EQ(run.exit_code, 1) << run.output;
+        EXPECT_EQ(run.output.rfind("denoise_stack: error: ", 0), 0u) << run.output;
+        EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
+        for (const auto& name : c.named)
+            EXPECT_NE(run.output.find(name), std::string::npos) << name << " in " << run.output;
+        EXPECT_EQ(files_in(dir_.path()), before);
+    }
+}
+
+TEST_F(DenoiseStack, BadCommandLinesGetCli11sMessageAndFail) {
+    const std::string addresses = " --input " + shell_quoted(input_ + ":/noisy") +
+                                  " --output " + shell_quoted(output_ + ":/d");
+    const ToolRun unknown = denoise("--no-such-option 3");
+    EXPECT_NE(unknown.exit_code, 0) << unknown.output;
+    EXPECT_NE(unknown.output.find("--no-such-option"), std::string::npos) << unknown.output;
+
+    const ToolRun no_model = run_tool(tool_, addresses);
+    EXPECT_NE(no_model.exit_code, 0) << no_model.output;
+    EXPECT_NE(no_model.output.find("--model is required"), std::string::npos) << no_model.output;
+
+    const ToolRun bad_type = denoise("--output-type int32");
+    EXPECT_NE(bad_type.exit_code, 0) << bad_type.output;
+    EXPECT_NE(bad_type.output.find("int32"), std::string::npos) << bad_type.output;
+
+    const ToolRun bad_clip = denoise("--clip-percentiles 90 10");
+    EXPECT_EQ(bad_clip.exit_code, 1) << bad_clip.output;
+    EXPECT_NE(bad_clip.output.find("--clip-percentiles"), std::string::npos) << bad_clip.output;
+    EXPECT_FALSE(std::filesystem::exists(output_));
+}
+
+TEST_F(DenoiseStack, DnMdlToyReproducesTheKerasFixture) {
+    TOMODENOISE_SHARED_FILE_OR_SKIP(model_path, "models/keras/dn-mdl-toy.h5");
+    TOMODENOISE_SHARED_FILE_OR_SKIP(fixture_path, "fixtures/keras_reference_256.h5");
+    const auto fixture = hdf5::File::open_read(fixture_path.string());
+    const hdf5::FloatArray input = hdf5::read_float_dataset(fixture, "/input_0_1");
+    const hdf5::FloatArray want = hdf5::read_float_dataset(fixture, "/output/dn-mdl-toy");
+    ASSERT_EQ(input.dims, (std::vector<std::int64_t>{1, 1, 256, 256}));
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float({1, 256, 256}, input.values.data()));
+    model_ = model_path.string();
+    const ToolRun run = denoise();
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_TRUE(within_fraction_of_range(read_output({1, 256, 256}), want.values, 1e-4));
+}
+
+}  // namespace
