@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -85,6 +86,37 @@ template <typename A, typename B>
     if (!allow_mostly_zero && got.size() > 8 && zeros * 2 > got.size())
         return ::testing::AssertionFailure()
                << zeros << " of " << got.size() << " values are zero: the test proves nothing";
+    return ::testing::AssertionSuccess();
+}
+
+/// Largest |got - want| divided by the range of `want`; fails on a size mismatch, a
+/// non-finite value or a constant reference (which could not tell a right answer from a wrong
+/// one).
+inline ::testing::AssertionResult within_fraction_of_range(const std::vector<float>& got,
+                                                           const std::vector<float>& want,
+                                                           double fraction) {
+    if (got.size() != want.size() || want.empty())
+        return ::testing::AssertionFailure()
+               << "size " << got.size() << " != reference size " << want.size();
+    const auto [low, high] = std::minmax_element(want.begin(), want.end());
+    const double range = static_cast<double>(*high) - *low;
+    if (!(range > 0.0)) return ::testing::AssertionFailure() << "the reference is constant";
+    double worst = 0.0;
+    std::size_t worst_index = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        const double error = std::abs(static_cast<double>(got[i]) - want[i]);
+        if (!std::isfinite(got[i]))
+            return ::testing::AssertionFailure() << "non-finite value at index " << i;
+        if (error > worst) {
+            worst = error;
+            worst_index = i;
+        }
+    }
+    if (worst > fraction * range)
+        return ::testing::AssertionFailure()
+               << "error " << worst << " at index " << worst_index << " (got " << got[worst_index]
+               << ", want " << want[worst_index] << ") is " << worst / range
+               << " of the range " << range << ", above " << fraction;
     return ::testing::AssertionSuccess();
 }
 

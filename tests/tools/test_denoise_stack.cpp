@@ -423,18 +423,26 @@ TEST_F(DenoiseStack, BadCommandLinesGetCli11sMessageAndFail) {
     EXPECT_FALSE(std::filesystem::exists(output_));
 }
 
-TEST_F(DenoiseStack, DnMdlToyReproducesTheKerasFixture) {
-    TOMODENOISE_SHARED_FILE_OR_SKIP(model_path, "models/keras/dn-mdl-toy.h5");
+TEST_F(DenoiseStack, PublishedModelsReproduceTheKerasFixture) {
     TOMODENOISE_SHARED_FILE_OR_SKIP(fixture_path, "fixtures/keras_reference_256.h5");
     const auto fixture = hdf5::File::open_read(fixture_path.string());
-    const hdf5::FloatArray input = hdf5::read_float_dataset(fixture, "/input_0_1");
-    const hdf5::FloatArray want = hdf5::read_float_dataset(fixture, "/output/dn-mdl-toy");
-    ASSERT_EQ(input.dims, (std::vector<std::int64_t>{1, 1, 256, 256}));
-    write_hdf5_stack({input_, "/noisy"}, Stack::from_float({1, 256, 256}, input.values.data()));
-    model_ = model_path.string();
-    const ToolRun run = denoise();
-    ASSERT_EQ(run.exit_code, 0) << run.output;
-    EXPECT_TRUE(within_fraction_of_range(read_output({1, 256, 256}), want.values, 1e-4));
+    const std::pair<const char*, const char*> cases[] = {
+        {"TomoGAN", "/input_0_255"}, {"TomoGAN-toy", "/input_0_255"}, {"dn-mdl-toy", "/input_0_1"}};
+    for (const auto& [name, input_name] : cases) {
+        TOMODENOISE_SHARED_FILE_OR_SKIP(model_path, std::string("models/keras/") + name + ".h5");
+        const hdf5::FloatArray input = hdf5::read_float_dataset(fixture, input_name);
+        const hdf5::FloatArray want =
+            hdf5::read_float_dataset(fixture, std::string("/output/") + name);
+        ASSERT_EQ(input.dims, (std::vector<std::int64_t>{1, 1, 256, 256}));
+        std::filesystem::remove(input_);
+        std::filesystem::remove(output_);
+        write_hdf5_stack({input_, "/noisy"}, Stack::from_float({1, 256, 256}, input.values.data()));
+        model_ = model_path.string();
+        const ToolRun run = denoise();
+        ASSERT_EQ(run.exit_code, 0) << name << ": " << run.output;
+        EXPECT_TRUE(within_fraction_of_range(read_output({1, 256, 256}), want.values, 1e-4))
+            << name;
+    }
 }
 
 }  // namespace
