@@ -89,6 +89,9 @@ std::vector<Dims> Network::build(const std::vector<Dims>& input_dims) {
 }
 
 void Network::initialize(std::uint32_t seed) {
+    // Parameters exist only once build() has seen the input channels.
+    if (built_for_.empty())
+        throw InvalidArgument("initialize() needs a built network: call build() first");
     std::mt19937 rng(seed);
     for (auto& node : nodes_)
         if (node.layer) node.layer->initialize(rng);

@@ -49,7 +49,8 @@ public:
     /// Infers and checks every layer's shape for these input dims (creating parameters on the
     /// first build) and returns the output dims. Throws ShapeError naming the layer and dims.
     std::vector<Dims> build(const std::vector<Dims>& input_dims);
-    /// Seeds every layer's initializer from `seed`, in layer order.
+    /// Seeds every layer's initializer from `seed`, in layer order. Throws InvalidArgument
+    /// before the first build(), when there are no parameters yet.
     void initialize(std::uint32_t seed);
 
     /// Runs the network; inputs in any layout, outputs plain NCHW (valid until the next call).

@@ -1,5 +1,6 @@
 #include "core/tensor.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -13,17 +14,21 @@ namespace tomodenoise {
 namespace {
 
 constexpr std::size_t tensor_alignment = 64;
+std::atomic<std::uint64_t> allocations{0};
 
 std::shared_ptr<float> allocate_floats(std::size_t count) {
     const std::size_t bytes =
         ((count * sizeof(float) + tensor_alignment - 1) / tensor_alignment) * tensor_alignment;
     void* p = std::aligned_alloc(tensor_alignment, bytes == 0 ? tensor_alignment : bytes);
     if (!p) throw std::bad_alloc();
+    ++allocations;
     std::memset(p, 0, bytes);
     return std::shared_ptr<float>(static_cast<float*>(p), [](float* q) { std::free(q); });
 }
 
 }  // namespace
+
+std::uint64_t tensor_allocation_count() { return allocations; }
 
 std::string Dims::to_string() const {
     std::ostringstream s;

@@ -75,6 +75,10 @@ private:
     mutable dnnl::memory memory_;
 };
 
+/// How many tensor buffers this process has allocated: lets tests check that steady-state
+/// inference allocates nothing.
+std::uint64_t tensor_allocation_count();
+
 /// Dims of a 4D oneDNN descriptor.
 Dims dims_of(const dnnl::memory::desc& md);
 

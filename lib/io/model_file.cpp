@@ -90,8 +90,57 @@ json model_config(Network& network) {
               {"output_layers", outputs}}}};
 }
 
-void write_file(const std::string& path, Network& network,
-                const std::vector<NamedArray>* optimizer_state) {
+// Each parameter by its optimizer name "<layer>/<weight>", with the layer that knows its Keras
+// axis order.
+struct WeightRef {
+    const Layer* layer;
+    const Parameter* parameter;
+};
+std::unordered_map<std::string, WeightRef> weights_by_name(Network& network) {
+    std::unordered_map<std::string, WeightRef> refs;
+    for (const auto& node : network.nodes())
+        if (node.layer)
+            for (Parameter* p : node.layer->parameters())
+                refs[node.name + "/" + p->name()] = {node.layer.get(), p};
+    return refs;
+}
+
+// The parameter an optimizer state array belongs to ("<layer>/<weight>/<slot>"), or null for
+// "iter".
+const WeightRef* owner_of(const std::string& state_name,
+                          const std::unordered_map<std::string, WeightRef>& refs) {
+    const auto slash = state_name.rfind('/');
+    if (slash == std::string::npos) return nullptr;
+    auto it = refs.find(state_name.substr(0, slash));
+    return it == refs.end() ? nullptr : &it->second;
+}
+
+void write_optimizer(const hdf5::File& file, Network& network, const Optimizer& optimizer) {
+    const json training_config = {
+        {"optimizer_config",
+         {{"class_name", optimizer.type()}, {"config", optimizer.keras_config()}}}};
+    hdf5::write_string_attribute(file, "/", "training_config", training_config.dump(),
+                                 hdf5::StringStorage::variable);
+    const auto refs = weights_by_name(network);
+    const std::string group = std::string(optimizer_group) + "/" + optimizer.type();
+    hdf5::create_groups(file, group);
+    std::vector<std::string> names;
+    for (const auto& array : optimizer.state()) {
+        const std::string name = optimizer.type() + "/" + array.name + ":0";
+        const std::string path = std::string(optimizer_group) + "/" + name;
+        if (const WeightRef* ref = owner_of(array.name, refs)) {
+            const auto axes = ref->layer->keras_axes(*ref->parameter);
+            const auto stored = permute(array.values, array.shape, axes);
+            hdf5::write_float_dataset(file, path, keras_dims(*ref->parameter, axes), stored.data());
+        } else {
+            hdf5::write_float_dataset(file, path, array.shape, array.values.data());
+        }
+        names.push_back(name);
+    }
+    hdf5::write_string_list_attribute(file, optimizer_group, "weight_names", names);
+}
+
+void write_file(const std::string& path, Network& network, const Optimizer* optimizer) {
     auto file = hdf5::File::create(path);
     hdf5::write_string_attribute(file, "/", "model_config", model_config(network).dump(),
                                  hdf5::StringStorage::variable);
@@ -126,16 +175,7 @@ void write_file(const std::string& path, Network& network,
         }
         hdf5::write_string_list_attribute(file, group, "weight_names", weight_names);
     }
-    if (optimizer_state) {
-        hdf5::create_groups(file, optimizer_group);
-        std::vector<std::string> names;
-        for (const auto& a : *optimizer_state) {
-            hdf5::write_float_dataset(file, std::string(optimizer_group) + "/" + a.name, a.dims,
-                                      a.values.data());
-            names.push_back(a.name);
-        }
-        hdf5::write_string_list_attribute(file, optimizer_group, "weight_names", names);
-    }
+    if (optimizer) write_optimizer(file, network, *optimizer);
     file.close();
 }
 
@@ -222,15 +262,14 @@ void load_weights(const hdf5::File& file, Network& network) {
 
 }  // namespace
 
-void save_network(const std::string& path, Network& network,
-                  const std::vector<NamedArray>* optimizer_state) {
+void save_network(const std::string& path, Network& network, const Optimizer* optimizer) {
     namespace fs = std::filesystem;
     const fs::path target(path);
     std::random_device rd;
     const fs::path temp = target.parent_path() /
                           ("." + target.filename().string() + ".tmp" + std::to_string(rd()));
     try {
-        write_file(temp.string(), network, optimizer_state);
+        write_file(temp.string(), network, optimizer);
         fs::rename(temp, target);
     } catch (const fs::filesystem_error& e) {
         std::error_code ec;
@@ -254,7 +293,7 @@ KerasInputShape keras_input_shape(const std::string& path, std::size_t i) {
     throw FormatError(path + ": model has no input " + std::to_string(i));
 }
 
-Network load_network(const std::string& path, std::vector<NamedArray>* optimizer_state) {
+Network load_network(const std::string& path) {
     const auto file = hdf5::File::open_read(path);
     const json config = read_model_config(file);
     const std::string model_class = config.value("class_name", "");
@@ -307,18 +346,44 @@ Network load_network(const std::string& path, std::vector<NamedArray>* optimizer
     }
     load_weights(file, network);
 
-    if (optimizer_state) {
-        optimizer_state->clear();
-        if (hdf5::link_exists(file, optimizer_group)) {
-            for (const auto& name :
-                 hdf5::read_string_list_attribute(file, optimizer_group, "weight_names")) {
-                auto array =
-                    hdf5::read_float_dataset(file, std::string(optimizer_group) + "/" + name);
-                optimizer_state->push_back({name, array.dims, std::move(array.values)});
-            }
-        }
-    }
     return network;
+}
+
+void load_optimizer_state(const std::string& path, Network& network, Optimizer& optimizer) {
+    const auto file = hdf5::File::open_read(path);
+    const std::string prefix = optimizer.type() + "/";
+    if (!hdf5::link_exists(file, std::string(optimizer_group) + "/" + optimizer.type()))
+        throw FormatError(path + ": no " + optimizer.type() + " optimizer state (" +
+                          optimizer_group + "/" + optimizer.type() + ")");
+    const auto refs = weights_by_name(network);
+    std::vector<OptimizerStateArray> state;
+    for (const auto& name : hdf5::read_string_list_attribute(file, optimizer_group, "weight_names")) {
+        if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + 2 ||
+            name.compare(name.size() - 2, 2, ":0") != 0)
+            throw FormatError(path + ": optimizer weight '" + name + "' is not " + prefix +
+                              "<name>:0");
+        auto array = hdf5::read_float_dataset(file, std::string(optimizer_group) + "/" + name);
+        OptimizerStateArray s;
+        s.name = name.substr(prefix.size(), name.size() - prefix.size() - 2);
+        if (const WeightRef* ref = owner_of(s.name, refs)) {
+            const auto axes = ref->layer->keras_axes(*ref->parameter);
+            if (array.dims != keras_dims(*ref->parameter, axes))
+                throw FormatError(path + ": optimizer weight '" + name + "' has dims " +
+                                  hdf5::dims_to_string(array.dims) + ", its parameter needs " +
+                                  hdf5::dims_to_string(keras_dims(*ref->parameter, axes)));
+            s.values = permute(array.values, array.dims, inverse(axes));
+            s.shape = ref->parameter->shape();
+        } else {
+            s.values = std::move(array.values);
+            s.shape = array.dims;
+        }
+        state.push_back(std::move(s));
+    }
+    try {
+        optimizer.load_state(state);
+    } catch (const Error& e) {
+        throw FormatError(path + ": " + e.what());
+    }
 }
 
 }  // namespace tomodenoise

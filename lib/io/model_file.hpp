@@ -9,28 +9,26 @@
 #include <vector>
 
 #include "core/network.hpp"
+#include "train/optimizer.hpp"
 
 namespace tomodenoise {
 
-/// A named float array: an optimizer's state slot, in Keras's optimizer_weights naming.
-struct NamedArray {
-    std::string name;
-    std::vector<std::int64_t> dims;
-    std::vector<float> values;
-};
-
-/// Writes `network` (architecture and weights) and, when given, the optimizer state to
-/// `path`. The file appears only once complete: it is written under a temporary name in the
-/// same folder and renamed.
-void save_network(const std::string& path, Network& network,
-                  const std::vector<NamedArray>* optimizer_state = nullptr);
+/// Writes `network` (architecture and weights) and, when given, `optimizer`'s configuration
+/// (root attribute training_config) and state (optimizer_weights/<Type>/<layer>/<weight>/<slot>:0
+/// in Keras's axis order, and optimizer_weights/<Type>/iter:0) to `path`. The file appears only
+/// once complete: it is written under a temporary name in the same folder and renamed.
+void save_network(const std::string& path, Network& network, const Optimizer* optimizer = nullptr);
 
 /// Reads a network saved by save_network or by Keras (2.2.4-tf, 2.3.0-tf, 2.4). Its parameters
 /// are allocated for the input size in the file (or 64x64 when the size is free) and hold the
-/// stored weights. Fills `optimizer_state` when given (empty when the file has none). Throws
-/// FormatError naming the file, layer, weight and dims for anything that does not fit, and
-/// IoError for a missing or unreadable file.
-Network load_network(const std::string& path, std::vector<NamedArray>* optimizer_state = nullptr);
+/// stored weights. Throws FormatError naming the file, layer, weight and dims for anything
+/// that does not fit, and IoError for a missing or unreadable file.
+Network load_network(const std::string& path);
+
+/// Restores `optimizer` (over `network`'s parameters, as loaded from `path`) to the state
+/// save_network stored. Throws FormatError naming the file when it holds no state for this
+/// optimizer type, or state that does not fit its parameters.
+void load_optimizer_state(const std::string& path, Network& network, Optimizer& optimizer);
 
 /// Keras's channels_last dims of `network`'s input `i` as stored (H and W 0 when free).
 struct KerasInputShape {

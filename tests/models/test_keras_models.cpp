@@ -8,6 +8,7 @@
 
 #include "io/hdf5.hpp"
 #include "io/model_file.hpp"
+#include "models/model_impl.hpp"
 #include "test_support.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/model.hpp"
@@ -69,6 +70,22 @@ TEST(KerasModels, OddSizesWorkWithEveryModel) {
                 << name << " " << h << "x" << w;
         }
     }
+}
+
+TEST(KerasModels, SteadyStateApplyCreatesNoPrimitiveAndAllocatesNoTensor) {
+    TOMODENOISE_SHARED_FILE_OR_SKIP(path, "models/keras/TomoGAN-toy.h5");
+    Model model = Model::load(path.string());
+    const auto x = random_values(2 * 61 * 75, 8, 0.f, 255.f);
+    std::vector<float> y(x.size());
+    model.apply(x.data(), 2, 61, 75, y.data());
+    const auto& cache = model.impl().context.cache();
+    const auto misses = cache.misses();
+    const auto allocations = tensor_allocation_count();
+    std::vector<float> again(x.size());
+    model.apply(x.data(), 2, 61, 75, again.data());
+    EXPECT_EQ(cache.misses(), misses);
+    EXPECT_EQ(tensor_allocation_count(), allocations);
+    EXPECT_EQ(y, again);
 }
 
 TEST(KerasModels, SizeMultipleFollowsThePoolingDepth) {

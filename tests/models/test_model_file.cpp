@@ -9,6 +9,8 @@
 #include "io/model_file.hpp"
 #include "layer_check.hpp"
 #include "layers/convolution.hpp"
+#include "train/loss.hpp"
+#include "train/optimizer.hpp"
 #include "tomodenoise/error.hpp"
 
 using namespace tomodenoise;
@@ -72,20 +74,42 @@ TEST(ModelFile, RoundTripKeepsWeightsBitExactAndOutputs) {
     EXPECT_EQ(hdf5::read_string_attribute(file, "/", "backend"), "tensorflow");
 }
 
-TEST(ModelFile, OptimizerStateRoundTrips) {
+TEST(ModelFile, OptimizerStateRoundTripsAndTrainingResumesIdentically) {
     ScratchDir dir;
     const std::string path = dir.file("with_state.h5");
+    Context ctx;
     Network net = small_network();
-    const std::vector<NamedArray> state = {{"Adam/iter:0", {1}, {7.f}},
-                                           {"Adam/conv_a/kernel/m:0", {2, 2}, {1, 2, 3, 4}}};
-    save_network(path, net, &state);
-    std::vector<NamedArray> back;
-    load_network(path, &back);
-    ASSERT_EQ(back.size(), 2u);
-    EXPECT_EQ(back[0].name, "Adam/iter:0");
-    EXPECT_EQ(back[0].values, std::vector<float>{7.f});
-    EXPECT_EQ(back[1].dims, (std::vector<std::int64_t>{2, 2}));
-    EXPECT_EQ(back[1].values, (std::vector<float>{1, 2, 3, 4}));
+    Adam adam(named_parameters(net), AdamConfig{});
+    const Tensor x = random_tensor(Dims{1, 2, 16, 16}, 3);
+    const Tensor target = random_tensor(Dims{1, 1, 7, 7}, 4);
+    Tensor grad;
+    auto train_step = [&](Network& n, Optimizer& opt) {
+        const Tensor& y = n.forward(ctx, x, Mode::training);
+        const double loss = mean_squared_error(y, target, &grad);
+        n.backward(ctx, grad);
+        opt.step();
+        return loss;
+    };
+    for (int i = 0; i < 3; ++i) train_step(net, adam);
+    save_network(path, net, &adam);
+
+    Network resumed = load_network(path);
+    Adam adam2(named_parameters(resumed), AdamConfig{});
+    load_optimizer_state(path, resumed, adam2);
+    EXPECT_EQ(adam2.iterations(), 3);
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(train_step(net, adam), train_step(resumed, adam2));
+    auto a = net.parameters(), b = resumed.parameters();
+    for (std::size_t k = 0; k < a.size(); ++k)
+        EXPECT_TRUE(std::equal(a[k]->value(), a[k]->value() + a[k]->size(), b[k]->value()));
+
+    // Keras's layout: optimizer_weights/Adam/<layer>/<weight>/<slot>:0 with the kernel's HWIO dims.
+    const auto file = hdf5::File::open_read(path);
+    EXPECT_EQ(hdf5::read_float_dataset(file, "/optimizer_weights/Adam/conv_a/kernel/m:0").dims,
+              (std::vector<std::int64_t>{3, 3, 2, 5}));
+    EXPECT_TRUE(hdf5::attribute_exists(file, "/", "training_config"));
+
+    Sgd sgd(named_parameters(resumed), SgdConfig{});
+    EXPECT_THROW(load_optimizer_state(path, resumed, sgd), FormatError);
 }
 
 TEST(ModelFile, MissingTruncatedAndCorruptFilesGiveErrorsNamingTheFile) {
