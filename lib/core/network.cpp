@@ -1,5 +1,6 @@
 #include "core/network.hpp"
 
+#include "layers/concatenation.hpp"
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise {
@@ -102,6 +103,9 @@ const std::vector<Tensor>& Network::forward(Context& ctx, const std::vector<cons
     std::vector<Dims> dims;
     for (const Tensor* t : inputs) dims.push_back(t->dims());
     if (dims != built_for_) build(dims);
+    const bool inference = mode == Mode::inference;
+    if (inference && planned_for_ != dims) clear_concatenation_plan();
+    auto out = [&](Node& node) -> Tensor& { return inference ? inference_output(node) : node.output; };
     std::size_t next_input = 0;
     std::vector<const Tensor*> src;
     for (auto& node : nodes_) {
@@ -109,14 +113,57 @@ const std::vector<Tensor>& Network::forward(Context& ctx, const std::vector<cons
             node.output = *inputs[next_input++];  // shares the caller's storage
             continue;
         }
+        if (inference && node.elided) continue;
         src.clear();
-        for (auto i : node.inputs) src.push_back(&nodes_[i].output);
-        node.layer->forward(ctx, src, node.output, mode);
+        for (auto i : node.inputs) src.push_back(&out(nodes_[i]));
+        node.layer->forward(ctx, src, out(node), mode);
     }
     output_values_.resize(outputs_.size());
     for (std::size_t k = 0; k < outputs_.size(); ++k)
-        ctx.to_plain(nodes_[outputs_[k]].output, output_values_[k]);
+        ctx.to_plain(out(nodes_[outputs_[k]]), output_values_[k]);
+    if (inference && planned_for_ != dims) {
+        plan_concatenations();
+        planned_for_ = dims;
+    }
     return output_values_;
+}
+
+void Network::clear_concatenation_plan() {
+    for (auto& node : nodes_) {
+        node.alias = Tensor();
+        node.elided = false;
+    }
+    planned_for_.clear();
+}
+
+void Network::plan_concatenations() {
+    constexpr std::int64_t block = 16;
+    std::vector<bool> aliased(nodes_.size(), false);
+    for (auto& node : nodes_) {
+        if (!dynamic_cast<const ConcatenationLayer*>(node.layer.get())) continue;
+        const auto blocked = [](const Dims& d) {
+            return dnnl::memory::desc(d.to_dnnl(), dnnl::memory::data_type::f32,
+                                      dnnl::memory::format_tag::nChw16c);
+        };
+        if (node.dims.n != 1 || node.output.desc() != blocked(node.dims)) continue;
+        bool fits = true;
+        for (auto i : node.inputs) {
+            const Node& in = nodes_[i];
+            fits = fits && in.layer && !aliased[i] && !in.elided && in.dims.c % block == 0 &&
+                   in.output.desc() == blocked(in.dims);
+        }
+        if (!fits) continue;
+        std::int64_t offset = 0;
+        for (auto i : node.inputs) {
+            Node& in = nodes_[i];
+            in.alias = Tensor::view(node.output.data() + offset * node.dims.h * node.dims.w,
+                                    in.output.desc());
+            // The first run wrote here already; later runs write in place.
+            aliased[i] = true;
+            offset += in.dims.c;
+        }
+        node.elided = true;
+    }
 }
 
 const Tensor& Network::forward(Context& ctx, const Tensor& input, Mode mode) {

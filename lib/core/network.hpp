@@ -24,6 +24,10 @@ public:
         std::int64_t channels = 0;     ///< declared channels of a network input
         Dims dims;                     ///< output dims from the last build
         Tensor output, diff;
+        /// Inference only: where this node writes instead of `output`: its channel range of a
+        /// concatenation's output, which then need not run (see plan_concatenations).
+        Tensor alias;
+        bool elided = false;           ///< inference only: a concatenation its inputs fill
     };
 
     Network() = default;
@@ -77,6 +81,15 @@ public:
     bool has_node(const std::string& name) const { return index_.count(name) != 0; }
 
 private:
+    /// After an inference run on new dims: where every input of a channel concatenation is a
+    /// layer whose output has the concatenation's blocked layout (nChw16c, whole 16-channel
+    /// blocks, batch 1), that output occupies one contiguous range of the concatenation's
+    /// output. Those layers then write there directly and the concatenation is skipped: the
+    /// U-Net's skip connections cost no copy.
+    void plan_concatenations();
+    void clear_concatenation_plan();
+    Tensor& inference_output(Node& node) { return node.alias.empty() ? node.output : node.alias; }
+
     std::size_t node_index(const std::string& name, const std::string& context) const;
     void accumulate(Context& ctx, Tensor& into, const Tensor& addend);
 
@@ -84,7 +97,7 @@ private:
     std::unordered_map<std::string, std::size_t> index_;
     std::vector<std::string> input_names_;
     std::vector<std::size_t> outputs_;
-    std::vector<Dims> built_for_;
+    std::vector<Dims> built_for_, planned_for_;
     std::vector<Tensor> output_values_, input_diffs_;
     std::vector<bool> has_diff_;
     Tensor diff_scratch_, addend_scratch_;

@@ -81,10 +81,12 @@ Tensor::Tensor(const dnnl::memory::desc& md)
     data_ = allocate_floats(capacity_);
 }
 
-Tensor Tensor::view(float* data, const Dims& dims) {
+Tensor Tensor::view(float* data, const Dims& dims) { return view(data, plain_desc(dims)); }
+
+Tensor Tensor::view(float* data, const dnnl::memory::desc& md) {
     Tensor t;
-    t.dims_ = dims;
-    t.md_ = plain_desc(dims);
+    t.dims_ = dims_of(md);
+    t.md_ = md;
     t.data_ = std::shared_ptr<float>(data, [](float*) {});
     return t;
 }

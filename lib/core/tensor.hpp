@@ -36,6 +36,8 @@ public:
     explicit Tensor(const dnnl::memory::desc& md);
     /// Non-owning plain NCHW view of `data`; the caller keeps `data` alive.
     static Tensor view(float* data, const Dims& dims);
+    /// Non-owning view of `data` laid out as `md`.
+    static Tensor view(float* data, const dnnl::memory::desc& md);
 
     const Dims& dims() const { return dims_; }
     const dnnl::memory::desc& desc() const { return md_; }

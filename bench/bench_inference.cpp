@@ -1,0 +1,93 @@
+// Whole-image inference with the published Keras models through the public Model API: seconds
+// per slice in steady state, Mpixel/s, and GFLOP/s counted as direct convolution (so Winograd
+// can exceed 100%) as a percentage of this machine's peak FMA rate measured in the same run.
+// Model files come from $TOMODENOISE_SHARED_DIR (default: ../shared beside the source tree).
+//
+//   OMP_NUM_THREADS=2 ./bench/bench_inference --benchmark_filter='TomoGAN.h5/1024'
+//
+// bench/compare_onnxruntime reads the seconds_per_slice counter of
+// inference/TomoGAN.h5/1024x1024/auto.
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "layers/convolution.hpp"
+#include "models/model_impl.hpp"
+#include "peak.hpp"
+#include "tomodenoise/model.hpp"
+
+using namespace tomodenoise;
+
+namespace {
+
+std::filesystem::path shared_dir() {
+    const char* env = std::getenv("TOMODENOISE_SHARED_DIR");
+    return env ? env : TOMODENOISE_DEFAULT_SHARED_DIR;
+}
+
+// Multiply-adds of every convolution for the network's last built input, times two.
+double direct_convolution_flops(Network& network) {
+    double flops = 0;
+    for (const auto& node : network.nodes()) {
+        const auto* conv = dynamic_cast<const ConvolutionLayer*>(node.layer.get());
+        if (!conv) continue;
+        const auto& c = conv->config();
+        flops += 2.0 * double(node.dims.count()) * double(conv->input_channels() * c.kernel * c.kernel);
+    }
+    return flops;
+}
+
+void apply_model(benchmark::State& state, std::string file, std::int64_t size, bool direct) {
+    const auto path = shared_dir() / "models" / "keras" / file;
+    if (!std::filesystem::exists(path)) {
+        state.SkipWithError(("model file absent: " + path.string()).c_str());
+        return;
+    }
+    ApplyOptions options;
+    options.direct_convolution = direct;
+    Model model = Model::load(path.string(), options);
+    std::vector<float> input(static_cast<std::size_t>(size * size)), output(input.size());
+    for (std::size_t i = 0; i < input.size(); ++i) input[i] = float((i * 2654435761u) % 256);
+    model.apply(input.data(), 1, size, size, output.data());  // first call: primitives, buffers
+    model.apply(input.data(), 1, size, size, output.data());
+    const double flops = direct_convolution_flops(model.impl().network);
+    double seconds = 0;
+    for (auto _ : state) {
+        const auto t0 = std::chrono::steady_clock::now();
+        model.apply(input.data(), 1, size, size, output.data());
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    const double per_slice = seconds / double(state.iterations());
+    state.counters["seconds_per_slice"] = per_slice;
+    state.counters["Mpixel/s"] = double(size * size) / per_slice / 1e6;
+    state.counters["GFLOP/s"] = flops / per_slice / 1e9;
+    state.counters["pct_peak"] = 100.0 * flops / per_slice / 1e9 / bench::peak_gflops();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::printf("peak fp32 FMA rate: %.1f GFLOP/s on %d threads\n", bench::peak_gflops(),
+                omp_get_max_threads());
+    for (const char* file : {"TomoGAN.h5", "TomoGAN-toy.h5", "dn-mdl-toy.h5"}) {
+        for (std::int64_t size : {256, 1024}) {
+            for (bool direct : {false, true}) {
+                const std::string name = std::string("inference/") + file + "/" +
+                                         std::to_string(size) + "x" + std::to_string(size) + "/" +
+                                         (direct ? "direct" : "auto");
+                benchmark::RegisterBenchmark(name.c_str(), apply_model, file, size, direct)
+                    ->UseRealTime()
+                    ->Unit(benchmark::kMillisecond);
+            }
+        }
+    }
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
