@@ -167,8 +167,7 @@ void framework_layer(benchmark::State& state, ConvShape s, ImageSize img,
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::printf("peak fp32 FMA rate: %.1f GFLOP/s on %d threads\n", bench::peak_gflops(),
-                omp_get_max_threads());
+    bench::report_peak();
     benchmark::RegisterBenchmark("peak_fma", [](benchmark::State& state) {
         timed_loop(state, 2.0 * 16 * bench::fma_chains * 2'000'000.0 * omp_get_max_threads(), [] {
             double sink = 0;

@@ -72,8 +72,7 @@ void apply_model(benchmark::State& state, std::string file, std::int64_t size, b
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::printf("peak fp32 FMA rate: %.1f GFLOP/s on %d threads\n", bench::peak_gflops(),
-                omp_get_max_threads());
+    bench::report_peak();
     for (const char* file : {"TomoGAN.h5", "TomoGAN-toy.h5", "dn-mdl-toy.h5"}) {
         for (std::int64_t size : {256, 1024}) {
             for (bool direct : {false, true}) {

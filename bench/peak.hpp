@@ -5,8 +5,11 @@
 #include <immintrin.h>
 #include <omp.h>
 
+#include <benchmark/benchmark.h>
+
 #include <algorithm>
 #include <chrono>
+#include <string>
 
 namespace tomodenoise::bench {
 
@@ -49,6 +52,12 @@ inline double measure_peak_gflops() {
 inline double peak_gflops() {
     static const double peak = measure_peak_gflops();
     return peak;
+}
+
+/// Puts the peak and thread count in the benchmark's context (console header and JSON).
+inline void report_peak() {
+    benchmark::AddCustomContext("peak_fp32_gflops", std::to_string(peak_gflops()));
+    benchmark::AddCustomContext("omp_threads", std::to_string(omp_get_max_threads()));
 }
 
 }  // namespace tomodenoise::bench
