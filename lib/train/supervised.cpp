@@ -1,0 +1,111 @@
+#include "train/supervised.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <random>
+
+#include "infer/reflect_padding.hpp"
+#include "tomodenoise/error.hpp"
+#include "train/loss.hpp"
+
+namespace tomodenoise {
+
+namespace {
+
+void check_pair(const Stack& a, const Stack& b, const char* what) {
+    if (a.type() != PixelType::float32 || b.type() != PixelType::float32)
+        throw InvalidArgument(std::string(what) + " stacks must be float32");
+    if (a.shape() != b.shape() || a.shape().n < 1)
+        throw ShapeError(std::string(what) + " inputs " + a.shape().to_string() +
+                         " and targets " + b.shape().to_string() + " must have one equal shape");
+}
+
+// Copies the (patch x patch) window at (y, x) of slice `slice` into image `k` of `dst`.
+void copy_patch(const Stack& s, std::int64_t slice, std::int64_t y, std::int64_t x,
+                std::int64_t patch, Tensor& dst, std::int64_t k) {
+    const auto& sh = s.shape();
+    const float* src = s.as<float>() + slice * sh.h * sh.w;
+    for (std::int64_t r = 0; r < patch; ++r)
+        std::memcpy(&dst.at(k, 0, r, 0), src + (y + r) * sh.w + x, sizeof(float) * patch);
+}
+
+// MSE of the network on whole test images, padded by reflection to its size multiple.
+double test_loss(Context& ctx, Network& network, const Stack& inputs, const Stack& targets,
+                 std::int64_t multiple) {
+    const auto& sh = inputs.shape();
+    const auto up = [&](std::int64_t v) { return (v + multiple - 1) / multiple * multiple; };
+    Tensor padded(Dims{1, 1, up(sh.h), up(sh.w)});
+    std::vector<float> out(static_cast<std::size_t>(sh.h * sh.w));
+    double sum = 0;
+    for (std::int64_t i = 0; i < sh.n; ++i) {
+        reflect_pad(inputs.as<float>() + i * sh.h * sh.w, Dims{1, 1, sh.h, sh.w}, padded);
+        crop(network.forward(ctx, padded, Mode::inference), sh.h, sh.w, out.data());
+        const float* t = targets.as<float>() + i * sh.h * sh.w;
+        for (std::size_t p = 0; p < out.size(); ++p) sum += double(out[p] - t[p]) * (out[p] - t[p]);
+    }
+    return sum / double(sh.pixels());
+}
+
+}  // namespace
+
+std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimizer& optimizer,
+                                          const Stack& inputs, const Stack& targets,
+                                          const Stack* test_inputs, const Stack* test_targets,
+                                          const SupervisedTrainingOptions& options,
+                                          const std::function<void(const EpochReport&)>& on_epoch) {
+    check_pair(inputs, targets, "training");
+    if ((test_inputs == nullptr) != (test_targets == nullptr))
+        throw InvalidArgument("test inputs and test targets go together");
+    if (test_inputs) check_pair(*test_inputs, *test_targets, "test");
+    const auto& sh = inputs.shape();
+    if (options.epochs < 1 || options.batch < 1 || options.steps_per_epoch < 0)
+        throw InvalidArgument("epochs and batch must be >= 1 and steps per epoch >= 0 (got " +
+                              std::to_string(options.epochs) + ", " +
+                              std::to_string(options.batch) + ", " +
+                              std::to_string(options.steps_per_epoch) + ")");
+    if (options.patch < 1 || options.patch > sh.h || options.patch > sh.w)
+        throw InvalidArgument("patch " + std::to_string(options.patch) +
+                              " must be between 1 and the image size " + sh.to_string());
+
+    const Dims batch_dims{options.batch, 1, options.patch, options.patch};
+    network.build({batch_dims});  // checks the patch against the network (ShapeError)
+    std::int64_t multiple = 1;
+    for (const auto& node : network.nodes())
+        if (node.dims.h > 0) multiple = std::max(multiple, options.patch / node.dims.h);
+
+    const std::int64_t patches_per_image =
+        std::max<std::int64_t>(1, (sh.h / options.patch) * (sh.w / options.patch));
+    const int steps = options.steps_per_epoch > 0
+                          ? options.steps_per_epoch
+                          : int(std::max<std::int64_t>(1, sh.n * patches_per_image / options.batch));
+    std::mt19937 rng(options.seed);
+    std::uniform_int_distribution<std::int64_t> slice(0, sh.n - 1), row(0, sh.h - options.patch),
+        col(0, sh.w - options.patch);
+    Tensor x(batch_dims), y(batch_dims), grad;
+    std::vector<EpochReport> reports;
+    for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+        const auto t0 = std::chrono::steady_clock::now();
+        double loss_sum = 0;
+        for (int step = 0; step < steps; ++step) {
+            for (std::int64_t k = 0; k < options.batch; ++k) {
+                const auto s = slice(rng), r = row(rng), c = col(rng);
+                copy_patch(inputs, s, r, c, options.patch, x, k);
+                copy_patch(targets, s, r, c, options.patch, y, k);
+            }
+            const Tensor& out = network.forward(ctx, x, Mode::training);
+            loss_sum += mean_squared_error(out, y, &grad);
+            network.backward(ctx, grad);
+            optimizer.step();
+        }
+        EpochReport report;
+        report.epoch = epoch;
+        report.train_loss = loss_sum / steps;
+        if (test_inputs) report.test_loss = test_loss(ctx, network, *test_inputs, *test_targets, multiple);
+        report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        reports.push_back(report);
+        if (on_epoch) on_epoch(report);
+    }
+    return reports;
+}
+
+}  // namespace tomodenoise
