@@ -12,6 +12,10 @@
 
 namespace tomodenoise {
 
+namespace hdf5 {
+class File;
+}
+
 /// A named float array: an optimizer's state slot, in Keras's optimizer_weights naming.
 struct NamedArray {
     std::string name;
@@ -31,6 +35,12 @@ void save_network(const std::string& path, Network& network,
 /// FormatError naming the file, layer, weight and dims for anything that does not fit, and
 /// IoError for a missing or unreadable file.
 Network load_network(const std::string& path, std::vector<NamedArray>* optimizer_state = nullptr);
+
+/// Reads the weights of `layer` from the Keras weights group `group` of `file` (absolute
+/// path): its `weight_names` attribute lists the datasets, relative to the group, in the order
+/// of layer.parameters(), stored in Keras's axis order. Throws FormatError naming the file, the
+/// layer, the weight and the dims for anything that does not fit.
+void read_keras_layer_weights(const hdf5::File& file, const std::string& group, Layer& layer);
 
 /// Keras's channels_last dims of `network`'s input `i` as stored (H and W 0 when free).
 struct KerasInputShape {
