@@ -92,7 +92,9 @@ inline void copy_parameters(Network& from, Network& to) {
 
 /// The network's (first) output for `input`, in plain NCHW order.
 inline std::vector<float> run(Network& network, const Tensor& input) {
-    Context ctx;
+    // One context for every run: networks of the same layers reuse each other's primitives
+    // instead of compiling their own.
+    static Context ctx;
     const Tensor& out = network.forward(ctx, input, Mode::inference);
     return std::vector<float>(out.data(), out.data() + out.dims().count());
 }
