@@ -111,7 +111,8 @@ TEST(TomoGanDiscriminator, GradientsMatchFiniteDifferences) {
         return double(y.data()[0]) * weights.data()[0] + double(y.data()[1]) * weights.data()[1];
     };
     loss();
-    const Tensor diff_x = net.backward(ctx, weights, true).at(0);
+    const Tensor& diff_x = net.backward(ctx, weights, true).at(0);
+    const std::vector<float> input_grad(diff_x.data(), diff_x.data() + diff_x.dims().count());
 
     // Kinks crossed within epsilon and float32 rounding leave errors of about 1e-2; a gradient
     // routed wrongly is off by its own size.
@@ -149,7 +150,6 @@ TEST(TomoGanDiscriminator, GradientsMatchFiniteDifferences) {
         check(p->value(), static_cast<std::size_t>(p->size()), analytic[k],
               [p] { p->mark_changed(); }, "parameter " + std::to_string(k) + " " + p->name());
     }
-    const std::vector<float> input_grad(diff_x.data(), diff_x.data() + diff_x.dims().count());
     check(x.data(), static_cast<std::size_t>(x.dims().count()), input_grad, [] {}, "input");
 }
 
