@@ -156,6 +156,12 @@ TEST(TomoGanDiscriminator, GradientsMatchFiniteDifferences) {
 TEST(TomoGanDiscriminator, ExportsInKerasLayoutWithItsPatchSize) {
     Network net = build_tomogan_discriminator(sized(1, 24, 16));
     expect_export_round_trip(net, random_tensor(Dims{3, 1, 24, 16}, 2));
+    ScratchDir dir;
+    save_network(dir.file("discriminator.h5"), net);
+    const auto shape = keras_input_shape(dir.file("discriminator.h5"));
+    EXPECT_EQ(shape.h, 24);
+    EXPECT_EQ(shape.w, 16);
+    EXPECT_EQ(shape.c, 1);
 }
 
 TEST(TomoGanDiscriminator, BadOptionsAreNamed) {
