@@ -5,14 +5,21 @@
 
 namespace tomodenoise {
 
-void Network::add_input(const std::string& name, std::int64_t channels) {
+void Network::add_input(const std::string& name, std::int64_t channels, std::int64_t height,
+                        std::int64_t width) {
     if (index_.count(name)) throw InvalidArgument("network already has a node named '" + name + "'");
     if (channels < 1)
         throw InvalidArgument("network input '" + name + "' needs at least one channel, got " +
                               std::to_string(channels));
+    if (height < 0 || width < 0)
+        throw InvalidArgument("network input '" + name + "' is declared with height " +
+                              std::to_string(height) + " and width " + std::to_string(width) +
+                              " (0 for any size)");
     Node node;
     node.name = name;
     node.channels = channels;
+    node.height = height;
+    node.width = width;
     index_[name] = nodes_.size();
     nodes_.push_back(std::move(node));
     input_names_.push_back(name);

@@ -22,6 +22,10 @@ public:
         std::unique_ptr<Layer> layer;  ///< null for a network input
         std::vector<std::size_t> inputs;
         std::int64_t channels = 0;     ///< declared channels of a network input
+        /// Declared height and width of a network input, 0 when free: what a Keras file stores
+        /// as its batch_input_shape. Not enforced here; layers that need a size (Dense after
+        /// Flatten) check it when built.
+        std::int64_t height = 0, width = 0;
         Dims dims;                     ///< output dims from the last build
         Tensor output, diff;
         /// Inference only: where this node writes instead of `output`: its channel range of a
@@ -34,8 +38,10 @@ public:
     Network(Network&&) = default;
     Network& operator=(Network&&) = default;
 
-    /// Declares a network input of `channels` channels.
-    void add_input(const std::string& name, std::int64_t channels);
+    /// Declares a network input of `channels` channels and, when the network needs one, its
+    /// height and width (0: any size).
+    void add_input(const std::string& name, std::int64_t channels, std::int64_t height = 0,
+                   std::int64_t width = 0);
     /// Adds `layer`, fed by the named inputs or layers, which must already exist.
     Layer& add(std::unique_ptr<Layer> layer, const std::vector<std::string>& inputs);
     template <typename L, typename... Args>

@@ -63,7 +63,12 @@ json model_config(Network& network) {
         entry["name"] = node.name;
         if (!node.layer) {
             entry["class_name"] = "InputLayer";
-            entry["config"] = {{"batch_input_shape", {nullptr, nullptr, nullptr, node.channels}},
+            const auto declared = [](std::int64_t size) {
+                return size > 0 ? json(size) : json(nullptr);
+            };
+            entry["config"] = {{"batch_input_shape",
+                                {nullptr, declared(node.height), declared(node.width),
+                                 node.channels}},
                                {"dtype", "float32"},
                                {"sparse", false},
                                {"ragged", false},
@@ -228,39 +233,40 @@ KerasInputShape input_shape_of(const json& layer_config, const std::string& wher
 }
 
 void load_weights(const hdf5::File& file, Network& network) {
-    for (const auto& node : network.nodes()) {
-        if (!node.layer) continue;
-        auto params = node.layer->parameters();
-        const std::string group = std::string(weights_group) + "/" + node.name;
-        const std::string where = file.path() + ": layer '" + node.name + "'";
-        if (params.empty()) continue;
-        if (!hdf5::link_exists(file, group))
-            throw FormatError(where + ": no weights group " + group);
-        const auto names = hdf5::read_string_list_attribute(file, group, "weight_names");
-        if (names.size() != params.size())
-            throw FormatError(where + " has " + std::to_string(names.size()) +
-                              " weight(s) in the file, the layer needs " +
-                              std::to_string(params.size()));
-        for (std::size_t k = 0; k < params.size(); ++k) {
-            Parameter& p = *params[k];
-            const std::string path = group + "/" + names[k];
-            if (!hdf5::link_exists(file, path))
-                throw FormatError(where + ": weight dataset " + path + " is missing");
-            const auto array = hdf5::read_float_dataset(file, path);
-            const auto axes = node.layer->keras_axes(p);
-            const auto want = keras_dims(p, axes);
-            if (array.dims != want)
-                throw FormatError(where + ": weight '" + names[k] + "' has dims " +
-                                  hdf5::dims_to_string(array.dims) + ", the layer's config needs " +
-                                  hdf5::dims_to_string(want));
-            const auto ours = permute(array.values, array.dims, inverse(axes));
-            std::copy(ours.begin(), ours.end(), p.value());
-            p.mark_changed();
-        }
-    }
+    for (const auto& node : network.nodes())
+        if (node.layer && !node.layer->parameters().empty())
+            read_keras_layer_weights(file, std::string(weights_group) + "/" + node.name,
+                                     *node.layer);
 }
 
 }  // namespace
+
+void read_keras_layer_weights(const hdf5::File& file, const std::string& group, Layer& layer) {
+    auto params = layer.parameters();
+    const std::string where = file.path() + ": layer '" + layer.name() + "'";
+    if (!hdf5::link_exists(file, group)) throw FormatError(where + ": no weights group " + group);
+    const auto names = hdf5::read_string_list_attribute(file, group, "weight_names");
+    if (names.size() != params.size())
+        throw FormatError(where + " has " + std::to_string(names.size()) +
+                          " weight(s) in the file, the layer needs " +
+                          std::to_string(params.size()));
+    for (std::size_t k = 0; k < params.size(); ++k) {
+        Parameter& p = *params[k];
+        const std::string path = group + "/" + names[k];
+        if (!hdf5::link_exists(file, path))
+            throw FormatError(where + ": weight dataset " + path + " is missing");
+        const auto array = hdf5::read_float_dataset(file, path);
+        const auto axes = layer.keras_axes(p);
+        const auto want = keras_dims(p, axes);
+        if (array.dims != want)
+            throw FormatError(where + ": weight '" + names[k] + "' has dims " +
+                              hdf5::dims_to_string(array.dims) + ", the layer's config needs " +
+                              hdf5::dims_to_string(want));
+        const auto ours = permute(array.values, array.dims, inverse(axes));
+        std::copy(ours.begin(), ours.end(), p.value());
+        p.mark_changed();
+    }
+}
 
 void save_network(const std::string& path, Network& network, const Optimizer* optimizer) {
     namespace fs = std::filesystem;
@@ -316,7 +322,7 @@ Network load_network(const std::string& path) {
             (sequential && network.nodes().empty() && cfg.contains("batch_input_shape"))) {
             const auto shape = input_shape_of(cfg, where);
             const std::string input_name = class_name == "InputLayer" ? name : name + "_input";
-            network.add_input(input_name, shape.c);
+            network.add_input(input_name, shape.c, shape.h, shape.w);
             build_dims.push_back(Dims{1, shape.c, shape.h ? shape.h : default_build_size,
                                       shape.w ? shape.w : default_build_size});
             previous = input_name;

@@ -13,6 +13,10 @@
 
 namespace tomodenoise {
 
+namespace hdf5 {
+class File;
+}
+
 /// Writes `network` (architecture and weights) and, when given, `optimizer`'s configuration
 /// (root attribute training_config) and state (optimizer_weights/<Type>/<layer>/<weight>/<slot>:0
 /// in Keras's axis order, and optimizer_weights/<Type>/iter:0) to `path`. The file appears only
@@ -29,6 +33,12 @@ Network load_network(const std::string& path);
 /// save_network stored. Throws FormatError naming the file when it holds no state for this
 /// optimizer type, or state that does not fit its parameters.
 void load_optimizer_state(const std::string& path, Network& network, Optimizer& optimizer);
+
+/// Reads the weights of `layer` from the Keras weights group `group` of `file` (absolute
+/// path): its `weight_names` attribute lists the datasets, relative to the group, in the order
+/// of layer.parameters(), stored in Keras's axis order. Throws FormatError naming the file, the
+/// layer, the weight and the dims for anything that does not fit.
+void read_keras_layer_weights(const hdf5::File& file, const std::string& group, Layer& layer);
 
 /// Keras's channels_last dims of `network`'s input `i` as stored (H and W 0 when free).
 struct KerasInputShape {

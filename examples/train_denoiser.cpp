@@ -1,0 +1,132 @@
+// train_denoiser: trains a denoising network from scratch (or resumes one) on an HDF5 training
+// file, supervised with the MSE loss and Adam on random patches, and saves it in Keras's HDF5
+// layout after every epoch (model, then optimizer state), so an interrupted run loses at most
+// one epoch and `--resume` picks it up.
+//
+//   train_denoiser --data train.h5 --out model.h5 [--arch cnn|tomogan] [--epochs 10] ...
+//
+// Data layouts (as simulate_dataset writes them):
+//   supervised (TomoGAN layout): train_ns -> train_gt, evaluated on test_ns vs test_gt;
+//   --noise2noise: train_a -> train_b (two noisy realizations), evaluated on test_a vs
+//   test_clean when the file has it.
+
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "core/context.hpp"
+#include "io/hdf5.hpp"
+#include "io/model_file.hpp"
+#include "models/cnn_denoiser.hpp"
+#include "models/tomogan_generator.hpp"
+#include "tomodenoise/error.hpp"
+#include "tomodenoise/io.hpp"
+#include "train/optimizer.hpp"
+#include "train/supervised.hpp"
+
+using namespace tomodenoise;
+
+namespace {
+
+Stack read_float_stack(const std::string& file, const std::string& dataset) {
+    const Stack s = read_hdf5_stack({file, dataset});
+    if (s.type() == PixelType::float32) return s;
+    const auto values = s.to_float();
+    return Stack::from_float(s.shape(), values.data());
+}
+
+bool has_dataset(const std::string& file, const std::string& dataset) {
+    return hdf5::link_exists(hdf5::File::open_read(file), dataset);
+}
+
+double value_range(const Stack& s) {
+    const float* v = s.as<float>();
+    const auto [lo, hi] = std::minmax_element(v, v + s.shape().pixels());
+    return double(*hi) - double(*lo);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Trains a denoising network on an HDF5 training file and saves it as Keras HDF5"};
+    std::string data, out, arch = "cnn", resume;
+    SupervisedTrainingOptions options;
+    double learning_rate = 1e-3;
+    int threads = 0;
+    bool noise2noise = false;
+    app.add_option("--data", data, "training file (TomoGAN layout, or n2n with --noise2noise)")
+        ->required();
+    app.add_option("--out", out, "model file written after every epoch")->required();
+    app.add_option("--arch", arch, "network to train from scratch")
+        ->check(CLI::IsMember({"cnn", "tomogan"}))
+        ->capture_default_str();
+    app.add_option("--resume", resume, "model file (with optimizer state) to continue training");
+    app.add_option("--epochs", options.epochs, "epochs")->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("--batch", options.batch, "patches per step")->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("--patch", options.patch, "patch side in pixels")->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("--steps", options.steps_per_epoch, "steps per epoch (0: one pass over the images)")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_option("--lr", learning_rate, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("--seed", options.seed, "seed of the initial weights and of the patches")->capture_default_str();
+    app.add_option("--threads", threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_flag("--noise2noise", noise2noise, "train on two noisy realizations (train_a -> train_b)");
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        const char* input_name = noise2noise ? "/train_a" : "/train_ns";
+        const char* target_name = noise2noise ? "/train_b" : "/train_gt";
+        const char* test_input_name = noise2noise ? "/test_a" : "/test_ns";
+        const char* test_target_name = noise2noise ? "/test_clean" : "/test_gt";
+        const Stack inputs = read_float_stack(data, input_name);
+        const Stack targets = read_float_stack(data, target_name);
+        Stack test_inputs, test_targets;
+        const bool with_test = has_dataset(data, test_input_name) && has_dataset(data, test_target_name) &&
+                               hdf5_stack_shape({data, test_input_name}).n > 0;
+        if (with_test) {
+            test_inputs = read_float_stack(data, test_input_name);
+            test_targets = read_float_stack(data, test_target_name);
+        }
+
+        Context ctx(threads);
+        Network network;
+        if (!resume.empty()) {
+            network = load_network(resume);
+        } else if (arch == "cnn") {
+            CnnDenoiserConfig config;
+            config.seed = options.seed;
+            network = build_cnn_denoiser(config);
+        } else {
+            TomoGanGeneratorConfig config;
+            config.seed = options.seed;
+            network = build_tomogan_generator(config);
+        }
+        AdamConfig adam_config;
+        adam_config.learning_rate = learning_rate;
+        Adam adam(named_parameters(network), adam_config);
+        if (!resume.empty()) load_optimizer_state(resume, network, adam);
+
+        const double range = with_test ? value_range(test_targets) : 1.0;
+        std::printf("training %s: %lld images %s, %d epochs of %s steps, batch %d, patch %lld\n",
+                    resume.empty() ? arch.c_str() : resume.c_str(),
+                    static_cast<long long>(inputs.shape().n), inputs.shape().to_string().c_str(),
+                    options.epochs,
+                    options.steps_per_epoch ? std::to_string(options.steps_per_epoch).c_str() : "auto",
+                    options.batch, static_cast<long long>(options.patch));
+        train_supervised(ctx, network, adam, inputs, targets, with_test ? &test_inputs : nullptr,
+                         with_test ? &test_targets : nullptr, options, [&](const EpochReport& r) {
+                             save_network(out, network, &adam);
+                             std::printf("epoch %d: train loss %.6g", r.epoch, r.train_loss);
+                             if (r.test_loss >= 0)
+                                 std::printf(", test loss %.6g, test PSNR %.2f dB", r.test_loss,
+                                             10 * std::log10(range * range / r.test_loss));
+                             std::printf(", %.1f s -> %s\n", r.seconds, out.c_str());
+                             std::fflush(stdout);
+                         });
+    } catch (const Error& e) {
+        std::cerr << "train_denoiser: error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
