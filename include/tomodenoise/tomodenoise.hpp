@@ -5,6 +5,7 @@
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/metrics.hpp"
+#include "tomodenoise/model.hpp"
 #include "tomodenoise/normalize.hpp"
 #include "tomodenoise/simulate.hpp"
 #include "tomodenoise/stack.hpp"
