@@ -179,15 +179,14 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
         });
     const Tensor& xs = ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_);
     const Tensor& dd = ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_);
-    const bool weights_plain = bww.pd.diff_weights_desc() == kernel_.desc();
-    if (!weights_plain) diff_weights_.reshape(bww.pd.diff_weights_desc());
     std::unordered_map<int, dnnl::memory> args = {
         {DNNL_ARG_SRC, xs.memory()},
         {DNNL_ARG_DIFF_DST, dd.memory()},
-        {DNNL_ARG_DIFF_WEIGHTS, weights_plain ? kernel_.grad_memory() : diff_weights_.memory()}};
+        {DNNL_ARG_DIFF_WEIGHTS,
+         weight_gradient_.target(bww.pd.diff_weights_desc(), kernel_.grad_memory())}};
     if (config_.use_bias) args[DNNL_ARG_DIFF_BIAS] = bias_.grad_memory();
     bww.primitive.execute(ctx.stream(), args);
-    if (!weights_plain) ctx.reorder(diff_weights_.memory(), kernel_.grad_memory(), where);
+    weight_gradient_.finish(ctx, kernel_.grad_memory(), where);
 
     if (diff_src.empty() || !diff_src[0]) return;
     auto& bwd = ctx.cache().get<dnnl::convolution_backward_data>(
@@ -221,7 +220,7 @@ nlohmann::json convolution_keras_config(const std::string& name,
                                         const ConvolutionConfig& config) {
     const nlohmann::json k = {config.kernel, config.kernel};
     const nlohmann::json s = {config.stride, config.stride};
-    return {{"name", name},
+    nlohmann::json c = {{"name", name},
             {"trainable", true},
             {"dtype", "float32"},
             {"filters", config.filters},
@@ -232,16 +231,9 @@ nlohmann::json convolution_keras_config(const std::string& name,
             {"dilation_rate", {1, 1}},
             {"groups", 1},
             {"activation", config.activation.keras_name()},
-            {"use_bias", config.use_bias},
-            {"kernel_initializer",
-             {{"class_name", keras_name(config.kernel_initializer)},
-              {"config", {{"seed", nullptr}}}}},
-            {"bias_initializer", {{"class_name", "Zeros"}, {"config", nlohmann::json::object()}}},
-            {"kernel_regularizer", nullptr},
-            {"bias_regularizer", nullptr},
-            {"activity_regularizer", nullptr},
-            {"kernel_constraint", nullptr},
-            {"bias_constraint", nullptr}};
+            {"use_bias", config.use_bias}};
+    c.update(keras_weight_settings(config.kernel_initializer));
+    return c;
 }
 
 nlohmann::json ConvolutionLayer::keras_config() const {

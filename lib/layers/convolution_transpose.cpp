@@ -142,15 +142,14 @@ void ConvolutionTransposeLayer::backward(Context& ctx, const std::vector<const T
         });
     const Tensor& xs = ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_);
     const Tensor& dd = ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_);
-    const bool weights_plain = bww.pd.diff_weights_desc() == kernel_.desc();
-    if (!weights_plain) diff_weights_.reshape(bww.pd.diff_weights_desc());
     std::unordered_map<int, dnnl::memory> args = {
         {DNNL_ARG_SRC, xs.memory()},
         {DNNL_ARG_DIFF_DST, dd.memory()},
-        {DNNL_ARG_DIFF_WEIGHTS, weights_plain ? kernel_.grad_memory() : diff_weights_.memory()}};
+        {DNNL_ARG_DIFF_WEIGHTS,
+         weight_gradient_.target(bww.pd.diff_weights_desc(), kernel_.grad_memory())}};
     if (config_.use_bias) args[DNNL_ARG_DIFF_BIAS] = bias_.grad_memory();
     bww.primitive.execute(ctx.stream(), args);
-    if (!weights_plain) ctx.reorder(diff_weights_.memory(), kernel_.grad_memory(), where);
+    weight_gradient_.finish(ctx, kernel_.grad_memory(), where);
 
     if (diff_src.empty() || !diff_src[0]) return;
     auto& bwd = ctx.cache().get<dnnl::deconvolution_backward_data>(

@@ -55,7 +55,8 @@ private:
     Parameter kernel_, bias_;
 
     PrimitiveWeights weights_;
-    Tensor src_reordered_, diff_dst_reordered_, diff_pre_, diff_weights_, src_for_weights_,
+    WeightGradient weight_gradient_;
+    Tensor src_reordered_, diff_dst_reordered_, diff_pre_, src_for_weights_,
         diff_dst_for_weights_, diff_dst_for_data_;
 };
 

@@ -121,15 +121,13 @@ void DenseLayer::backward(Context& ctx, const std::vector<const Tensor*>& src, c
             return dnnl::inner_product_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
         });
     const dnnl::memory kernel_grad = storage_as(kernel_as_weights(), kernel_.grad());
-    const bool weights_plain = bww.pd.diff_weights_desc() == kernel_as_weights();
-    if (!weights_plain) diff_weights_.reshape(bww.pd.diff_weights_desc());
     std::unordered_map<int, dnnl::memory> args = {
         {DNNL_ARG_SRC, x.memory()},
         {DNNL_ARG_DIFF_DST, diff_pre_matrix},
-        {DNNL_ARG_DIFF_WEIGHTS, weights_plain ? kernel_grad : diff_weights_.memory()}};
+        {DNNL_ARG_DIFF_WEIGHTS, weight_gradient_.target(bww.pd.diff_weights_desc(), kernel_grad)}};
     if (config_.use_bias) args[DNNL_ARG_DIFF_BIAS] = bias_.grad_memory();
     bww.primitive.execute(ctx.stream(), args);
-    if (!weights_plain) ctx.reorder(diff_weights_.memory(), kernel_grad, where);
+    weight_gradient_.finish(ctx, kernel_grad, where);
 
     if (diff_src.empty() || !diff_src[0]) return;
     auto& bwd = ctx.cache().get<dnnl::inner_product_backward_data>(
@@ -155,21 +153,14 @@ std::vector<int> DenseLayer::keras_axes(const Parameter& p) const {
 }
 
 nlohmann::json DenseLayer::keras_config() const {
-    return {{"name", name()},
+    nlohmann::json c = {{"name", name()},
             {"trainable", true},
             {"dtype", "float32"},
             {"units", config_.units},
             {"activation", config_.activation.keras_name()},
-            {"use_bias", config_.use_bias},
-            {"kernel_initializer",
-             {{"class_name", keras_name(config_.kernel_initializer)},
-              {"config", {{"seed", nullptr}}}}},
-            {"bias_initializer", {{"class_name", "Zeros"}, {"config", nlohmann::json::object()}}},
-            {"kernel_regularizer", nullptr},
-            {"bias_regularizer", nullptr},
-            {"activity_regularizer", nullptr},
-            {"kernel_constraint", nullptr},
-            {"bias_constraint", nullptr}};
+            {"use_bias", config_.use_bias}};
+    c.update(keras_weight_settings(config_.kernel_initializer));
+    return c;
 }
 
 }  // namespace tomodenoise

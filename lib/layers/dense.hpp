@@ -54,7 +54,8 @@ private:
     Parameter kernel_, bias_;
 
     PrimitiveWeights weights_;
-    Tensor diff_dst_reordered_, diff_pre_, diff_weights_;
+    WeightGradient weight_gradient_;
+    Tensor diff_dst_reordered_, diff_pre_;
 };
 
 }  // namespace tomodenoise

@@ -16,4 +16,16 @@ const Tensor& PrimitiveWeights::laid_out(Context& ctx, const Parameter& param,
     return weights_;
 }
 
+const dnnl::memory& WeightGradient::target(const dnnl::memory::desc& chosen,
+                                           const dnnl::memory& grad) {
+    direct_ = chosen == grad.get_desc();
+    if (direct_) return grad;
+    scratch_.reshape(chosen);
+    return scratch_.memory();
+}
+
+void WeightGradient::finish(Context& ctx, const dnnl::memory& grad, const std::string& what) {
+    if (!direct_) ctx.reorder(scratch_.memory(), grad, what);
+}
+
 }  // namespace tomodenoise

@@ -25,4 +25,20 @@ private:
     std::uint64_t version_ = 0;
 };
 
+/// Where a backward-weights primitive writes a parameter's gradient: straight into the plain
+/// gradient when the primitive chose the plain layout, otherwise into a scratch in the chosen
+/// layout that finish() reorders into the gradient.
+class WeightGradient {
+public:
+    /// The memory to pass as DNNL_ARG_DIFF_WEIGHTS for a primitive that chose `chosen`;
+    /// `grad` is the parameter's plain gradient (with the primitive's dims).
+    const dnnl::memory& target(const dnnl::memory::desc& chosen, const dnnl::memory& grad);
+    /// After the primitive ran: moves the scratch into `grad` when target() handed it out.
+    void finish(Context& ctx, const dnnl::memory& grad, const std::string& what);
+
+private:
+    Tensor scratch_;
+    bool direct_ = true;
+};
+
 }  // namespace tomodenoise

@@ -47,4 +47,14 @@ std::string keras_name(Initializer init) {
     return "GlorotUniform";
 }
 
+nlohmann::json keras_weight_settings(Initializer kernel) {
+    return {{"kernel_initializer", {{"class_name", keras_name(kernel)}, {"config", {{"seed", nullptr}}}}},
+            {"bias_initializer", {{"class_name", "Zeros"}, {"config", nlohmann::json::object()}}},
+            {"kernel_regularizer", nullptr},
+            {"bias_regularizer", nullptr},
+            {"activity_regularizer", nullptr},
+            {"kernel_constraint", nullptr},
+            {"bias_constraint", nullptr}};
+}
+
 }  // namespace tomodenoise

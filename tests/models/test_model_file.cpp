@@ -8,7 +8,11 @@
 #include "io/hdf5.hpp"
 #include "io/model_file.hpp"
 #include "layer_check.hpp"
+#include "layers/activation_layer.hpp"
+#include "layers/add.hpp"
 #include "layers/convolution.hpp"
+#include "layers/max_pooling.hpp"
+#include "layers/upsampling.hpp"
 #include "train/loss.hpp"
 #include "train/optimizer.hpp"
 #include "tomodenoise/error.hpp"
@@ -110,6 +114,42 @@ TEST(ModelFile, OptimizerStateRoundTripsAndTrainingResumesIdentically) {
 
     Sgd sgd(named_parameters(resumed), SgdConfig{});
     EXPECT_THROW(load_optimizer_state(path, resumed, sgd), FormatError);
+}
+
+TEST(ModelFile, EveryStandaloneActivationAndAddRoundTrip) {
+    // The Keras classes the published models do not use: Activation (each function),
+    // LeakyReLU, Add, and 'valid' pooling with bilinear upsampling.
+    Network net;
+    net.add_input("input_1", 3);
+    ConvolutionConfig c;
+    c.filters = 4;
+    net.add<ConvolutionLayer>({"input_1"}, "conv2d", c);
+    net.add<ActivationLayer>({"conv2d"}, "leaky_re_lu", Activation::leaky_relu(0.2f));
+    net.add<ActivationLayer>({"leaky_re_lu"}, "activation", Activation::tanh());
+    net.add<ActivationLayer>({"conv2d"}, "activation_1", Activation::sigmoid());
+    net.add<ActivationLayer>({"conv2d"}, "activation_2", Activation::relu());
+    net.add<AddLayer>({"activation", "activation_1", "activation_2"}, "add");
+    MaxPoolingConfig pool;
+    pool.padding = Padding::valid;
+    net.add<MaxPoolingLayer>({"add"}, "max_pooling2d", pool);
+    UpsamplingConfig up;
+    up.interpolation = Interpolation::bilinear;
+    net.add<UpsamplingLayer>({"max_pooling2d"}, "up_sampling2d", up);
+    net.build({Dims{1, 3, 16, 16}});
+    net.initialize(2);
+
+    ScratchDir dir;
+    save_network(dir.file("m.h5"), net);
+    Network back = load_network(dir.file("m.h5"));
+    ASSERT_EQ(back.nodes().size(), net.nodes().size());
+    for (std::size_t i = 1; i < net.nodes().size(); ++i) {
+        EXPECT_EQ(back.nodes()[i].layer->type(), net.nodes()[i].layer->type());
+        EXPECT_EQ(back.nodes()[i].layer->keras_config(), net.nodes()[i].layer->keras_config());
+    }
+    Context ctx;
+    const Tensor x = random_tensor(Dims{1, 3, 18, 14}, 6);
+    EXPECT_EQ(plain_values(ctx, net.forward(ctx, x, Mode::inference)),
+              plain_values(ctx, back.forward(ctx, x, Mode::inference)));
 }
 
 TEST(ModelFile, MissingTruncatedAndCorruptFilesGiveErrorsNamingTheFile) {
