@@ -9,17 +9,21 @@
 //   supervised (TomoGAN layout): train_ns -> train_gt, evaluated on test_ns vs test_gt;
 //   --noise2noise: train_a -> train_b (two noisy realizations), evaluated on test_a vs
 //   test_clean when the file has it.
+// --snapshots DIR writes DIR/epoch_NNN.png after each epoch: the first test slice as input |
+// output | target, in one display window.
 
 #include <CLI/CLI.hpp>
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "core/context.hpp"
 #include "io/hdf5.hpp"
 #include "io/model_file.hpp"
 #include "models/cnn_denoiser.hpp"
+#include "models/model_impl.hpp"
 #include "models/tomogan_generator.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
@@ -72,6 +76,9 @@ int main(int argc, char** argv) {
     app.add_option("--seed", options.seed, "seed of the initial weights and of the patches")->capture_default_str();
     app.add_option("--threads", threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
     app.add_flag("--noise2noise", noise2noise, "train on two noisy realizations (train_a -> train_b)");
+    std::string snapshots;
+    app.add_option("--snapshots", snapshots,
+                   "folder for a PNG per epoch: first test slice, input | output | target");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -122,6 +129,15 @@ int main(int argc, char** argv) {
                                  std::printf(", test loss %.6g, test PSNR %.2f dB", r.test_loss,
                                              10 * std::log10(range * range / r.test_loss));
                              std::printf(", %.1f s -> %s\n", r.seconds, out.c_str());
+                             if (!snapshots.empty() && with_test) {
+                                 char name[32];
+                                 std::snprintf(name, sizeof name, "epoch_%03d.png", r.epoch);
+                                 const Stack output = apply_to_slices(
+                                     ctx, network, test_inputs, downsampling_factor(network));
+                                 std::filesystem::create_directories(snapshots);
+                                 write_png_montage((std::filesystem::path(snapshots) / name).string(),
+                                                   {test_inputs, output, test_targets}, 0);
+                             }
                              std::fflush(stdout);
                          });
     } catch (const Error& e) {

@@ -29,24 +29,29 @@ void copy_patch(const Stack& s, std::int64_t slice, std::int64_t y, std::int64_t
         std::memcpy(&dst.at(k, 0, r, 0), src + (y + r) * sh.w + x, sizeof(float) * patch);
 }
 
-// MSE of the network on whole test images, padded by reflection to its size multiple.
-double test_loss(Context& ctx, Network& network, const Stack& inputs, const Stack& targets,
-                 std::int64_t multiple) {
-    const auto& sh = inputs.shape();
-    const auto up = [&](std::int64_t v) { return (v + multiple - 1) / multiple * multiple; };
-    Tensor padded(Dims{1, 1, up(sh.h), up(sh.w)});
-    std::vector<float> out(static_cast<std::size_t>(sh.h * sh.w));
+double mean_squared_difference(const Stack& a, const Stack& b) {
     double sum = 0;
-    for (std::int64_t i = 0; i < sh.n; ++i) {
-        reflect_pad(inputs.as<float>() + i * sh.h * sh.w, Dims{1, 1, sh.h, sh.w}, padded);
-        crop(network.forward(ctx, padded, Mode::inference), sh.h, sh.w, out.data());
-        const float* t = targets.as<float>() + i * sh.h * sh.w;
-        for (std::size_t p = 0; p < out.size(); ++p) sum += double(out[p] - t[p]) * (out[p] - t[p]);
+    for (std::int64_t p = 0; p < a.shape().pixels(); ++p) {
+        const double d = double(a.as<float>()[p]) - b.as<float>()[p];
+        sum += d * d;
     }
-    return sum / double(sh.pixels());
+    return sum / double(a.shape().pixels());
 }
 
 }  // namespace
+
+Stack apply_to_slices(Context& ctx, Network& network, const Stack& inputs, std::int64_t multiple) {
+    const auto& sh = inputs.shape();
+    const auto up = [&](std::int64_t v) { return (v + multiple - 1) / multiple * multiple; };
+    Tensor padded(Dims{1, 1, up(sh.h), up(sh.w)});
+    Stack out(sh, PixelType::float32);
+    for (std::int64_t i = 0; i < sh.n; ++i) {
+        reflect_pad(inputs.as<float>() + i * sh.h * sh.w, Dims{1, 1, sh.h, sh.w}, padded);
+        crop(network.forward(ctx, padded, Mode::inference), sh.h, sh.w,
+             out.as<float>() + i * sh.h * sh.w);
+    }
+    return out;
+}
 
 std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimizer& optimizer,
                                           const Stack& inputs, const Stack& targets,
@@ -100,7 +105,9 @@ std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimi
         EpochReport report;
         report.epoch = epoch;
         report.train_loss = loss_sum / steps;
-        if (test_inputs) report.test_loss = test_loss(ctx, network, *test_inputs, *test_targets, multiple);
+        if (test_inputs)
+            report.test_loss = mean_squared_difference(
+                apply_to_slices(ctx, network, *test_inputs, multiple), *test_targets);
         report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         reports.push_back(report);
         if (on_epoch) on_epoch(report);

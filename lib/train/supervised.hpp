@@ -29,6 +29,10 @@ struct EpochReport {
     double seconds = 0;
 };
 
+/// `network` applied in inference mode to every slice of the float stack `inputs`, each
+/// reflect-padded to a multiple of `multiple` and cropped back.
+Stack apply_to_slices(Context& ctx, Network& network, const Stack& inputs, std::int64_t multiple);
+
 /// Trains `network` (one input channel, one output channel; built or not) to map `inputs` to
 /// `targets` (float stacks of equal shape). `optimizer` holds `network`'s parameters. After
 /// each epoch the whole `test_inputs` are run through the network in inference mode and their

@@ -46,7 +46,7 @@ TEST(CompareImagesTool, PrintsTheLibraryMetricsAsJson) {
     tomodenoise::write_hdf5_stack({file, "/clean"}, Stack::from_float(shape, p.reference.data()));
     tomodenoise::write_hdf5_stack({file, "/noisy"}, Stack::from_float(shape, p.test.data()));
 
-    const auto result = run_tool(tool, "'" + file + ":/clean' '" + file + ":/noisy'", dir);
+    const auto result = run_tool(tool, "'" + file + ":/clean' '" + file + ":/noisy'");
     ASSERT_EQ(result.exit_code, 0) << result.err;
     const auto json = nlohmann::json::parse(result.out);
     // Default data range: the reference's max - min.
@@ -68,7 +68,7 @@ TEST(CompareImagesTool, PrintsTheLibraryMetricsAsJson) {
     EXPECT_GT(json["per_slice"]["mse"][0].get<double>(), 0.0);
 
     const auto ranged =
-        run_tool(tool, "'" + file + ":/clean' '" + file + ":/noisy' --data-range 2", dir);
+        run_tool(tool, "'" + file + ":/clean' '" + file + ":/noisy' --data-range 2");
     ASSERT_EQ(ranged.exit_code, 0) << ranged.err;
     EXPECT_NEAR(nlohmann::json::parse(ranged.out).at("psnr").get<double>(),
                 tomodenoise::compare_stacks(p.reference.data(), p.test.data(), shape, 2.0)
@@ -96,8 +96,8 @@ TEST(CompareImagesTool, AcceptsTwoDimensionalDatasets) {
         H5Sclose(space);
         H5Fclose(h5);
     }
-    const auto a = run_tool(tool, "'" + file + ":/a' '" + file + ":/b'", dir);
-    const auto a2d = run_tool(tool, "'" + file + ":/a2d' '" + file + ":/b'", dir);
+    const auto a = run_tool(tool, "'" + file + ":/a' '" + file + ":/b'");
+    const auto a2d = run_tool(tool, "'" + file + ":/a2d' '" + file + ":/b'");
     ASSERT_EQ(a2d.exit_code, 0) << a2d.err;
     EXPECT_EQ(nlohmann::json::parse(a2d.out).at("psnr"), nlohmann::json::parse(a.out).at("psnr"));
 }
@@ -111,7 +111,7 @@ TEST(CompareImagesTool, ErrorsAreOneLineNamingTheFile) {
     tomodenoise::write_hdf5_stack({file, "/one"}, Stack::from_float({1, 16, 16}, big.data()));
 
     auto expect_one_line_error = [&](const std::string& args, const std::string& named) {
-        const auto r = run_tool(tool, args, dir);
+        const auto r = run_tool(tool, args);
         EXPECT_NE(r.exit_code, 0) << args;
         EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
         EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

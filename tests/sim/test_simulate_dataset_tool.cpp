@@ -44,8 +44,7 @@ TEST(SimulateDatasetTool, WritesTheLayoutOfEachKind) {
         const std::string file = dir.file(std::string(layout.kind) + ".h5");
         const auto r = run_tool(tool,
                                 std::string("--kind ") + layout.kind + " --out '" + file +
-                                    "' --count 3 --test-count 2 --size 24 --views 90",
-                                dir);
+                                    "' --count 3 --test-count 2 --size 24 --views 90");
         ASSERT_EQ(r.exit_code, 0) << layout.kind << ": " << r.err;
         EXPECT_NE(r.out.find(file), std::string::npos) << r.out;
         EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
@@ -66,8 +65,7 @@ TEST(SimulateDatasetTool, SameSeedSameFileContents) {
         const std::string file = dir.file(name);
         const auto r = run_tool(tool,
                                 "--kind ct --out '" + file + "' --count 2 --size 32 --seed " +
-                                    std::to_string(seed),
-                                dir);
+                                    std::to_string(seed));
         EXPECT_EQ(r.exit_code, 0) << r.err;
         return tomodenoise::read_hdf5_stack({file, "/train_ns"});
     };
@@ -89,7 +87,7 @@ TEST(SimulateDatasetTool, BadOptionsAreNamedAndLeaveNoFile) {
           {"--count 0", "--count"},
           {"--kind ct --views 7", "--views"},
           {"--kind ct --filter cosine", "--filter"}}) {
-        const auto r = run_tool(tool, args + " --out '" + file + "'", dir);
+        const auto r = run_tool(tool, args + " --out '" + file + "'");
         EXPECT_NE(r.exit_code, 0) << args;
         EXPECT_NE(r.err.find(option), std::string::npos) << args << ": " << r.err;
         EXPECT_FALSE(std::filesystem::exists(file)) << args;

@@ -4,12 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_support.hpp"
 
@@ -30,25 +32,35 @@ inline std::filesystem::path tool_path(const std::string& name) {
     if (var.empty()) GTEST_SKIP() << "tool " << (name) << " is not built (or "                \
                                   << "TOMODENOISE_BINARY_DIR is unset)"
 
-struct ToolResult {
-    int exit_code = -1;
+struct ToolRun {
+    int exit_code = -1;  ///< -1 when the tool did not exit normally (a crash)
     std::string out, err;
+    /// Both streams, for looking up a message wherever the tool printed it.
+    std::string output() const { return out + err; }
 };
 
-/// Runs `tool` with `arguments` (already quoted as the shell needs), output into `scratch`.
-inline ToolResult run_tool(const std::filesystem::path& tool, const std::string& arguments,
-                           const ScratchDir& scratch) {
-    const std::string out = scratch.file("tool.out"), err = scratch.file("tool.err");
-    const std::string command =
-        "'" + tool.string() + "' " + arguments + " > '" + out + "' 2> '" + err + "'";
-    const int status = std::system(command.c_str());
-    auto slurp = [](const std::string& path) {
-        std::ifstream in(path);
-        std::stringstream text;
-        text << in.rdbuf();
-        return text.str();
-    };
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+/// Runs `tool` with `arguments` (already quoted as the shell needs). stderr goes through a
+/// private temporary file outside any folder a test inspects.
+inline ToolRun run_tool(const std::filesystem::path& tool, const std::string& arguments) {
+    char err_name[] = "/tmp/tomodenoise-tool-stderr-XXXXXX";
+    const int fd = mkstemp(err_name);
+    if (fd >= 0) close(fd);
+    const std::string command = "'" + tool.string() + "' " + arguments + " 2> '" + err_name + "'";
+    ToolRun run;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe) {
+        char buffer[4096];
+        std::size_t got;
+        while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, got);
+        const int status = pclose(pipe);
+        if (status != -1 && WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
+    }
+    std::ifstream in(err_name);
+    std::stringstream text;
+    text << in.rdbuf();
+    run.err = text.str();
+    std::remove(err_name);
+    return run;
 }
 
 }  // namespace tomodenoise::testing

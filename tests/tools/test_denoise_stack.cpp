@@ -16,7 +16,7 @@
 #include "test_support.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/model.hpp"
-#include "tool_support.hpp"
+#include "tool_runner.hpp"
 
 using namespace tomodenoise;
 using namespace tomodenoise::testing;
@@ -116,12 +116,12 @@ TEST_F(DenoiseStack, EqualsModelApplyForEachInputPixelType) {
         std::filesystem::remove(output_);
         // Batch 2 of 5 slices: the last call has one slice.
         const ToolRun run = denoise("--threads 1 --batch 2");
-        ASSERT_EQ(run.exit_code, 0) << run.output;
+        ASSERT_EQ(run.exit_code, 0) << run.output();
         const auto want = apply_model(model_, stack.to_float(), shape.n, shape.h, shape.w);
         EXPECT_TRUE(near_all(read_output(shape), want, 1e-6));
         EXPECT_EQ(files_in(dir_.path()), (std::set<std::string>{"model.h5", "in.h5", "out.h5"}));
-        EXPECT_NE(run.output.find("5 slices of 37x53"), std::string::npos) << run.output;
-        EXPECT_NE(run.output.find("slices/s"), std::string::npos) << run.output;
+        EXPECT_NE(run.output().find("5 slices of 37x53"), std::string::npos) << run.output();
+        EXPECT_NE(run.output().find("slices/s"), std::string::npos) << run.output();
     }
 }
 
@@ -131,14 +131,14 @@ TEST_F(DenoiseStack, ReportsProgressEveryTenthWhenStderrIsNotATerminal) {
     const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 4);
     write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
     const ToolRun run = denoise("--batch 2");
-    ASSERT_EQ(run.exit_code, 0) << run.output;
+    ASSERT_EQ(run.exit_code, 0) << run.output();
     // After 2, 4 and 5 of 5 slices: every tenth is reported once, with the slices done.
     for (const char* line : {"denoise_stack: 10% (2/5 slices)", "denoise_stack: 40% (2/5 slices)",
                              "denoise_stack: 50% (4/5 slices)", "denoise_stack: 80% (4/5 slices)",
                              "denoise_stack: 90% (5/5 slices)", "denoise_stack: 100% (5/5 slices)"})
-        EXPECT_NE(run.output.find(line), std::string::npos) << line << " in\n" << run.output;
-    EXPECT_EQ(run.output.find("50% (2/5"), std::string::npos) << run.output;
-    EXPECT_EQ(run.output.find('\r'), std::string::npos) << "a progress bar in a log";
+        EXPECT_NE(run.output().find(line), std::string::npos) << line << " in\n" << run.output();
+    EXPECT_EQ(run.output().find("50% (2/5"), std::string::npos) << run.output();
+    EXPECT_EQ(run.output().find('\r'), std::string::npos) << "a progress bar in a log";
 }
 
 TEST_F(DenoiseStack, ThreeChannelModelGetsAdjacentSlicesClampedAtTheEnds) {
@@ -148,7 +148,7 @@ TEST_F(DenoiseStack, ThreeChannelModelGetsAdjacentSlicesClampedAtTheEnds) {
     write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
     // Batch 3: the second batch's first slice needs a neighbour from the first batch.
     const ToolRun run = denoise("--batch 3");
-    ASSERT_EQ(run.exit_code, 0) << run.output;
+    ASSERT_EQ(run.exit_code, 0) << run.output();
     const auto want = apply_model(model_, adjacent_slices(values, shape.n, shape.h * shape.w),
                                   shape.n, shape.h, shape.w);
     EXPECT_TRUE(near_all(read_output(shape), want, 1e-6));
@@ -167,7 +167,7 @@ TEST_F(DenoiseStack, MinMaxNormalizesEachSliceAndNeighboursWithItsMapAndMapsBack
     }
     write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
     const ToolRun run = denoise("--normalize minmax");
-    ASSERT_EQ(run.exit_code, 0) << run.output;
+    ASSERT_EQ(run.exit_code, 0) << run.output();
 
     std::vector<double> low(shape.n), high(shape.n);
     for (std::int64_t i = 0; i < shape.n; ++i) {
@@ -200,7 +200,7 @@ TEST_F(DenoiseStack, MeanStdWithClippingUsesEachSlicesPercentiles) {
     values[plane + 3] = -1e4f;
     write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
     const ToolRun run = denoise("--normalize meanstd --clip-percentiles 2 98");
-    ASSERT_EQ(run.exit_code, 0) << run.output;
+    ASSERT_EQ(run.exit_code, 0) << run.output();
 
     std::vector<float> input(values.size());
     std::vector<double> mean(shape.n), deviation(shape.n);
@@ -243,7 +243,7 @@ TEST_F(DenoiseStack, Uint16OutputIsRoundedAndSaturated) {
     const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 8, 0.f, 3000.f);
     write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
     const ToolRun run = denoise("--output-type uint16");
-    ASSERT_EQ(run.exit_code, 0) << run.output;
+    ASSERT_EQ(run.exit_code, 0) << run.output();
     PixelType type;
     ASSERT_EQ(hdf5_stack_shape({output_, "/denoised"}, &type), shape);
     ASSERT_EQ(type, PixelType::uint16);
@@ -271,7 +271,7 @@ TEST_F(DenoiseStack, RankTwoInputIsOneSlice) {
         hdf5::write_float_dataset(file, "/noisy", {odd_h, odd_w}, values.data());
     }
     const ToolRun run = denoise();
-    ASSERT_EQ(run.exit_code, 0) << run.output;
+    ASSERT_EQ(run.exit_code, 0) << run.output();
     EXPECT_TRUE(near_all(read_output({1, odd_h, odd_w}),
                          apply_model(model_, values, 1, odd_h, odd_w), 1e-6));
 }
@@ -283,7 +283,7 @@ TEST_F(DenoiseStack, WritesBesideTheInputInTheSameFileAndKeepsTheInput) {
     write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
     output_ = input_;
     const ToolRun run = denoise();
-    ASSERT_EQ(run.exit_code, 0) << run.output;
+    ASSERT_EQ(run.exit_code, 0) << run.output();
     EXPECT_TRUE(near_all(read_output(shape), apply_model(model_, values, 3, 16, 24), 1e-6));
     EXPECT_EQ(read_hdf5_stack({input_, "/noisy"}).to_float(), values);
 }
@@ -297,12 +297,12 @@ TEST_F(DenoiseStack, ExistingOutputDatasetNeedsOverwrite) {
     write_hdf5_stack({output_, "/denoised"}, Stack::from_float(shape, old.data()));
 
     const ToolRun refused = denoise();
-    EXPECT_EQ(refused.exit_code, 1) << refused.output;
-    EXPECT_NE(refused.output.find("out.h5:/denoised"), std::string::npos) << refused.output;
+    EXPECT_EQ(refused.exit_code, 1) << refused.output();
+    EXPECT_NE(refused.output().find("out.h5:/denoised"), std::string::npos) << refused.output();
     EXPECT_EQ(read_hdf5_stack({output_, "/denoised"}).to_float(), old);
 
     const ToolRun replaced = denoise("--overwrite");
-    ASSERT_EQ(replaced.exit_code, 0) << replaced.output;
+    ASSERT_EQ(replaced.exit_code, 0) << replaced.output();
     EXPECT_TRUE(near_all(read_output(shape), apply_model(model_, values, 2, 8, 8), 1e-6));
 }
 
@@ -315,15 +315,15 @@ TEST_F(DenoiseStack, NonFiniteInputIsAnErrorNamingTheSliceOrIsReplaced) {
 
     // Slices 0..2 are written before slice 3 fails: nothing of them may remain.
     const ToolRun failed = denoise();
-    EXPECT_EQ(failed.exit_code, 1) << failed.output;
-    EXPECT_NE(failed.output.find("denoise_stack: error: '" + input_ + ":/noisy' slice 3"),
+    EXPECT_EQ(failed.exit_code, 1) << failed.output();
+    EXPECT_NE(failed.output().find("denoise_stack: error: '" + input_ + ":/noisy' slice 3"),
               std::string::npos)
-        << failed.output;
-    EXPECT_NE(failed.output.find("(0, 2, 5)"), std::string::npos) << failed.output;
+        << failed.output();
+    EXPECT_NE(failed.output().find("(0, 2, 5)"), std::string::npos) << failed.output();
     EXPECT_EQ(files_in(dir_.path()), (std::set<std::string>{"model.h5", "in.h5"}));
 
     const ToolRun replaced = denoise("--replace-non-finite 0.25");
-    ASSERT_EQ(replaced.exit_code, 0) << replaced.output;
+    ASSERT_EQ(replaced.exit_code, 0) << replaced.output();
     values[3 * 64 + 2 * 8 + 5] = 0.25f;
     EXPECT_TRUE(near_all(read_output(shape), apply_model(model_, values, 5, 8, 8), 1e-6));
 }
@@ -337,7 +337,7 @@ TEST_F(DenoiseStack, FailureInAnExistingOutputFileLeavesItsOtherDatasetsOnly) {
     const std::vector<float> kept(64, 3.f);
     write_hdf5_stack({output_, "/kept"}, Stack::from_float({1, 8, 8}, kept.data()));
     const ToolRun run = denoise();
-    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_EQ(run.exit_code, 1) << run.output();
     const auto file = hdf5::File::open_read(output_);
     EXPECT_EQ(hdf5::child_names(file, "/"), std::vector<std::string>{"kept"});
 }
@@ -393,11 +393,12 @@ TEST_F(DenoiseStack, ErrorsNameTheFileAndLeaveNoOutput) {
             tool_, "--model " + shell_quoted(dir_.file(c.model_file)) + " --input " +
                        shell_quoted(dir_.file(c.input)) + " --output " +
                        shell_quoted(output_ + ":/denoised"));
-        EXPECT_EQ(run.exit_code, 1) << run.output;
-        EXPECT_EQ(run.output.rfind("denoise_stack: error: ", 0), 0u) << run.output;
-        EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
+        EXPECT_EQ(run.exit_code, 1) << run.output();
+        EXPECT_EQ(run.output().rfind("denoise_stack: error: ", 0), 0u) << run.output();
+        const std::string output = run.output();
+        EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
         for (const auto& name : c.named)
-            EXPECT_NE(run.output.find(name), std::string::npos) << name << " in " << run.output;
+            EXPECT_NE(run.output().find(name), std::string::npos) << name << " in " << run.output();
         EXPECT_EQ(files_in(dir_.path()), before);
     }
 }
@@ -406,20 +407,20 @@ TEST_F(DenoiseStack, BadCommandLinesGetCli11sMessageAndFail) {
     const std::string addresses = " --input " + shell_quoted(input_ + ":/noisy") +
                                   " --output " + shell_quoted(output_ + ":/d");
     const ToolRun unknown = denoise("--no-such-option 3");
-    EXPECT_NE(unknown.exit_code, 0) << unknown.output;
-    EXPECT_NE(unknown.output.find("--no-such-option"), std::string::npos) << unknown.output;
+    EXPECT_NE(unknown.exit_code, 0) << unknown.output();
+    EXPECT_NE(unknown.output().find("--no-such-option"), std::string::npos) << unknown.output();
 
     const ToolRun no_model = run_tool(tool_, addresses);
-    EXPECT_NE(no_model.exit_code, 0) << no_model.output;
-    EXPECT_NE(no_model.output.find("--model is required"), std::string::npos) << no_model.output;
+    EXPECT_NE(no_model.exit_code, 0) << no_model.output();
+    EXPECT_NE(no_model.output().find("--model is required"), std::string::npos) << no_model.output();
 
     const ToolRun bad_type = denoise("--output-type int32");
-    EXPECT_NE(bad_type.exit_code, 0) << bad_type.output;
-    EXPECT_NE(bad_type.output.find("int32"), std::string::npos) << bad_type.output;
+    EXPECT_NE(bad_type.exit_code, 0) << bad_type.output();
+    EXPECT_NE(bad_type.output().find("int32"), std::string::npos) << bad_type.output();
 
     const ToolRun bad_clip = denoise("--clip-percentiles 90 10");
-    EXPECT_EQ(bad_clip.exit_code, 1) << bad_clip.output;
-    EXPECT_NE(bad_clip.output.find("--clip-percentiles"), std::string::npos) << bad_clip.output;
+    EXPECT_EQ(bad_clip.exit_code, 1) << bad_clip.output();
+    EXPECT_NE(bad_clip.output().find("--clip-percentiles"), std::string::npos) << bad_clip.output();
     EXPECT_FALSE(std::filesystem::exists(output_));
 }
 
@@ -439,7 +440,7 @@ TEST_F(DenoiseStack, PublishedModelsReproduceTheKerasFixture) {
         write_hdf5_stack({input_, "/noisy"}, Stack::from_float({1, 256, 256}, input.values.data()));
         model_ = model_path.string();
         const ToolRun run = denoise();
-        ASSERT_EQ(run.exit_code, 0) << name << ": " << run.output;
+        ASSERT_EQ(run.exit_code, 0) << name << ": " << run.output();
         EXPECT_TRUE(within_fraction_of_range(read_output({1, 256, 256}), want.values, 1e-4))
             << name;
     }
