@@ -15,19 +15,8 @@ namespace tomodenoise::hdf5 {
 namespace {
 
 using tomodenoise::testing::ScratchDir;
-
-// Runs `action`, expecting an exception of type E whose message contains every one of `parts`.
-template <typename E, typename Action>
-void expect_error_naming(Action action, const std::vector<std::string>& parts) {
-    try {
-        action();
-        ADD_FAILURE() << "no exception";
-    } catch (const E& e) {
-        for (const std::string& part : parts)
-            EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-                << "'" << e.what() << "' does not name '" << part << "'";
-    }
-}
+using tomodenoise::testing::expect_error_naming;
+using tomodenoise::testing::folder_entries;
 
 TEST(Hdf5, FloatDatasetOfRankFourRoundTrips) {
     ScratchDir dir;

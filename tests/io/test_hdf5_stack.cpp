@@ -17,6 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ScratchDir;
+using testing::expect_error_naming;
+using testing::folder_entries;
 
 constexpr PixelType all_pixel_types[] = {PixelType::uint8, PixelType::uint16, PixelType::int16,
                                          PixelType::float32, PixelType::float64};
@@ -50,25 +52,6 @@ Stack cut(const Stack& whole, std::int64_t first, std::int64_t count, std::int64
             std::memcpy(target + ((n * h + r) * w) * size,
                         source + (((first + n) * s.h + y + r) * s.w + x) * size, w * size);
     return part;
-}
-
-template <typename E, typename Action>
-void expect_error_naming(Action action, const std::vector<std::string>& parts) {
-    try {
-        action();
-        ADD_FAILURE() << "no exception";
-    } catch (const E& e) {
-        for (const std::string& part : parts)
-            EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-                << "'" << e.what() << "' does not name '" << part << "'";
-    }
-}
-
-std::vector<std::string> folder_entries(const fs::path& folder) {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(folder))
-        names.push_back(entry.path().filename().string());
-    return names;
 }
 
 TEST(DatasetAddress, ParsesAndPrints) {

@@ -17,6 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ScratchDir;
+using testing::expect_error_naming;
+using testing::folder_entries;
 
 constexpr PixelType tiff_pixel_types[] = {PixelType::uint8, PixelType::uint16, PixelType::int16,
                                           PixelType::float32};
@@ -36,26 +38,6 @@ bool same_pixels(const Stack& a, const Stack& b) {
            std::memcmp(a.data(), b.data(), a.bytes()) == 0;
 }
 
-template <typename E, typename Action>
-void expect_error_naming(Action action, const std::vector<std::string>& parts) {
-    try {
-        action();
-        ADD_FAILURE() << "no exception";
-    } catch (const E& e) {
-        for (const std::string& part : parts)
-            EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-                << "'" << e.what() << "' does not name '" << part << "'";
-    }
-}
-
-std::vector<std::string> sorted_entries(const fs::path& folder) {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(folder))
-        names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
 TiffSeries recon_series(const std::string& folder) {
     TiffSeries series;
     series.folder = folder;
@@ -69,7 +51,7 @@ TEST(TiffSeries, EveryPixelTypeRoundTripsThroughAFolder) {
         const std::string folder = dir.file(to_string(type));
         const Stack stack = random_stack({3, 13, 17}, type, 4);
         write_tiff_series(recon_series(folder), stack);
-        EXPECT_EQ(sorted_entries(folder),
+        EXPECT_EQ(folder_entries(folder),
                   (std::vector<std::string>{"recon_00000.tiff", "recon_00001.tiff",
                                             "recon_00002.tiff"}));
         EXPECT_TRUE(same_pixels(read_tiff_stack(folder), stack)) << to_string(type);
@@ -228,7 +210,7 @@ TEST(TiffWrites, RefusalsAndFailuresLeaveNothing) {
         [&] { write_multipage_tiff(dir.file("d.tif"), doubles); }, {"d.tif", "float64"});
     expect_error_naming<FormatError>(
         [&] { write_tiff_series(recon_series(dir.file("d")), doubles); }, {"float64"});
-    EXPECT_TRUE(sorted_entries(dir.path()).empty());
+    EXPECT_TRUE(folder_entries(dir.path()).empty());
 
     // A shorter stack over a longer one would read back with the old tail: refused.
     const std::string folder = dir.file("series");
@@ -245,7 +227,7 @@ TEST(TiffWrites, RefusalsAndFailuresLeaveNothing) {
     EXPECT_THROW(
         write_tiff_series(recon_series(blocked), random_stack({3, 4, 4}, PixelType::uint8, 3)),
         IoError);
-    EXPECT_EQ(sorted_entries(blocked), std::vector<std::string>{"recon_00001.tiff"});
+    EXPECT_EQ(folder_entries(blocked), std::vector<std::string>{"recon_00001.tiff"});
 }
 
 }  // namespace

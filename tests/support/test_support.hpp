@@ -120,4 +120,27 @@ inline ::testing::AssertionResult within_fraction_of_range(const std::vector<flo
     return ::testing::AssertionSuccess();
 }
 
+
+/// Runs `action`, expecting an exception of type E whose message contains every one of `parts`.
+template <typename E, typename Action>
+void expect_error_naming(Action action, const std::vector<std::string>& parts) {
+    try {
+        action();
+        ADD_FAILURE() << "no exception";
+    } catch (const E& e) {
+        for (const std::string& part : parts)
+            EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
+                << "'" << e.what() << "' does not name '" << part << "'";
+    }
+}
+
+/// The names in `folder`, sorted: to check that a failed write left nothing behind.
+inline std::vector<std::string> folder_entries(const std::filesystem::path& folder) {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(folder))
+        names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
 }  // namespace tomodenoise::testing

@@ -65,13 +65,6 @@ std::vector<float> adjacent_slices(const std::vector<float>& stack, std::int64_t
 
 std::string shell_quoted(const std::string& text) { return "'" + text + "'"; }
 
-std::set<std::string> files_in(const std::filesystem::path& folder) {
-    std::set<std::string> names;
-    for (const auto& entry : std::filesystem::directory_iterator(folder))
-        names.insert(entry.path().filename().string());
-    return names;
-}
-
 class DenoiseStack : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -119,7 +112,7 @@ TEST_F(DenoiseStack, EqualsModelApplyForEachInputPixelType) {
         ASSERT_EQ(run.exit_code, 0) << run.output();
         const auto want = apply_model(model_, stack.to_float(), shape.n, shape.h, shape.w);
         EXPECT_TRUE(near_all(read_output(shape), want, 1e-6));
-        EXPECT_EQ(files_in(dir_.path()), (std::set<std::string>{"model.h5", "in.h5", "out.h5"}));
+        EXPECT_EQ(folder_entries(dir_.path()), (std::vector<std::string>{"in.h5", "model.h5", "out.h5"}));
         EXPECT_NE(run.output().find("5 slices of 37x53"), std::string::npos) << run.output();
         EXPECT_NE(run.output().find("slices/s"), std::string::npos) << run.output();
     }
@@ -320,7 +313,7 @@ TEST_F(DenoiseStack, NonFiniteInputIsAnErrorNamingTheSliceOrIsReplaced) {
               std::string::npos)
         << failed.output();
     EXPECT_NE(failed.output().find("(0, 2, 5)"), std::string::npos) << failed.output();
-    EXPECT_EQ(files_in(dir_.path()), (std::set<std::string>{"model.h5", "in.h5"}));
+    EXPECT_EQ(folder_entries(dir_.path()), (std::vector<std::string>{"in.h5", "model.h5"}));
 
     const ToolRun replaced = denoise("--replace-non-finite 0.25");
     ASSERT_EQ(replaced.exit_code, 0) << replaced.output();
@@ -386,7 +379,7 @@ TEST_F(DenoiseStack, ErrorsNameTheFileAndLeaveNoOutput) {
         {"missing dataset", "model.h5", "in.h5:/absent", {"in.h5:/absent"}},
         {"rank 4 input", "model.h5", "in.h5:/volume", {"in.h5:/volume", "(2, 1, 8, 8)"}},
     };
-    const auto before = files_in(dir_.path());
+    const auto before = folder_entries(dir_.path());
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
         const ToolRun run = run_tool(
@@ -399,7 +392,7 @@ TEST_F(DenoiseStack, ErrorsNameTheFileAndLeaveNoOutput) {
         EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
         for (const auto& name : c.named)
             EXPECT_NE(run.output().find(name), std::string::npos) << name << " in " << run.output();
-        EXPECT_EQ(files_in(dir_.path()), before);
+        EXPECT_EQ(folder_entries(dir_.path()), before);
     }
 }
 
