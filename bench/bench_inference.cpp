@@ -6,7 +6,8 @@
 //   OMP_NUM_THREADS=2 ./bench/bench_inference --benchmark_filter='TomoGAN.h5/1024'
 //
 // bench/compare_onnxruntime reads the seconds_per_slice counter of
-// inference/TomoGAN.h5/1024x1024/auto.
+// inference/TomoGAN.h5/1024x1024/auto (one slice on all threads), or with --bench-filter of
+// .../auto_N_images_in_parallel (N slices at once, one thread each: a stack's throughput).
 
 #include <benchmark/benchmark.h>
 
@@ -42,7 +43,9 @@ double direct_convolution_flops(Network& network) {
     return flops;
 }
 
-void apply_model(benchmark::State& state, std::string file, std::int64_t size, bool direct) {
+// `images` slices per call, each on its own copy of the network (ApplyOptions::parallel_images).
+void apply_model(benchmark::State& state, std::string file, std::int64_t size, bool direct,
+                 int images) {
     const auto path = shared_dir() / "models" / "keras" / file;
     if (!std::filesystem::exists(path)) {
         state.SkipWithError(("model file absent: " + path.string()).c_str());
@@ -50,19 +53,20 @@ void apply_model(benchmark::State& state, std::string file, std::int64_t size, b
     }
     ApplyOptions options;
     options.direct_convolution = direct;
+    options.parallel_images = images;
     Model model = Model::load(path.string(), options);
-    std::vector<float> input(static_cast<std::size_t>(size * size)), output(input.size());
+    std::vector<float> input(static_cast<std::size_t>(images * size * size)), output(input.size());
     for (std::size_t i = 0; i < input.size(); ++i) input[i] = float((i * 2654435761u) % 256);
-    model.apply(input.data(), 1, size, size, output.data());  // first call: primitives, buffers
-    model.apply(input.data(), 1, size, size, output.data());
-    const double flops = direct_convolution_flops(model.impl().network);
+    model.apply(input.data(), images, size, size, output.data());  // primitives, buffers
+    model.apply(input.data(), images, size, size, output.data());
+    const double flops = direct_convolution_flops(model.impl().network);  // one image
     double seconds = 0;
     for (auto _ : state) {
         const auto t0 = std::chrono::steady_clock::now();
-        model.apply(input.data(), 1, size, size, output.data());
+        model.apply(input.data(), images, size, size, output.data());
         seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
-    const double per_slice = seconds / double(state.iterations());
+    const double per_slice = seconds / double(state.iterations()) / images;
     state.counters["seconds_per_slice"] = per_slice;
     state.counters["Mpixel/s"] = double(size * size) / per_slice / 1e6;
     state.counters["GFLOP/s"] = flops / per_slice / 1e9;
@@ -75,14 +79,21 @@ int main(int argc, char** argv) {
     bench::report_peak();
     for (const char* file : {"TomoGAN.h5", "TomoGAN-toy.h5", "dn-mdl-toy.h5"}) {
         for (std::int64_t size : {256, 1024}) {
-            for (bool direct : {false, true}) {
-                const std::string name = std::string("inference/") + file + "/" +
-                                         std::to_string(size) + "x" + std::to_string(size) + "/" +
-                                         (direct ? "direct" : "auto");
-                benchmark::RegisterBenchmark(name.c_str(), apply_model, file, size, direct)
+            const std::string base = std::string("inference/") + file + "/" +
+                                     std::to_string(size) + "x" + std::to_string(size) + "/";
+            for (bool direct : {false, true})
+                benchmark::RegisterBenchmark((base + (direct ? "direct" : "auto")).c_str(),
+                                             apply_model, file, size, direct, 1)
                     ->UseRealTime()
                     ->Unit(benchmark::kMillisecond);
-            }
+            // One slice per core, single-threaded convolutions: throughput over a stack.
+            const int cores = omp_get_max_threads();
+            if (cores > 1)
+                benchmark::RegisterBenchmark(
+                    (base + "auto_" + std::to_string(cores) + "_images_in_parallel").c_str(),
+                    apply_model, file, size, false, cores)
+                    ->UseRealTime()
+                    ->Unit(benchmark::kMillisecond);
         }
     }
     benchmark::Initialize(&argc, argv);

@@ -43,6 +43,7 @@ struct ToolOptions {
     std::optional<float> non_finite_replacement;
     int threads = 0;
     std::int64_t batch = 1;
+    int parallel_images = 1;
     bool overwrite = false;
 };
 
@@ -97,6 +98,7 @@ void denoise(const ToolOptions& options) {
 
     ApplyOptions apply_options;
     apply_options.threads = options.threads;
+    apply_options.parallel_images = options.parallel_images;
     Model model = Model::load(options.model, apply_options);
     check_model_fits(model, options);
 
@@ -217,6 +219,11 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     app.add_option("--batch", options.batch, "slices per model call")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--parallel-images", options.parallel_images,
+                   "slices of a batch computed side by side, each by threads/P threads on its "
+                   "own copy of the network (more throughput, P times the activation memory)")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_flag("--overwrite", options.overwrite, "replace an existing output dataset");

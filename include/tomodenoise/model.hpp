@@ -14,6 +14,12 @@ struct ApplyOptions {
     int threads = 0;
     /// Use direct convolution everywhere instead of Winograd where it is faster.
     bool direct_convolution = false;
+    /// Images apply() computes at once when given several, each on its own copy of the network
+    /// with threads / parallel_images OpenMP threads. Single-threaded convolutions on separate
+    /// images keep each core busy without synchronizing, which on many CPUs beats splitting one
+    /// image over all cores (measure with bench/bench_inference). Copies cost one network's
+    /// activations each. Only for Model::load; a model made in memory uses 1.
+    int parallel_images = 1;
 };
 
 /// A network loaded from (or saved to) a Keras HDF5 model file: the published TomoGAN models

@@ -1,3 +1,7 @@
+#include <omp.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
 #include <sstream>
 
 #include "infer/reflect_padding.hpp"
@@ -26,14 +30,45 @@ std::int64_t downsampling_factor(Network& network) {
     return probe_size / smallest;
 }
 
-Model::Impl::Impl(Network net, const ApplyOptions& options)
-    : network(std::move(net)), context(options.threads) {
-    if (options.direct_convolution) context.set_convolution_algorithm(ConvolutionAlgorithm::direct);
+ModelReplica::ModelReplica(Network net, int threads, bool direct_convolution)
+    : network(std::move(net)), context(threads) {
+    if (direct_convolution) context.set_convolution_algorithm(ConvolutionAlgorithm::direct);
+}
+
+void ModelReplica::apply(const float* input, std::int64_t n, std::int64_t c, std::int64_t h,
+                         std::int64_t w, std::int64_t multiple, float* output) {
+    const auto round_up = [&](std::int64_t v) { return (v + multiple - 1) / multiple * multiple; };
+    const Dims src{n, c, h, w};
+    const Dims padded_dims{n, c, round_up(h), round_up(w)};
+    const Tensor* net_input;
+    Tensor view;
+    if (padded_dims == src) {
+        view = Tensor::view(const_cast<float*>(input), src);  // read only: layers never write src
+        net_input = &view;
+    } else {
+        padded.reshape(padded_dims);
+        reflect_pad(input, src, padded);
+        net_input = &padded;
+    }
+    crop(network.forward(context, *net_input, Mode::inference), h, w, output);
+}
+
+Model::Impl::Impl(Network net, const ApplyOptions& options, std::vector<Network> more)
+    : ModelReplica(std::move(net), options.threads, options.direct_convolution) {
     if (network.input_names().size() != 1 || network.output_names().size() != 1)
         throw FormatError("a model to apply needs one input and one output, this one has " +
                           std::to_string(network.input_names().size()) + " and " +
                           std::to_string(network.output_names().size()));
     multiple = downsampling_factor(network);
+    const int total = options.threads > 0 ? options.threads : omp_get_max_threads();
+    const int per_image = std::max(1, total / int(more.size() + 1));
+    for (auto& copy : more)
+        copies.push_back(std::make_unique<ModelReplica>(std::move(copy), 0,
+                                                        options.direct_convolution));
+    if (!copies.empty()) {
+        threads_per_image = per_image;
+        arena = std::make_unique<tbb::task_arena>(int(copies.size() + 1));
+    }
 }
 
 Model make_model(Network network, const ApplyOptions& options) {
@@ -46,9 +81,15 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
 Model Model::load(const std::string& path, const ApplyOptions& options) {
+    if (options.parallel_images < 1 || options.threads < 0)
+        throw InvalidArgument("parallel_images must be >= 1 and threads >= 0, got " +
+                              std::to_string(options.parallel_images) + " and " +
+                              std::to_string(options.threads));
     Network net = load_network(path);
+    std::vector<Network> copies;
+    for (int i = 1; i < options.parallel_images; ++i) copies.push_back(load_network(path));
     try {
-        return make_model(std::move(net), options);
+        return Model(std::make_unique<Impl>(std::move(net), options, std::move(copies)));
     } catch (const FormatError& e) {
         throw FormatError(path + ": " + e.what());
     }
@@ -84,22 +125,25 @@ void Model::apply(const float* input, std::int64_t n, std::int64_t h, std::int64
         throw ShapeError("cannot apply a model to " + std::to_string(n) + " image(s) of " +
                          std::to_string(h) + "x" + std::to_string(w));
     Impl& m = *impl_;
-    const std::int64_t c = input_channels();
-    const auto round_up = [&](std::int64_t v) { return (v + m.multiple - 1) / m.multiple * m.multiple; };
-    const Dims src{n, c, h, w};
-    const Dims padded{n, c, round_up(h), round_up(w)};
-    const Tensor* net_input;
-    Tensor view;
-    if (padded == src) {
-        view = Tensor::view(const_cast<float*>(input), src);  // read only: layers never write src
-        net_input = &view;
-    } else {
-        m.padded.reshape(padded);
-        reflect_pad(input, src, m.padded);
-        net_input = &m.padded;
+    const std::int64_t c = input_channels(), out_c = output_channels();
+    if (m.copies.empty() || n == 1) {
+        m.apply(input, n, c, h, w, m.multiple, output);
+        return;
     }
-    const Tensor& out = m.network.forward(m.context, *net_input, Mode::inference);
-    crop(out, h, w, output);
+    // Images side by side: replica r takes a contiguous share of the batch and runs it with
+    // threads_per_image OpenMP threads, on a TBB worker of an arena sized to the replicas.
+    const std::int64_t replicas = std::min<std::int64_t>(n, std::int64_t(m.copies.size()) + 1);
+    m.arena->execute([&] {
+        tbb::parallel_for(std::int64_t(0), replicas, [&](std::int64_t r) {
+            const std::int64_t first = n * r / replicas, last = n * (r + 1) / replicas;
+            ModelReplica& replica = r == 0 ? static_cast<ModelReplica&>(m) : *m.copies[r - 1];
+            const int saved = omp_get_max_threads();
+            omp_set_num_threads(m.threads_per_image);
+            replica.apply(input + first * c * h * w, last - first, c, h, w, m.multiple,
+                          output + first * out_c * h * w);
+            omp_set_num_threads(saved);
+        });
+    });
 }
 
 }  // namespace tomodenoise

@@ -2,19 +2,38 @@
 // What a tomodenoise::Model holds: its network, the execution context, and the padded input
 // buffer reused across calls.
 
+#include <tbb/task_arena.h>
+
 #include "core/context.hpp"
 #include "core/network.hpp"
+
+#include <memory>
+#include <vector>
 #include "tomodenoise/model.hpp"
 
 namespace tomodenoise {
 
-struct Model::Impl {
-    Impl(Network net, const ApplyOptions& options);
+/// One copy of the network with what running it needs; copies run side by side.
+struct ModelReplica {
+    ModelReplica(Network net, int threads, bool direct_convolution);
+    /// Applies the network to `n` images of `c` x `h` x `w`, padded to `multiple`.
+    void apply(const float* input, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+               std::int64_t multiple, float* output);
 
     Network network;
     Context context;
-    std::int64_t multiple = 1;
     Tensor padded;  // the input, reflect-padded to the network's multiple
+};
+
+struct Model::Impl : ModelReplica {
+    /// `copies` more networks (parallel_images - 1 of them, loaded from the same file) run
+    /// images side by side with this one.
+    Impl(Network net, const ApplyOptions& options, std::vector<Network> copies = {});
+
+    std::int64_t multiple = 1;
+    int threads_per_image = 0;  // 0: the default (all cores), for single-image calls
+    std::vector<std::unique_ptr<ModelReplica>> copies;
+    std::unique_ptr<tbb::task_arena> arena;  // one worker per replica
 };
 
 /// A Model around a network built here (by a model builder or a trainer).

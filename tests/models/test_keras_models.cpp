@@ -88,6 +88,23 @@ TEST(KerasModels, SteadyStateApplyCreatesNoPrimitiveAndAllocatesNoTensor) {
     EXPECT_EQ(y, again);
 }
 
+TEST(KerasModels, ImagesInParallelGiveTheSameOutputs) {
+    TOMODENOISE_SHARED_FILE_OR_SKIP(path, "models/keras/TomoGAN.h5");
+    ApplyOptions options;
+    options.threads = 2;
+    Model one = Model::load(path.string(), options);
+    options.parallel_images = 2;
+    Model side_by_side = Model::load(path.string(), options);
+    const std::int64_t n = 3, h = 45, w = 61;
+    const auto x = random_values(static_cast<std::size_t>(n * h * w), 12, 0.f, 255.f);
+    std::vector<float> a(x.size()), b(x.size());
+    one.apply(x.data(), n, h, w, a.data());
+    side_by_side.apply(x.data(), n, h, w, b.data());
+    EXPECT_TRUE(within_fraction_of_range(b, a, 1e-5));  // thread counts change summation order
+    options.parallel_images = 0;
+    EXPECT_THROW(Model::load(path.string(), options), InvalidArgument);
+}
+
 TEST(KerasModels, SizeMultipleFollowsThePoolingDepth) {
     TOMODENOISE_SHARED_FILE_OR_SKIP(path, "models/keras/dn-mdl-toy.h5");
     Model model = Model::load(path.string());
