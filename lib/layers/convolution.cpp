@@ -83,7 +83,7 @@ bool ConvolutionLayer::wants_winograd(const Context& ctx) const {
 }
 
 const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_primitive(
-    Context& ctx, const Dims& src, Mode mode) {
+    Context& ctx, const Dims& src, Mode mode, const dnnl::memory::desc* incoming) {
     const auto g = geometry(src);
     const auto ph = spatial_padding(src.h, config_.kernel, config_.stride, config_.padding);
     const auto pw = spatial_padding(src.w, config_.kernel, config_.stride, config_.padding);
@@ -92,32 +92,45 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
     const dnnl::memory::dims w_dims = {config_.filters, in_channels_, config_.kernel,
                                        config_.kernel};
     const bool winograd = wants_winograd(ctx);
+    // Only a blocked incoming layout is worth keeping (plain inputs are the network's edge),
+    // and only with whole 16-channel output blocks: a padded blocked output costs more to
+    // read than the reorder saves.
+    const bool keep_incoming = incoming && !winograd && mode == Mode::inference &&
+                               *incoming != plain_desc(src) && config_.filters % 16 == 0;
     const auto prop = mode == Mode::training ? dnnl::prop_kind::forward_training
                                              : dnnl::prop_kind::forward_inference;
     CacheKey key("conv_fwd");
     key << int(prop) << winograd << src_dims << w_dims << g.strides << g.pad_before
         << g.pad_after << config_.use_bias << int(config_.activation.kind)
-        << config_.activation.alpha;
+        << config_.activation.alpha << keep_incoming;
+    if (keep_incoming) key << *incoming;
     return ctx.cache().get<dnnl::convolution_forward>(
         key, what() + " forward on input " + src.to_string(), [&] {
             const auto attr = fused_activation_attr(config_.activation);
-            auto make = [&](dnnl::algorithm algo) {
+            auto make = [&](dnnl::algorithm algo, const dnnl::memory::desc& src_md) {
                 const auto bias_md = config_.use_bias
                                          ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
                                          : dnnl::memory::desc();
-                dnnl::convolution_forward::desc d(prop, algo, any_desc(src_dims),
+                dnnl::convolution_forward::desc d(prop, algo, src_md,
                                                   any_desc(w_dims), bias_md, any_desc(dst_dims),
                                                   g.strides, g.pad_before, g.pad_after);
                 return dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
             };
             if (winograd) {
                 try {
-                    return make(dnnl::algorithm::convolution_winograd);
+                    return make(dnnl::algorithm::convolution_winograd, any_desc(src_dims));
                 } catch (const dnnl::error&) {
                     // Not implemented for this shape or CPU: direct is always there.
                 }
             }
-            return make(dnnl::algorithm::convolution_direct);
+            if (keep_incoming) {
+                try {
+                    return make(dnnl::algorithm::convolution_direct, *incoming);
+                } catch (const dnnl::error&) {
+                    // No kernel reads this layout: let oneDNN choose and reorder.
+                }
+            }
+            return make(dnnl::algorithm::convolution_direct, any_desc(src_dims));
         });
 }
 
@@ -133,7 +146,7 @@ const Tensor& ConvolutionLayer::weights(Context& ctx, const dnnl::memory::desc& 
 void ConvolutionLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
                                Mode mode) {
     const Tensor& x = *src.at(0);
-    auto& conv = forward_primitive(ctx, x.dims(), mode);
+    auto& conv = forward_primitive(ctx, x.dims(), mode, &x.desc());
     implementation_ = conv.pd.impl_info_str();
     const Tensor& xs = ctx.as_layout(x, conv.pd.src_desc(), src_reordered_);
     const Tensor& w = weights(ctx, conv.pd.weights_desc());

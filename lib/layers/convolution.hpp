@@ -66,9 +66,10 @@ private:
     };
     Geometry geometry(const Dims& src) const;
     bool wants_winograd(const Context& ctx) const;
-    const CachedPrimitive<dnnl::convolution_forward>& forward_primitive(Context& ctx,
-                                                                        const Dims& src,
-                                                                        Mode mode);
+    /// `incoming`, when given, is the layout the input arrives in: a direct convolution is
+    /// asked to read it as it is (no reorder) and falls back to oneDNN's choice.
+    const CachedPrimitive<dnnl::convolution_forward>& forward_primitive(
+        Context& ctx, const Dims& src, Mode mode, const dnnl::memory::desc* incoming = nullptr);
     const Tensor& weights(Context& ctx, const dnnl::memory::desc& md);
 
     ConvolutionConfig config_;

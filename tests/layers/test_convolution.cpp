@@ -4,6 +4,7 @@
 
 #include "core/context.hpp"
 #include "layer_check.hpp"
+#include "relayout.hpp"
 #include "layers/convolution.hpp"
 #include "tomodenoise/error.hpp"
 
@@ -192,6 +193,33 @@ TEST(Convolution, SecondRunCreatesNoPrimitive) {
     conv.forward(ctx, {&x}, dst, Mode::inference);
     EXPECT_EQ(ctx.cache().misses(), misses);
     EXPECT_GT(ctx.cache().hits(), 0u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Convolution, ReadsABlockedInputAsItArrivesWithTheSameResult) {
+    for (std::int64_t kernel : {1, 3}) {
+        Context ctx;
+        ctx.set_convolution_algorithm(ConvolutionAlgorithm::direct);
+        ConvolutionLayer conv("conv", cfg(16, kernel, 1, Padding::same, Activation::relu()));
+        const Dims in{1, 32, 19, 23};
+        conv.build({in});
+        randomize_parameters(conv, 4);
+        const Tensor plain = random_tensor(in, 8);
+        const Tensor blocked = relayout(ctx, plain, dnnl::memory::format_tag::nChw16c);
+        Tensor a, b;
+        conv.forward(ctx, {&plain}, a, Mode::inference);
+        conv.forward(ctx, {&blocked}, b, Mode::inference);
+        // The blocked layout flows on: no reorder in or out.
+        EXPECT_EQ(b.desc(), dnnl::memory::desc(b.dims().to_dnnl(), dnnl::memory::data_type::f32,
+                                               dnnl::memory::format_tag::nChw16c))
+            << "kernel " << kernel << ": " << layout_name(b.desc()) << ", "
+            << conv.implementation();
+        const auto va = plain_values(ctx, a), vb = plain_values(ctx, b);
+        EXPECT_TRUE(near_all(vb, std::vector<double>(va.begin(), va.end()), 1e-5, true));
+    }
 }
 
 }  // namespace
