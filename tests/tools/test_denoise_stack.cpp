@@ -118,6 +118,18 @@ TEST_F(DenoiseStack, EqualsModelApplyForEachInputPixelType) {
     }
 }
 
+TEST_F(DenoiseStack, SlicesSideBySideEqualModelApply) {
+    save_conv_model(model_, 1);
+    const StackShape shape{5, 21, 34};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 5);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const ToolRun run = denoise("--threads 2 --batch 3 --parallel-images 2");
+    ASSERT_EQ(run.exit_code, 0) << run.output();
+    const auto want = apply_model(model_, values, shape.n, shape.h, shape.w);
+    EXPECT_TRUE(near_all(read_output(shape), want, 1e-6));
+    EXPECT_NE(denoise("--parallel-images 0 --overwrite").exit_code, 0);
+}
+
 TEST_F(DenoiseStack, ReportsProgressEveryTenthWhenStderrIsNotATerminal) {
     save_conv_model(model_, 1);
     const StackShape shape{5, 8, 8};
