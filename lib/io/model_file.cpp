@@ -2,11 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
-#include <filesystem>
-#include <random>
 
 #include "io/hdf5.hpp"
+#include "io/temporary_file.hpp"
 #include "models/keras_layers.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/version.hpp"
@@ -269,23 +267,9 @@ void read_keras_layer_weights(const hdf5::File& file, const std::string& group, 
 }
 
 void save_network(const std::string& path, Network& network, const Optimizer* optimizer) {
-    namespace fs = std::filesystem;
-    const fs::path target(path);
-    std::random_device rd;
-    const fs::path temp = target.parent_path() /
-                          ("." + target.filename().string() + ".tmp" + std::to_string(rd()));
-    try {
-        write_file(temp.string(), network, optimizer);
-        fs::rename(temp, target);
-    } catch (const fs::filesystem_error& e) {
-        std::error_code ec;
-        fs::remove(temp, ec);
-        throw IoError(path + ": cannot write the model file (" + e.what() + ")");
-    } catch (...) {
-        std::error_code ec;
-        fs::remove(temp, ec);
-        throw;
-    }
+    TemporaryFile temporary(path);
+    write_file(temporary.path(), network, optimizer);
+    temporary.commit();
 }
 
 KerasInputShape keras_input_shape(const std::string& path, std::size_t i) {
