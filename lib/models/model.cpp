@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "infer/reflect_padding.hpp"
+#include "infer/padded_forward.hpp"
 #include "io/model_file.hpp"
 #include "models/model_impl.hpp"
 #include "tomodenoise/error.hpp"
@@ -37,20 +37,7 @@ ModelReplica::ModelReplica(Network net, int threads, bool direct_convolution)
 
 void ModelReplica::apply(const float* input, std::int64_t n, std::int64_t c, std::int64_t h,
                          std::int64_t w, std::int64_t multiple, float* output) {
-    const auto round_up = [&](std::int64_t v) { return (v + multiple - 1) / multiple * multiple; };
-    const Dims src{n, c, h, w};
-    const Dims padded_dims{n, c, round_up(h), round_up(w)};
-    const Tensor* net_input;
-    Tensor view;
-    if (padded_dims == src) {
-        view = Tensor::view(const_cast<float*>(input), src);  // read only: layers never write src
-        net_input = &view;
-    } else {
-        padded.reshape(padded_dims);
-        reflect_pad(input, src, padded);
-        net_input = &padded;
-    }
-    crop(network.forward(context, *net_input, Mode::inference), h, w, output);
+    forward_padded(context, network, input, Dims{n, c, h, w}, multiple, padded, output);
 }
 
 Model::Impl::Impl(Network net, const ApplyOptions& options, std::vector<Network> more)

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <random>
 
-#include "infer/reflect_padding.hpp"
+#include "infer/padded_forward.hpp"
 #include "tomodenoise/error.hpp"
 #include "train/loss.hpp"
 
@@ -42,14 +42,11 @@ double mean_squared_difference(const Stack& a, const Stack& b) {
 
 Stack apply_to_slices(Context& ctx, Network& network, const Stack& inputs, std::int64_t multiple) {
     const auto& sh = inputs.shape();
-    const auto up = [&](std::int64_t v) { return (v + multiple - 1) / multiple * multiple; };
-    Tensor padded(Dims{1, 1, up(sh.h), up(sh.w)});
+    Tensor padded;
     Stack out(sh, PixelType::float32);
-    for (std::int64_t i = 0; i < sh.n; ++i) {
-        reflect_pad(inputs.as<float>() + i * sh.h * sh.w, Dims{1, 1, sh.h, sh.w}, padded);
-        crop(network.forward(ctx, padded, Mode::inference), sh.h, sh.w,
-             out.as<float>() + i * sh.h * sh.w);
-    }
+    for (std::int64_t i = 0; i < sh.n; ++i)
+        forward_padded(ctx, network, inputs.as<float>() + i * sh.h * sh.w, Dims{1, 1, sh.h, sh.w},
+                       multiple, padded, out.as<float>() + i * sh.h * sh.w);
     return out;
 }
 

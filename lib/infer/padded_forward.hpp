@@ -1,0 +1,17 @@
+#pragma once
+// Inference on images of any size: reflect-pad to the network's size multiple, run, crop back.
+
+#include <cstdint>
+
+#include "core/context.hpp"
+#include "core/network.hpp"
+
+namespace tomodenoise {
+
+/// Runs `network` in inference mode on the plain images `input` (dims `src`), padded by
+/// reflection to multiples of `multiple` in `padded` (reused across calls; untouched when no
+/// padding is needed), and writes the top-left (h, w) window of every output image to `output`.
+void forward_padded(Context& ctx, Network& network, const float* input, const Dims& src,
+                    std::int64_t multiple, Tensor& padded, float* output);
+
+}  // namespace tomodenoise
