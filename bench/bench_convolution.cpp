@@ -49,19 +49,10 @@ double direct_flops(const ConvShape& s, const ImageSize& img) {
     return 2.0 * double(img.batch) * hw * double(s.ic * s.oc * s.k * s.k);
 }
 
-// Runs `step` in the benchmark loop and reports GFLOP/s and percent of peak.
+// Times `step` and reports GFLOP/s and percent of peak.
 template <typename Step>
 void timed_loop(benchmark::State& state, double flops, Step&& step) {
-    step();  // warm-up: first touch of buffers, JIT
-    double seconds = 0;
-    for (auto _ : state) {
-        const auto t0 = std::chrono::steady_clock::now();
-        step();
-        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
-    const double gflops = flops * double(state.iterations()) / seconds / 1e9;
-    state.counters["GFLOP/s"] = gflops;
-    state.counters["pct_peak"] = 100.0 * gflops / bench::peak_gflops();
+    bench::report_flops(state, flops, bench::time_steps(state, step));
 }
 
 dnnl::memory::desc any_desc(const dnnl::memory::dims& d) {

@@ -58,19 +58,13 @@ void apply_model(benchmark::State& state, std::string file, std::int64_t size, b
     std::vector<float> input(static_cast<std::size_t>(images * size * size)), output(input.size());
     for (std::size_t i = 0; i < input.size(); ++i) input[i] = float((i * 2654435761u) % 256);
     model.apply(input.data(), images, size, size, output.data());  // primitives, buffers
-    model.apply(input.data(), images, size, size, output.data());
-    const double flops = direct_convolution_flops(model.impl().network);  // one image
-    double seconds = 0;
-    for (auto _ : state) {
-        const auto t0 = std::chrono::steady_clock::now();
-        model.apply(input.data(), images, size, size, output.data());
-        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
+    const double flops = direct_convolution_flops(model.impl().network) * images;
+    const double seconds = bench::time_steps(
+        state, [&] { model.apply(input.data(), images, size, size, output.data()); });
     const double per_slice = seconds / double(state.iterations()) / images;
     state.counters["seconds_per_slice"] = per_slice;
     state.counters["Mpixel/s"] = double(size * size) / per_slice / 1e6;
-    state.counters["GFLOP/s"] = flops / per_slice / 1e9;
-    state.counters["pct_peak"] = 100.0 * flops / per_slice / 1e9 / bench::peak_gflops();
+    bench::report_flops(state, flops, seconds);
 }
 
 }  // namespace

@@ -54,6 +54,27 @@ inline double peak_gflops() {
     return peak;
 }
 
+/// Runs `step` in the benchmark loop after one warm-up call (first touch of buffers, JIT) and
+/// returns the seconds the timed calls took.
+template <typename Step>
+double time_steps(benchmark::State& state, Step&& step) {
+    step();
+    double seconds = 0;
+    for (auto _ : state) {
+        const auto t0 = std::chrono::steady_clock::now();
+        step();
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    return seconds;
+}
+
+/// GFLOP/s and percent of peak for `flops` per step.
+inline void report_flops(benchmark::State& state, double flops, double seconds) {
+    const double gflops = flops * double(state.iterations()) / seconds / 1e9;
+    state.counters["GFLOP/s"] = gflops;
+    state.counters["pct_peak"] = 100.0 * gflops / peak_gflops();
+}
+
 /// Puts the peak and thread count in the benchmark's context (console header and JSON).
 inline void report_peak() {
     benchmark::AddCustomContext("peak_fp32_gflops", std::to_string(peak_gflops()));
