@@ -1,5 +1,7 @@
 #include "layers/convolution.hpp"
 
+#include <optional>
+
 #include "layers/activation_layer.hpp"
 #include "tomodenoise/error.hpp"
 
@@ -92,11 +94,13 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
     const dnnl::memory::dims w_dims = {config_.filters, in_channels_, config_.kernel,
                                        config_.kernel};
     const bool winograd = wants_winograd(ctx);
-    // Only a blocked incoming layout is worth keeping (plain inputs are the network's edge),
-    // and only with whole 16-channel output blocks: a padded blocked output costs more to
-    // read than the reorder saves.
-    const bool keep_incoming = incoming && !winograd && mode == Mode::inference &&
-                               *incoming != plain_desc(src) && config_.filters % 16 == 0;
+    // At inference a direct convolution reads an input that arrives in oneDNN's blocked
+    // layout as it is, so that the layout flows between layers without reorders. Only with
+    // whole 16-channel output blocks: a padded blocked output costs more to read than a
+    // reorder saves.
+    const bool keep_incoming =
+        mode == Mode::inference && !winograd && config_.filters % 16 == 0 && incoming &&
+        *incoming == dnnl::memory::desc(src_dims, dt::f32, tag::nChw16c);
     const auto prop = mode == Mode::training ? dnnl::prop_kind::forward_training
                                              : dnnl::prop_kind::forward_inference;
     CacheKey key("conv_fwd");
@@ -107,30 +111,36 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
     return ctx.cache().get<dnnl::convolution_forward>(
         key, what() + " forward on input " + src.to_string(), [&] {
             const auto attr = fused_activation_attr(config_.activation);
-            auto make = [&](dnnl::algorithm algo, const dnnl::memory::desc& src_md) {
-                const auto bias_md = config_.use_bias
-                                         ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
-                                         : dnnl::memory::desc();
-                dnnl::convolution_forward::desc d(prop, algo, src_md,
-                                                  any_desc(w_dims), bias_md, any_desc(dst_dims),
-                                                  g.strides, g.pad_before, g.pad_after);
+            const auto bias_md = config_.use_bias
+                                     ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
+                                     : dnnl::memory::desc();
+            auto make = [&](dnnl::algorithm algo, const dnnl::memory::desc& src_md,
+                            const dnnl::memory::desc& dst_md) {
+                dnnl::convolution_forward::desc d(prop, algo, src_md, any_desc(w_dims), bias_md,
+                                                  dst_md, g.strides, g.pad_before, g.pad_after);
                 return dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
             };
-            if (winograd) {
+            // A preferred choice that oneDNN lacks, or has only as a reference kernel, gives
+            // way to the next one; direct convolution in oneDNN's layouts is always there.
+            using Pd = dnnl::convolution_forward::primitive_desc;
+            auto optimized = [&](dnnl::algorithm algo, const dnnl::memory::desc& src_md,
+                                 const dnnl::memory::desc& dst_md) -> std::optional<Pd> {
                 try {
-                    return make(dnnl::algorithm::convolution_winograd, any_desc(src_dims));
+                    Pd pd = make(algo, src_md, dst_md);
+                    if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0) return pd;
                 } catch (const dnnl::error&) {
-                    // Not implemented for this shape or CPU: direct is always there.
                 }
-            }
-            if (keep_incoming) {
-                try {
-                    return make(dnnl::algorithm::convolution_direct, *incoming);
-                } catch (const dnnl::error&) {
-                    // No kernel reads this layout: let oneDNN choose and reorder.
-                }
-            }
-            return make(dnnl::algorithm::convolution_direct, any_desc(src_dims));
+                return std::nullopt;
+            };
+            std::optional<Pd> pd;
+            if (winograd)
+                pd = optimized(dnnl::algorithm::convolution_winograd, any_desc(src_dims),
+                               any_desc(dst_dims));
+            if (!pd && keep_incoming)
+                pd = optimized(dnnl::algorithm::convolution_direct, *incoming, any_desc(dst_dims));
+            return pd ? *pd
+                      : make(dnnl::algorithm::convolution_direct, any_desc(src_dims),
+                             any_desc(dst_dims));
         });
 }
 
