@@ -85,10 +85,6 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         return entries_.size();
     }
-    void clear() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        entries_.clear();
-    }
 
 private:
     mutable std::mutex mutex_;

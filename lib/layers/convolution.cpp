@@ -1,5 +1,6 @@
 #include "layers/convolution.hpp"
 
+#include <cstring>
 #include <optional>
 
 #include "layers/activation_layer.hpp"
@@ -181,7 +182,7 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
                                   ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
                                   diff_pre_, where);
 
-    const auto algo = implementation_.find("wino") != std::string::npos
+    const auto algo = std::strstr(fwd.pd.impl_info_str(), "wino") != nullptr
                           ? dnnl::algorithm::convolution_winograd
                           : dnnl::algorithm::convolution_direct;
     const dnnl::memory::dims src_dims = x.dims().to_dnnl();

@@ -58,7 +58,7 @@ public:
     /// feeding it so costs no reorder.
     dnnl::memory::desc preferred_src_desc(Context& ctx, const Dims& src, Mode mode);
     /// oneDNN's implementation for the last forward ("brgconv:avx512_core", ...).
-    const std::string& implementation() const { return implementation_; }
+    std::string implementation() const { return implementation_; }
 
 private:
     struct Geometry {
@@ -79,7 +79,9 @@ private:
     PrimitiveWeights weights_;
     WeightGradient weight_gradient_;
     Tensor src_reordered_, diff_dst_reordered_, diff_pre_, src_for_weights_, diff_dst_for_weights_, diff_dst_for_data_;
-    std::string implementation_;
+    // Owned by the cached primitive descriptor, which lives as long as the cache: kept as
+    // a pointer so that forward copies no string.
+    const char* implementation_ = "";
 };
 
 }  // namespace tomodenoise
