@@ -21,6 +21,10 @@ dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
     return dnnl::memory::desc(dims, dt::f32, tag::any);
 }
 
+dnnl::memory::desc blocked_desc(const Dims& dims) {
+    return dnnl::memory::desc(dims.to_dnnl(), dt::f32, tag::nChw16c);
+}
+
 }  // namespace
 
 SpatialPadding spatial_padding(std::int64_t in, std::int64_t kernel, std::int64_t stride,
@@ -85,6 +89,12 @@ bool ConvolutionLayer::wants_winograd(const Context& ctx) const {
            in_channels_ >= winograd_min_channels && config_.filters >= winograd_min_channels;
 }
 
+bool ConvolutionLayer::uses_own_winograd(const Context& ctx, Mode mode) const {
+    return mode == Mode::inference && wants_winograd(ctx) && config_.padding == Padding::same &&
+           WinogradConvolution::cpu_supported() &&
+           WinogradConvolution::fits(in_channels_, config_.filters, config_.activation);
+}
+
 const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_primitive(
     Context& ctx, const Dims& src, Mode mode, const dnnl::memory::desc* incoming) {
     const auto g = geometry(src);
@@ -146,7 +156,24 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
 }
 
 dnnl::memory::desc ConvolutionLayer::preferred_src_desc(Context& ctx, const Dims& src, Mode mode) {
+    if (uses_own_winograd(ctx, mode)) return blocked_desc(src);
     return forward_primitive(ctx, src, mode).pd.src_desc();
+}
+
+void ConvolutionLayer::forward_own_winograd(Context& ctx, const Tensor& x, Tensor& dst) {
+    const Dims& in = x.dims();
+    const Tensor& xs = ctx.as_layout(x, blocked_desc(in), src_reordered_);
+    dst.reshape(blocked_desc(Dims{in.n, config_.filters, in.h, in.w}));
+    const std::uint64_t bias_version = config_.use_bias ? bias_.version() : 0;
+    if (kernel_.version() != own_winograd_kernel_version_ ||
+        bias_version != own_winograd_bias_version_) {
+        own_winograd_.set_weights(kernel_.value(), config_.use_bias ? bias_.value() : nullptr,
+                                  config_.filters, in_channels_);
+        own_winograd_kernel_version_ = kernel_.version();
+        own_winograd_bias_version_ = bias_version;
+    }
+    own_winograd_.forward(xs.data(), dst.data(), in.n, in.h, in.w, config_.activation);
+    implementation_ = "winograd_4x3:avx512 (tomodenoise)";
 }
 
 const Tensor& ConvolutionLayer::weights(Context& ctx, const dnnl::memory::desc& md) {
@@ -157,6 +184,7 @@ const Tensor& ConvolutionLayer::weights(Context& ctx, const dnnl::memory::desc& 
 void ConvolutionLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
                                Mode mode) {
     const Tensor& x = *src.at(0);
+    if (uses_own_winograd(ctx, mode)) return forward_own_winograd(ctx, x, dst);
     auto& conv = forward_primitive(ctx, x.dims(), mode, &x.desc());
     implementation_ = conv.pd.impl_info_str();
     const Tensor& xs = ctx.as_layout(x, conv.pd.src_desc(), src_reordered_);

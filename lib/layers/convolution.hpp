@@ -1,13 +1,15 @@
 #pragma once
 // 2D convolution (Keras Conv2D): k x k kernel, stride 1 or 2, 'same' or 'valid' padding, bias,
 // and an activation fused as a oneDNN post-op. 3x3 stride-1 layers wide enough to gain run
-// oneDNN's Winograd algorithm where it is implemented, unless the context asks for direct.
+// Winograd unless the context asks for direct: at inference the library's own kernel
+// (WinogradConvolution) where the CPU and layer fit it, otherwise oneDNN's where implemented.
 
 #include <cstdint>
 
 #include "layers/activation.hpp"
 #include "layers/layer.hpp"
 #include "layers/primitive_weights.hpp"
+#include "layers/winograd_convolution.hpp"
 #include "train/initializer.hpp"
 
 namespace tomodenoise {
@@ -66,11 +68,13 @@ private:
     };
     Geometry geometry(const Dims& src) const;
     bool wants_winograd(const Context& ctx) const;
+    bool uses_own_winograd(const Context& ctx, Mode mode) const;
     /// `incoming`, when given, is the layout the input arrives in: a direct convolution is
     /// asked to read it as it is (no reorder) and falls back to oneDNN's choice.
     const CachedPrimitive<dnnl::convolution_forward>& forward_primitive(
         Context& ctx, const Dims& src, Mode mode, const dnnl::memory::desc* incoming = nullptr);
     const Tensor& weights(Context& ctx, const dnnl::memory::desc& md);
+    void forward_own_winograd(Context& ctx, const Tensor& x, Tensor& dst);
 
     ConvolutionConfig config_;
     std::int64_t in_channels_ = 0;
@@ -78,6 +82,8 @@ private:
 
     PrimitiveWeights weights_;
     WeightGradient weight_gradient_;
+    WinogradConvolution own_winograd_;
+    std::uint64_t own_winograd_kernel_version_ = 0, own_winograd_bias_version_ = 0;
     Tensor src_reordered_, diff_dst_reordered_, diff_pre_, src_for_weights_, diff_dst_for_weights_, diff_dst_for_data_;
     // Owned by the cached primitive descriptor, which lives as long as the cache: kept as
     // a pointer so that forward copies no string.

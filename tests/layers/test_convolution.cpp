@@ -102,7 +102,15 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{{2, 13, 16, 15}, cfg(3, 3, 2, Padding::same, Activation::tanh())},
         ConvCase{{2, 3, 13, 17}, cfg(17, 3, 1, Padding::valid, Activation::sigmoid(), false)},
         ConvCase{{2, 3, 13, 17}, cfg(4, 5, 2, Padding::valid, Activation::leaky_relu(0.2f))},
-        ConvCase{{2, 17, 9, 7}, cfg(1, 3, 2, Padding::same, Activation::linear())}));
+        ConvCase{{2, 17, 9, 7}, cfg(1, 3, 2, Padding::same, Activation::linear())},
+        // Whole 16-channel blocks: the library's own Winograd kernel at inference where the
+        // CPU has AVX-512, with each of its multiply kernels (16, 32 and 64 output channels
+        // at a time), images smaller than one tile, and rows of several strips.
+        ConvCase{{2, 48, 13, 10}, cfg(16, 3, 1, Padding::same, Activation::leaky_relu(0.3f))},
+        ConvCase{{1, 64, 9, 7}, cfg(64, 3, 1, Padding::same, Activation::linear(), false)},
+        ConvCase{{2, 16, 3, 2}, cfg(80, 3, 1, Padding::same, Activation::relu())},
+        ConvCase{{1, 32, 1, 1}, cfg(32, 3, 1, Padding::same, Activation::linear())},
+        ConvCase{{1, 16, 6, 250}, cfg(32, 3, 1, Padding::same, Activation::relu())}));
 
 TEST(ConvolutionBackward, MatchesFiniteDifferences) {
     struct Case {
@@ -163,6 +171,45 @@ TEST(Convolution, WinogradChosenForWideLayersAndAgreesWithDirect) {
         GTEST_SKIP() << "oneDNN has no Winograd kernel here (" << conv.implementation() << ")";
     const auto va = plain_values(direct_ctx, a), vb = plain_values(wino_ctx, b);
     EXPECT_TRUE(near_all(vb, std::vector<double>(va.begin(), va.end()), 1e-4, true));
+}
+
+TEST(Convolution, OwnWinogradRunsAtInferenceAndFollowsWeightChanges) {
+    if (!WinogradConvolution::cpu_supported())
+        GTEST_SKIP() << "no AVX-512 here: oneDNN's kernels run instead";
+    Context ctx;
+    ConvolutionLayer conv("conv32", cfg(32, 3, 1, Padding::same, Activation::relu()));
+    const Dims in{1, 32, 12, 11};
+    conv.build({in});
+    randomize_parameters(conv, 7);
+    const Tensor x = random_tensor(in, 8);
+    Tensor y;
+    conv.forward(ctx, {&x}, y, Mode::training);
+    EXPECT_EQ(conv.implementation().find("tomodenoise"), std::string::npos)
+        << "training needs oneDNN's primitive for backward";
+    conv.forward(ctx, {&x}, y, Mode::inference);
+    EXPECT_NE(conv.implementation().find("tomodenoise"), std::string::npos)
+        << conv.implementation();
+    EXPECT_EQ(layout_name(y.desc()), "nChw16c");
+    // An optimizer step between two inference calls: the transformed kernel must follow.
+    for (std::int64_t i = 0; i < conv.kernel().size(); ++i) conv.kernel().value()[i] *= -2.f;
+    conv.kernel().mark_changed();
+    conv.bias().value()[3] += 1.f;
+    conv.bias().mark_changed();
+    conv.forward(ctx, {&x}, y, Mode::inference);
+    EXPECT_TRUE(near_all(plain_values(ctx, y), reference_convolution(x, conv), 1e-4, true));
+}
+
+TEST(WinogradConvolution, RejectsMisalignedBuffersAndMissingWeights) {
+    if (!WinogradConvolution::cpu_supported()) GTEST_SKIP() << "no AVX-512 here";
+    WinogradConvolution wino;
+    Tensor x(Dims{1, 16, 4, 4}), y(Dims{1, 16, 4, 4});
+    EXPECT_THROW(wino.forward(x.data(), y.data(), 1, 4, 4, Activation::linear()),
+                 InvalidArgument);
+    std::vector<float> kernel(16 * 16 * 9, 0.1f);
+    wino.set_weights(kernel.data(), nullptr, 16, 16);
+    EXPECT_THROW(wino.forward(x.data() + 1, y.data(), 1, 4, 4, Activation::linear()),
+                 InvalidArgument);
+    EXPECT_NO_THROW(wino.forward(x.data(), y.data(), 1, 4, 4, Activation::linear()));
 }
 
 TEST(Convolution, RejectsMismatchedChannelsNamingLayerAndDims) {

@@ -1,0 +1,330 @@
+#include "layers/winograd_convolution.hpp"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+
+#include "tomodenoise/error.hpp"
+
+namespace tomodenoise {
+
+namespace {
+
+constexpr int out_tile = 4;   // output tile edge: F(4x4, 3x3)
+constexpr int in_tile = 6;    // input tile edge: out_tile + 3 - 1
+constexpr int positions = in_tile * in_tile;
+constexpr int lanes = 16;     // floats per AVX-512 register = nChw16c channel block
+
+// The strip of tiles a thread carries through all three steps: its transformed inputs and
+// products should stay in the core's L2 cache (1-2 MiB on current x86 server cores) beside
+// the transformed kernel.
+constexpr std::int64_t strip_bytes = 384 * 1024;
+constexpr std::int64_t max_strip_tiles = 56;
+
+// How far ahead along a row the input transform asks for the pixels of a later tile.
+constexpr int prefetch_pixels = 4 * out_tile + 2;
+
+enum class Fused { linear, relu, leaky_relu };
+
+struct Strip {
+    std::int64_t tiles;   // tiles per strip, a multiple of the multiply kernel's rows
+    std::int64_t rows;    // tiles per multiply kernel call
+    int vectors;          // output-channel registers per multiply kernel call
+};
+
+// The multiply kernel keeps rows x vectors accumulators in registers (28 or 24 of 32).
+Strip strip_for(std::int64_t in_channels, std::int64_t out_channels, std::int64_t tiles_x) {
+    Strip s;
+    s.vectors = out_channels % 64 == 0 ? 4 : out_channels % 32 == 0 ? 2 : 1;
+    s.rows = s.vectors == 4 ? 6 : s.vectors == 2 ? 14 : 28;
+    const std::int64_t per_tile = positions * (in_channels + out_channels) * 4;
+    std::int64_t most = std::clamp<std::int64_t>(strip_bytes / per_tile, s.rows, max_strip_tiles);
+    most -= most % s.rows;
+    // Strips of a row share its tiles evenly, so that the last one is not mostly padding.
+    const std::int64_t strips = (tiles_x + most - 1) / most;
+    const std::int64_t even = (tiles_x + strips - 1) / strips;
+    s.tiles = (even + s.rows - 1) / s.rows * s.rows;
+    return s;
+}
+
+// Everything that uses AVX-512 lives between the pragmas and works on raw pointers, so that
+// no template shared with the rest of the library is instantiated for AVX-512 here.
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+
+// B^T d for one column of an input tile (Lavin and Gray's F(4x4, 3x3)).
+inline void input_transform_1d(const __m512 d[in_tile], __m512 t[in_tile]) {
+    const __m512 four = _mm512_set1_ps(4.f), five = _mm512_set1_ps(5.f),
+                 two = _mm512_set1_ps(2.f);
+    t[0] = _mm512_fmadd_ps(d[0], four, _mm512_fnmadd_ps(d[2], five, d[4]));
+    const __m512 a = _mm512_fnmadd_ps(d[2], four, d[4]);  // d4 - 4 d2
+    const __m512 b = _mm512_fnmadd_ps(d[1], four, d[3]);  // d3 - 4 d1
+    t[1] = _mm512_add_ps(a, b);
+    t[2] = _mm512_sub_ps(a, b);
+    const __m512 c = _mm512_sub_ps(d[4], d[2]);
+    const __m512 e = _mm512_mul_ps(_mm512_sub_ps(d[3], d[1]), two);
+    t[3] = _mm512_add_ps(c, e);
+    t[4] = _mm512_sub_ps(c, e);
+    t[5] = _mm512_fmadd_ps(d[1], four, _mm512_fnmadd_ps(d[3], five, d[5]));
+}
+
+// A^T m for one column of a product tile.
+inline void output_transform_1d(const __m512 m[in_tile], __m512 o[out_tile]) {
+    const __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
+    const __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
+    o[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), s34);
+    o[1] = _mm512_fmadd_ps(d34, _mm512_set1_ps(2.f), d12);
+    o[2] = _mm512_fmadd_ps(s34, _mm512_set1_ps(4.f), s12);
+    o[3] = _mm512_add_ps(_mm512_fmadd_ps(d34, _mm512_set1_ps(8.f), d12), m[5]);
+}
+
+// One 16-channel block of one input tile whose top-left input pixel is (y0, x0) into the
+// 36 positions of `v` (stride `v_stride` floats). `block` is the channel block's h x w x 16
+// plane; pixels outside it are the zero padding. `tmp` holds 36 registers.
+template <bool interior>
+void transform_input_tile(const float* block, std::int64_t h, std::int64_t w, std::int64_t y0,
+                          std::int64_t x0, float* v, std::int64_t v_stride, float* tmp) {
+    for (int i = 0; i < in_tile; ++i) {
+        __m512 d[in_tile], t[in_tile];
+        const std::int64_t y = y0 + i;
+        const bool row_inside = interior || (y >= 0 && y < h);
+        const float* row = block + (y * w + x0) * lanes;
+        for (int j = 0; j < in_tile; ++j) {
+            const bool inside = interior || (row_inside && x0 + j >= 0 && x0 + j < w);
+            d[j] = inside ? _mm512_loadu_ps(row + j * lanes) : _mm512_setzero_ps();
+        }
+        if (interior)
+            for (int j = 0; j < out_tile; ++j)
+                _mm_prefetch(reinterpret_cast<const char*>(row + (prefetch_pixels + j) * lanes),
+                             _MM_HINT_T0);
+        input_transform_1d(d, t);
+        for (int k = 0; k < in_tile; ++k) _mm512_store_ps(tmp + (i * in_tile + k) * lanes, t[k]);
+    }
+    for (int k = 0; k < in_tile; ++k) {
+        __m512 d[in_tile], t[in_tile];
+        for (int i = 0; i < in_tile; ++i) d[i] = _mm512_load_ps(tmp + (i * in_tile + k) * lanes);
+        input_transform_1d(d, t);
+        for (int a = 0; a < in_tile; ++a)
+            _mm512_storeu_ps(v + (a * in_tile + k) * v_stride, t[a]);
+    }
+}
+
+// m[r][co] = sum_k v[r][k] u[k][co] for `rows` tiles and 16 * vectors output channels.
+template <int rows, int vectors>
+void multiply(const float* v, std::int64_t ldv, const float* u, std::int64_t ldu, float* m,
+              std::int64_t ldm, std::int64_t depth) {
+    __m512 acc[rows][vectors];
+    for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < vectors; ++j) acc[r][j] = _mm512_setzero_ps();
+    for (std::int64_t k = 0; k < depth; ++k) {
+        __m512 b[vectors];
+        for (int j = 0; j < vectors; ++j) b[j] = _mm512_loadu_ps(u + k * ldu + j * lanes);
+        for (int r = 0; r < rows; ++r) {
+            const __m512 a = _mm512_set1_ps(v[r * ldv + k]);
+            for (int j = 0; j < vectors; ++j) acc[r][j] = _mm512_fmadd_ps(a, b[j], acc[r][j]);
+        }
+    }
+    for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < vectors; ++j) _mm512_storeu_ps(m + r * ldm + j * lanes, acc[r][j]);
+}
+
+// All 36 positions of a strip laid out [position][stride_tiles][channels], its first
+// `tiles` tiles.
+template <int rows, int vectors>
+void multiply_strip(const float* v, const float* u, float* m, std::int64_t tiles,
+                    std::int64_t stride_tiles, std::int64_t in_channels,
+                    std::int64_t out_channels) {
+    for (int p = 0; p < positions; ++p) {
+        const float* vp = v + p * stride_tiles * in_channels;
+        const float* up = u + p * in_channels * out_channels;
+        float* mp = m + p * stride_tiles * out_channels;
+        for (std::int64_t co = 0; co < out_channels; co += vectors * lanes)
+            for (std::int64_t t = 0; t < tiles; t += rows)
+                multiply<rows, vectors>(vp + t * in_channels, in_channels, up + co,
+                                        out_channels, mp + t * out_channels + co, out_channels,
+                                        in_channels);
+    }
+}
+
+inline __m512 activate(__m512 x, Fused fused, __m512 alpha) {
+    switch (fused) {
+        // The masked form: GCC 12 warns of an uninitialized value inside _mm512_max_ps.
+        case Fused::relu: return _mm512_mask_max_ps(x, 0xffff, x, _mm512_setzero_ps());
+        case Fused::leaky_relu:
+            return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ),
+                                      x, alpha);
+        case Fused::linear: break;
+    }
+    return x;
+}
+
+// One 16-channel block of one product tile (36 positions at stride `m_stride`) into the
+// output pixels from (y0, x0), those inside h x w, with bias and activation.
+void transform_output_tile(const float* m, std::int64_t m_stride, __m512 bias, Fused fused,
+                           __m512 alpha, float* block, std::int64_t h, std::int64_t w,
+                           std::int64_t y0, std::int64_t x0, float* tmp) {
+    for (int b = 0; b < in_tile; ++b) {
+        __m512 col[in_tile], o[out_tile];
+        for (int a = 0; a < in_tile; ++a) col[a] = _mm512_loadu_ps(m + (a * in_tile + b) * m_stride);
+        output_transform_1d(col, o);
+        for (int p = 0; p < out_tile; ++p) _mm512_store_ps(tmp + (p * in_tile + b) * lanes, o[p]);
+    }
+    const std::int64_t y_end = std::min<std::int64_t>(out_tile, h - y0);
+    const std::int64_t x_end = std::min<std::int64_t>(out_tile, w - x0);
+    for (std::int64_t p = 0; p < y_end; ++p) {
+        __m512 row[in_tile], o[out_tile];
+        for (int b = 0; b < in_tile; ++b) row[b] = _mm512_load_ps(tmp + (p * in_tile + b) * lanes);
+        output_transform_1d(row, o);
+        float* out = block + ((y0 + p) * w + x0) * lanes;
+        // Written past the caches: the next layer reads the output from memory anyway at full
+        // resolution, and measured no slower at 256x256 either; saves reading the lines first.
+        for (std::int64_t q = 0; q < x_end; ++q)
+            _mm512_stream_ps(out + q * lanes, activate(_mm512_add_ps(o[q], bias), fused, alpha));
+    }
+}
+
+struct Problem {
+    std::int64_t h, w, tiles_x, in_channels, out_channels;
+    Fused fused;
+    float alpha;
+    Strip strip;
+};
+
+// One strip: `count` tiles of tile row `ty` from tile column `tx0`, for one image.
+void run_strip(const Problem& pb, const float* src, const float* weights, const float* bias,
+               float* dst, std::int64_t ty, std::int64_t tx0, std::int64_t count, float* v,
+               float* m, float* tmp) {
+    const std::int64_t plane = pb.h * pb.w * lanes;
+    const std::int64_t tiles = pb.strip.tiles;
+    const std::int64_t y0 = ty * out_tile - 1;
+    // Channel block outermost: the input is read as six row streams at a time, which the
+    // hardware prefetchers follow.
+    for (std::int64_t cb = 0; cb < pb.in_channels / lanes; ++cb) {
+        for (std::int64_t t = 0; t < count; ++t) {
+            const std::int64_t x0 = (tx0 + t) * out_tile - 1;
+            const bool interior =
+                y0 >= 0 && y0 + in_tile <= pb.h && x0 >= 0 && x0 + in_tile <= pb.w;
+            float* vt = v + t * pb.in_channels + cb * lanes;
+            if (interior)
+                transform_input_tile<true>(src + cb * plane, pb.h, pb.w, y0, x0, vt,
+                                           tiles * pb.in_channels, tmp);
+            else
+                transform_input_tile<false>(src + cb * plane, pb.h, pb.w, y0, x0, vt,
+                                            tiles * pb.in_channels, tmp);
+        }
+    }
+    // Only the rows the multiply kernel reaches are multiplied; rows past `count` hold
+    // values from an earlier strip (or zeros) and are never transformed back.
+    const std::int64_t padded = (count + pb.strip.rows - 1) / pb.strip.rows * pb.strip.rows;
+    switch (pb.strip.vectors) {
+        case 4: multiply_strip<6, 4>(v, weights, m, padded, tiles, pb.in_channels, pb.out_channels); break;
+        case 2: multiply_strip<14, 2>(v, weights, m, padded, tiles, pb.in_channels, pb.out_channels); break;
+        default: multiply_strip<28, 1>(v, weights, m, padded, tiles, pb.in_channels, pb.out_channels);
+    }
+    const __m512 alpha = _mm512_set1_ps(pb.alpha);
+    for (std::int64_t cb = 0; cb < pb.out_channels / lanes; ++cb)
+        for (std::int64_t t = 0; t < count; ++t)
+            transform_output_tile(m + t * pb.out_channels + cb * lanes,
+                                  tiles * pb.out_channels, _mm512_loadu_ps(bias + cb * lanes),
+                                  pb.fused, alpha, dst + cb * plane, pb.h, pb.w,
+                                  ty * out_tile, (tx0 + t) * out_tile, tmp);
+    // Streaming stores are weakly ordered: they must reach memory before the next layer reads.
+    _mm_sfence();
+}
+
+#pragma GCC pop_options
+
+}  // namespace
+
+bool WinogradConvolution::cpu_supported() {
+    static const bool supported = __builtin_cpu_supports("avx512f");
+    return supported;
+}
+
+bool WinogradConvolution::fits(std::int64_t in_channels, std::int64_t out_channels,
+                               const Activation& activation) {
+    const bool fused = activation.kind == Activation::Kind::linear ||
+                       activation.kind == Activation::Kind::relu ||
+                       activation.kind == Activation::Kind::leaky_relu;
+    return fused && in_channels > 0 && out_channels > 0 && in_channels % lanes == 0 &&
+           out_channels % lanes == 0;
+}
+
+void WinogradConvolution::set_weights(const float* kernel, const float* bias,
+                                      std::int64_t out_channels, std::int64_t in_channels) {
+    in_channels_ = in_channels;
+    out_channels_ = out_channels;
+    weights_.reshape(Dims{positions, in_channels, out_channels, 1});
+    bias_.reshape(Dims{1, out_channels, 1, 1});
+    // G of F(4x4, 3x3); the kernel transform runs once per weight change, in double.
+    static const double g[in_tile][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. / 6},
+                                         {-1. / 6, 1. / 6, -1. / 6}, {1. / 24, 1. / 12, 1. / 6},
+                                         {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+    float* u = weights_.data();
+    for (std::int64_t co = 0; co < out_channels; ++co)
+        for (std::int64_t ci = 0; ci < in_channels; ++ci) {
+            const float* k = kernel + (co * in_channels + ci) * 9;
+            double gk[in_tile][3] = {};
+            for (int a = 0; a < in_tile; ++a)
+                for (int j = 0; j < 3; ++j)
+                    for (int i = 0; i < 3; ++i) gk[a][j] += g[a][i] * k[i * 3 + j];
+            for (int a = 0; a < in_tile; ++a)
+                for (int b = 0; b < in_tile; ++b) {
+                    double s = 0;
+                    for (int j = 0; j < 3; ++j) s += gk[a][j] * g[b][j];
+                    u[((a * in_tile + b) * in_channels + ci) * out_channels + co] =
+                        static_cast<float>(s);
+                }
+        }
+    for (std::int64_t co = 0; co < out_channels; ++co)
+        bias_.data()[co] = bias ? bias[co] : 0.f;
+}
+
+void WinogradConvolution::forward(const float* src, float* dst, std::int64_t n, std::int64_t h,
+                                  std::int64_t w, const Activation& activation) {
+    if (in_channels_ == 0)
+        throw InvalidArgument("Winograd convolution: forward before set_weights");
+    if (reinterpret_cast<std::uintptr_t>(src) % 64 != 0 ||
+        reinterpret_cast<std::uintptr_t>(dst) % 64 != 0)
+        throw InvalidArgument("Winograd convolution: source and destination must be 64-byte "
+                              "aligned, as tensor storage is");
+    Problem pb;
+    pb.h = h;
+    pb.w = w;
+    pb.tiles_x = (w + out_tile - 1) / out_tile;
+    pb.in_channels = in_channels_;
+    pb.out_channels = out_channels_;
+    pb.fused = activation.kind == Activation::Kind::relu         ? Fused::relu
+               : activation.kind == Activation::Kind::leaky_relu ? Fused::leaky_relu
+                                                                 : Fused::linear;
+    pb.alpha = activation.alpha;
+    pb.strip = strip_for(in_channels_, out_channels_, pb.tiles_x);
+
+    const std::int64_t tiles_y = (h + out_tile - 1) / out_tile;
+    const std::int64_t strips_x = (pb.tiles_x + pb.strip.tiles - 1) / pb.strip.tiles;
+    const std::int64_t strips = n * tiles_y * strips_x;
+    const int threads = static_cast<int>(std::min<std::int64_t>(omp_get_max_threads(), strips));
+    const std::int64_t v_size = positions * pb.strip.tiles * in_channels_;
+    const std::int64_t m_size = positions * pb.strip.tiles * out_channels_;
+    const std::int64_t per_thread = v_size + m_size + positions * lanes;
+    if (scratch_.storage_size() < static_cast<std::size_t>(threads * per_thread))
+        scratch_.reshape(Dims{threads, 1, 1, per_thread});
+    float* scratch = scratch_.data();
+    const float* weights = weights_.data();
+    const float* bias = bias_.data();
+
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t s = 0; s < strips; ++s) {
+        const std::int64_t image = s / (tiles_y * strips_x);
+        const std::int64_t ty = s / strips_x % tiles_y;
+        const std::int64_t tx0 = s % strips_x * pb.strip.tiles;
+        const std::int64_t count = std::min(pb.strip.tiles, pb.tiles_x - tx0);
+        float* own = scratch + omp_get_thread_num() * per_thread;
+        run_strip(pb, src + image * in_channels_ * h * w, weights, bias,
+                  dst + image * out_channels_ * h * w, ty, tx0, count, own + positions * lanes,
+                  own + positions * lanes + v_size, own);
+    }
+}
+
+}  // namespace tomodenoise
