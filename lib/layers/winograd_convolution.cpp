@@ -27,6 +27,8 @@ constexpr int prefetch_pixels = 4 * out_tile + 2;
 
 enum class Fused { linear, relu, leaky_relu };
 
+// Strips run through the tiles of all images in order (row by row), so that narrow images
+// do not leave strips mostly padding.
 struct Strip {
     std::int64_t tiles;   // tiles per strip, a multiple of the multiply kernel's rows
     std::int64_t rows;    // tiles per multiply kernel call
@@ -34,17 +36,13 @@ struct Strip {
 };
 
 // The multiply kernel keeps rows x vectors accumulators in registers (28 or 24 of 32).
-Strip strip_for(std::int64_t in_channels, std::int64_t out_channels, std::int64_t tiles_x) {
+Strip strip_for(std::int64_t in_channels, std::int64_t out_channels) {
     Strip s;
     s.vectors = out_channels % 64 == 0 ? 4 : out_channels % 32 == 0 ? 2 : 1;
     s.rows = s.vectors == 4 ? 6 : s.vectors == 2 ? 14 : 28;
     const std::int64_t per_tile = positions * (in_channels + out_channels) * 4;
-    std::int64_t most = std::clamp<std::int64_t>(strip_bytes / per_tile, s.rows, max_strip_tiles);
-    most -= most % s.rows;
-    // Strips of a row share its tiles evenly, so that the last one is not mostly padding.
-    const std::int64_t strips = (tiles_x + most - 1) / most;
-    const std::int64_t even = (tiles_x + strips - 1) / strips;
-    s.tiles = (even + s.rows - 1) / s.rows * s.rows;
+    s.tiles = std::clamp<std::int64_t>(strip_bytes / per_tile, s.rows, max_strip_tiles);
+    s.tiles -= s.tiles % s.rows;
     return s;
 }
 
@@ -185,32 +183,43 @@ void transform_output_tile(const float* m, std::int64_t m_stride, __m512 bias, F
 }
 
 struct Problem {
-    std::int64_t h, w, tiles_x, in_channels, out_channels;
+    std::int64_t h, w, tiles_y, tiles_x, in_channels, out_channels;
     Fused fused;
     float alpha;
     Strip strip;
 };
 
-// One strip: `count` tiles of tile row `ty` from tile column `tx0`, for one image.
+// Where tile `index` (counted over all images, row by row) lies.
+struct TilePlace {
+    std::int64_t image, y0, x0;  // top-left output pixel
+};
+inline TilePlace place_of(const Problem& pb, std::int64_t index) {
+    const std::int64_t per_image = pb.tiles_y * pb.tiles_x;
+    const std::int64_t in_image = index % per_image;
+    return {index / per_image, in_image / pb.tiles_x * out_tile, in_image % pb.tiles_x * out_tile};
+}
+
+// One strip: tiles first .. first + count - 1.
 void run_strip(const Problem& pb, const float* src, const float* weights, const float* bias,
-               float* dst, std::int64_t ty, std::int64_t tx0, std::int64_t count, float* v,
-               float* m, float* tmp) {
+               float* dst, std::int64_t first, std::int64_t count, float* v, float* m,
+               float* tmp) {
     const std::int64_t plane = pb.h * pb.w * lanes;
     const std::int64_t tiles = pb.strip.tiles;
-    const std::int64_t y0 = ty * out_tile - 1;
     // Channel block outermost: the input is read as six row streams at a time, which the
     // hardware prefetchers follow.
     for (std::int64_t cb = 0; cb < pb.in_channels / lanes; ++cb) {
         for (std::int64_t t = 0; t < count; ++t) {
-            const std::int64_t x0 = (tx0 + t) * out_tile - 1;
+            const TilePlace at = place_of(pb, first + t);
+            const std::int64_t y0 = at.y0 - 1, x0 = at.x0 - 1;
             const bool interior =
                 y0 >= 0 && y0 + in_tile <= pb.h && x0 >= 0 && x0 + in_tile <= pb.w;
+            const float* block = src + (at.image * pb.in_channels / lanes + cb) * plane;
             float* vt = v + t * pb.in_channels + cb * lanes;
             if (interior)
-                transform_input_tile<true>(src + cb * plane, pb.h, pb.w, y0, x0, vt,
+                transform_input_tile<true>(block, pb.h, pb.w, y0, x0, vt,
                                            tiles * pb.in_channels, tmp);
             else
-                transform_input_tile<false>(src + cb * plane, pb.h, pb.w, y0, x0, vt,
+                transform_input_tile<false>(block, pb.h, pb.w, y0, x0, vt,
                                             tiles * pb.in_channels, tmp);
         }
     }
@@ -224,11 +233,14 @@ void run_strip(const Problem& pb, const float* src, const float* weights, const 
     }
     const __m512 alpha = _mm512_set1_ps(pb.alpha);
     for (std::int64_t cb = 0; cb < pb.out_channels / lanes; ++cb)
-        for (std::int64_t t = 0; t < count; ++t)
+        for (std::int64_t t = 0; t < count; ++t) {
+            const TilePlace at = place_of(pb, first + t);
             transform_output_tile(m + t * pb.out_channels + cb * lanes,
                                   tiles * pb.out_channels, _mm512_loadu_ps(bias + cb * lanes),
-                                  pb.fused, alpha, dst + cb * plane, pb.h, pb.w,
-                                  ty * out_tile, (tx0 + t) * out_tile, tmp);
+                                  pb.fused, alpha,
+                                  dst + (at.image * pb.out_channels / lanes + cb) * plane, pb.h,
+                                  pb.w, at.y0, at.x0, tmp);
+        }
     // Streaming stores are weakly ordered: they must reach memory before the next layer reads.
     _mm_sfence();
 }
@@ -299,11 +311,11 @@ void WinogradConvolution::forward(const float* src, float* dst, std::int64_t n, 
                : activation.kind == Activation::Kind::leaky_relu ? Fused::leaky_relu
                                                                  : Fused::linear;
     pb.alpha = activation.alpha;
-    pb.strip = strip_for(in_channels_, out_channels_, pb.tiles_x);
+    pb.tiles_y = (h + out_tile - 1) / out_tile;
+    pb.strip = strip_for(in_channels_, out_channels_);
 
-    const std::int64_t tiles_y = (h + out_tile - 1) / out_tile;
-    const std::int64_t strips_x = (pb.tiles_x + pb.strip.tiles - 1) / pb.strip.tiles;
-    const std::int64_t strips = n * tiles_y * strips_x;
+    const std::int64_t total_tiles = n * pb.tiles_y * pb.tiles_x;
+    const std::int64_t strips = (total_tiles + pb.strip.tiles - 1) / pb.strip.tiles;
     const int threads = static_cast<int>(std::min<std::int64_t>(omp_get_max_threads(), strips));
     const std::int64_t v_size = positions * pb.strip.tiles * in_channels_;
     const std::int64_t m_size = positions * pb.strip.tiles * out_channels_;
@@ -316,13 +328,10 @@ void WinogradConvolution::forward(const float* src, float* dst, std::int64_t n, 
 
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t s = 0; s < strips; ++s) {
-        const std::int64_t image = s / (tiles_y * strips_x);
-        const std::int64_t ty = s / strips_x % tiles_y;
-        const std::int64_t tx0 = s % strips_x * pb.strip.tiles;
-        const std::int64_t count = std::min(pb.strip.tiles, pb.tiles_x - tx0);
+        const std::int64_t first = s * pb.strip.tiles;
         float* own = scratch + omp_get_thread_num() * per_thread;
-        run_strip(pb, src + image * in_channels_ * h * w, weights, bias,
-                  dst + image * out_channels_ * h * w, ty, tx0, count, own + positions * lanes,
+        run_strip(pb, src, weights, bias, dst, first,
+                  std::min(pb.strip.tiles, total_tiles - first), own + positions * lanes,
                   own + positions * lanes + v_size, own);
     }
 }
