@@ -1,8 +1,10 @@
 // GFLOP/s of every convolution shape of the TomoGAN generator, at 256x256 batch 4 and
 // 1024x1024 batch 1: forward, backward-data and backward-weights of the bare oneDNN primitive
 // (direct and Winograd), and the framework's ConvolutionLayer forward through the cache with its
-// reorders. Each figure is also given as a percentage of this machine's peak FMA rate, measured
-// in the same run; FLOPs are counted as direct convolution, so Winograd can exceed 100%.
+// reorders: with 'auto', the library's own Winograd kernel where the layer fits it (the label
+// names the implementation that ran). Each figure is also given as a percentage of this
+// machine's peak FMA rate, measured in the same run; FLOPs are counted as direct convolution,
+// so Winograd can exceed 100%.
 //
 //   ./bench/bench_convolution --benchmark_filter='box64_b/1024'
 
@@ -146,7 +148,8 @@ void framework_layer(benchmark::State& state, ConvShape s, ImageSize img,
     std::mt19937 rng(1);
     layer.initialize(rng);
     Tensor x(layer.preferred_src_desc(ctx, in, Mode::inference));
-    for (std::size_t i = 0; i < x.storage_size(); ++i) x.data()[i] = float(i % 13) * 0.01f;
+    const std::size_t size = x.storage_size();
+    for (std::size_t i = 0; i < size; ++i) x.data()[i] = float(i % 13) * 0.01f;
     Tensor y;
     timed_loop(state, direct_flops(s, img), [&] {
         layer.forward(ctx, {&x}, y, Mode::inference);
