@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <cmath>
+#include <cstring>
 
 #include "core/context.hpp"
 #include "layer_check.hpp"
@@ -197,6 +200,29 @@ TEST(Convolution, OwnWinogradRunsAtInferenceAndFollowsWeightChanges) {
     conv.bias().mark_changed();
     conv.forward(ctx, {&x}, y, Mode::inference);
     EXPECT_TRUE(near_all(plain_values(ctx, y), reference_convolution(x, conv), 1e-4, true));
+}
+
+TEST(WinogradConvolution, ThreadsSplitTheTilesWithoutChangingABit) {
+    if (!WinogradConvolution::cpu_supported()) GTEST_SKIP() << "no AVX-512 here";
+    // Two images whose tiles make many strips, some spanning both images.
+    const Dims in{2, 32, 37, 61};
+    auto kernel = random_values(32 * 32 * 9, 21, -0.2f, 0.2f);
+    auto bias = random_values(32, 22);
+    WinogradConvolution wino;
+    wino.set_weights(kernel.data(), bias.data(), 32, 32);
+    Tensor x(Dims{in.n, in.c, in.h, in.w}), one(x.dims()), three(x.dims());
+    const auto values = random_values(x.storage_size(), 23);
+    std::copy(values.begin(), values.end(), x.data());
+    const int threads_before = omp_get_max_threads();
+    omp_set_num_threads(1);
+    wino.forward(x.data(), one.data(), in.n, in.h, in.w, Activation::relu());
+    omp_set_num_threads(3);
+    wino.forward(x.data(), three.data(), in.n, in.h, in.w, Activation::relu());
+    omp_set_num_threads(threads_before);
+    EXPECT_EQ(std::memcmp(one.data(), three.data(), x.storage_size() * sizeof(float)), 0);
+    std::size_t positive = 0;
+    for (std::size_t i = 0; i < one.storage_size(); ++i) positive += one.data()[i] > 0.f;
+    EXPECT_GT(positive, one.storage_size() / 4) << "the output is mostly zero: proves nothing";
 }
 
 TEST(WinogradConvolution, RejectsMisalignedBuffersAndMissingWeights) {
