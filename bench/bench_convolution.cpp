@@ -57,9 +57,6 @@ void timed_loop(benchmark::State& state, double flops, Step&& step) {
     bench::report_flops(state, flops, bench::time_steps(state, step));
 }
 
-dnnl::memory::desc any_desc(const dnnl::memory::dims& d) {
-    return dnnl::memory::desc(d, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
-}
 
 dnnl::memory make_memory(const dnnl::memory::desc& md) {
     dnnl::memory m(md, cpu_engine());

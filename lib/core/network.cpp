@@ -148,16 +148,12 @@ void Network::plan_concatenations() {
     std::vector<bool> aliased(nodes_.size(), false);
     for (auto& node : nodes_) {
         if (!dynamic_cast<const ConcatenationLayer*>(node.layer.get())) continue;
-        const auto blocked = [](const Dims& d) {
-            return dnnl::memory::desc(d.to_dnnl(), dnnl::memory::data_type::f32,
-                                      dnnl::memory::format_tag::nChw16c);
-        };
-        if (node.dims.n != 1 || node.output.desc() != blocked(node.dims)) continue;
+        if (node.dims.n != 1 || node.output.desc() != blocked_desc(node.dims)) continue;
         bool fits = true;
         for (auto i : node.inputs) {
             const Node& in = nodes_[i];
             fits = fits && in.layer && !aliased[i] && !in.elided && in.dims.c % block == 0 &&
-                   in.output.desc() == blocked(in.dims);
+                   in.output.desc() == blocked_desc(in.dims);
         }
         if (!fits) continue;
         std::int64_t offset = 0;

@@ -41,6 +41,15 @@ dnnl::memory::desc plain_desc(const Dims& dims) {
                               dnnl::memory::format_tag::nchw);
 }
 
+dnnl::memory::desc blocked_desc(const Dims& dims) {
+    return dnnl::memory::desc(dims.to_dnnl(), dnnl::memory::data_type::f32,
+                              dnnl::memory::format_tag::nChw16c);
+}
+
+dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
+    return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+}
+
 Dims dims_of(const dnnl::memory::desc& md) {
     const auto d = md.dims();
     if (d.size() != 4) throw ShapeError("expected a 4D tensor, got rank " + std::to_string(d.size()));

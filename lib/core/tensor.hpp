@@ -22,6 +22,11 @@ struct Dims {
 
 /// Plain row-major NCHW f32 descriptor for `dims`.
 dnnl::memory::desc plain_desc(const Dims& dims);
+/// nChw16c f32 descriptor for `dims`: the blocked layout in which AVX-512 kernels pass
+/// activations between layers.
+dnnl::memory::desc blocked_desc(const Dims& dims);
+/// f32 descriptor of `dims` whose layout the primitive chooses (format_tag::any).
+dnnl::memory::desc any_desc(const dnnl::memory::dims& dims);
 /// The descriptor's layout in words ("nchw", "nChw16c", ...) for messages and benchmarks.
 std::string layout_name(const dnnl::memory::desc& md);
 /// Serialized descriptor, for primitive-cache keys.

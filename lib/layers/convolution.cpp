@@ -10,20 +10,9 @@ namespace tomodenoise {
 
 namespace {
 
-using tag = dnnl::memory::format_tag;
-using dt = dnnl::memory::data_type;
-
 // Winograd F(4x4, 3x3) pays off only once both channel counts are large enough to amortize
 // its transforms (measured in bench/bench_convolution: slower than direct for 8 -> 32).
 constexpr std::int64_t winograd_min_channels = 16;
-
-dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
-    return dnnl::memory::desc(dims, dt::f32, tag::any);
-}
-
-dnnl::memory::desc blocked_desc(const Dims& dims) {
-    return dnnl::memory::desc(dims.to_dnnl(), dt::f32, tag::nChw16c);
-}
 
 }  // namespace
 
@@ -111,7 +100,7 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
     // reorder saves.
     const bool keep_incoming =
         mode == Mode::inference && !winograd && config_.filters % 16 == 0 && incoming &&
-        *incoming == dnnl::memory::desc(src_dims, dt::f32, tag::nChw16c);
+        *incoming == blocked_desc(src);
     const auto prop = mode == Mode::training ? dnnl::prop_kind::forward_training
                                              : dnnl::prop_kind::forward_inference;
     CacheKey key("conv_fwd");
@@ -122,12 +111,10 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
     return ctx.cache().get<dnnl::convolution_forward>(
         key, what() + " forward on input " + src.to_string(), [&] {
             const auto attr = fused_activation_attr(config_.activation);
-            const auto bias_md = config_.use_bias
-                                     ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
-                                     : dnnl::memory::desc();
             auto make = [&](dnnl::algorithm algo, const dnnl::memory::desc& src_md,
                             const dnnl::memory::desc& dst_md) {
-                dnnl::convolution_forward::desc d(prop, algo, src_md, any_desc(w_dims), bias_md,
+                dnnl::convolution_forward::desc d(prop, algo, src_md, any_desc(w_dims),
+                                                  bias_desc(config_.filters, config_.use_bias),
                                                   dst_md, g.strides, g.pad_before, g.pad_after);
                 return dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
             };
@@ -221,24 +208,17 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
         CacheKey("conv_bww") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
                              << g.pad_after << config_.use_bias,
         where, [&] {
-            const auto bias_md = config_.use_bias
-                                     ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
-                                     : dnnl::memory::desc();
-            dnnl::convolution_backward_weights::desc d(algo, any_desc(src_dims), any_desc(w_dims),
-                                                       bias_md, any_desc(dst_dims), g.strides,
-                                                       g.pad_before, g.pad_after);
+            dnnl::convolution_backward_weights::desc d(
+                algo, any_desc(src_dims), any_desc(w_dims),
+                bias_desc(config_.filters, config_.use_bias), any_desc(dst_dims), g.strides,
+                g.pad_before, g.pad_after);
             return dnnl::convolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
         });
-    const Tensor& xs = ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_);
-    const Tensor& dd = ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_);
-    std::unordered_map<int, dnnl::memory> args = {
-        {DNNL_ARG_SRC, xs.memory()},
-        {DNNL_ARG_DIFF_DST, dd.memory()},
-        {DNNL_ARG_DIFF_WEIGHTS,
-         weight_gradient_.target(bww.pd.diff_weights_desc(), kernel_.grad_memory())}};
-    if (config_.use_bias) args[DNNL_ARG_DIFF_BIAS] = bias_.grad_memory();
-    bww.primitive.execute(ctx.stream(), args);
-    weight_gradient_.finish(ctx, kernel_.grad_memory(), where);
+    weight_gradient_.compute(
+        ctx, bww.primitive, bww.pd.diff_weights_desc(),
+        ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_).memory(),
+        ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_).memory(),
+        kernel_.grad_memory(), config_.use_bias ? &bias_ : nullptr, where);
 
     if (diff_src.empty() || !diff_src[0]) return;
     auto& bwd = ctx.cache().get<dnnl::convolution_backward_data>(

@@ -4,17 +4,6 @@
 
 namespace tomodenoise {
 
-namespace {
-
-using tag = dnnl::memory::format_tag;
-using dt = dnnl::memory::data_type;
-
-dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
-    return dnnl::memory::desc(dims, dt::f32, tag::any);
-}
-
-}  // namespace
-
 SpatialPadding transpose_padding(std::int64_t in, std::int64_t kernel, std::int64_t stride,
                                  Padding padding) {
     if (padding == Padding::valid) return {(in - 1) * stride + kernel, 0, 0};
@@ -83,13 +72,10 @@ const CachedPrimitive<dnnl::deconvolution_forward>& ConvolutionTransposeLayer::f
         << config_.use_bias << int(config_.activation.kind) << config_.activation.alpha;
     return ctx.cache().get<dnnl::deconvolution_forward>(
         key, what() + " forward on input " + src.to_string(), [&] {
-            const auto bias_md = config_.use_bias
-                                     ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
-                                     : dnnl::memory::desc();
             dnnl::deconvolution_forward::desc d(
                 prop, dnnl::algorithm::deconvolution_direct, any_desc(g.src),
-                any_desc(g.weights), bias_md, any_desc(g.dst), g.strides, g.pad_before,
-                g.pad_after);
+                any_desc(g.weights), bias_desc(config_.filters, config_.use_bias),
+                any_desc(g.dst), g.strides, g.pad_before, g.pad_after);
             return dnnl::deconvolution_forward::primitive_desc(
                 d, fused_activation_attr(config_.activation), cpu_engine());
         });
@@ -132,24 +118,17 @@ void ConvolutionTransposeLayer::backward(Context& ctx, const std::vector<const T
         CacheKey("deconv_bww") << g.src << g.weights << g.strides << g.pad_before << g.pad_after
                                << config_.use_bias,
         where, [&] {
-            const auto bias_md = config_.use_bias
-                                     ? dnnl::memory::desc({config_.filters}, dt::f32, tag::x)
-                                     : dnnl::memory::desc();
             dnnl::deconvolution_backward_weights::desc d(
-                algo, any_desc(g.src), any_desc(g.weights), bias_md, any_desc(g.dst), g.strides,
+                algo, any_desc(g.src), any_desc(g.weights),
+                bias_desc(config_.filters, config_.use_bias), any_desc(g.dst), g.strides,
                 g.pad_before, g.pad_after);
             return dnnl::deconvolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
         });
-    const Tensor& xs = ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_);
-    const Tensor& dd = ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_);
-    std::unordered_map<int, dnnl::memory> args = {
-        {DNNL_ARG_SRC, xs.memory()},
-        {DNNL_ARG_DIFF_DST, dd.memory()},
-        {DNNL_ARG_DIFF_WEIGHTS,
-         weight_gradient_.target(bww.pd.diff_weights_desc(), kernel_.grad_memory())}};
-    if (config_.use_bias) args[DNNL_ARG_DIFF_BIAS] = bias_.grad_memory();
-    bww.primitive.execute(ctx.stream(), args);
-    weight_gradient_.finish(ctx, kernel_.grad_memory(), where);
+    weight_gradient_.compute(
+        ctx, bww.primitive, bww.pd.diff_weights_desc(),
+        ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_).memory(),
+        ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_).memory(),
+        kernel_.grad_memory(), config_.use_bias ? &bias_ : nullptr, where);
 
     if (diff_src.empty() || !diff_src[0]) return;
     auto& bwd = ctx.cache().get<dnnl::deconvolution_backward_data>(

@@ -67,12 +67,10 @@ const CachedPrimitive<dnnl::inner_product_forward>& DenseLayer::forward_primitiv
         << int(config_.activation.kind) << config_.activation.alpha;
     return ctx.cache().get<dnnl::inner_product_forward>(
         key, what() + " forward on input " + in.to_string(), [&] {
-            const auto bias_md = config_.use_bias
-                                     ? dnnl::memory::desc({config_.units}, dt::f32, tag::x)
-                                     : dnnl::memory::desc();
             dnnl::inner_product_forward::desc d(
-                prop, src, dnnl::memory::desc({config_.units, in.c, 1, 1}, dt::f32, tag::any),
-                bias_md, matrix_desc({in.n, config_.units, 1, 1}));
+                prop, src, any_desc({config_.units, in.c, 1, 1}),
+                bias_desc(config_.units, config_.use_bias),
+                matrix_desc({in.n, config_.units, 1, 1}));
             return dnnl::inner_product_forward::primitive_desc(
                 d, fused_activation_attr(config_.activation), cpu_engine());
         });
@@ -102,7 +100,7 @@ void DenseLayer::backward(Context& ctx, const std::vector<const Tensor*>& src, c
     const Tensor& x = *src.at(0);
     auto& fwd = forward_primitive(ctx, x.desc(), Mode::training);
     const std::string where = what() + " backward on input " + x.dims().to_string();
-    const dnnl::memory::desc w_any({config_.units, in_features_, 1, 1}, dt::f32, tag::any);
+    const dnnl::memory::desc w_any = any_desc({config_.units, in_features_, 1, 1});
     const auto dst_matrix = matrix_desc(dst.dims());
 
     // dst is plain, so the gradient before the activation is too and reads as a matrix.
@@ -114,20 +112,13 @@ void DenseLayer::backward(Context& ctx, const std::vector<const Tensor*>& src, c
 
     auto& bww = ctx.cache().get<dnnl::inner_product_backward_weights>(
         CacheKey("dense_bww") << x.desc() << config_.units << config_.use_bias, where, [&] {
-            const auto bias_md = config_.use_bias
-                                     ? dnnl::memory::desc({config_.units}, dt::f32, tag::x)
-                                     : dnnl::memory::desc();
-            dnnl::inner_product_backward_weights::desc d(x.desc(), w_any, bias_md, dst_matrix);
+            dnnl::inner_product_backward_weights::desc d(
+                x.desc(), w_any, bias_desc(config_.units, config_.use_bias), dst_matrix);
             return dnnl::inner_product_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
         });
-    const dnnl::memory kernel_grad = storage_as(kernel_as_weights(), kernel_.grad());
-    std::unordered_map<int, dnnl::memory> args = {
-        {DNNL_ARG_SRC, x.memory()},
-        {DNNL_ARG_DIFF_DST, diff_pre_matrix},
-        {DNNL_ARG_DIFF_WEIGHTS, weight_gradient_.target(bww.pd.diff_weights_desc(), kernel_grad)}};
-    if (config_.use_bias) args[DNNL_ARG_DIFF_BIAS] = bias_.grad_memory();
-    bww.primitive.execute(ctx.stream(), args);
-    weight_gradient_.finish(ctx, kernel_grad, where);
+    weight_gradient_.compute(ctx, bww.primitive, bww.pd.diff_weights_desc(), x.memory(),
+                             diff_pre_matrix, storage_as(kernel_as_weights(), kernel_.grad()),
+                             config_.use_bias ? &bias_ : nullptr, where);
 
     if (diff_src.empty() || !diff_src[0]) return;
     auto& bwd = ctx.cache().get<dnnl::inner_product_backward_data>(

@@ -42,10 +42,8 @@ const CachedPrimitive<dnnl::pooling_forward>& MaxPoolingLayer::forward_primitive
         CacheKey("maxpool_fwd") << int(prop) << src << g.strides << g.kernel << g.pad_before
                                 << g.pad_after,
         what() + " forward on input " + dims_of(src).to_string(), [&] {
-            const dnnl::memory::desc dst_md(g.dst, dnnl::memory::data_type::f32,
-                                            dnnl::memory::format_tag::any);
             return dnnl::pooling_forward::primitive_desc(
-                {prop, dnnl::algorithm::pooling_max, src, dst_md, g.strides, g.kernel,
+                {prop, dnnl::algorithm::pooling_max, src, any_desc(g.dst), g.strides, g.kernel,
                  g.pad_before, g.pad_after},
                 cpu_engine());
         });

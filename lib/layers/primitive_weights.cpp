@@ -1,5 +1,7 @@
 #include "layers/primitive_weights.hpp"
 
+#include <unordered_map>
+
 #include "core/engine.hpp"
 
 namespace tomodenoise {
@@ -16,16 +18,25 @@ const Tensor& PrimitiveWeights::laid_out(Context& ctx, const Parameter& param,
     return weights_;
 }
 
-const dnnl::memory& WeightGradient::target(const dnnl::memory::desc& chosen,
-                                           const dnnl::memory& grad) {
-    direct_ = chosen == grad.get_desc();
-    if (direct_) return grad;
-    scratch_.reshape(chosen);
-    return scratch_.memory();
+dnnl::memory::desc bias_desc(std::int64_t count, bool used) {
+    if (!used) return dnnl::memory::desc();
+    return dnnl::memory::desc({count}, dnnl::memory::data_type::f32,
+                              dnnl::memory::format_tag::x);
 }
 
-void WeightGradient::finish(Context& ctx, const dnnl::memory& grad, const std::string& what) {
-    if (!direct_) ctx.reorder(scratch_.memory(), grad, what);
+void WeightGradient::compute(Context& ctx, const dnnl::primitive& primitive,
+                             const dnnl::memory::desc& chosen, const dnnl::memory& src,
+                             const dnnl::memory& diff_dst, const dnnl::memory& grad,
+                             Parameter* bias, const std::string& what) {
+    const bool direct = chosen == grad.get_desc();
+    if (!direct) scratch_.reshape(chosen);
+    std::unordered_map<int, dnnl::memory> args = {
+        {DNNL_ARG_SRC, src},
+        {DNNL_ARG_DIFF_DST, diff_dst},
+        {DNNL_ARG_DIFF_WEIGHTS, direct ? grad : scratch_.memory()}};
+    if (bias) args[DNNL_ARG_DIFF_BIAS] = bias->grad_memory();
+    primitive.execute(ctx.stream(), args);
+    if (!direct) ctx.reorder(scratch_.memory(), grad, what);
 }
 
 }  // namespace tomodenoise

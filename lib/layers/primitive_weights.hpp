@@ -11,6 +11,9 @@
 
 namespace tomodenoise {
 
+/// The descriptor a primitive takes for a bias of `count` values: empty (no bias) unless `used`.
+dnnl::memory::desc bias_desc(std::int64_t count, bool used);
+
 class PrimitiveWeights {
 public:
     /// `param`'s value laid out as `md`. `value_desc` describes the parameter's plain storage
@@ -25,20 +28,20 @@ private:
     std::uint64_t version_ = 0;
 };
 
-/// Where a backward-weights primitive writes a parameter's gradient: straight into the plain
-/// gradient when the primitive chose the plain layout, otherwise into a scratch in the chosen
-/// layout that finish() reorders into the gradient.
+/// Runs a layer's backward-weights primitive. The kernel's gradient goes straight into the
+/// parameter's plain gradient when the primitive chose the plain layout, otherwise into a
+/// scratch in the chosen layout that is then reordered into it.
 class WeightGradient {
 public:
-    /// The memory to pass as DNNL_ARG_DIFF_WEIGHTS for a primitive that chose `chosen`;
-    /// `grad` is the parameter's plain gradient (with the primitive's dims).
-    const dnnl::memory& target(const dnnl::memory::desc& chosen, const dnnl::memory& grad);
-    /// After the primitive ran: moves the scratch into `grad` when target() handed it out.
-    void finish(Context& ctx, const dnnl::memory& grad, const std::string& what);
+    /// Runs `primitive`, which wants the kernel gradient laid out as `chosen`, on `src` and
+    /// `diff_dst`: the kernel's gradient lands in `grad` (plain, with the primitive's dims),
+    /// the bias's in `bias` when there is one. `what` names the layer and dims in errors.
+    void compute(Context& ctx, const dnnl::primitive& primitive, const dnnl::memory::desc& chosen,
+                 const dnnl::memory& src, const dnnl::memory& diff_dst, const dnnl::memory& grad,
+                 Parameter* bias, const std::string& what);
 
 private:
     Tensor scratch_;
-    bool direct_ = true;
 };
 
 }  // namespace tomodenoise

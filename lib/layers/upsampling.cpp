@@ -33,10 +33,8 @@ const CachedPrimitive<dnnl::resampling_forward>& UpsamplingLayer::forward_primit
         CacheKey("resampling_fwd") << int(prop) << int(algorithm()) << src << config_.factor,
         what() + " forward on input " + in.to_string(), [&] {
             const float f = float(config_.factor);
-            const dnnl::memory::desc dst_md(out.to_dnnl(), dnnl::memory::data_type::f32,
-                                            dnnl::memory::format_tag::any);
             return dnnl::resampling_forward::primitive_desc(
-                {prop, algorithm(), {f, f}, src, dst_md}, cpu_engine());
+                {prop, algorithm(), {f, f}, src, any_desc(out.to_dnnl())}, cpu_engine());
         });
 }
 

@@ -124,4 +124,23 @@ inline double check_layer_gradients(Context& ctx, Layer& layer, std::vector<Tens
     return worst;
 }
 
+/// check_layer_gradients for a layer with a fused ReLU, away from the kink where its derivative
+/// jumps: positive weights, biases of 0.5 and positive inputs keep every unit active, so the
+/// central difference is exact up to rounding.
+inline double check_relu_gradients_away_from_kink(Context& ctx, Layer& layer, const Dims& in) {
+    layer.build({in});
+    for (Parameter* p : layer.parameters()) {
+        if (p->name() == "bias") {
+            std::fill(p->value(), p->value() + p->size(), 0.5f);
+        } else {
+            const auto w = random_values(static_cast<std::size_t>(p->size()), 4, 0.05f, 0.2f);
+            std::copy(w.begin(), w.end(), p->value());
+        }
+        p->mark_changed();
+    }
+    GradientCheckOptions opt;
+    opt.epsilon = 1e-3;
+    return check_layer_gradients(ctx, layer, {random_tensor(in, 2, 0.1f, 1.f)}, opt);
+}
+
 }  // namespace tomodenoise::testing
