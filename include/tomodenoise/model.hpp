@@ -10,7 +10,8 @@ namespace tomodenoise {
 
 /// How a model computes.
 struct ApplyOptions {
-    /// OpenMP threads for oneDNN in the calling thread; 0 leaves the default (all cores).
+    /// OpenMP threads apply() runs with (the calling thread's count is restored when it
+    /// returns or throws); 0 leaves the default (all cores).
     int threads = 0;
     /// Use direct convolution everywhere instead of Winograd where it is faster.
     bool direct_convolution = false;

@@ -1,17 +1,12 @@
 #include "core/context.hpp"
 
-#include <omp.h>
-
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise {
 
-Context::Context(int threads, std::shared_ptr<PrimitiveCache> cache)
-    : stream_(cpu_engine()),
-      cache_(cache ? std::move(cache) : std::make_shared<PrimitiveCache>()),
-      threads_(threads) {
+Context::Context(int threads)
+    : stream_(cpu_engine()), cache_(std::make_shared<PrimitiveCache>()), threads_(threads) {
     if (threads < 0) throw InvalidArgument("thread count must be >= 0, got " + std::to_string(threads));
-    if (threads > 0) omp_set_num_threads(threads);
 }
 
 void Context::reorder(const Tensor& src, Tensor& dst) {

@@ -1,6 +1,6 @@
 #pragma once
-// What every forward and backward call runs in: the oneDNN stream, the primitive cache shared
-// by all contexts that run the same networks, the thread count, and library-wide options.
+// What every forward and backward call runs in: the oneDNN stream, the primitive cache, the
+// thread count, and library-wide options.
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -22,13 +22,13 @@ enum class ConvolutionAlgorithm {
 
 class Context {
 public:
-    /// `threads` OpenMP threads for oneDNN in the calling thread (0: leave the default, all
-    /// cores). Contexts made from one another share `cache`.
-    explicit Context(int threads = 0, std::shared_ptr<PrimitiveCache> cache = nullptr);
+    /// Work run with this context uses `threads` OpenMP threads (0: the calling thread's
+    /// count, by default all cores). Constructing a context changes nothing outside it: the
+    /// code that runs the work sets the count for its duration (ThreadCountScope).
+    explicit Context(int threads = 0);
 
     dnnl::stream& stream() { return stream_; }
     PrimitiveCache& cache() { return *cache_; }
-    const std::shared_ptr<PrimitiveCache>& shared_cache() const { return cache_; }
     int threads() const { return threads_; }
 
     ConvolutionAlgorithm convolution_algorithm() const { return algorithm_; }

@@ -1,6 +1,5 @@
 #include "core/network.hpp"
 
-#include "layers/concatenation.hpp"
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise {
@@ -147,7 +146,7 @@ void Network::plan_concatenations() {
     constexpr std::int64_t block = 16;
     std::vector<bool> aliased(nodes_.size(), false);
     for (auto& node : nodes_) {
-        if (!dynamic_cast<const ConcatenationLayer*>(node.layer.get())) continue;
+        if (!node.layer || !node.layer->concatenates_channels()) continue;
         if (node.dims.n != 1 || node.output.desc() != blocked_desc(node.dims)) continue;
         bool fits = true;
         for (auto i : node.inputs) {

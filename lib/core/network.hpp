@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "core/context.hpp"
+#include "core/layer.hpp"
 #include "core/tensor.hpp"
-#include "layers/layer.hpp"
 
 namespace tomodenoise {
 
@@ -106,7 +106,7 @@ private:
     std::vector<Dims> built_for_, planned_for_;
     std::vector<Tensor> output_values_, input_diffs_;
     std::vector<bool> has_diff_;
-    Tensor diff_scratch_, addend_scratch_;
+    Tensor addend_scratch_;
 };
 
 }  // namespace tomodenoise

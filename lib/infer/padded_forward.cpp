@@ -1,8 +1,30 @@
 #include "infer/padded_forward.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include "infer/reflect_padding.hpp"
 
 namespace tomodenoise {
+
+namespace {
+
+// Probe size for measuring a network's downsampling: a power of two deep enough for any
+// U-Net this library builds or loads.
+constexpr std::int64_t probe_size = 256;
+
+}  // namespace
+
+std::int64_t downsampling_factor(Network& network) {
+    std::vector<Dims> probe;
+    for (std::size_t i = 0; i < network.input_names().size(); ++i)
+        probe.push_back(Dims{1, network.input_channels(i), probe_size, probe_size});
+    network.build(probe);
+    std::int64_t smallest = probe_size;
+    for (const auto& node : network.nodes())
+        if (node.dims.h > 1) smallest = std::min(smallest, node.dims.h);
+    return probe_size / smallest;
+}
 
 void forward_padded(Context& ctx, Network& network, const float* input, const Dims& src,
                     std::int64_t multiple, Tensor& padded, float* output) {

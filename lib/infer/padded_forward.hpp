@@ -8,6 +8,11 @@
 
 namespace tomodenoise {
 
+/// How much `network`'s deepest feature map is downsampled: the multiple its input height and
+/// width are padded to. Measured by building the network for one 256x256 image per input,
+/// which replaces its last build; compute it once per network and keep it.
+std::int64_t downsampling_factor(Network& network);
+
 /// Runs `network` in inference mode on the plain images `input` (dims `src`), padded by
 /// reflection to multiples of `multiple` in `padded` (reused across calls; untouched when no
 /// padding is needed), and writes the top-left (h, w) window of every output image to `output`.

@@ -104,7 +104,7 @@ std::unordered_map<std::string, WeightRef> weights_by_name(Network& network) {
     for (const auto& node : network.nodes())
         if (node.layer)
             for (Parameter* p : node.layer->parameters())
-                refs[node.name + "/" + p->name()] = {node.layer.get(), p};
+                refs[parameter_name(node.name, *p)] = {node.layer.get(), p};
     return refs;
 }
 

@@ -5,8 +5,8 @@
 
 #include <string>
 
+#include "core/layer.hpp"
 #include "layers/activation.hpp"
-#include "layers/layer.hpp"
 
 namespace tomodenoise {
 

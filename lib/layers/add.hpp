@@ -3,7 +3,7 @@
 // oneDNN sum, whose output takes the inputs' layout; backward copies the output's gradient to
 // every input.
 
-#include "layers/layer.hpp"
+#include "core/layer.hpp"
 
 namespace tomodenoise {
 

@@ -3,7 +3,7 @@
 // inputs with equal batch, height and width: the U-Net's skip connections. oneDNN concat
 // chooses the output layout; backward hands each input its channel range of the gradient.
 
-#include "layers/layer.hpp"
+#include "core/layer.hpp"
 
 namespace tomodenoise {
 
@@ -13,6 +13,7 @@ public:
 
     std::string type() const override { return "Concatenate"; }
     std::size_t input_count() const override { return 0; }
+    bool concatenates_channels() const override { return true; }
     /// Throws ShapeError naming the layer and every input's dims for fewer than two inputs or
     /// inputs that differ in batch, height or width.
     Dims build(const std::vector<Dims>& inputs) override;

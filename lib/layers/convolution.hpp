@@ -6,11 +6,11 @@
 
 #include <cstdint>
 
+#include "core/layer.hpp"
 #include "layers/activation.hpp"
-#include "layers/layer.hpp"
+#include "layers/initializer.hpp"
 #include "layers/primitive_weights.hpp"
 #include "layers/winograd_convolution.hpp"
-#include "train/initializer.hpp"
 
 namespace tomodenoise {
 

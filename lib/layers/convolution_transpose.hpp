@@ -7,9 +7,9 @@
 
 #include <cstdint>
 
+#include "core/layer.hpp"
 #include "layers/activation.hpp"
 #include "layers/convolution.hpp"
-#include "layers/layer.hpp"
 #include "layers/primitive_weights.hpp"
 
 namespace tomodenoise {

@@ -5,10 +5,10 @@
 
 #include <cstdint>
 
+#include "core/layer.hpp"
 #include "layers/activation.hpp"
-#include "layers/layer.hpp"
+#include "layers/initializer.hpp"
 #include "layers/primitive_weights.hpp"
-#include "train/initializer.hpp"
 
 namespace tomodenoise {
 

@@ -3,7 +3,7 @@
 // channel index varying fastest, out[n, (h*W + w)*C + c] = in[n, c, h, w], so that the
 // weights of a Keras Dense layer after a Flatten load unchanged.
 
-#include "layers/layer.hpp"
+#include "core/layer.hpp"
 
 namespace tomodenoise {
 

@@ -5,8 +5,8 @@
 
 #include <cstdint>
 
+#include "core/layer.hpp"
 #include "layers/convolution.hpp"
-#include "layers/layer.hpp"
 
 namespace tomodenoise {
 

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "core/context.hpp"
+#include "core/parameter.hpp"
 #include "core/tensor.hpp"
-#include "layers/parameter.hpp"
 
 namespace tomodenoise {
 

@@ -2,7 +2,7 @@
 // Softmax over channels (axis 1 of NCHW, Keras's last axis under channels_last), saved as a
 // Keras Activation layer with activation "softmax". Works in the layout of its input.
 
-#include "layers/layer.hpp"
+#include "core/layer.hpp"
 
 namespace tomodenoise {
 

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "layers/layer.hpp"
+#include "core/layer.hpp"
 
 namespace tomodenoise {
 

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "layers/layer.hpp"
+#include "core/layer.hpp"
 
 namespace tomodenoise {
 

@@ -4,31 +4,13 @@
 #include <algorithm>
 #include <sstream>
 
+#include "core/thread_count_scope.hpp"
 #include "infer/padded_forward.hpp"
 #include "io/model_file.hpp"
 #include "models/model_impl.hpp"
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise {
-
-namespace {
-
-// Probe size for measuring a network's downsampling: a power of two deep enough for any
-// U-Net this library builds or loads.
-constexpr std::int64_t probe_size = 256;
-
-}  // namespace
-
-std::int64_t downsampling_factor(Network& network) {
-    std::vector<Dims> probe;
-    for (std::size_t i = 0; i < network.input_names().size(); ++i)
-        probe.push_back(Dims{1, network.input_channels(i), probe_size, probe_size});
-    network.build(probe);
-    std::int64_t smallest = probe_size;
-    for (const auto& node : network.nodes())
-        if (node.dims.h > 1) smallest = std::min(smallest, node.dims.h);
-    return probe_size / smallest;
-}
 
 ModelReplica::ModelReplica(Network net, int threads, bool direct_convolution)
     : network(std::move(net)), context(threads) {
@@ -114,6 +96,7 @@ void Model::apply(const float* input, std::int64_t n, std::int64_t h, std::int64
     Impl& m = *impl_;
     const std::int64_t c = input_channels(), out_c = output_channels();
     if (m.copies.empty() || n == 1) {
+        const ThreadCountScope threads(m.context.threads());
         m.apply(input, n, c, h, w, m.multiple, output);
         return;
     }
@@ -124,11 +107,9 @@ void Model::apply(const float* input, std::int64_t n, std::int64_t h, std::int64
         tbb::parallel_for(std::int64_t(0), replicas, [&](std::int64_t r) {
             const std::int64_t first = n * r / replicas, last = n * (r + 1) / replicas;
             ModelReplica& replica = r == 0 ? static_cast<ModelReplica&>(m) : *m.copies[r - 1];
-            const int saved = omp_get_max_threads();
-            omp_set_num_threads(m.threads_per_image);
+            const ThreadCountScope threads(m.threads_per_image);
             replica.apply(input + first * c * h * w, last - first, c, h, w, m.multiple,
                           output + first * out_c * h * w);
-            omp_set_num_threads(saved);
         });
     });
 }

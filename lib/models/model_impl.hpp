@@ -6,6 +6,7 @@
 
 #include "core/context.hpp"
 #include "core/network.hpp"
+#include "infer/padded_forward.hpp"
 
 #include <memory>
 #include <vector>
@@ -38,8 +39,5 @@ struct Model::Impl : ModelReplica {
 
 /// A Model around a network built here (by a model builder or a trainer).
 Model make_model(Network network, const ApplyOptions& options = {});
-
-/// The height and width divisor of `network`: how much its deepest feature map is downsampled.
-std::int64_t downsampling_factor(Network& network);
 
 }  // namespace tomodenoise

@@ -80,8 +80,8 @@ void expect_values(const char* loss, const char* role, const Tensor& t, const ch
 
 }  // namespace
 
-double mean_squared_error(const Tensor& prediction, const Tensor& target, Tensor* grad) {
-    float* g = prepare("mean_squared_error", prediction, "target", target, grad);
+double mean_squared_error_loss(const Tensor& prediction, const Tensor& target, Tensor* grad) {
+    float* g = prepare("mean_squared_error_loss", prediction, "target", target, grad);
     const float* p = prediction.data();
     const float* t = target.data();
     const std::int64_t count = prediction.dims().count();
@@ -94,8 +94,8 @@ double mean_squared_error(const Tensor& prediction, const Tensor& target, Tensor
     return sum / double(count);
 }
 
-double mean_absolute_error(const Tensor& prediction, const Tensor& target, Tensor* grad) {
-    float* g = prepare("mean_absolute_error", prediction, "target", target, grad);
+double mean_absolute_error_loss(const Tensor& prediction, const Tensor& target, Tensor* grad) {
+    float* g = prepare("mean_absolute_error_loss", prediction, "target", target, grad);
     const float* p = prediction.data();
     const float* t = target.data();
     const std::int64_t count = prediction.dims().count();
@@ -108,9 +108,9 @@ double mean_absolute_error(const Tensor& prediction, const Tensor& target, Tenso
     return sum / double(count);
 }
 
-double masked_mean_squared_error(const Tensor& prediction, const Tensor& target,
-                                 const Tensor& mask, Tensor* grad) {
-    const char* loss = "masked_mean_squared_error";
+double masked_mean_squared_error_loss(const Tensor& prediction, const Tensor& target,
+                                      const Tensor& mask, Tensor* grad) {
+    const char* loss = "masked_mean_squared_error_loss";
     float* g = prepare(loss, prediction, "target", target, grad);
     expect_plain(loss, "mask", mask);
     expect_same_dims(loss, "prediction", prediction, "mask", mask);

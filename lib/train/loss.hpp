@@ -7,7 +7,8 @@
 // Reduction is Keras's default (SUM_OVER_BATCH_SIZE): the mean over every element, or over
 // every pixel for the channel-wise softmax. Inputs that do not fit throw ShapeError (dims,
 // layouts, empty tensors) or InvalidArgument (values such as labels and masks), naming the loss
-// and what is at fault; `grad` is unspecified after a throw.
+// and what is at fault; `grad` is unspecified after a throw. The quality metrics of the same
+// measures (tomodenoise/metrics.hpp) take raw arrays and have no gradient.
 
 #include <vector>
 
@@ -16,17 +17,17 @@
 namespace tomodenoise {
 
 /// mean((p - t)^2); gradient 2 (p - t) / count.
-double mean_squared_error(const Tensor& prediction, const Tensor& target, Tensor* grad);
+double mean_squared_error_loss(const Tensor& prediction, const Tensor& target, Tensor* grad);
 
 /// mean(|p - t|); gradient sign(p - t) / count, with the subgradient 0 where p == t.
-double mean_absolute_error(const Tensor& prediction, const Tensor& target, Tensor* grad);
+double mean_absolute_error_loss(const Tensor& prediction, const Tensor& target, Tensor* grad);
 
 /// Squared error over the pixels where `mask` (same dims, every value 0 or 1) is 1:
 /// sum(m (p - t)^2) / sum(m); gradient 2 m (p - t) / sum(m). An all-zero mask has nothing to
 /// learn from: the value is 0 and the gradient all zeros, so a batch of fully masked-out
 /// patches is a no-op rather than a NaN. A mask value other than 0 or 1 is InvalidArgument.
-double masked_mean_squared_error(const Tensor& prediction, const Tensor& target,
-                                 const Tensor& mask, Tensor* grad);
+double masked_mean_squared_error_loss(const Tensor& prediction, const Tensor& target,
+                                      const Tensor& mask, Tensor* grad);
 
 /// Binary cross-entropy of targets z in [0, 1] against logits x (Keras's from_logits=True):
 /// mean(max(x, 0) - x z + log(1 + exp(-|x|))), finite for any finite x; gradient

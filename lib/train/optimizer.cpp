@@ -38,12 +38,16 @@ void expect_learning_rate(const std::string& optimizer, double learning_rate) {
 
 }  // namespace
 
+std::string parameter_name(const std::string& layer, const Parameter& p) {
+    return layer + "/" + p.name();
+}
+
 std::vector<NamedParameter> named_parameters(Network& net) {
     std::vector<NamedParameter> named;
     for (const auto& node : net.nodes())
         if (node.layer)
             for (Parameter* p : node.layer->parameters())
-                named.push_back({node.name + "/" + p->name(), p});
+                named.push_back({parameter_name(node.name, *p), p});
     return named;
 }
 

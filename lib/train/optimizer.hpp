@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/network.hpp"
-#include "layers/parameter.hpp"
+#include "core/parameter.hpp"
 
 namespace tomodenoise {
 
@@ -20,8 +20,11 @@ struct NamedParameter {
     Parameter* parameter = nullptr;
 };
 
-/// Every parameter of `net` in Network::parameters() order, named "<layer>/<parameter>"
-/// ("conv2d/kernel"), as Keras names the variables.
+/// "<layer>/<parameter>" ("conv2d/kernel"), as Keras names the variables: the name of
+/// parameter `p` of layer `layer` and of its optimizer state.
+std::string parameter_name(const std::string& layer, const Parameter& p);
+
+/// Every parameter of `net` in Network::parameters() order, named by parameter_name.
 std::vector<NamedParameter> named_parameters(Network& net);
 
 /// One array of optimizer state.

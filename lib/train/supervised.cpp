@@ -4,8 +4,10 @@
 #include <cstring>
 #include <random>
 
+#include "core/thread_count_scope.hpp"
 #include "infer/padded_forward.hpp"
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/metrics.hpp"
 #include "train/loss.hpp"
 
 namespace tomodenoise {
@@ -29,18 +31,10 @@ void copy_patch(const Stack& s, std::int64_t slice, std::int64_t y, std::int64_t
         std::memcpy(&dst.at(k, 0, r, 0), src + (y + r) * sh.w + x, sizeof(float) * patch);
 }
 
-double mean_squared_difference(const Stack& a, const Stack& b) {
-    double sum = 0;
-    for (std::int64_t p = 0; p < a.shape().pixels(); ++p) {
-        const double d = double(a.as<float>()[p]) - b.as<float>()[p];
-        sum += d * d;
-    }
-    return sum / double(a.shape().pixels());
-}
-
 }  // namespace
 
 Stack apply_to_slices(Context& ctx, Network& network, const Stack& inputs, std::int64_t multiple) {
+    const ThreadCountScope threads(ctx.threads());
     const auto& sh = inputs.shape();
     Tensor padded;
     Stack out(sh, PixelType::float32);
@@ -71,9 +65,8 @@ std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimi
 
     const Dims batch_dims{options.batch, 1, options.patch, options.patch};
     network.build({batch_dims});  // checks the patch against the network (ShapeError)
-    std::int64_t multiple = 1;
-    for (const auto& node : network.nodes())
-        if (node.dims.h > 0) multiple = std::max(multiple, options.patch / node.dims.h);
+    const std::int64_t multiple = downsampling_factor(network);
+    const ThreadCountScope threads(ctx.threads());
 
     const std::int64_t patches_per_image =
         std::max<std::int64_t>(1, (sh.h / options.patch) * (sh.w / options.patch));
@@ -95,16 +88,18 @@ std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimi
                 copy_patch(targets, s, r, c, options.patch, y, k);
             }
             const Tensor& out = network.forward(ctx, x, Mode::training);
-            loss_sum += mean_squared_error(out, y, &grad);
+            loss_sum += mean_squared_error_loss(out, y, &grad);
             network.backward(ctx, grad);
             optimizer.step();
         }
         EpochReport report;
         report.epoch = epoch;
         report.train_loss = loss_sum / steps;
-        if (test_inputs)
-            report.test_loss = mean_squared_difference(
-                apply_to_slices(ctx, network, *test_inputs, multiple), *test_targets);
+        if (test_inputs) {
+            const Stack outputs = apply_to_slices(ctx, network, *test_inputs, multiple);
+            report.test_loss = mean_squared_error(test_targets->as<float>(), outputs.as<float>(),
+                                                  std::size_t(outputs.shape().pixels()));
+        }
         report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         reports.push_back(report);
         if (on_epoch) on_epoch(report);

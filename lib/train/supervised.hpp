@@ -30,14 +30,16 @@ struct EpochReport {
 };
 
 /// `network` applied in inference mode to every slice of the float stack `inputs`, each
-/// reflect-padded to a multiple of `multiple` and cropped back.
+/// reflect-padded to a multiple of `multiple` (downsampling_factor) and cropped back, with
+/// ctx.threads() OpenMP threads.
 Stack apply_to_slices(Context& ctx, Network& network, const Stack& inputs, std::int64_t multiple);
 
 /// Trains `network` (one input channel, one output channel; built or not) to map `inputs` to
 /// `targets` (float stacks of equal shape). `optimizer` holds `network`'s parameters. After
 /// each epoch the whole `test_inputs` are run through the network in inference mode and their
-/// MSE against `test_targets` reported (when given), then `on_epoch` is called. Throws
-/// ShapeError or InvalidArgument naming the stack or option that does not fit.
+/// MSE against `test_targets` reported (when given), then `on_epoch` is called. Runs, on_epoch
+/// included, with ctx.threads() OpenMP threads; the caller's count is restored on return or
+/// throw. Throws ShapeError or InvalidArgument naming the stack or option that does not fit.
 std::vector<EpochReport> train_supervised(
     Context& ctx, Network& network, Optimizer& optimizer, const Stack& inputs,
     const Stack& targets, const Stack* test_inputs, const Stack* test_targets,

@@ -4,6 +4,7 @@
 
 #include "core/network.hpp"
 #include "layer_check.hpp"
+#include "layers/concatenation.hpp"
 #include "layers/convolution.hpp"
 #include "tomodenoise/error.hpp"
 
@@ -31,6 +32,38 @@ Network two_headed_network() {
     net.add<ConvolutionLayer>({"a"}, "c", conv(2, 3, Activation::sigmoid(), 2));
     net.set_outputs({"b", "c"});
     return net;
+}
+
+// A channel concatenation that the network can know only by the capability it declares: it
+// is not a ConcatenationLayer. Counts its forward runs.
+class ChannelStack : public Layer {
+public:
+    explicit ChannelStack(std::string name) : Layer(name), concatenation_(name) {}
+    std::string type() const override { return "ChannelStack"; }
+    std::size_t input_count() const override { return 0; }
+    bool concatenates_channels() const override { return true; }
+    Dims build(const std::vector<Dims>& inputs) override { return concatenation_.build(inputs); }
+    void forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
+                 Mode mode) override {
+        ++forward_runs;
+        concatenation_.forward(ctx, src, dst, mode);
+    }
+    void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
+                  const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override {
+        concatenation_.backward(ctx, src, dst, diff_dst, diff_src);
+    }
+    nlohmann::json keras_config() const override { return concatenation_.keras_config(); }
+
+    int forward_runs = 0;
+
+private:
+    ConcatenationLayer concatenation_;
+};
+
+const Network::Node& node_named(const Network& net, const std::string& name) {
+    for (const auto& node : net.nodes())
+        if (node.name == name) return node;
+    throw InvalidArgument("no node " + name);
 }
 
 double weighted_sum(const Tensor& t, const Tensor& r) {
@@ -157,6 +190,38 @@ TEST(Network, BuildErrorsNameTheLayerAndDims) {
                  InvalidArgument);
     EXPECT_THROW(net.add<ConvolutionLayer>({"x"}, "first", conv(1, 1, Activation::relu())),
                  InvalidArgument);
+}
+
+TEST(Network, InferenceLetsTheInputsOfADeclaredChannelConcatenationWriteItsOutput) {
+    Context ctx;
+    Network net;
+    net.add_input("x", 1);
+    net.add<ConvolutionLayer>({"x"}, "stem", conv(16, 3, Activation::relu()));
+    // 3x3 convolutions over 16 channels, as the U-Net's: blocked outputs at inference.
+    net.add<ConvolutionLayer>({"stem"}, "a", conv(16, 3, Activation::relu()));
+    net.add<ConvolutionLayer>({"stem"}, "b", conv(32, 3, Activation::linear()));
+    auto& stack = net.add<ChannelStack>({"a", "b"}, "stack");
+    net.add<ConvolutionLayer>({"stack"}, "out", conv(3, 3, Activation::linear()));
+    const Dims in{1, 1, 12, 20};
+    net.build({in});
+    net.initialize(7);
+    const Tensor x = random_tensor(in, 8);
+    Tensor reference;  // the first inference run on these dims runs every layer, then plans
+    ctx.to_plain(net.forward(ctx, x, Mode::inference), reference);
+    for (const char* input : {"a", "b"}) {
+        const auto& node = node_named(net, input);
+        if (node.output.desc() != blocked_desc(node.dims))
+            GTEST_SKIP() << "oneDNN lays out convolution outputs as " << layout_name(node.output.desc())
+                         << " on this CPU, not in 16-channel blocks: nothing to write in place";
+    }
+    EXPECT_TRUE(node_named(net, "stack").elided);
+    const int runs = stack.forward_runs;
+    Tensor again;
+    ctx.to_plain(net.forward(ctx, x, Mode::inference), again);
+    EXPECT_EQ(stack.forward_runs, runs) << "the concatenation ran although its inputs fill it";
+    ASSERT_EQ(again.dims(), reference.dims());
+    for (std::int64_t i = 0; i < again.dims().count(); ++i)
+        ASSERT_EQ(again.data()[i], reference.data()[i]) << "at " << i;
 }
 
 }  // namespace

@@ -89,7 +89,7 @@ TEST(ModelFile, OptimizerStateRoundTripsAndTrainingResumesIdentically) {
     Tensor grad;
     auto train_step = [&](Network& n, Optimizer& opt) {
         const Tensor& y = n.forward(ctx, x, Mode::training);
-        const double loss = mean_squared_error(y, target, &grad);
+        const double loss = mean_squared_error_loss(y, target, &grad);
         n.backward(ctx, grad);
         opt.step();
         return loss;

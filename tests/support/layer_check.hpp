@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "core/context.hpp"
+#include "core/layer.hpp"
 #include "core/tensor.hpp"
 #include "layers/activation.hpp"
-#include "layers/layer.hpp"
 #include "test_support.hpp"
 
 namespace tomodenoise::testing {

@@ -72,11 +72,11 @@ TEST(MeanSquaredError, MatchesNaiveReferenceOnSmallAndLargeTensors) {
         }
         want /= double(dims.count());
         Tensor grad;
-        EXPECT_NEAR(mean_squared_error(p, t, &grad), want, 1e-10 * want);
+        EXPECT_NEAR(mean_squared_error_loss(p, t, &grad), want, 1e-10 * want);
         EXPECT_EQ(grad.dims(), dims);
         const double count = double(dims.count());
         EXPECT_TRUE(near_all(times(grad, count), times(want_grad, count), 1e-6));
-        EXPECT_EQ(mean_squared_error(p, t, nullptr), mean_squared_error(p, t, &grad));
+        EXPECT_EQ(mean_squared_error_loss(p, t, nullptr), mean_squared_error_loss(p, t, &grad));
     }
 }
 
@@ -84,15 +84,15 @@ TEST(MeanSquaredError, GradientMatchesFiniteDifferences) {
     Tensor p = random_tensor(small_dims, 3);
     const Tensor t = random_tensor(small_dims, 4);
     Tensor grad;
-    mean_squared_error(p, t, &grad);
-    expect_gradient_matches(p, grad, [&] { return mean_squared_error(p, t, nullptr); });
+    mean_squared_error_loss(p, t, &grad);
+    expect_gradient_matches(p, grad, [&] { return mean_squared_error_loss(p, t, nullptr); });
 }
 
 TEST(MeanSquaredError, ReusesGradientStorage) {
     const Tensor p = random_tensor(small_dims, 5), t = random_tensor(small_dims, 6);
     Tensor grad(Dims{1, 1, 1, small_dims.count() + 10});
     const float* storage = grad.data();
-    mean_squared_error(p, t, &grad);
+    mean_squared_error_loss(p, t, &grad);
     EXPECT_EQ(grad.data(), storage);
     EXPECT_EQ(grad.dims(), small_dims);
 }
@@ -100,11 +100,11 @@ TEST(MeanSquaredError, ReusesGradientStorage) {
 TEST(MeanSquaredError, RejectsMismatchedEmptyAndBlockedTensors) {
     const Tensor p = random_tensor(small_dims, 1);
     const Tensor t = random_tensor(Dims{2, 3, 5, 8}, 2);
-    expect_error_naming<ShapeError>([&] { mean_squared_error(p, t, nullptr); },
+    expect_error_naming<ShapeError>([&] { mean_squared_error_loss(p, t, nullptr); },
                              {"mean_squared_error", "[2, 3, 5, 7]", "[2, 3, 5, 8]"});
-    expect_error_naming<ShapeError>([&] { mean_squared_error(Tensor(Dims{0, 3, 5, 7}), p, nullptr); },
+    expect_error_naming<ShapeError>([&] { mean_squared_error_loss(Tensor(Dims{0, 3, 5, 7}), p, nullptr); },
                              {"mean_squared_error", "empty", "[0, 3, 5, 7]"});
-    expect_error_naming<ShapeError>([&] { mean_squared_error(blocked_tensor(small_dims), p, nullptr); },
+    expect_error_naming<ShapeError>([&] { mean_squared_error_loss(blocked_tensor(small_dims), p, nullptr); },
                              {"mean_squared_error", "nChw8c", "[2, 3, 5, 7]"});
 }
 
@@ -122,8 +122,8 @@ TEST(MeanAbsoluteError, MatchesNaiveReferenceAndFiniteDifferences) {
         want += std::abs(double(p.data()[i]) - t.data()[i]);
     want /= double(small_dims.count());
     Tensor grad;
-    EXPECT_NEAR(mean_absolute_error(p, t, &grad), want, 1e-12);
-    expect_gradient_matches(p, grad, [&] { return mean_absolute_error(p, t, nullptr); });
+    EXPECT_NEAR(mean_absolute_error_loss(p, t, &grad), want, 1e-12);
+    expect_gradient_matches(p, grad, [&] { return mean_absolute_error_loss(p, t, nullptr); });
 }
 
 TEST(MeanAbsoluteError, SubgradientIsZeroWhereEqual) {
@@ -131,7 +131,7 @@ TEST(MeanAbsoluteError, SubgradientIsZeroWhereEqual) {
     Tensor t = random_tensor(small_dims, 10);
     t.data()[4] = p.data()[4];
     Tensor grad;
-    mean_absolute_error(p, t, &grad);
+    mean_absolute_error_loss(p, t, &grad);
     EXPECT_EQ(grad.data()[4], 0.f);
     const float step = 1.f / float(small_dims.count());
     EXPECT_FLOAT_EQ(std::abs(grad.data()[5]), step);
@@ -161,7 +161,7 @@ TEST(MaskedMeanSquaredError, MatchesNaiveReferenceAndFiniteDifferences) {
         ASSERT_GT(masked, 0);
         want /= masked;
         Tensor grad;
-        EXPECT_NEAR(masked_mean_squared_error(p, t, m, &grad), want, 1e-10 * want);
+        EXPECT_NEAR(masked_mean_squared_error_loss(p, t, m, &grad), want, 1e-10 * want);
         for (std::int64_t i = 0; i < dims.count(); ++i) {
             const double d = double(p.data()[i]) - t.data()[i];
             const double expected = m.data()[i] == 1.f ? 2 * d / masked : 0.0;
@@ -169,7 +169,7 @@ TEST(MaskedMeanSquaredError, MatchesNaiveReferenceAndFiniteDifferences) {
         }
         if (dims == small_dims)
             expect_gradient_matches(
-                p, grad, [&] { return masked_mean_squared_error(p, t, m, nullptr); });
+                p, grad, [&] { return masked_mean_squared_error_loss(p, t, m, nullptr); });
     }
 }
 
@@ -177,7 +177,7 @@ TEST(MaskedMeanSquaredError, EmptyMaskGivesZeroValueAndGradient) {
     const Tensor p = random_tensor(small_dims, 14), t = random_tensor(small_dims, 15);
     const Tensor m(small_dims);
     Tensor grad = random_tensor(small_dims, 16);  // stale values must be cleared
-    EXPECT_EQ(masked_mean_squared_error(p, t, m, &grad), 0.0);
+    EXPECT_EQ(masked_mean_squared_error_loss(p, t, m, &grad), 0.0);
     for (std::int64_t i = 0; i < small_dims.count(); ++i) ASSERT_EQ(grad.data()[i], 0.f) << i;
 }
 
@@ -185,10 +185,10 @@ TEST(MaskedMeanSquaredError, RejectsNonBinaryMaskAndMismatchedDims) {
     const Tensor p = random_tensor(small_dims, 17), t = random_tensor(small_dims, 18);
     Tensor m = random_mask(small_dims, 19);
     m.at(1, 2, 3, 4) = 0.5f;
-    expect_error_naming<InvalidArgument>([&] { masked_mean_squared_error(p, t, m, nullptr); },
+    expect_error_naming<InvalidArgument>([&] { masked_mean_squared_error_loss(p, t, m, nullptr); },
                                   {"masked_mean_squared_error", "mask", "0.5", "[1, 2, 3, 4]"});
     const Tensor small_mask(Dims{2, 1, 5, 7});
-    expect_error_naming<ShapeError>([&] { masked_mean_squared_error(p, t, small_mask, nullptr); },
+    expect_error_naming<ShapeError>([&] { masked_mean_squared_error_loss(p, t, small_mask, nullptr); },
                              {"mask", "[2, 1, 5, 7]", "[2, 3, 5, 7]"});
 }
 

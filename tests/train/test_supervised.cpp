@@ -1,13 +1,20 @@
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
+#include <stdexcept>
+#include <vector>
+
 #include "core/network.hpp"
 #include "layers/convolution.hpp"
+#include "test_support.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/simulate.hpp"
 #include "train/optimizer.hpp"
 #include "train/supervised.hpp"
 
 using namespace tomodenoise;
+using namespace tomodenoise::testing;
 
 namespace {
 
@@ -80,6 +87,32 @@ TEST(SupervisedTraining, RejectsMismatchedStacksAndOptions) {
     opt.patch = 8;
     opt.epochs = 0;
     EXPECT_THROW(train_supervised(ctx, net, adam, a, a, nullptr, nullptr, opt), InvalidArgument);
+}
+
+TEST(SupervisedTraining, RunsWithTheContextsThreadsAndRestoresTheCallersOnReturnAndThrow) {
+    const int before = omp_get_max_threads();
+    Context ctx(before + 1);
+    ASSERT_EQ(omp_get_max_threads(), before);
+    Network net = small_denoiser();
+    net.build({Dims{1, 1, 16, 16}});
+    net.initialize(1);
+    Adam adam(named_parameters(net));
+    const Stack images = Stack::from_float({2, 16, 16}, random_values(2 * 16 * 16, 5).data());
+    SupervisedTrainingOptions opt;
+    opt.epochs = 2;
+    opt.batch = 1;
+    opt.patch = 16;
+    opt.steps_per_epoch = 1;
+    std::vector<int> threads_in_epoch;
+    train_supervised(ctx, net, adam, images, images, &images, &images, opt,
+                     [&](const EpochReport&) { threads_in_epoch.push_back(omp_get_max_threads()); });
+    EXPECT_EQ(threads_in_epoch, (std::vector<int>{before + 1, before + 1}));
+    EXPECT_EQ(omp_get_max_threads(), before);
+
+    EXPECT_THROW(train_supervised(ctx, net, adam, images, images, &images, &images, opt,
+                                  [](const EpochReport&) { throw std::runtime_error("stop"); }),
+                 std::runtime_error);
+    EXPECT_EQ(omp_get_max_threads(), before);
 }
 
 }  // namespace

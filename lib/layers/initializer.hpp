@@ -7,7 +7,7 @@
 #include <random>
 #include <string>
 
-#include "layers/parameter.hpp"
+#include "core/parameter.hpp"
 
 namespace tomodenoise {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include "train/initializer.hpp"
+#include "layers/initializer.hpp"
 
 using namespace tomodenoise;
 

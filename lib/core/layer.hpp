@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "core/context.hpp"
+#include "core/parameter.hpp"
 #include "core/tensor.hpp"
-#include "layers/parameter.hpp"
 
 namespace tomodenoise {
 
@@ -34,6 +34,10 @@ public:
     virtual std::string type() const = 0;
     /// Number of inputs, or 0 for "one or more" (concatenation, addition).
     virtual std::size_t input_count() const { return 1; }
+    /// True when the output is the inputs side by side along channels, in input order, and
+    /// nothing else: at inference the network may then have the inputs write straight into
+    /// their channel ranges of the output and skip this layer's forward.
+    virtual bool concatenates_channels() const { return false; }
 
     /// Output dims for these input dims; creates the parameters on the first call. Throws
     /// ShapeError naming the layer and the dims when the inputs do not fit.

@@ -1,4 +1,4 @@
-#include "train/initializer.hpp"
+#include "layers/initializer.hpp"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "layers/layer.hpp"
+#include "core/layer.hpp"
 
 #include "tomodenoise/error.hpp"
 

@@ -1,4 +1,4 @@
-#include "layers/parameter.hpp"
+#include "core/parameter.hpp"
 
 #include "core/engine.hpp"
 #include "tomodenoise/error.hpp"
