@@ -4,7 +4,7 @@
 #include <cstring>
 #include <random>
 
-#include "infer/padded_forward.hpp"
+#include "core/padded_forward.hpp"
 #include "tomodenoise/error.hpp"
 #include "train/loss.hpp"
 

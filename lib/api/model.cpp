@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <sstream>
 
-#include "infer/padded_forward.hpp"
-#include "io/model_file.hpp"
-#include "models/model_impl.hpp"
+#include "api/model_impl.hpp"
+#include "core/padded_forward.hpp"
+#include "keras/model_file.hpp"
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise {

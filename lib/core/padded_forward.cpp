@@ -1,6 +1,6 @@
-#include "infer/padded_forward.hpp"
+#include "core/padded_forward.hpp"
 
-#include "infer/reflect_padding.hpp"
+#include "core/reflect_padding.hpp"
 
 namespace tomodenoise {
 
