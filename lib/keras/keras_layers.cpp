@@ -179,7 +179,8 @@ namespace {
 // The keys Keras writes for a layer with a kernel and a bias: initializers (the kernel's
 // `kernel`, zero biases), regularizers and constraints (none).
 json keras_weight_settings(Initializer kernel) {
-    return {{"kernel_initializer", {{"class_name", keras_name(kernel)}, {"config", {{"seed", nullptr}}}}},
+    return {{"kernel_initializer",
+             {{"class_name", keras_name(kernel)}, {"config", {{"seed", nullptr}}}}},
             {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
             {"kernel_regularizer", nullptr},
             {"bias_regularizer", nullptr},

@@ -119,7 +119,8 @@ TEST(Upsampling, ForwardMatchesNaiveReferenceInEveryLayoutAndMode) {
                 EXPECT_EQ(dst.dims(), out);
                 EXPECT_TRUE(near_all(plain_values(ctx, dst), want, 1e-6))
                     << p.input.to_string() << " x" << p.config.factor << " "
-                    << keras_layer_config(up).at("interpolation") << " in " << layout_name(x.desc());
+                    << keras_layer_config(up).at("interpolation") << " in "
+                    << layout_name(x.desc());
             }
         }
     }
