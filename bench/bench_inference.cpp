@@ -16,8 +16,8 @@
 #include <filesystem>
 #include <string>
 
+#include "api/model_impl.hpp"
 #include "layers/convolution.hpp"
-#include "models/model_impl.hpp"
 #include "peak.hpp"
 #include "tomodenoise/model.hpp"
 

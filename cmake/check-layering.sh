@@ -14,22 +14,13 @@
 #   ROOT        the source tree to check (default: the one this script belongs to)
 set -euo pipefail
 
-# Lower first. core: tensors, oneDNN context, the Layer contract and Network; io: generic HDF5,
-# TIFF and PNG files, knowing no model; data, metrics: stacks, normalization and quality
-# measures; layers: one layer per pair, and the initializers that fill their parameters;
-# infer: padded inference on any image size; train: losses, optimizers, the training loop;
-# models: model builders and the public Model; keras: the Keras model format; sim: simulated
-# data sets. README.md's Layout section gives the same order.
-order=(core io data metrics layers infer train models keras sim)
-
-# Known includes against the order, "FILE INCLUDED": each entry goes when its cause does, and an
-# entry that no longer matches an include is itself an error, so that the list only shrinks.
-exceptions=(
-    # Keras model files still live in lib/io; a later step moves lib/io/model_file.* (and
-    # lib/models/keras_*) to lib/keras, which comes after train and models.
-    "lib/io/model_file.hpp train/optimizer.hpp"
-    "lib/io/model_file.cpp models/keras_layers.hpp"
-)
+# Lower first. core: tensors, oneDNN context, the Layer contract, Network, padded inference on
+# any image size; io: generic HDF5, TIFF and PNG files, knowing no model; data, metrics: stacks,
+# normalization and quality measures; layers: one layer per pair, and the initializers that
+# fill their parameters; train: losses, optimizers, the training loop; models: model builders;
+# keras: the Keras model format; sim: simulated data sets; api: the facade behind the public
+# headers. README.md's Layout section gives the same order.
+order=(core io data metrics layers train models keras sim api)
 
 rank_of() {
     local i
@@ -60,7 +51,6 @@ is_lib_folder() {
 check_tree() {
     local root=$1 examples=$2 list=$3 failed=0
     root_checked=$root
-    local -A used_exceptions=()
     local folder
     for folder in "$root"/lib/*/; do
         folder=$(basename "$folder")
@@ -69,10 +59,6 @@ check_tree() {
             failed=1
         fi
     done
-
-    local -A is_exception=()
-    local exception
-    for exception in "${exceptions[@]}"; do is_exception[$exception]=1; done
 
     local files=()
     mapfile -t files < <(cd "$root" && find lib -mindepth 2 -type f \( -name '*.hpp' \
@@ -85,23 +71,12 @@ check_tree() {
         [[ $header == */* && $to != "$from" ]] && is_lib_folder "$to" || continue
         if [[ $(rank_of "$to") -ge 0 && $(rank_of "$to") -lt $(rank_of "$from") ]]; then
             if [[ $list == 1 ]]; then echo "ok: $file:$line includes $header"; fi
-        elif [[ -n ${is_exception["$file $header"]:-} ]]; then
-            used_exceptions["$file $header"]=1
-            if [[ $list == 1 ]]; then echo "known exception: $file:$line includes $header"; fi
         else
             echo "$file:$line: includes \"$header\", but lib/$to comes after lib/$from in the" \
                  "order ${order[*]}"
             failed=1
         fi
     done < <(cd "$root" && includes_of "${files[@]}")
-
-    for exception in "${exceptions[@]}"; do
-        if [[ -z ${used_exceptions[$exception]:-} ]]; then
-            echo "exception \"$exception\" in cmake/check-layering.sh matches no include any" \
-                 "more: remove it"
-            failed=1
-        fi
-    done
 
     if [[ $examples == 1 ]]; then
         local tools=()
@@ -152,7 +127,7 @@ self_test() {
     expect fail "$tmp/copy" 0 "core including a layer" \
         'lib/core/network.cpp:' || failed=1
 
-    # A made-up tree: the order and its exceptions, in both directions.
+    # A made-up tree: the order in both directions.
     local t=$tmp/made_up
     mkdir -p "$t/lib/core" "$t/lib/layers" "$t/lib/train" "$t/lib/io" "$t/lib/models" \
              "$t/examples"
@@ -160,11 +135,9 @@ self_test() {
         > "$t/lib/core/tensor.hpp"
     printf '#include "core/tensor.hpp"\n#include "version_config.hpp"\n' > "$t/lib/layers/a.cpp"
     printf '#include "layers/a.hpp"\n#  include "core/tensor.hpp"\n' > "$t/lib/train/b.cpp"
-    printf '#include "train/optimizer.hpp"\n' > "$t/lib/io/model_file.hpp"
-    printf '#include "models/keras_layers.hpp"\n' > "$t/lib/io/model_file.cpp"
     printf '#include "tomodenoise/model.hpp"\n#include <CLI/CLI.hpp>\n#include <vector>\n' \
         > "$t/examples/tool.cpp"
-    expect pass "$t" 1 "allowed includes and the known exceptions" || failed=1
+    expect pass "$t" 1 "allowed includes" || failed=1
 
     printf '#include "train/loss.hpp"\n' > "$t/lib/layers/c.hpp"
     expect fail "$t" 0 "layers including train" 'lib/layers/c.hpp:1: includes "train/loss.hpp"' ||
@@ -174,17 +147,13 @@ self_test() {
     expect fail "$t" 0 "an angle include against the order" 'lib/core/d.hpp:1:' || failed=1
     rm "$t/lib/core/d.hpp"
     printf '#include "models/x.hpp"\n' > "$t/lib/io/hdf5.cpp"
-    expect fail "$t" 0 "io including models outside the exceptions" 'lib/io/hdf5.cpp:1:' ||
+    expect fail "$t" 0 "io including models" 'lib/io/hdf5.cpp:1:' ||
         failed=1
     rm "$t/lib/io/hdf5.cpp"
     mkdir "$t/lib/extra"
     expect fail "$t" 0 "a folder missing from the order" 'lib/extra is not in the layering order' ||
         failed=1
     rmdir "$t/lib/extra"
-    mv "$t/lib/io/model_file.cpp" "$t/model_file.cpp"
-    expect fail "$t" 0 "an exception that no longer occurs" \
-        'exception "lib/io/model_file.cpp models/keras_layers.hpp"' || failed=1
-    mv "$t/model_file.cpp" "$t/lib/io/model_file.cpp"
 
     printf '#include "train/supervised.hpp"\n' >> "$t/examples/tool.cpp"
     expect fail "$t" 1 "a tool including an internal header" \

@@ -21,9 +21,9 @@
 
 #include "core/context.hpp"
 #include "io/hdf5.hpp"
-#include "io/model_file.hpp"
+#include "keras/model_file.hpp"
 #include "models/cnn_denoiser.hpp"
-#include "models/model_impl.hpp"
+#include "api/model_impl.hpp"
 #include "models/tomogan_generator.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"

@@ -16,10 +16,4 @@ void Layer::expect_inputs(const std::vector<Dims>& inputs, std::size_t expected)
                          std::to_string(inputs.size()));
 }
 
-std::vector<int> Layer::keras_axes(const Parameter& p) const {
-    std::vector<int> axes(p.shape().size());
-    for (std::size_t i = 0; i < axes.size(); ++i) axes[i] = static_cast<int>(i);
-    return axes;
-}
-
 }  // namespace tomodenoise

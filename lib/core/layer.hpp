@@ -4,8 +4,6 @@
 // shape, which checks shapes and creates parameters; forward and backward take explicit
 // tensors in any oneDNN layout and reorder only where a primitive wants another one.
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <random>
 #include <string>
@@ -57,12 +55,6 @@ public:
                           const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) = 0;
 
     virtual std::vector<Parameter*> parameters() { return {}; }
-
-    /// The layer's Keras `config` object (name included), as Keras writes it in model_config.
-    virtual nlohmann::json keras_config() const = 0;
-    /// How `p` is stored in a Keras file: Keras's dim i is the parameter's dim axes[i].
-    /// Identity by default; convolution kernels (OIHW here) are HWIO there.
-    virtual std::vector<int> keras_axes(const Parameter& p) const;
 
 protected:
     /// "layer 'NAME' (TYPE)" for messages.

@@ -5,16 +5,7 @@
 
 namespace tomodenoise {
 
-Activation Activation::from_keras(const std::string& name, const std::string& where) {
-    if (name == "linear") return linear();
-    if (name == "relu") return relu();
-    if (name == "sigmoid") return sigmoid();
-    if (name == "tanh") return tanh();
-    throw FormatError(where + ": unsupported activation '" + name +
-                      "' (supported: linear, relu, sigmoid, tanh)");
-}
-
-std::string Activation::keras_name() const {
+std::string Activation::name() const {
     switch (kind) {
         case Kind::linear: return "linear";
         case Kind::relu: return "relu";

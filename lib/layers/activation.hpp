@@ -21,12 +21,9 @@ struct Activation {
     static Activation leaky_relu(float alpha) { return {Kind::leaky_relu, alpha}; }
     static Activation sigmoid() { return {Kind::sigmoid, 0.f}; }
     static Activation tanh() { return {Kind::tanh, 0.f}; }
-    /// From a Keras activation name ("relu", "linear", "sigmoid", "tanh"); throws FormatError
-    /// naming `where` and the name otherwise.
-    static Activation from_keras(const std::string& name, const std::string& where);
 
     bool is_linear() const { return kind == Kind::linear; }
-    std::string keras_name() const;  ///< "relu", "linear", ... (leaky_relu: "leaky_relu")
+    std::string name() const;  ///< "relu", "linear", ... (leaky_relu: "leaky_relu")
     /// Forward algorithm; with use_dst, the variant whose backward reads the output.
     dnnl::algorithm algorithm(bool use_dst) const;
     /// The alpha oneDNN's algorithm takes: the slope for (leaky) ReLU, 1 for linear (y = x).

@@ -52,14 +52,4 @@ void ActivationLayer::backward(Context& ctx, const std::vector<const Tensor*>& s
     }
 }
 
-nlohmann::json ActivationLayer::keras_config() const {
-    nlohmann::json config = {{"name", name()}, {"trainable", true}, {"dtype", "float32"}};
-    // Keras stores alpha as a float32 and writes float(alpha): 0.3 reads 0.30000001192092896.
-    if (activation_.kind == Activation::Kind::leaky_relu)
-        config["alpha"] = double(activation_.alpha);
-    else
-        config["activation"] = activation_.keras_name();
-    return config;
-}
-
 }  // namespace tomodenoise

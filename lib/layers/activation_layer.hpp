@@ -10,9 +10,6 @@
 
 namespace tomodenoise {
 
-/// Keras's LeakyReLU default negative slope.
-constexpr float keras_leaky_relu_alpha = 0.3f;
-
 class ActivationLayer : public Layer {
 public:
     /// Throws InvalidArgument for a negative leaky_relu slope (its backward from dst needs the
@@ -26,7 +23,6 @@ public:
                  Mode mode) override;
     void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
                   const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
-    nlohmann::json keras_config() const override;
 
     const Activation& activation() const { return activation_; }
 

@@ -58,8 +58,4 @@ void AddLayer::backward(Context& ctx, const std::vector<const Tensor*>& src,
     }
 }
 
-nlohmann::json AddLayer::keras_config() const {
-    return {{"name", name()}, {"trainable", true}, {"dtype", "float32"}};
-}
-
 }  // namespace tomodenoise

@@ -126,8 +126,4 @@ void ConcatenationLayer::backward(Context& ctx, const std::vector<const Tensor*>
     }
 }
 
-nlohmann::json ConcatenationLayer::keras_config() const {
-    return {{"name", name()}, {"trainable", true}, {"dtype", "float32"}, {"axis", -1}};
-}
-
 }  // namespace tomodenoise

@@ -22,7 +22,6 @@ public:
     /// Each input's gradient comes back in that input's layout.
     void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
                   const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
-    nlohmann::json keras_config() const override;
 
 private:
     std::vector<Tensor> inputs_reordered_;

@@ -243,33 +243,4 @@ std::vector<Parameter*> ConvolutionLayer::parameters() {
     return {&kernel_};
 }
 
-std::vector<int> ConvolutionLayer::keras_axes(const Parameter& p) const {
-    if (&p == &kernel_) return {2, 3, 1, 0};  // OIHW -> HWIO
-    return Layer::keras_axes(p);
-}
-
-nlohmann::json convolution_keras_config(const std::string& name,
-                                        const ConvolutionConfig& config) {
-    const nlohmann::json k = {config.kernel, config.kernel};
-    const nlohmann::json s = {config.stride, config.stride};
-    nlohmann::json c = {{"name", name},
-            {"trainable", true},
-            {"dtype", "float32"},
-            {"filters", config.filters},
-            {"kernel_size", k},
-            {"strides", s},
-            {"padding", config.padding == Padding::same ? "same" : "valid"},
-            {"data_format", "channels_last"},
-            {"dilation_rate", {1, 1}},
-            {"groups", 1},
-            {"activation", config.activation.keras_name()},
-            {"use_bias", config.use_bias}};
-    c.update(keras_weight_settings(config.kernel_initializer));
-    return c;
-}
-
-nlohmann::json ConvolutionLayer::keras_config() const {
-    return convolution_keras_config(name(), config_);
-}
-
 }  // namespace tomodenoise

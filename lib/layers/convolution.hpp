@@ -33,10 +33,6 @@ struct SpatialPadding {
 SpatialPadding spatial_padding(std::int64_t in, std::int64_t kernel, std::int64_t stride,
                                Padding padding);
 
-/// The Keras config of a Conv2D layer named `name`; Conv2DTranspose adds to it.
-nlohmann::json convolution_keras_config(const std::string& name,
-                                        const ConvolutionConfig& config);
-
 class ConvolutionLayer : public Layer {
 public:
     ConvolutionLayer(std::string name, ConvolutionConfig config);
@@ -49,8 +45,6 @@ public:
     void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
                   const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
     std::vector<Parameter*> parameters() override;
-    nlohmann::json keras_config() const override;
-    std::vector<int> keras_axes(const Parameter& p) const override;
 
     const ConvolutionConfig& config() const { return config_; }
     std::int64_t input_channels() const { return in_channels_; }

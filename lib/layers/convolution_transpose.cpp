@@ -152,15 +152,4 @@ std::vector<Parameter*> ConvolutionTransposeLayer::parameters() {
     return {&kernel_};
 }
 
-std::vector<int> ConvolutionTransposeLayer::keras_axes(const Parameter& p) const {
-    if (&p == &kernel_) return {2, 3, 0, 1};  // {out, in, kh, kw} -> (kh, kw, out, in)
-    return Layer::keras_axes(p);
-}
-
-nlohmann::json ConvolutionTransposeLayer::keras_config() const {
-    auto config = convolution_keras_config(name(), config_);
-    config["output_padding"] = nullptr;
-    return config;
-}
-
 }  // namespace tomodenoise

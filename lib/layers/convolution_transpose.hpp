@@ -32,8 +32,6 @@ public:
     void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
                   const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
     std::vector<Parameter*> parameters() override;
-    nlohmann::json keras_config() const override;
-    std::vector<int> keras_axes(const Parameter& p) const override;
 
     const ConvolutionConfig& config() const { return config_; }
     std::int64_t input_channels() const { return in_channels_; }

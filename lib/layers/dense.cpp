@@ -138,20 +138,4 @@ std::vector<Parameter*> DenseLayer::parameters() {
     return {&kernel_};
 }
 
-std::vector<int> DenseLayer::keras_axes(const Parameter& p) const {
-    if (&p == &kernel_) return {1, 0};  // {units, in} -> (in, units)
-    return Layer::keras_axes(p);
-}
-
-nlohmann::json DenseLayer::keras_config() const {
-    nlohmann::json c = {{"name", name()},
-            {"trainable", true},
-            {"dtype", "float32"},
-            {"units", config_.units},
-            {"activation", config_.activation.keras_name()},
-            {"use_bias", config_.use_bias}};
-    c.update(keras_weight_settings(config_.kernel_initializer));
-    return c;
-}
-
 }  // namespace tomodenoise

@@ -46,11 +46,4 @@ void FlattenLayer::backward(Context& ctx, const std::vector<const Tensor*>& src,
                 diff_src[0]->memory(), what() + " backward on input " + x.dims().to_string());
 }
 
-nlohmann::json FlattenLayer::keras_config() const {
-    return {{"name", name()},
-            {"trainable", true},
-            {"dtype", "float32"},
-            {"data_format", "channels_last"}};
-}
-
 }  // namespace tomodenoise

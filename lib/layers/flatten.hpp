@@ -19,7 +19,6 @@ public:
     /// diff_src is laid out as src.
     void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
                   const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
-    nlohmann::json keras_config() const override;
 
 private:
     Tensor diff_dst_plain_;

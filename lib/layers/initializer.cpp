@@ -37,24 +37,4 @@ void initialize(Parameter& p, Initializer init, std::int64_t fan_in, std::int64_
     p.mark_changed();
 }
 
-std::string keras_name(Initializer init) {
-    switch (init) {
-        case Initializer::glorot_uniform: return "GlorotUniform";
-        case Initializer::he_uniform: return "HeUniform";
-        case Initializer::he_normal: return "HeNormal";
-        case Initializer::zeros: return "Zeros";
-    }
-    return "GlorotUniform";
-}
-
-nlohmann::json keras_weight_settings(Initializer kernel) {
-    return {{"kernel_initializer", {{"class_name", keras_name(kernel)}, {"config", {{"seed", nullptr}}}}},
-            {"bias_initializer", {{"class_name", "Zeros"}, {"config", nlohmann::json::object()}}},
-            {"kernel_regularizer", nullptr},
-            {"bias_regularizer", nullptr},
-            {"activity_regularizer", nullptr},
-            {"kernel_constraint", nullptr},
-            {"bias_constraint", nullptr}};
-}
-
 }  // namespace tomodenoise

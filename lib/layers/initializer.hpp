@@ -1,8 +1,6 @@
 #pragma once
 // Seeded weight initializers with Keras's definitions.
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <random>
 #include <string>
@@ -21,11 +19,5 @@ enum class Initializer {
 /// Fills `p` and marks it changed.
 void initialize(Parameter& p, Initializer init, std::int64_t fan_in, std::int64_t fan_out,
                 std::mt19937& rng);
-
-std::string keras_name(Initializer init);  ///< "GlorotUniform", "HeUniform", ...
-
-/// The keys Keras writes for a layer with a kernel and a bias: initializers (the kernel's
-/// `kernel`, zero biases), regularizers and constraints (none).
-nlohmann::json keras_weight_settings(Initializer kernel);
 
 }  // namespace tomodenoise

@@ -92,14 +92,4 @@ void MaxPoolingLayer::backward(Context& ctx, const std::vector<const Tensor*>& s
                                          {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
 }
 
-nlohmann::json MaxPoolingLayer::keras_config() const {
-    return {{"name", name()},
-            {"trainable", true},
-            {"dtype", "float32"},
-            {"pool_size", {config_.pool, config_.pool}},
-            {"padding", config_.padding == Padding::same ? "same" : "valid"},
-            {"strides", {config_.stride, config_.stride}},
-            {"data_format", "channels_last"}};
-}
-
 }  // namespace tomodenoise

@@ -28,7 +28,6 @@ public:
     /// layout: the workspace it kept says which cell of each window won.
     void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
                   const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
-    nlohmann::json keras_config() const override;
 
     const MaxPoolingConfig& config() const { return config_; }
 

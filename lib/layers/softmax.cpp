@@ -63,8 +63,4 @@ void SoftmaxLayer::backward(Context& ctx, const std::vector<const Tensor*>& src,
                                          {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
 }
 
-nlohmann::json SoftmaxLayer::keras_config() const {
-    return {{"name", name()}, {"trainable", true}, {"dtype", "float32"}, {"activation", "softmax"}};
-}
-
 }  // namespace tomodenoise

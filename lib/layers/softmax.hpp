@@ -18,7 +18,6 @@ public:
     /// diff_src is laid out as dst.
     void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
                   const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
-    nlohmann::json keras_config() const override;
 
 private:
     const CachedPrimitive<dnnl::softmax_forward>& forward_primitive(Context& ctx,

@@ -66,14 +66,4 @@ void UpsamplingLayer::backward(Context& ctx, const std::vector<const Tensor*>& s
                                          {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
 }
 
-nlohmann::json UpsamplingLayer::keras_config() const {
-    return {{"name", name()},
-            {"trainable", true},
-            {"dtype", "float32"},
-            {"size", {config_.factor, config_.factor}},
-            {"data_format", "channels_last"},
-            {"interpolation",
-             config_.interpolation == Interpolation::bilinear ? "bilinear" : "nearest"}};
-}
-
 }  // namespace tomodenoise

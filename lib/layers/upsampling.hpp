@@ -27,7 +27,6 @@ public:
                  Mode mode) override;
     void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
                   const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
-    nlohmann::json keras_config() const override;
 
     const UpsamplingConfig& config() const { return config_; }
 

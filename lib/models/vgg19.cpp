@@ -1,10 +1,7 @@
 #include "models/vgg19.hpp"
 
-#include <set>
 #include <vector>
 
-#include "io/hdf5.hpp"
-#include "io/model_file.hpp"
 #include "layers/convolution.hpp"
 #include "layers/max_pooling.hpp"
 #include "models/keras_names.hpp"
@@ -25,18 +22,6 @@ constexpr std::int64_t smallest_input = 32;
 void expect_plain(const Tensor& t, const std::string& what) {
     if (!t.is_plain())
         throw InvalidArgument(what + " must be plain NCHW, got layout " + layout_name(t.desc()));
-}
-
-// Where Keras's save_weights layout starts in `file`: the root, or /model_weights in a file
-// saved with the whole model.
-std::string weights_root(const hdf5::File& file) {
-    if (hdf5::attribute_exists(file, "/", "layer_names")) return "";
-    if (hdf5::link_exists(file, "/model_weights") &&
-        hdf5::attribute_exists(file, "/model_weights", "layer_names"))
-        return "/model_weights";
-    throw FormatError(file.path() +
-                      ": no 'layer_names' attribute at the root or in /model_weights: not a "
-                      "Keras weights file");
 }
 
 }  // namespace
@@ -64,37 +49,6 @@ Network build_vgg19_features(const Vgg19Config& config) {
     network.build({Dims{1, rgb_channels, smallest_input, smallest_input}});
     network.initialize(config.seed);
     return network;
-}
-
-void load_vgg19_weights(Network& vgg, const std::string& path) {
-    const auto file = hdf5::File::open_read(path);
-    const std::string root = weights_root(file);
-    const auto file_layers =
-        hdf5::read_string_list_attribute(file, root.empty() ? "/" : root, "layer_names");
-    const std::set<std::string> in_file(file_layers.begin(), file_layers.end());
-
-    const auto has_parameters = [&vgg](const std::string& name) {
-        for (const auto& node : vgg.nodes())
-            if (node.name == name) return node.layer && !node.layer->parameters().empty();
-        return false;
-    };
-    for (const auto& name : file_layers) {
-        const std::string group = root + "/" + name;
-        const bool has_weights =
-            hdf5::link_exists(file, group) &&
-            !hdf5::read_string_list_attribute(file, group, "weight_names").empty();
-        if (has_weights && !has_parameters(name))
-            throw FormatError(path + ": layer '" + name +
-                              "' has weights, but VGG19 without top has no such layer (is this "
-                              "the notop file?)");
-    }
-    for (const auto& node : vgg.nodes()) {
-        if (!node.layer || node.layer->parameters().empty()) continue;
-        if (!in_file.count(node.name))
-            throw FormatError(path + ": layer '" + node.name +
-                              "' is not in the file's layer_names: not VGG19 weights");
-        read_keras_layer_weights(file, root + "/" + node.name, *node.layer);
-    }
 }
 
 void vgg19_preprocess_gray(const Tensor& gray, Tensor& bgr) {

@@ -4,7 +4,8 @@
 // (64 x2, 128 x2, 256 x4, 512 x4, 512 x4), each followed by a 2x2 'valid' max pooling, named
 // as Keras names them (block1_conv1 .. block5_conv4, block1_pool .. block5_pool). Its weights
 // come from Keras's ImageNet file (vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5), which
-// the user provides; the network takes images prepared by vgg19_preprocess_gray.
+// the user provides (load_vgg19_weights, keras/vgg19_weights.hpp); the network takes images
+// prepared by vgg19_preprocess_gray.
 
 #include <array>
 #include <cstdint>
@@ -25,15 +26,6 @@ struct Vgg19Config {
 /// "block5_pool" with 512 channels at 1/32 of the input size (rounded down), parameters
 /// allocated and initialized.
 Network build_vgg19_features(const Vgg19Config& config = {});
-
-/// Loads the weights of Keras's VGG19 `notop` file (the layout of Keras's save_weights: the
-/// root attribute `layer_names`, each layer's group with a `weight_names` attribute and the
-/// datasets `/<layer>/<layer>/kernel:0` and `bias:0`; or a whole-model file with the same under
-/// `/model_weights`) into `vgg`, a network from build_vgg19_features. Layers are matched by
-/// name. Throws IoError when the file cannot be read and FormatError naming the file and the
-/// layer when a layer's weights are missing or of other dims, or when the file holds weights
-/// of layers VGG19 without top does not have (such as a top classifier's fc1).
-void load_vgg19_weights(Network& vgg, const std::string& path);
 
 /// ImageNet channel means subtracted by Keras's VGG preprocess_input, in BGR order.
 inline constexpr std::array<float, 3> vgg19_bgr_mean = {103.939f, 116.779f, 123.68f};

@@ -150,16 +150,6 @@ Adam::Adam(std::vector<NamedParameter> parameters, const AdamConfig& config)
                   config.epsilon, "a finite value > 0");
 }
 
-nlohmann::json Adam::keras_config() const {
-    return {{"name", "Adam"},
-            {"learning_rate", learning_rate()},
-            {"decay", 0.0},
-            {"beta_1", config_.beta_1},
-            {"beta_2", config_.beta_2},
-            {"epsilon", config_.epsilon},
-            {"amsgrad", false}};
-}
-
 void Adam::update(std::int64_t t, Parameter& p, const std::vector<float*>& slots) {
     const double b1 = config_.beta_1, b2 = config_.beta_2;
     const float lr_t = float(learning_rate() * std::sqrt(1 - std::pow(b2, double(t))) /
@@ -186,14 +176,6 @@ Sgd::Sgd(std::vector<NamedParameter> parameters, const SgdConfig& config)
       config_(config) {
     expect_option(config.momentum >= 0 && config.momentum < 1, what(), "momentum",
                   config.momentum, "a value in [0, 1)");
-}
-
-nlohmann::json Sgd::keras_config() const {
-    return {{"name", "SGD"},
-            {"learning_rate", learning_rate()},
-            {"decay", 0.0},
-            {"momentum", config_.momentum},
-            {"nesterov", config_.nesterov}};
 }
 
 void Sgd::update(std::int64_t /*t*/, Parameter& p, const std::vector<float*>& slots) {

@@ -1,9 +1,7 @@
 #pragma once
 // Optimizers with Keras 2.x's update rules (tf.keras OptimizerV2), and their state as named
 // arrays in the order Keras's optimizer_weights keeps them, so a training run can be saved and
-// resumed (the HDF5 side lives elsewhere).
-
-#include <nlohmann/json.hpp>
+// resumed (keras/model_file.hpp stores it in Keras's HDF5 layout).
 
 #include <cstdint>
 #include <string>
@@ -49,8 +47,6 @@ public:
 
     /// Keras's class name: "Adam", "SGD".
     const std::string& type() const { return type_; }
-    /// The Keras optimizer `config` object, as Keras writes it in training_config.
-    virtual nlohmann::json keras_config() const = 0;
 
     /// One update of every parameter from its grad(); each parameter is then marked changed.
     void step();
@@ -112,7 +108,6 @@ public:
     /// Throws InvalidArgument naming the option when a value is out of range (learning_rate
     /// and epsilon finite and > 0, betas in [0, 1)).
     explicit Adam(std::vector<NamedParameter> parameters, const AdamConfig& config = {});
-    nlohmann::json keras_config() const override;
     const AdamConfig& config() const { return config_; }
 
 protected:
@@ -137,7 +132,6 @@ public:
     /// Throws InvalidArgument naming the option when a value is out of range (learning_rate
     /// finite and > 0, momentum in [0, 1)).
     explicit Sgd(std::vector<NamedParameter> parameters, const SgdConfig& config = {});
-    nlohmann::json keras_config() const override;
     const SgdConfig& config() const { return config_; }
 
 protected:

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <random>
 
+#include "core/padded_forward.hpp"
 #include "core/thread_count_scope.hpp"
-#include "infer/padded_forward.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/metrics.hpp"
 #include "train/loss.hpp"

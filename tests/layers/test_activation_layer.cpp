@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/context.hpp"
+#include "keras/keras_layers.hpp"
 #include "layer_check.hpp"
 #include "layers/activation_layer.hpp"
 #include "relayout.hpp"
@@ -57,7 +58,7 @@ TEST(ActivationLayer, ForwardMatchesNaiveReferenceInEveryLayoutAndMode) {
                     layer.forward(ctx, {&x}, dst, mode);
                     EXPECT_EQ(dst.desc(), x.desc()) << "eltwise must keep the input's layout";
                     EXPECT_TRUE(near_all(plain_values(ctx, dst), want, 1e-6, true))
-                        << act.keras_name() << " alpha " << act.alpha << " on "
+                        << act.name() << " alpha " << act.alpha << " on "
                         << dims.to_string() << " " << layout_name(x.desc());
                 }
             }
@@ -108,7 +109,7 @@ TEST(ActivationLayer, BackwardAcceptsGradientInAnyLayout) {
             Tensor diff_src;
             layer.backward(ctx, {&x}, dst, diff, {&diff_src});
             EXPECT_TRUE(near_all(plain_values(ctx, diff_src), want, 1e-6, true))
-                << act.keras_name() << " with diff_dst " << layout_name(diff.desc());
+                << act.name() << " with diff_dst " << layout_name(diff.desc());
         }
     }
 }
@@ -116,15 +117,15 @@ TEST(ActivationLayer, BackwardAcceptsGradientInAnyLayout) {
 TEST(ActivationLayer, KerasConfigAndType) {
     ActivationLayer relu("act_1", Activation::relu());
     EXPECT_EQ(relu.type(), "Activation");
-    EXPECT_EQ(relu.keras_config(), nlohmann::json::parse(
+    EXPECT_EQ(keras_layer_config(relu), nlohmann::json::parse(
                                        R"({"name": "act_1", "trainable": true,
                                            "dtype": "float32", "activation": "relu"})"));
     ActivationLayer sigmoid("out", Activation::sigmoid());
-    EXPECT_EQ(sigmoid.keras_config().at("activation"), "sigmoid");
+    EXPECT_EQ(keras_layer_config(sigmoid).at("activation"), "sigmoid");
 
     ActivationLayer leaky("leaky_re_lu", Activation::leaky_relu(keras_leaky_relu_alpha));
     EXPECT_EQ(leaky.type(), "LeakyReLU");
-    const auto cfg = leaky.keras_config();
+    const auto cfg = keras_layer_config(leaky);
     EXPECT_EQ(cfg.at("name"), "leaky_re_lu");
     EXPECT_FALSE(cfg.contains("activation"));
     // Keras writes float(float32(0.3)).

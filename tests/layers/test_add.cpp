@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "core/context.hpp"
+#include "keras/keras_layers.hpp"
 #include "layer_check.hpp"
 #include "layers/add.hpp"
 #include "relayout.hpp"
@@ -111,7 +112,7 @@ TEST(Add, KerasConfigAndRepeatedRunsCreateNoPrimitive) {
     AddLayer add("add_1");
     EXPECT_EQ(add.type(), "Add");
     EXPECT_EQ(add.input_count(), 0u);
-    EXPECT_EQ(add.keras_config(), nlohmann::json::parse(R"({
+    EXPECT_EQ(keras_layer_config(add), nlohmann::json::parse(R"({
         "name": "add_1", "trainable": true, "dtype": "float32"})"));
 
     Context ctx;

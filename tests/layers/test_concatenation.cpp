@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/context.hpp"
+#include "keras/keras_layers.hpp"
 #include "layer_check.hpp"
 #include "layers/concatenation.hpp"
 #include "relayout.hpp"
@@ -167,7 +168,7 @@ TEST(Concatenation, KerasConfigAndRepeatedRunsCreateNoPrimitive) {
     ConcatenationLayer cat("concatenate_1");
     EXPECT_EQ(cat.type(), "Concatenate");
     EXPECT_EQ(cat.input_count(), 0u);
-    EXPECT_EQ(cat.keras_config(), nlohmann::json::parse(R"({
+    EXPECT_EQ(keras_layer_config(cat), nlohmann::json::parse(R"({
         "name": "concatenate_1", "trainable": true, "dtype": "float32", "axis": -1})"));
 
     Context ctx;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "core/context.hpp"
+#include "keras/keras_layers.hpp"
 #include "layer_check.hpp"
 #include "layers/convolution_transpose.hpp"
 #include "tomodenoise/error.hpp"
@@ -201,7 +202,7 @@ TEST(ConvolutionTranspose, ParametersAndKerasConfig) {
     EXPECT_TRUE(std::all_of(k, k + n, [&](float v) { return std::abs(v) <= limit; }));
     EXPECT_TRUE(std::any_of(k, k + n, [&](float v) { return std::abs(v) > limit / 2; }));
     EXPECT_EQ(layer.type(), "Conv2DTranspose");
-    const auto c = layer.keras_config();
+    const auto c = keras_layer_config(layer);
     EXPECT_EQ(c.at("name"), "conv2d_transpose");
     EXPECT_EQ(c.at("filters"), 6);
     EXPECT_EQ(c.at("kernel_size"), nlohmann::json({4, 4}));

@@ -2,6 +2,7 @@
 
 #include "core/context.hpp"
 #include "core/network.hpp"
+#include "keras/keras_layers.hpp"
 #include "layer_check.hpp"
 #include "layers/dense.hpp"
 #include "layers/flatten.hpp"
@@ -214,7 +215,7 @@ TEST(Dense, ParametersAndKerasConfig) {
     EXPECT_TRUE(std::all_of(k, k + 60, [&](float v) { return std::abs(v) <= limit; }));
     EXPECT_TRUE(std::any_of(k, k + 60, [&](float v) { return std::abs(v) > limit / 2; }));
     EXPECT_EQ(dense.type(), "Dense");
-    const auto cfg = dense.keras_config();
+    const auto cfg = keras_layer_config(dense);
     EXPECT_EQ(cfg.at("name"), "dense_2");
     EXPECT_EQ(cfg.at("units"), 10);
     EXPECT_EQ(cfg.at("activation"), "sigmoid");

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "core/context.hpp"
+#include "keras/keras_layers.hpp"
 #include "layer_check.hpp"
 #include "layers/flatten.hpp"
 #include "tomodenoise/error.hpp"
@@ -103,7 +104,7 @@ TEST(Flatten, RejectsWrongInputsNamingLayerAndDims) {
 TEST(Flatten, KerasConfig) {
     FlattenLayer flatten("flatten_1");
     EXPECT_EQ(flatten.type(), "Flatten");
-    const auto cfg = flatten.keras_config();
+    const auto cfg = keras_layer_config(flatten);
     EXPECT_EQ(cfg.at("name"), "flatten_1");
     EXPECT_EQ(cfg.at("data_format"), "channels_last");
     EXPECT_EQ(cfg.at("dtype"), "float32");

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "keras/keras_layers.hpp"
 #include "layers/initializer.hpp"
 
 using namespace tomodenoise;

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "core/context.hpp"
+#include "keras/keras_layers.hpp"
 #include "layer_check.hpp"
 #include "layers/max_pooling.hpp"
 #include "relayout.hpp"
@@ -206,11 +207,11 @@ TEST(MaxPooling, RejectsTooSmallInputNamingLayerAndDims) {
 TEST(MaxPooling, KerasConfig) {
     MaxPoolingLayer pool("max_pooling2d", pooling(2, 2, Padding::same));
     EXPECT_EQ(pool.type(), "MaxPooling2D");
-    EXPECT_EQ(pool.keras_config(), nlohmann::json::parse(R"({
+    EXPECT_EQ(keras_layer_config(pool), nlohmann::json::parse(R"({
         "name": "max_pooling2d", "trainable": true, "dtype": "float32",
         "pool_size": [2, 2], "padding": "same", "strides": [2, 2],
         "data_format": "channels_last"})"));
-    EXPECT_EQ(MaxPoolingLayer("p").keras_config().at("padding"), "valid");
+    EXPECT_EQ(keras_layer_config(MaxPoolingLayer("p")).at("padding"), "valid");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/context.hpp"
+#include "keras/keras_layers.hpp"
 #include "layer_check.hpp"
 #include "layers/softmax.hpp"
 #include "tomodenoise/error.hpp"
@@ -100,7 +101,7 @@ TEST(Softmax, RejectsWrongInputsNamingLayerAndDims) {
 TEST(Softmax, SavesAsKerasActivation) {
     SoftmaxLayer softmax("activation_3");
     EXPECT_EQ(softmax.type(), "Activation");
-    const auto cfg = softmax.keras_config();
+    const auto cfg = keras_layer_config(softmax);
     EXPECT_EQ(cfg.at("name"), "activation_3");
     EXPECT_EQ(cfg.at("activation"), "softmax");
     EXPECT_EQ(cfg.at("trainable"), true);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/context.hpp"
+#include "keras/keras_layers.hpp"
 #include "layer_check.hpp"
 #include "layers/upsampling.hpp"
 #include "relayout.hpp"
@@ -118,7 +119,8 @@ TEST(Upsampling, ForwardMatchesNaiveReferenceInEveryLayoutAndMode) {
                 EXPECT_EQ(dst.dims(), out);
                 EXPECT_TRUE(near_all(plain_values(ctx, dst), want, 1e-6))
                     << p.input.to_string() << " x" << p.config.factor << " "
-                    << up.keras_config().at("interpolation") << " in " << layout_name(x.desc());
+                    << keras_layer_config(up).at("interpolation") << " in "
+                    << layout_name(x.desc());
             }
         }
     }
@@ -173,10 +175,10 @@ TEST(Upsampling, RejectsFactorZeroNamingLayerAndDims) {
 TEST(Upsampling, KerasConfig) {
     UpsamplingLayer up("up_sampling2d", upsampling(2, Interpolation::bilinear));
     EXPECT_EQ(up.type(), "UpSampling2D");
-    EXPECT_EQ(up.keras_config(), nlohmann::json::parse(R"({
+    EXPECT_EQ(keras_layer_config(up), nlohmann::json::parse(R"({
         "name": "up_sampling2d", "trainable": true, "dtype": "float32", "size": [2, 2],
         "data_format": "channels_last", "interpolation": "bilinear"})"));
-    EXPECT_EQ(UpsamplingLayer("u").keras_config().at("interpolation"), "nearest");
+    EXPECT_EQ(keras_layer_config(UpsamplingLayer("u")).at("interpolation"), "nearest");
 }
 
 }  // namespace

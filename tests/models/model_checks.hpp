@@ -13,7 +13,8 @@
 #include "core/context.hpp"
 #include "core/network.hpp"
 #include "io/hdf5.hpp"
-#include "io/model_file.hpp"
+#include "keras/keras_layers.hpp"
+#include "keras/model_file.hpp"
 #include "layer_check.hpp"
 #include "test_support.hpp"
 
@@ -50,7 +51,7 @@ inline void expect_keras_architecture(const Network& built, const std::string& p
             continue;
         }
         EXPECT_EQ(want.at("class_name"), node.layer->type()) << name;
-        const nlohmann::json ours = node.layer->keras_config();
+        const nlohmann::json ours = keras_layer_config(*node.layer);
         for (const auto& [key, value] : want_config.items()) {
             if (key == "kernel_initializer" || key == "bias_initializer") continue;
             ASSERT_TRUE(ours.contains(key)) << name << " has no '" << key << "'";
@@ -119,7 +120,7 @@ inline void expect_export_round_trip(Network& network, const Tensor& input) {
         EXPECT_EQ(a.name, b.name);
         ASSERT_EQ(bool(a.layer), bool(b.layer)) << a.name;
         if (a.layer) {
-            EXPECT_EQ(a.layer->keras_config(), b.layer->keras_config()) << a.name;
+            EXPECT_EQ(keras_layer_config(*a.layer), keras_layer_config(*b.layer)) << a.name;
         }
     }
     EXPECT_EQ(loaded.output_names(), network.output_names());

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "io/hdf5.hpp"
-#include "io/model_file.hpp"
+#include "keras/model_file.hpp"
 #include "model_checks.hpp"
 #include "models/cnn_denoiser.hpp"
 #include "tomodenoise/error.hpp"
@@ -65,9 +65,9 @@ TEST(CnnDenoiser, WidthsAndChannelsAreConfigurable) {
     std::vector<std::string> names;
     for (const auto& node : net.nodes()) names.push_back(node.name);
     EXPECT_EQ(names, (std::vector<std::string>{"input_1", "conv2d", "conv2d_1", "conv2d_2"}));
-    EXPECT_EQ(net.layer("conv2d").keras_config().at("activation"), "relu");
-    EXPECT_EQ(net.layer("conv2d_1").keras_config().at("activation"), "relu");
-    EXPECT_EQ(net.layer("conv2d_2").keras_config().at("activation"), "linear");
+    EXPECT_EQ(keras_layer_config(net.layer("conv2d")).at("activation"), "relu");
+    EXPECT_EQ(keras_layer_config(net.layer("conv2d_1")).at("activation"), "relu");
+    EXPECT_EQ(keras_layer_config(net.layer("conv2d_2")).at("activation"), "linear");
     EXPECT_EQ(net.parameter_count(), expected_parameter_count(3, {5, 7}, 2));
     EXPECT_EQ(net.build({Dims{2, 3, 9, 14}}).at(0), (Dims{2, 2, 9, 14}));
 }

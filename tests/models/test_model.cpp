@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "io/model_file.hpp"
+#include "keras/model_file.hpp"
 #include "models/cnn_denoiser.hpp"
 #include "test_support.hpp"
 #include "tomodenoise/model.hpp"

@@ -26,7 +26,7 @@ SegmentationUnetConfig small_unet(std::int64_t classes, bool with_softmax) {
 TEST(SegmentationUnet, SoftmaxOutputIsAProbabilityPerPixel) {
     Network net = build_segmentation_unet(small_unet(3, true));
     EXPECT_EQ(net.output_names(), std::vector<std::string>{"activation"});
-    EXPECT_EQ(net.layer("activation").keras_config().at("activation"), "softmax");
+    EXPECT_EQ(keras_layer_config(net.layer("activation")).at("activation"), "softmax");
     const Tensor x = random_tensor(Dims{2, 1, 12, 16}, 7, 0.f, 255.f);
     const auto p = run(net, x);
     ASSERT_EQ(p.size(), 2u * 3 * 12 * 16);

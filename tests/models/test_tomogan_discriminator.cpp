@@ -46,7 +46,7 @@ TEST(TomoGanDiscriminator, LayersFollowTheDesignNotes) {
     const std::int64_t filters[] = {64, 64, 128, 128, 128, 4}, strides[] = {1, 2, 1, 2, 1, 2};
     for (int i = 0; i < 6; ++i) {
         const std::string name = i == 0 ? "conv2d" : "conv2d_" + std::to_string(i);
-        const auto config = net.layer(name).keras_config();
+        const auto config = keras_layer_config(net.layer(name));
         EXPECT_EQ(net.layer(name).type(), "Conv2D");
         EXPECT_EQ(config.at("filters"), filters[i]) << name;
         EXPECT_EQ(config.at("strides"), nlohmann::json({strides[i], strides[i]})) << name;
@@ -55,10 +55,10 @@ TEST(TomoGanDiscriminator, LayersFollowTheDesignNotes) {
         EXPECT_EQ(config.at("activation"), "relu") << name;
     }
     EXPECT_EQ(net.layer("flatten").type(), "Flatten");
-    EXPECT_EQ(net.layer("dense").keras_config().at("units"), 64);
-    EXPECT_EQ(net.layer("dense").keras_config().at("activation"), "relu");
-    EXPECT_EQ(net.layer("dense_1").keras_config().at("units"), 1);
-    EXPECT_EQ(net.layer("dense_1").keras_config().at("activation"), "linear");
+    EXPECT_EQ(keras_layer_config(net.layer("dense")).at("units"), 64);
+    EXPECT_EQ(keras_layer_config(net.layer("dense")).at("activation"), "relu");
+    EXPECT_EQ(keras_layer_config(net.layer("dense_1")).at("units"), 1);
+    EXPECT_EQ(keras_layer_config(net.layer("dense_1")).at("activation"), "linear");
 }
 
 TEST(TomoGanDiscriminator, OneLogitPerImageAndTheParameterCountInClosedForm) {

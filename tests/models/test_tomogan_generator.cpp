@@ -7,10 +7,10 @@
 #include <cmath>
 #include <string>
 
+#include "api/model_impl.hpp"
 #include "io/hdf5.hpp"
-#include "io/model_file.hpp"
+#include "keras/model_file.hpp"
 #include "model_checks.hpp"
-#include "models/model_impl.hpp"
 #include "models/tomogan_generator.hpp"
 #include "tomodenoise/error.hpp"
 
@@ -106,8 +106,8 @@ TEST(TomoGanGenerator, LevelsSetThePoolingDepth) {
         EXPECT_EQ(smallest, 3) << levels << " levels";
         // The deepest box and the bottleneck have 32 * 2^(levels - 1) filters.
         const auto& bottleneck = net.layer("conv2d_" + std::to_string(2 * levels + 1));
-        EXPECT_EQ(bottleneck.keras_config().at("filters"), 32 << (levels - 1));
-        EXPECT_EQ(bottleneck.keras_config().at("kernel_size"), nlohmann::json({3, 3}));
+        EXPECT_EQ(keras_layer_config(bottleneck).at("filters"), 32 << (levels - 1));
+        EXPECT_EQ(keras_layer_config(bottleneck).at("kernel_size"), nlohmann::json({3, 3}));
     }
 }
 
@@ -146,7 +146,7 @@ TEST(TomoGanGenerator, TransposedConvolutionUpsamplesWithItsInputChannels) {
     const std::pair<const char*, std::int64_t> expected[] = {
         {"conv2d_transpose", 128}, {"conv2d_transpose_1", 64}, {"conv2d_transpose_2", 32}};
     for (const auto& [name, channels] : expected) {
-        const auto config_json = net.layer(name).keras_config();
+        const auto config_json = keras_layer_config(net.layer(name));
         EXPECT_EQ(config_json.at("filters"), channels) << name;
         EXPECT_EQ(config_json.at("kernel_size"), nlohmann::json({2, 2})) << name;
         EXPECT_EQ(config_json.at("strides"), nlohmann::json({2, 2})) << name;

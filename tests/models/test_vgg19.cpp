@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "io/hdf5.hpp"
-#include "io/model_file.hpp"
+#include "keras/model_file.hpp"
+#include "keras/vgg19_weights.hpp"
 #include "model_checks.hpp"
 #include "models/vgg19.hpp"
 #include "tomodenoise/error.hpp"
@@ -112,7 +113,7 @@ TEST(Vgg19, LayersAreKerasVgg19WithoutTop) {
     EXPECT_EQ(names, vgg19_layer_names());
     EXPECT_EQ(vgg.input_channels(), 3);
     for (const auto& c : vgg19_convolutions()) {
-        const auto config = vgg.layer(c.name).keras_config();
+        const auto config = keras_layer_config(vgg.layer(c.name));
         EXPECT_EQ(config.at("filters"), c.out) << c.name;
         EXPECT_EQ(config.at("kernel_size"), nlohmann::json({3, 3})) << c.name;
         EXPECT_EQ(config.at("padding"), "same") << c.name;
@@ -121,7 +122,7 @@ TEST(Vgg19, LayersAreKerasVgg19WithoutTop) {
                   (std::vector<std::int64_t>{c.out, c.in, 3, 3}));
     }
     for (int b = 1; b <= 5; ++b) {
-        const auto config = vgg.layer("block" + std::to_string(b) + "_pool").keras_config();
+        const auto config = keras_layer_config(vgg.layer("block" + std::to_string(b) + "_pool"));
         EXPECT_EQ(config.at("pool_size"), nlohmann::json({2, 2}));
         EXPECT_EQ(config.at("strides"), nlohmann::json({2, 2}));
         EXPECT_EQ(config.at("padding"), "valid");

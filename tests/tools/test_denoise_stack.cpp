@@ -11,7 +11,7 @@
 
 #include "core/network.hpp"
 #include "io/hdf5.hpp"
-#include "io/model_file.hpp"
+#include "keras/model_file.hpp"
 #include "layers/convolution.hpp"
 #include "test_support.hpp"
 #include "tomodenoise/io.hpp"

@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "io/model_file.hpp"
+#include "keras/model_file.hpp"
 #include "tomodenoise/model.hpp"
 #include "tomodenoise/simulate.hpp"
 #include "tool_runner.hpp"

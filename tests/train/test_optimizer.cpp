@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "keras/keras_optimizer.hpp"
 #include "layers/convolution.hpp"
 #include "test_support.hpp"
 #include "tomodenoise/error.hpp"
@@ -139,7 +140,7 @@ TEST(Adam, KerasConfig) {
     Model model;
     Adam adam(model.named);
     adam.set_learning_rate(5e-4);
-    const auto config = adam.keras_config();
+    const auto config = keras_optimizer_config(adam);
     EXPECT_EQ(adam.type(), "Adam");
     EXPECT_EQ(config.at("name"), "Adam");
     EXPECT_DOUBLE_EQ(config.at("learning_rate").get<double>(), 5e-4);
@@ -192,7 +193,7 @@ TEST(Sgd, SlotsAndConfigFollowMomentum) {
     const auto state = momentum.state();
     ASSERT_EQ(state.size(), 1 + model.named.size());
     EXPECT_EQ(state[1].name, "a/kernel/momentum");
-    const auto config = momentum.keras_config();
+    const auto config = keras_optimizer_config(momentum);
     EXPECT_EQ(config.at("name"), "SGD");
     EXPECT_DOUBLE_EQ(config.at("momentum").get<double>(), 0.5);
     EXPECT_EQ(config.at("nesterov"), true);

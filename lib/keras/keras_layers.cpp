@@ -1,4 +1,4 @@
-#include "models/keras_layers.hpp"
+#include "keras/keras_layers.hpp"
 
 #include "layers/activation_layer.hpp"
 #include "layers/add.hpp"
@@ -56,8 +56,19 @@ Padding padding_of(const json& config, const std::string& where) {
     throw FormatError(where + ": padding '" + p + "' is not supported (same, valid)");
 }
 
+// From a Keras activation name ("relu", "linear", "sigmoid", "tanh"); throws FormatError
+// naming `where` and the name otherwise.
+Activation activation_from_keras(const std::string& name, const std::string& where) {
+    if (name == "linear") return Activation::linear();
+    if (name == "relu") return Activation::relu();
+    if (name == "sigmoid") return Activation::sigmoid();
+    if (name == "tanh") return Activation::tanh();
+    throw FormatError(where + ": unsupported activation '" + name +
+                      "' (supported: linear, relu, sigmoid, tanh)");
+}
+
 Activation activation_of(const json& config, const std::string& where) {
-    return Activation::from_keras(get_or<std::string>(config, "activation", "linear", where), where);
+    return activation_from_keras(get_or<std::string>(config, "activation", "linear", where), where);
 }
 
 ConvolutionConfig convolution_config(const json& config, const std::string& where) {
@@ -117,7 +128,7 @@ std::unique_ptr<Layer> activation_from_keras(const std::string& name, const json
                                              const std::string& where) {
     const auto fn = get<std::string>(config, "activation", where);
     if (fn == "softmax") return std::make_unique<SoftmaxLayer>(name);
-    return std::make_unique<ActivationLayer>(name, Activation::from_keras(fn, where));
+    return std::make_unique<ActivationLayer>(name, activation_from_keras(fn, where));
 }
 
 void expect_channel_axis(const json& config, const std::string& where) {
@@ -161,6 +172,142 @@ std::unique_ptr<Layer> layer_from_keras(const std::string& class_name, const jso
                       "' is not supported (supported: InputLayer, Conv2D, Conv2DTranspose, "
                       "MaxPooling2D, UpSampling2D, Concatenate, Add, Dense, Flatten, Activation, "
                       "Softmax, LeakyReLU)");
+}
+
+namespace {
+
+// The keys Keras writes for a layer with a kernel and a bias: initializers (the kernel's
+// `kernel`, zero biases), regularizers and constraints (none).
+json keras_weight_settings(Initializer kernel) {
+    return {{"kernel_initializer",
+             {{"class_name", keras_name(kernel)}, {"config", {{"seed", nullptr}}}}},
+            {"bias_initializer", {{"class_name", "Zeros"}, {"config", json::object()}}},
+            {"kernel_regularizer", nullptr},
+            {"bias_regularizer", nullptr},
+            {"activity_regularizer", nullptr},
+            {"kernel_constraint", nullptr},
+            {"bias_constraint", nullptr}};
+}
+
+// The Keras config of a Conv2D layer named `name`; Conv2DTranspose adds to it.
+json convolution_keras_config(const std::string& name, const ConvolutionConfig& config) {
+    const json k = {config.kernel, config.kernel};
+    const json s = {config.stride, config.stride};
+    json c = {{"name", name},
+            {"trainable", true},
+            {"dtype", "float32"},
+            {"filters", config.filters},
+            {"kernel_size", k},
+            {"strides", s},
+            {"padding", config.padding == Padding::same ? "same" : "valid"},
+            {"data_format", "channels_last"},
+            {"dilation_rate", {1, 1}},
+            {"groups", 1},
+            {"activation", config.activation.name()},
+            {"use_bias", config.use_bias}};
+    c.update(keras_weight_settings(config.kernel_initializer));
+    return c;
+}
+
+json dense_keras_config(const std::string& name, const DenseConfig& config) {
+    json c = {{"name", name},
+            {"trainable", true},
+            {"dtype", "float32"},
+            {"units", config.units},
+            {"activation", config.activation.name()},
+            {"use_bias", config.use_bias}};
+    c.update(keras_weight_settings(config.kernel_initializer));
+    return c;
+}
+
+json activation_keras_config(const std::string& name, const Activation& activation) {
+    json config = {{"name", name}, {"trainable", true}, {"dtype", "float32"}};
+    // Keras stores alpha as a float32 and writes float(alpha): 0.3 reads 0.30000001192092896.
+    if (activation.kind == Activation::Kind::leaky_relu)
+        config["alpha"] = double(activation.alpha);
+    else
+        config["activation"] = activation.name();
+    return config;
+}
+
+json max_pooling_keras_config(const std::string& name, const MaxPoolingConfig& config) {
+    return {{"name", name},
+            {"trainable", true},
+            {"dtype", "float32"},
+            {"pool_size", {config.pool, config.pool}},
+            {"padding", config.padding == Padding::same ? "same" : "valid"},
+            {"strides", {config.stride, config.stride}},
+            {"data_format", "channels_last"}};
+}
+
+json upsampling_keras_config(const std::string& name, const UpsamplingConfig& config) {
+    return {{"name", name},
+            {"trainable", true},
+            {"dtype", "float32"},
+            {"size", {config.factor, config.factor}},
+            {"data_format", "channels_last"},
+            {"interpolation",
+             config.interpolation == Interpolation::bilinear ? "bilinear" : "nearest"}};
+}
+
+}  // namespace
+
+json keras_layer_config(const Layer& layer) {
+    const std::string& name = layer.name();
+    if (const auto* conv = dynamic_cast<const ConvolutionLayer*>(&layer))
+        return convolution_keras_config(name, conv->config());
+    if (const auto* deconv = dynamic_cast<const ConvolutionTransposeLayer*>(&layer)) {
+        auto config = convolution_keras_config(name, deconv->config());
+        config["output_padding"] = nullptr;
+        return config;
+    }
+    if (const auto* dense = dynamic_cast<const DenseLayer*>(&layer))
+        return dense_keras_config(name, dense->config());
+    if (const auto* activation = dynamic_cast<const ActivationLayer*>(&layer))
+        return activation_keras_config(name, activation->activation());
+    if (const auto* pool = dynamic_cast<const MaxPoolingLayer*>(&layer))
+        return max_pooling_keras_config(name, pool->config());
+    if (const auto* up = dynamic_cast<const UpsamplingLayer*>(&layer))
+        return upsampling_keras_config(name, up->config());
+    const json common = {{"name", name}, {"trainable", true}, {"dtype", "float32"}};
+    if (dynamic_cast<const AddLayer*>(&layer)) return common;
+    if (dynamic_cast<const ConcatenationLayer*>(&layer)) {
+        json config = common;
+        config["axis"] = -1;
+        return config;
+    }
+    if (dynamic_cast<const FlattenLayer*>(&layer)) {
+        json config = common;
+        config["data_format"] = "channels_last";
+        return config;
+    }
+    if (dynamic_cast<const SoftmaxLayer*>(&layer)) {
+        json config = common;
+        config["activation"] = "softmax";
+        return config;
+    }
+    throw InvalidArgument("layer '" + name + "' (" + layer.type() + ") has no Keras form");
+}
+
+std::vector<int> keras_axes(const Layer& layer, const Parameter& p) {
+    if (p.name() == "kernel") {
+        if (dynamic_cast<const ConvolutionLayer*>(&layer)) return {2, 3, 1, 0};
+        if (dynamic_cast<const ConvolutionTransposeLayer*>(&layer)) return {2, 3, 0, 1};
+        if (dynamic_cast<const DenseLayer*>(&layer)) return {1, 0};
+    }
+    std::vector<int> axes(p.shape().size());
+    for (std::size_t i = 0; i < axes.size(); ++i) axes[i] = static_cast<int>(i);
+    return axes;
+}
+
+std::string keras_name(Initializer init) {
+    switch (init) {
+        case Initializer::glorot_uniform: return "GlorotUniform";
+        case Initializer::he_uniform: return "HeUniform";
+        case Initializer::he_normal: return "HeNormal";
+        case Initializer::zeros: return "Zeros";
+    }
+    return "GlorotUniform";
 }
 
 }  // namespace tomodenoise

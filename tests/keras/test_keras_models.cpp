@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "api/model_impl.hpp"
 #include "io/hdf5.hpp"
-#include "io/model_file.hpp"
-#include "models/model_impl.hpp"
+#include "keras/model_file.hpp"
 #include "test_support.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/model.hpp"

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <sstream>
 
+#include "api/model_impl.hpp"
+#include "core/padded_forward.hpp"
 #include "core/thread_count_scope.hpp"
-#include "infer/padded_forward.hpp"
-#include "io/model_file.hpp"
-#include "models/model_impl.hpp"
+#include "keras/model_file.hpp"
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise {

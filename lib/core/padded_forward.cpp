@@ -1,9 +1,9 @@
-#include "infer/padded_forward.hpp"
+#include "core/padded_forward.hpp"
 
 #include <algorithm>
 #include <vector>
 
-#include "infer/reflect_padding.hpp"
+#include "core/reflect_padding.hpp"
 
 namespace tomodenoise {
 

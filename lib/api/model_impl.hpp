@@ -6,7 +6,7 @@
 
 #include "core/context.hpp"
 #include "core/network.hpp"
-#include "infer/padded_forward.hpp"
+#include "core/padded_forward.hpp"
 
 #include <memory>
 #include <vector>

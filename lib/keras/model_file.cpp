@@ -1,11 +1,12 @@
-#include "io/model_file.hpp"
+#include "keras/model_file.hpp"
 
 #include <nlohmann/json.hpp>
 
 
 #include "io/hdf5.hpp"
 #include "io/temporary_file.hpp"
-#include "models/keras_layers.hpp"
+#include "keras/keras_layers.hpp"
+#include "keras/keras_optimizer.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/version.hpp"
 
@@ -74,7 +75,7 @@ json model_config(Network& network) {
             entry["inbound_nodes"] = json::array();
         } else {
             entry["class_name"] = node.layer->type();
-            entry["config"] = node.layer->keras_config();
+            entry["config"] = keras_layer_config(*node.layer);
             json inbound = json::array();
             for (auto i : node.inputs)
                 inbound.push_back({network.nodes()[i].name, 0, 0, json::object()});
@@ -93,7 +94,7 @@ json model_config(Network& network) {
               {"output_layers", outputs}}}};
 }
 
-// Each parameter by its optimizer name "<layer>/<weight>", with the layer that knows its Keras
+// Each parameter by its optimizer name "<layer>/<weight>", with the layer that decides its Keras
 // axis order.
 struct WeightRef {
     const Layer* layer;
@@ -121,7 +122,7 @@ const WeightRef* owner_of(const std::string& state_name,
 void write_optimizer(const hdf5::File& file, Network& network, const Optimizer& optimizer) {
     const json training_config = {
         {"optimizer_config",
-         {{"class_name", optimizer.type()}, {"config", optimizer.keras_config()}}}};
+         {{"class_name", optimizer.type()}, {"config", keras_optimizer_config(optimizer)}}}};
     hdf5::write_string_attribute(file, "/", "training_config", training_config.dump(),
                                  hdf5::StringStorage::variable);
     const auto refs = weights_by_name(network);
@@ -132,7 +133,7 @@ void write_optimizer(const hdf5::File& file, Network& network, const Optimizer& 
         const std::string name = optimizer.type() + "/" + array.name + ":0";
         const std::string path = std::string(optimizer_group) + "/" + name;
         if (const WeightRef* ref = owner_of(array.name, refs)) {
-            const auto axes = ref->layer->keras_axes(*ref->parameter);
+            const auto axes = keras_axes(*ref->layer, *ref->parameter);
             const auto stored = permute(array.values, array.shape, axes);
             hdf5::write_float_dataset(file, path, keras_dims(*ref->parameter, axes), stored.data());
         } else {
@@ -168,7 +169,7 @@ void write_file(const std::string& path, Network& network, const Optimizer* opti
         if (node.layer) {
             for (Parameter* p : node.layer->parameters()) {
                 const std::string weight = node.name + "/" + p->name() + ":0";
-                const auto axes = node.layer->keras_axes(*p);
+                const auto axes = keras_axes(*node.layer, *p);
                 const std::vector<float> value(p->value(), p->value() + p->size());
                 const auto stored = permute(value, p->shape(), axes);
                 hdf5::write_float_dataset(file, group + "/" + weight, keras_dims(*p, axes),
@@ -254,7 +255,7 @@ void read_keras_layer_weights(const hdf5::File& file, const std::string& group, 
         if (!hdf5::link_exists(file, path))
             throw FormatError(where + ": weight dataset " + path + " is missing");
         const auto array = hdf5::read_float_dataset(file, path);
-        const auto axes = layer.keras_axes(p);
+        const auto axes = keras_axes(layer, p);
         const auto want = keras_dims(p, axes);
         if (array.dims != want)
             throw FormatError(where + ": weight '" + names[k] + "' has dims " +
@@ -356,7 +357,7 @@ void load_optimizer_state(const std::string& path, Network& network, Optimizer& 
         OptimizerStateArray s;
         s.name = name.substr(prefix.size(), name.size() - prefix.size() - 2);
         if (const WeightRef* ref = owner_of(s.name, refs)) {
-            const auto axes = ref->layer->keras_axes(*ref->parameter);
+            const auto axes = keras_axes(*ref->layer, *ref->parameter);
             if (array.dims != keras_dims(*ref->parameter, axes))
                 throw FormatError(path + ": optimizer weight '" + name + "' has dims " +
                                   hdf5::dims_to_string(array.dims) + ", its parameter needs " +

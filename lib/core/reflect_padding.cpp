@@ -1,4 +1,4 @@
-#include "infer/reflect_padding.hpp"
+#include "core/reflect_padding.hpp"
 
 #include <algorithm>
 #include <cstring>
