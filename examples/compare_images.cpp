@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/metrics.hpp"
+#include "tool_main.hpp"
 
 namespace {
 
@@ -32,6 +34,18 @@ void require_finite(const std::vector<float>& values, const std::string& where) 
                                        std::to_string(bad - values.begin()));
 }
 
+// Before conversion, so that "inf" and "nan", which convert, are refused too.
+const CLI::Validator finite_positive(
+    [](const std::string& text) {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        const bool number = !text.empty() && *end == '\0';
+        return number && std::isfinite(value) && value > 0
+                   ? std::string()
+                   : "must be a finite number above 0, got '" + text + "'";
+    },
+    "R > 0");
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -42,10 +56,11 @@ int main(int argc, char** argv) {
         ->required();
     app.add_option("test", test_text, "stack to evaluate, FILE.h5:/dataset")->required();
     app.add_option("--data-range", data_range,
-                   "value range R for PSNR and SSIM (default: reference max - min)");
-    CLI11_PARSE(app, argc, argv);
+                   "value range R for PSNR and SSIM, finite and positive (default: reference "
+                   "max - min)")
+        ->check(finite_positive);
 
-    try {
+    return tomodenoise::tool::run_tool("compare_images", app, argc, argv, [&] {
         const auto reference_address = tomodenoise::DatasetAddress::parse(reference_text);
         const auto test_address = tomodenoise::DatasetAddress::parse(test_text);
         const tomodenoise::Stack reference = tomodenoise::read_hdf5_stack(reference_address);
@@ -55,8 +70,13 @@ int main(int argc, char** argv) {
                                           test.shape().to_string() + " but the reference '" +
                                           reference_address.to_string() + "' is " +
                                           reference.shape().to_string());
-        const std::vector<float> ref_values = reference.to_float();
-        const std::vector<float> test_values = test.to_float();
+        if (reference.shape().pixels() == 0)
+            throw tomodenoise::ShapeError("'" + reference_address.to_string() + "' has dims " +
+                                          reference.shape().to_string() +
+                                          ": there is nothing to compare");
+        const std::vector<float> ref_values =
+            reference.to_float("'" + reference_address.to_string() + "'");
+        const std::vector<float> test_values = test.to_float("'" + test_address.to_string() + "'");
         require_finite(ref_values, reference_address.to_string());
         require_finite(test_values, test_address.to_string());
         if (app.count("--data-range") == 0) {
@@ -66,9 +86,6 @@ int main(int argc, char** argv) {
                 throw tomodenoise::InvalidArgument("the reference '" +
                                                    reference_address.to_string() +
                                                    "' is constant: give --data-range");
-        } else if (!(data_range > 0)) {
-            throw tomodenoise::InvalidArgument("--data-range must be positive, got " +
-                                               std::to_string(data_range));
         }
         const tomodenoise::StackMetrics m = tomodenoise::compare_stacks(
             ref_values.data(), test_values.data(), reference.shape(), data_range);
@@ -96,9 +113,5 @@ int main(int argc, char** argv) {
                                        {"mae", m.mean.mae},
                                        {"per_slice", per_slice}};
         std::cout << result.dump(2) << "\n";
-    } catch (const tomodenoise::Error& e) {
-        std::cerr << "compare_images: " << e.what() << "\n";
-        return 1;
-    }
-    return 0;
+    });
 }

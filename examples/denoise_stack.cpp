@@ -20,7 +20,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cmath>
+#include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,16 +33,95 @@
 #include "tomodenoise/model.hpp"
 #include "tomodenoise/normalize.hpp"
 #include "tomodenoise/stack.hpp"
+#include "tomodenoise/threads.hpp"
+#include "tool_main.hpp"
 
 using namespace tomodenoise;
 
 namespace {
+
+// --output-scale A:B: output values A..B map linearly onto an integer type's whole range.
+struct OutputScale {
+    double from_low = 0, from_high = 1;
+
+    static OutputScale parse(const std::string& text) {
+        const std::size_t colon = text.find(':', 1);
+        OutputScale scale;
+        char* end_low = nullptr;
+        char* end_high = nullptr;
+        if (colon != std::string::npos) {
+            const std::string low = text.substr(0, colon), high = text.substr(colon + 1);
+            scale.from_low = std::strtod(low.c_str(), &end_low);
+            scale.from_high = std::strtod(high.c_str(), &end_high);
+            if (*end_low == '\0' && *end_high == '\0' && !high.empty() &&
+                std::isfinite(scale.from_low) && std::isfinite(scale.from_high) &&
+                scale.from_low < scale.from_high)
+                return scale;
+        }
+        throw CLI::ValidationError("--output-scale",
+                                   "'" + text + "' is not A:B with finite numbers A < B");
+    }
+
+    void apply(float* values, std::size_t count, const PixelRange& to) const {
+        const double factor = (to.highest - to.lowest) / (from_high - from_low);
+        for (std::size_t i = 0; i < count; ++i)
+            values[i] = static_cast<float>(to.lowest + (values[i] - from_low) * factor);
+    }
+};
+
+// Integer outputs round and saturate, which silently ruins data in another range (0..1 data
+// written as uint8 keeps two levels). Warns once per kind of loss, from the values written.
+class IntegerOutputCheck {
+public:
+    // Fewer distinct levels than this across the values written is "most of the range lost".
+    static constexpr double min_levels = 16;
+
+    explicit IntegerOutputCheck(PixelType type)
+        : type_(type), range_(pixel_range(type)),
+          integer_(type != PixelType::float32 && type != PixelType::float64) {}
+
+    void update(const float* values, std::size_t count, std::int64_t first_slice) {
+        if (!integer_ || count == 0) return;
+        const auto [low, high] = std::minmax_element(values, values + count);
+        low_ = std::min(low_, double(*low));
+        high_ = std::max(high_, double(*high));
+        if (!warned_levels_ && high_ > low_ && high_ - low_ < min_levels) {
+            warned_levels_ = true;
+            std::fprintf(stderr,
+                         "denoise_stack: warning: the output values span %g to %g (slices from "
+                         "%lld), which %s keeps as %d or fewer levels of its %g to %g; give "
+                         "--output-scale with the data's range (e.g. --output-scale %g:%g) to "
+                         "use the type's whole range, or a float --output-type\n",
+                         low_, high_, static_cast<long long>(first_slice),
+                         to_string(type_).c_str(), static_cast<int>(min_levels), range_.lowest,
+                         range_.highest, low_, high_);
+        }
+        if (!warned_saturation_ && (low_ < range_.lowest - 0.5 || high_ > range_.highest + 0.5)) {
+            warned_saturation_ = true;
+            std::fprintf(stderr,
+                         "denoise_stack: warning: output values from %g to %g (slices from %lld) "
+                         "are saturated at %s's %g to %g; give --output-scale A:B to map a "
+                         "range A..B onto the type's range\n",
+                         low_, high_, static_cast<long long>(first_slice),
+                         to_string(type_).c_str(), range_.lowest, range_.highest);
+        }
+    }
+
+private:
+    PixelType type_;
+    PixelRange range_;
+    bool integer_;
+    double low_ = std::numeric_limits<double>::infinity();
+    double high_ = -std::numeric_limits<double>::infinity();
+    bool warned_levels_ = false, warned_saturation_ = false;
+};
 
 struct ToolOptions {
     std::string model, input, output;
     std::string output_type = "float32";
     Scaling scaling = Scaling::none;
     std::vector<double> clip_percentiles;  // empty or {low, high}
+    std::optional<OutputScale> output_scale;
     std::optional<float> non_finite_replacement;
     int threads = 0;
     std::int64_t batch = 1;
@@ -99,6 +181,7 @@ void denoise(const ToolOptions& options) {
     ApplyOptions apply_options;
     apply_options.threads = options.threads;
     apply_options.parallel_images = options.parallel_images;
+    tool::doing("loading the model '" + options.model + "'");
     Model model = Model::load(options.model, apply_options);
     check_model_fits(model, options);
 
@@ -132,16 +215,21 @@ void denoise(const ToolOptions& options) {
     write_options.overwrite = options.overwrite;
     Hdf5StackWriter writer(output, shape, output_type, write_options);
     ProgressReport progress(shape.n);
+    IntegerOutputCheck integer_output_check(output_type);
     std::vector<float> model_input, model_output;
     std::vector<Normalization> maps;
     const auto start = std::chrono::steady_clock::now();
+    tool::doing("denoising '" + input.to_string() + "' " + shape.to_string());
 
     for (std::int64_t first = 0; first < shape.n; first += options.batch) {
         const std::int64_t count = std::min(options.batch, shape.n - first);
         // The slab read holds the batch and the neighbours its first and last slices need.
         const std::int64_t low = std::max<std::int64_t>(0, first - half);
         const std::int64_t high = std::min(shape.n, first + count + half);
-        std::vector<float> slab = read_hdf5_slab(input, low, high - low).to_float();
+        std::vector<float> slab = read_hdf5_slab(input, low, high - low)
+                                      .to_float("the slab of slices " + std::to_string(low) +
+                                                ".." + std::to_string(high - 1) + " of '" +
+                                                input.to_string() + "'");
         for (std::int64_t s = low; s < high; ++s)
             normalize(slab.data() + (s - low) * plane, one_slice, clean, slice_name(s));
         const auto slab_slice = [&](std::int64_t s) {
@@ -168,6 +256,11 @@ void denoise(const ToolOptions& options) {
         model.apply(model_input.data(), count, shape.h, shape.w, model_output.data());
         for (std::int64_t b = 0; b < count; ++b)
             maps[b].inverse(model_output.data() + b * plane, static_cast<std::size_t>(plane));
+        if (options.output_scale)
+            options.output_scale->apply(model_output.data(), model_output.size(),
+                                        pixel_range(output_type));
+        else
+            integer_output_check.update(model_output.data(), model_output.size(), first);
         writer.write_slab(first, Stack::from_float({count, shape.h, shape.w},
                                                    model_output.data(), output_type));
         progress.update(first + count);
@@ -200,9 +293,14 @@ int main(int argc, char** argv) {
     app.add_option("--input", options.input, "input stack, FILE.h5:/dataset")->required();
     app.add_option("--output", options.output, "output stack, FILE.h5:/dataset")->required();
     app.add_option("--output-type", options.output_type,
-                   "pixel type written; integers are rounded and saturated")
+                   "pixel type written; integers are rounded and saturated (see --output-scale)")
         ->check(CLI::IsMember({"uint8", "uint16", "int16", "float32", "float64"}))
         ->capture_default_str();
+    std::string output_scale;
+    app.add_option("--output-scale", output_scale,
+                   "A:B: for an integer --output-type, map output values A..B linearly onto the "
+                   "type's whole range (uint8 0..255, uint16 0..65535, int16 -32768..32767), "
+                   "e.g. 0:1 for data in 0..1; default: values written as they are");
     std::string scaling = "none";
     app.add_option("--normalize", scaling,
                    "per-slice scaling before the model: none, minmax (to 0..1) or meanstd "
@@ -215,34 +313,45 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.0, 100.0));
     app.add_option("--replace-non-finite", options.non_finite_replacement,
                    "replace NaN and infinite input values by this value");
-    app.add_option("--threads", options.threads, "threads for the model; 0: all cores")
-        ->check(CLI::NonNegativeNumber)
+    const std::string max_threads = std::to_string(tomodenoise::max_threads());
+    app.add_option("--threads", options.threads,
+                   "threads for the model; 0: all cores (at most " + max_threads +
+                       ", 4 x the hardware threads)")
+        ->check(CLI::Range(0, tomodenoise::max_threads()))
         ->capture_default_str();
     app.add_option("--batch", options.batch, "slices per model call")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_option("--parallel-images", options.parallel_images,
                    "slices of a batch computed side by side, each by threads/P threads on its "
-                   "own copy of the network (more throughput, P times the activation memory)")
-        ->check(CLI::PositiveNumber)
+                   "own copy of the network (more throughput, P times the activation memory); "
+                   "at most the thread count")
+        ->check(CLI::Range(1, tomodenoise::max_threads()))
         ->capture_default_str();
     app.add_flag("--overwrite", options.overwrite, "replace an existing output dataset");
-    CLI11_PARSE(app, argc, argv);
-    options.scaling = scaling == "minmax"    ? Scaling::min_max
-                      : scaling == "meanstd" ? Scaling::mean_std
-                                             : Scaling::none;
 
-    try {
+    return tool::run_tool("denoise_stack", app, argc, argv, [&] {
+        options.scaling = scaling == "minmax"    ? Scaling::min_max
+                          : scaling == "meanstd" ? Scaling::mean_std
+                                                 : Scaling::none;
         if (!options.clip_percentiles.empty() &&
             !(options.clip_percentiles[0] < options.clip_percentiles[1]))
-            throw InvalidArgument("--clip-percentiles " +
-                                  std::to_string(options.clip_percentiles[0]) + " " +
-                                  std::to_string(options.clip_percentiles[1]) +
-                                  ": the low percentile must be below the high one");
+            throw CLI::ValidationError("--clip-percentiles " +
+                                       std::to_string(options.clip_percentiles[0]) + " " +
+                                       std::to_string(options.clip_percentiles[1]) +
+                                       ": the low percentile must be below the high one");
+        if (options.threads > 0 && options.parallel_images > options.threads)
+            throw CLI::ValidationError("--parallel-images " +
+                                       std::to_string(options.parallel_images) +
+                                       " is more than --threads " +
+                                       std::to_string(options.threads) +
+                                       ": each image needs a thread of its own");
+        if (!output_scale.empty()) {
+            if (options.output_type == "float32" || options.output_type == "float64")
+                throw CLI::ValidationError("--output-scale", "is for an integer --output-type, "
+                                           "not " + options.output_type);
+            options.output_scale = OutputScale::parse(output_scale);
+        }
         denoise(options);
-    } catch (const std::exception& e) {
-        std::cerr << "denoise_stack: error: " << e.what() << "\n";
-        return 1;
-    }
-    return 0;
+    });
 }

@@ -13,6 +13,7 @@
 
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/simulate.hpp"
+#include "tool_main.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"Simulates a training data set of noisy and clean images and writes it to HDF5"};
@@ -20,23 +21,31 @@ int main(int argc, char** argv) {
     std::string kind = "shapes", noise = "gaussian", phantom = "mixed", filter = "ramp", out;
     app.add_option("--kind", kind, "shapes | ct | n2n | seg")->capture_default_str();
     app.add_option("--out", out, "output HDF5 file (replaced if it exists)")->required();
-    app.add_option("--count", o.count, "training images")->capture_default_str();
+    using Limits = tomodenoise::SimulationOptions;
+    app.add_option("--count", o.count,
+                   "training images (at most " + std::to_string(Limits::max_images) + ")")
+        ->capture_default_str();
     app.add_option("--test-count", o.test_count, "test images")->capture_default_str();
-    app.add_option("--size", o.size, "image side in pixels (at least 8)")->capture_default_str();
+    app.add_option("--size", o.size,
+                   "image side in pixels (8 to " + std::to_string(Limits::max_size) + ")")
+        ->capture_default_str();
     app.add_option("--seed", o.seed, "base random seed")->capture_default_str();
     app.add_option("--noise", noise, "shapes, n2n, seg: gaussian | poisson")
         ->capture_default_str();
     app.add_option("--sigma", o.sigma, "Gaussian noise standard deviation (values in [0, 1])")
         ->capture_default_str();
-    app.add_option("--peak", o.peak, "Poisson noise: counts at value 1")->capture_default_str();
+    app.add_option("--peak", o.peak, "Poisson noise: counts at value 1 (at most 1e30)")
+        ->capture_default_str();
     app.add_option("--phantom", phantom, "ct: shepp-logan | ellipses | spheres | mixed")
         ->capture_default_str();
-    app.add_option("--i0", o.i0, "ct: incident photons per ray (0: no photon noise)")
+    app.add_option("--i0", o.i0, "ct: incident photons per ray (0: no photon noise; at most 1e30)")
         ->capture_default_str();
     app.add_option("--mu-scale", o.mu_scale,
                    "ct: optical depth of a full-width ray through value 1")
         ->capture_default_str();
-    app.add_option("--full-views", o.full_views, "ct: angles of the full scan over 180 degrees")
+    app.add_option("--full-views", o.full_views,
+                   "ct: angles of the full scan over 180 degrees (at most " +
+                       std::to_string(Limits::max_views) + ")")
         ->capture_default_str();
     app.add_option("--views", o.views, "ct: angles kept for the input (divides --full-views)")
         ->capture_default_str();
@@ -44,15 +53,22 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--filter", filter, "ct: FBP filter ramp | shepp-logan | hann")
         ->capture_default_str();
-    CLI11_PARSE(app, argc, argv);
-
-    try {
-        o.kind = tomodenoise::parse_simulation_kind(kind);
-        o.noise = tomodenoise::parse_noise_model(noise);
-        o.phantom = tomodenoise::parse_phantom_kind(phantom);
-        o.filter = tomodenoise::parse_fbp_filter(filter);
+    app.footer("The data set is held in memory while it is simulated: a data set larger than "
+               "the\nmachine's memory is refused before any work starts.");
+    return tomodenoise::tool::run_tool("simulate_dataset", app, argc, argv, [&] {
+        tomodenoise::tool::check_command_line([&] {
+            o.kind = tomodenoise::parse_simulation_kind(kind);
+            o.noise = tomodenoise::parse_noise_model(noise);
+            o.phantom = tomodenoise::parse_phantom_kind(phantom);
+            o.filter = tomodenoise::parse_fbp_filter(filter);
+            o.validate();
+        });
         const auto start = std::chrono::steady_clock::now();
+        tomodenoise::tool::doing("simulating " + std::to_string(o.count + o.test_count) +
+                                 " images of " + std::to_string(o.size) + "x" +
+                                 std::to_string(o.size));
         const tomodenoise::SimulatedDataset data = tomodenoise::simulate(o);
+        tomodenoise::tool::doing("writing " + out);
         tomodenoise::write_simulated_dataset(out, data);
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -62,9 +78,5 @@ int main(int argc, char** argv) {
                     static_cast<long long>(o.test_count), static_cast<long long>(o.size),
                     static_cast<long long>(o.size), static_cast<unsigned long long>(o.seed),
                     seconds);
-    } catch (const tomodenoise::Error& e) {
-        std::cerr << "simulate_dataset: " << e.what() << "\n";
-        return 1;
-    }
-    return 0;
+    });
 }

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "core/context.hpp"
@@ -27,6 +28,8 @@
 #include "models/tomogan_generator.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
+#include "tomodenoise/threads.hpp"
+#include "tool_main.hpp"
 #include "train/optimizer.hpp"
 #include "train/supervised.hpp"
 
@@ -35,14 +38,32 @@ using namespace tomodenoise;
 namespace {
 
 Stack read_float_stack(const std::string& file, const std::string& dataset) {
-    const Stack s = read_hdf5_stack({file, dataset});
+    const DatasetAddress address{file, dataset};
+    const Stack s = read_hdf5_stack(address);
+    if (s.shape().pixels() == 0)
+        throw ShapeError("'" + address.to_string() + "' has dims " + s.shape().to_string() +
+                         ": there are no images to train on or test with");
     if (s.type() == PixelType::float32) return s;
-    const auto values = s.to_float();
+    const auto values = s.to_float("'" + address.to_string() + "'");
     return Stack::from_float(s.shape(), values.data());
 }
 
 bool has_dataset(const std::string& file, const std::string& dataset) {
     return hdf5::link_exists(hdf5::File::open_read(file), dataset);
+}
+
+// Creates `folder` and proves it writable now, so that a bad --snapshots path fails before
+// training rather than after the first epoch.
+void prepare_snapshot_folder(const std::string& folder) {
+    std::error_code error;
+    std::filesystem::create_directories(folder, error);
+    if (error || !std::filesystem::is_directory(folder))
+        throw IoError("--snapshots '" + folder + "': cannot create the folder" +
+                      (error ? ": " + error.message() : std::string(": a file has that name")));
+    const std::filesystem::path probe = std::filesystem::path(folder) / ".write-test";
+    if (!std::ofstream(probe))
+        throw IoError("--snapshots '" + folder + "': cannot write in the folder");
+    std::filesystem::remove(probe, error);
 }
 
 double value_range(const Stack& s) {
@@ -74,18 +95,23 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber)->capture_default_str();
     app.add_option("--lr", learning_rate, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
     app.add_option("--seed", options.seed, "seed of the initial weights and of the patches")->capture_default_str();
-    app.add_option("--threads", threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    app.add_option("--threads", threads,
+                   "threads (0: all cores; at most " + std::to_string(max_threads()) +
+                       ", 4 x the hardware threads)")
+        ->check(CLI::Range(0, max_threads()))
+        ->capture_default_str();
     app.add_flag("--noise2noise", noise2noise, "train on two noisy realizations (train_a -> train_b)");
     std::string snapshots;
     app.add_option("--snapshots", snapshots,
-                   "folder for a PNG per epoch: first test slice, input | output | target");
-    CLI11_PARSE(app, argc, argv);
+                   "folder for a PNG per epoch: first test slice, input | output | target "
+                   "(created before training starts)");
 
-    try {
+    return tool::run_tool("train_denoiser", app, argc, argv, [&] {
         const char* input_name = noise2noise ? "/train_a" : "/train_ns";
         const char* target_name = noise2noise ? "/train_b" : "/train_gt";
         const char* test_input_name = noise2noise ? "/test_a" : "/test_ns";
         const char* test_target_name = noise2noise ? "/test_clean" : "/test_gt";
+        tool::doing("reading the training data '" + data + "'");
         const Stack inputs = read_float_stack(data, input_name);
         const Stack targets = read_float_stack(data, target_name);
         Stack test_inputs, test_targets;
@@ -99,6 +125,7 @@ int main(int argc, char** argv) {
         Context ctx(threads);
         Network network;
         if (!resume.empty()) {
+            tool::doing("loading the model '" + resume + "'");
             network = load_network(resume);
         } else if (arch == "cnn") {
             CnnDenoiserConfig config;
@@ -114,6 +141,7 @@ int main(int argc, char** argv) {
         Adam adam(named_parameters(network), adam_config);
         if (!resume.empty()) load_optimizer_state(resume, network, adam);
 
+        if (!snapshots.empty()) prepare_snapshot_folder(snapshots);
         const double range = with_test ? value_range(test_targets) : 1.0;
         std::printf("training %s: %lld images %s, %d epochs of %s steps, batch %d, patch %lld\n",
                     resume.empty() ? arch.c_str() : resume.c_str(),
@@ -121,6 +149,9 @@ int main(int argc, char** argv) {
                     options.epochs,
                     options.steps_per_epoch ? std::to_string(options.steps_per_epoch).c_str() : "auto",
                     options.batch, static_cast<long long>(options.patch));
+        tool::doing("training (batch " + std::to_string(options.batch) + " of " +
+                    std::to_string(options.patch) + "x" + std::to_string(options.patch) +
+                    " patches)");
         train_supervised(ctx, network, adam, inputs, targets, with_test ? &test_inputs : nullptr,
                          with_test ? &test_targets : nullptr, options, [&](const EpochReport& r) {
                              save_network(out, network, &adam);
@@ -134,15 +165,10 @@ int main(int argc, char** argv) {
                                  std::snprintf(name, sizeof name, "epoch_%03d.png", r.epoch);
                                  const Stack output = apply_to_slices(
                                      ctx, network, test_inputs, downsampling_factor(network));
-                                 std::filesystem::create_directories(snapshots);
                                  write_png_montage((std::filesystem::path(snapshots) / name).string(),
                                                    {test_inputs, output, test_targets}, 0);
                              }
                              std::fflush(stdout);
                          });
-    } catch (const Error& e) {
-        std::cerr << "train_denoiser: error: " << e.what() << "\n";
-        return 1;
-    }
-    return 0;
+    });
 }

@@ -15,18 +15,19 @@
 
 namespace tomodenoise {
 
-/// Mean squared error over `count` values, accumulated in double precision.
+/// Mean squared error over `count` values, accumulated in double precision. Throws ShapeError
+/// for `count` 0 (as do the other metrics: a mean over no values is no answer).
 double mean_squared_error(const float* reference, const float* test, std::size_t count);
 /// Mean absolute error over `count` values.
 double mean_absolute_error(const float* reference, const float* test, std::size_t count);
 /// 10 log10(R^2 / MSE) in dB; +infinity when the images are identical. Throws
-/// InvalidArgument when `data_range` is not positive.
+/// InvalidArgument when `data_range` is not finite and positive.
 double psnr(const float* reference, const float* test, std::size_t count, double data_range);
 
 /// SSIM of one (height, width) image as in Wang et al. 2004: Gaussian window (sigma 1.5,
 /// 11x11), population covariance, K1 = 0.01, K2 = 0.03, averaged over the window positions
 /// that lie wholly inside the image (a border of 5 pixels is excluded). Throws ShapeError for
-/// images smaller than 11x11 and InvalidArgument when `data_range` is not positive.
+/// images smaller than 11x11 and InvalidArgument when `data_range` is not finite and positive.
 double ssim_gaussian(const float* reference, const float* test, std::int64_t height,
                      std::int64_t width, double data_range);
 /// SSIM with a 7x7 uniform window and sample covariance (scikit-image's default

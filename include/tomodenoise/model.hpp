@@ -6,12 +6,15 @@
 #include <memory>
 #include <string>
 
+#include "tomodenoise/threads.hpp"
+
 namespace tomodenoise {
 
 /// How a model computes.
 struct ApplyOptions {
     /// OpenMP threads apply() runs with (the calling thread's count is restored when it
-    /// returns or throws); 0 leaves the default (all cores).
+    /// returns or throws); 0 leaves the default (all cores, or OMP_NUM_THREADS). At most
+    /// max_threads().
     int threads = 0;
     /// Use direct convolution everywhere instead of Winograd where it is faster.
     bool direct_convolution = false;
@@ -19,7 +22,8 @@ struct ApplyOptions {
     /// with threads / parallel_images OpenMP threads. Single-threaded convolutions on separate
     /// images keep each core busy without synchronizing, which on many CPUs beats splitting one
     /// image over all cores (measure with bench/bench_inference). Copies cost one network's
-    /// activations each. Only for Model::load; a model made in memory uses 1.
+    /// activations each. Only for Model::load; a model made in memory uses 1. At most the
+    /// thread count (`threads`, or the default when 0), so that each copy has a thread.
     int parallel_images = 1;
 };
 
@@ -28,7 +32,8 @@ struct ApplyOptions {
 class Model {
 public:
     /// Loads `path`. Throws IoError when the file cannot be read and FormatError naming the
-    /// file, layer and class (or weight and dims) for content it cannot use.
+    /// file, layer and class (or weight and dims) for content it cannot use, InvalidArgument
+    /// naming the field for `options` out of range.
     static Model load(const std::string& path, const ApplyOptions& options = {});
 
     Model(Model&&) noexcept;

@@ -21,7 +21,8 @@
 ///   thick lines, each of a constant or linearly graded value, on a linearly graded background;
 ///   clean values in [0, 1]. Noise: Gaussian (`sigma`), or Poisson with `peak` counts at value
 ///   1 (noisy = Poisson(peak * clean) / peak). Noisy values are not clipped, so the noise stays
-///   zero-mean.
+///   zero-mean. Poisson means above 1e12 (here and for `ct`) are drawn from the normal
+///   approximation N(m, m), rounded: its skewness is then 1e-6 or less.
 /// - `ct`: a 2D phantom (`phantom`), its exact parallel-beam projections over `full_views`
 ///   angles in [0, 180) degrees, degraded by keeping every (full_views / views)-th angle, by
 ///   dropping the angles at or above 180 - `wedge_degrees` (missing wedge), and by photon noise:
@@ -63,26 +64,37 @@ std::string to_string(FbpFilter filter);
 
 /// Everything that shapes a simulated data set.
 struct SimulationOptions {
+    /// Bounds of the options: far beyond any useful data set, and small enough that sizes
+    /// cannot overflow and noisy values stay within float32.
+    static constexpr std::int64_t max_images = 1'000'000;  ///< count, test_count
+    static constexpr std::int64_t max_size = 8192;
+    static constexpr int max_views = 8192;                 ///< full_views
+    static constexpr double max_sigma = 1e6;
+    static constexpr double max_counts = 1e30;              ///< peak, i0
+    static constexpr double min_mu_scale = 1e-6, max_mu_scale = 1e6;
+
     SimulationKind kind = SimulationKind::shapes;
-    std::int64_t count = 64;       ///< training images, >= 1
-    std::int64_t test_count = 8;   ///< test images, >= 0
-    std::int64_t size = 256;       ///< images are size x size, >= 8
+    std::int64_t count = 64;       ///< training images, [1, max_images]
+    std::int64_t test_count = 8;   ///< test images, [0, max_images]
+    std::int64_t size = 256;       ///< images are size x size, [8, max_size]
     std::uint64_t seed = 0;
 
     NoiseModel noise = NoiseModel::gaussian;  ///< shapes, n2n, seg
-    double sigma = 0.1;                       ///< Gaussian standard deviation, > 0
-    double peak = 20.0;                       ///< Poisson counts at value 1, > 0
+    double sigma = 0.1;                       ///< Gaussian standard deviation, (0, max_sigma]
+    double peak = 20.0;                       ///< Poisson counts at value 1, (0, max_counts]
 
     PhantomKind phantom = PhantomKind::mixed;  ///< ct
-    double i0 = 1e4;         ///< incident photons per ray; 0: no photon noise
-    double mu_scale = 4.0;   ///< optical depth of a full-width ray through value 1, > 0
-    int full_views = 360;    ///< angles of the full scan over 180 degrees
+    double i0 = 1e4;         ///< incident photons per ray, [0, max_counts]; 0: no photon noise
+    double mu_scale = 4.0;   ///< optical depth of a full-width ray through value 1
+    int full_views = 360;    ///< angles of the full scan over 180 degrees, [1, max_views]
     int views = 360;         ///< angles kept; must divide full_views
     double wedge_degrees = 0;  ///< missing wedge, [0, 180)
     FbpFilter filter = FbpFilter::ramp;
 
-    /// Throws InvalidArgument naming the first option out of range.
+    /// Throws InvalidArgument naming the first option out of range (NaN is out of every range).
     void validate() const;
+    /// Bytes of the images simulate() returns (after validate()).
+    std::int64_t bytes() const;
 };
 
 /// Images of one split (train or test), each (N, size, size). Which members are filled
@@ -100,7 +112,9 @@ struct SimulatedDataset {
     SimulatedSplit train, test;
 };
 
-/// Simulates the data set `options` describe, images in parallel. Validates the options first.
+/// Simulates the data set `options` describe, images in parallel. Validates the options first,
+/// and throws InvalidArgument naming count, test count and size when the images would not fit
+/// in this machine's memory.
 SimulatedDataset simulate(const SimulationOptions& options);
 
 /// Writes `data` in the layout of its kind (see above) to a new HDF5 file, replacing any file

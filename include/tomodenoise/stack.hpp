@@ -19,6 +19,13 @@ PixelType parse_pixel_type(const std::string& name);
 /// Bytes per pixel.
 std::size_t pixel_size(PixelType type);
 
+/// The values a pixel type holds, from `lowest` to `highest` (uint8: 0 to 255; float32:
+/// -FLT_MAX to FLT_MAX).
+struct PixelRange {
+    double lowest = 0, highest = 0;
+};
+PixelRange pixel_range(PixelType type);
+
 /// Dims of a stack: N slices of H rows and W columns.
 struct StackShape {
     std::int64_t n = 0, h = 0, w = 0;
@@ -46,7 +53,10 @@ public:
     template <typename T> const T* as() const;
 
     /// Every pixel converted to float32 (a copy, or the data itself when already float32).
-    std::vector<float> to_float() const;
+    /// Throws FormatError naming `source` (what the stack is: its file and dataset) and the
+    /// pixel for a float64 value that is finite but beyond float32's range (about 3.4e38);
+    /// NaN and infinities stay what they are.
+    std::vector<float> to_float(const std::string& source = "a float64 stack") const;
     /// A float32 stack from `values` (shape.pixels() of them).
     static Stack from_float(StackShape shape, const float* values);
     /// `values` converted to `type`, rounding to nearest (halves away from zero) and saturating

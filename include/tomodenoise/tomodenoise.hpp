@@ -9,4 +9,5 @@
 #include "tomodenoise/normalize.hpp"
 #include "tomodenoise/simulate.hpp"
 #include "tomodenoise/stack.hpp"
+#include "tomodenoise/threads.hpp"
 #include "tomodenoise/version.hpp"

@@ -50,10 +50,16 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
 Model Model::load(const std::string& path, const ApplyOptions& options) {
-    if (options.parallel_images < 1 || options.threads < 0)
-        throw InvalidArgument("parallel_images must be >= 1 and threads >= 0, got " +
-                              std::to_string(options.parallel_images) + " and " +
+    if (options.threads < 0 || options.threads > max_threads())
+        throw InvalidArgument("ApplyOptions::threads must be between 0 (the default) and " +
+                              std::to_string(max_threads()) + " (4 x the hardware threads), got " +
                               std::to_string(options.threads));
+    // Each copy of the network needs a thread of its own; more copies would only hold memory.
+    const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+    if (options.parallel_images < 1 || options.parallel_images > threads)
+        throw InvalidArgument("ApplyOptions::parallel_images must be between 1 and the thread "
+                              "count " + std::to_string(threads) + ", got " +
+                              std::to_string(options.parallel_images));
     Network net = load_network(path);
     std::vector<Network> copies;
     for (int i = 1; i < options.parallel_images; ++i) copies.push_back(load_network(path));

@@ -1,12 +1,31 @@
 #include "core/context.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
+#include <thread>
+
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/threads.hpp"
 
 namespace tomodenoise {
 
+int max_threads() {
+    constexpr int threads_per_hardware_thread = 4;
+    return threads_per_hardware_thread *
+           std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 Context::Context(int threads)
     : stream_(cpu_engine()), cache_(std::make_shared<PrimitiveCache>()), threads_(threads) {
-    if (threads < 0) throw InvalidArgument("thread count must be >= 0, got " + std::to_string(threads));
+    if (threads < 0 || threads > max_threads())
+        throw InvalidArgument("thread count must be between 0 (the default) and " +
+                              std::to_string(max_threads()) +
+                              " (4 x the hardware threads), got " + std::to_string(threads));
+    if (threads == 0 && omp_get_max_threads() > max_threads())
+        throw InvalidArgument("OMP_NUM_THREADS asks for " + std::to_string(omp_get_max_threads()) +
+                              " threads, more than the maximum " + std::to_string(max_threads()) +
+                              " (4 x the hardware threads)");
 }
 
 void Context::reorder(const Tensor& src, Tensor& dst) {

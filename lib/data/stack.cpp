@@ -1,6 +1,7 @@
 #include "tomodenoise/stack.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -80,6 +81,14 @@ std::size_t pixel_size(PixelType type) {
     return visit_pixel_type(type, [](auto pixel) { return sizeof(pixel); });
 }
 
+PixelRange pixel_range(PixelType type) {
+    return visit_pixel_type(type, [](auto pixel) {
+        using T = decltype(pixel);
+        return PixelRange{double(std::numeric_limits<T>::lowest()),
+                          double(std::numeric_limits<T>::max())};
+    });
+}
+
 std::string StackShape::to_string() const {
     return "(" + std::to_string(n) + ", " + std::to_string(h) + ", " + std::to_string(w) + ")";
 }
@@ -112,11 +121,24 @@ TOMODENOISE_INSTANTIATE_AS(float)
 TOMODENOISE_INSTANTIATE_AS(double)
 #undef TOMODENOISE_INSTANTIATE_AS
 
-std::vector<float> Stack::to_float() const {
+std::vector<float> Stack::to_float(const std::string& source) const {
+    if (type_ == PixelType::float64) {
+        const double* values = as<double>();
+        constexpr double float_max = std::numeric_limits<float>::max();
+        for (std::int64_t i = 0; i < shape_.pixels(); ++i)
+            if (std::isfinite(values[i]) && std::abs(values[i]) > float_max) {
+                char value[32];
+                std::snprintf(value, sizeof value, "%g", values[i]);
+                throw FormatError(source + " " + shape_.to_string() + " holds " + value +
+                                  " at (slice, row, col) = " + pixel_index(shape_, i) +
+                                  ": finite in float64 but beyond float32's range (about "
+                                  "3.4e38), which the models compute in");
+            }
+    }
     return visit_pixel_type(type_, [this](auto pixel) {
         using T = decltype(pixel);
-        const T* source = as<T>();
-        return std::vector<float>(source, source + shape_.pixels());
+        const T* values = as<T>();
+        return std::vector<float>(values, values + shape_.pixels());
     });
 }
 

@@ -44,7 +44,14 @@ std::string describe(const hdf5::ElementType& element) {
     case H5T_FLOAT: return bits + "floating-point";
     case H5T_STRING: return "string";
     case H5T_COMPOUND: return "compound";
-    default: return "HDF5 class " + std::to_string(static_cast<int>(element.type_class));
+    case H5T_ENUM: return "enum (h5py stores bool arrays so)";
+    case H5T_TIME: return "time";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_REFERENCE: return "reference";
+    case H5T_VLEN: return "variable-length";
+    case H5T_ARRAY: return "array";
+    default: return "HDF5 type class " + std::to_string(static_cast<int>(element.type_class));
     }
 }
 
@@ -58,7 +65,8 @@ PixelType stored_pixel_type(const hdf5::Dataset& dataset) {
         if (element.size == 8) return PixelType::float64;
     }
     throw FormatError("'" + dataset.where() + "' holds " + describe(element) +
-                      " elements; a stack is uint8, uint16, int16, float32 or float64");
+                      " elements, which are not supported: a stack is uint8, uint16, int16, "
+                      "float32 or float64");
 }
 
 // An open stack dataset; a rank-2 dataset is one slice.

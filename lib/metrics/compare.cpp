@@ -45,7 +45,8 @@ StackMetrics compare_stacks(const Stack& reference, const Stack& test, double da
     if (reference.shape() != test.shape())
         throw ShapeError("compare_stacks: reference " + reference.shape().to_string() +
                          " and test " + test.shape().to_string() + " differ in shape");
-    const std::vector<float> r = reference.to_float(), t = test.to_float();
+    const std::vector<float> r = reference.to_float("the reference"),
+                             t = test.to_float("the test stack");
     return compare_stacks(r.data(), t.data(), reference.shape(), data_range);
 }
 

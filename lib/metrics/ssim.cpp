@@ -109,8 +109,9 @@ double ssim_mean(const float* reference, const float* test, std::int64_t height,
         throw ShapeError(std::string(window.name) + ": images must be at least " +
                          std::to_string(size) + "x" + std::to_string(size) + ", got " +
                          std::to_string(height) + "x" + std::to_string(width));
-    if (!(data_range > 0.0))
-        throw InvalidArgument(std::string(window.name) + ": data range must be positive, got " +
+    if (!(data_range > 0.0 && std::isfinite(data_range)))
+        throw InvalidArgument(std::string(window.name) +
+                              ": data range must be finite and positive, got " +
                               std::to_string(data_range));
     const double c1 = (k_ssim_k1 * data_range) * (k_ssim_k1 * data_range);
     const double c2 = (k_ssim_k2 * data_range) * (k_ssim_k2 * data_range);

@@ -6,6 +6,14 @@
 
 namespace tomodenoise::sim {
 
+double poisson_sample(double mean, std::mt19937_64& rng) {
+    if (!(mean > 0)) return 0.0;
+    if (mean <= k_poisson_normal_approximation_mean)
+        return double(std::poisson_distribution<std::int64_t>(mean)(rng));
+    const double normal = std::normal_distribution<double>(mean, std::sqrt(mean))(rng);
+    return std::max(0.0, std::round(normal));
+}
+
 std::vector<float> gaussian_noise(const std::vector<float>& clean, double sigma,
                                   std::mt19937_64& rng) {
     std::normal_distribution<double> normal(0.0, sigma);
@@ -18,9 +26,7 @@ std::vector<float> poisson_noise(const std::vector<float>& clean, double peak,
                                  std::mt19937_64& rng) {
     std::vector<float> noisy(clean.size());
     for (std::size_t i = 0; i < clean.size(); ++i) {
-        const double mean = peak * std::max(0.0f, clean[i]);
-        const double counts =
-            mean > 0 ? double(std::poisson_distribution<std::int64_t>(mean)(rng)) : 0.0;
+        const double counts = poisson_sample(peak * std::max(0.0f, clean[i]), rng);
         noisy[i] = float(counts / peak);
     }
     return noisy;
@@ -31,8 +37,8 @@ std::vector<float> photon_noise(const std::vector<float>& line_integrals, double
     std::vector<float> noisy(line_integrals.size());
     for (std::size_t i = 0; i < line_integrals.size(); ++i) {
         const double expected = i0 * std::exp(-double(line_integrals[i]) * mu);
-        const std::int64_t counts = std::poisson_distribution<std::int64_t>(expected)(rng);
-        noisy[i] = float(-std::log(double(std::max<std::int64_t>(counts, 1)) / i0) / mu);
+        const double counts = poisson_sample(expected, rng);
+        noisy[i] = float(-std::log(std::max(counts, 1.0) / i0) / mu);
     }
     return noisy;
 }

@@ -2,7 +2,10 @@
 
 #include <tbb/parallel_for.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -60,6 +63,25 @@ std::string name_of(Enum value, const std::pair<const char*, Enum> (&names)[N]) 
 void require(bool condition, const std::string& option, const std::string& rule,
              const std::string& value) {
     if (!condition) throw InvalidArgument("--" + option + " must be " + rule + ", got " + value);
+}
+
+// A value as "%g" prints it: 1e+30 rather than std::to_string's thirty digits.
+std::string number(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
+}
+
+std::string gibibytes(std::int64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f GiB", double(bytes) / double(1LL << 30));
+    return text;
+}
+
+// 0 when the system does not say.
+std::int64_t physical_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page_size > 0 ? std::int64_t(pages) * page_size : 0;
 }
 
 // SplitMix64 finalizer: turns (seed, split, index) into well-separated stream seeds.
@@ -155,24 +177,47 @@ std::string to_string(SimulationKind kind) { return name_of(kind, k_kind_names);
 std::string to_string(FbpFilter filter) { return name_of(filter, k_filter_names); }
 
 void SimulationOptions::validate() const {
-    require(count >= 1, "count", "at least 1", std::to_string(count));
-    require(test_count >= 0, "test-count", "0 or more", std::to_string(test_count));
-    require(size >= k_min_size, "size", "at least " + std::to_string(k_min_size),
+    require(count >= 1 && count <= max_images, "count", "between 1 and " + std::to_string(max_images),
+            std::to_string(count));
+    require(test_count >= 0 && test_count <= max_images, "test-count",
+            "between 0 and " + std::to_string(max_images), std::to_string(test_count));
+    require(size >= k_min_size && size <= max_size, "size",
+            "between " + std::to_string(k_min_size) + " and " + std::to_string(max_size),
             std::to_string(size));
-    require(sigma > 0, "sigma", "positive", std::to_string(sigma));
-    require(peak > 0, "peak", "positive", std::to_string(peak));
-    require(i0 >= 0, "i0", "0 (no photon noise) or positive", std::to_string(i0));
-    require(mu_scale > 0, "mu-scale", "positive", std::to_string(mu_scale));
-    require(full_views >= 1, "full-views", "at least 1", std::to_string(full_views));
+    require(sigma > 0 && sigma <= max_sigma, "sigma", "positive and at most " + number(max_sigma),
+            number(sigma));
+    require(peak > 0 && peak <= max_counts, "peak", "positive and at most " + number(max_counts),
+            number(peak));
+    require(i0 >= 0 && i0 <= max_counts, "i0",
+            "0 (no photon noise) or positive, at most " + number(max_counts), number(i0));
+    require(mu_scale >= min_mu_scale && mu_scale <= max_mu_scale, "mu-scale",
+            "between " + number(min_mu_scale) + " and " + number(max_mu_scale), number(mu_scale));
+    require(full_views >= 1 && full_views <= max_views, "full-views",
+            "between 1 and " + std::to_string(max_views), std::to_string(full_views));
     require(views >= 1 && views <= full_views && full_views % views == 0, "views",
             "a divisor of --full-views (" + std::to_string(full_views) + ")",
             std::to_string(views));
     require(wedge_degrees >= 0 && wedge_degrees < 180, "wedge", "in [0, 180) degrees",
-            std::to_string(wedge_degrees));
+            number(wedge_degrees));
+}
+
+std::int64_t SimulationOptions::bytes() const {
+    validate();  // bounds the product below far inside the int64 range
+    const std::int64_t float_stacks = kind == SimulationKind::n2n ? 3 : 2;
+    const std::int64_t bytes_per_pixel =
+        float_stacks * std::int64_t(sizeof(float)) + (kind == SimulationKind::seg ? 1 : 0);
+    return (count + test_count) * size * size * bytes_per_pixel;
 }
 
 SimulatedDataset simulate(const SimulationOptions& options) {
-    options.validate();
+    const std::int64_t bytes = options.bytes();
+    const std::int64_t memory = physical_memory_bytes();
+    if (memory > 0 && bytes > memory)
+        throw InvalidArgument("--count " + std::to_string(options.count) + ", --test-count " +
+                              std::to_string(options.test_count) + " and --size " +
+                              std::to_string(options.size) + " make a data set of " +
+                              gibibytes(bytes) + ", more than this machine's memory (" +
+                              gibibytes(memory) + ")");
     const int size = int(options.size);
     CtScan scan;
     if (options.kind == SimulationKind::ct) {

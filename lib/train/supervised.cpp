@@ -17,9 +17,10 @@ namespace {
 void check_pair(const Stack& a, const Stack& b, const char* what) {
     if (a.type() != PixelType::float32 || b.type() != PixelType::float32)
         throw InvalidArgument(std::string(what) + " stacks must be float32");
-    if (a.shape() != b.shape() || a.shape().n < 1)
+    if (a.shape() != b.shape() || a.shape().pixels() < 1)
         throw ShapeError(std::string(what) + " inputs " + a.shape().to_string() +
-                         " and targets " + b.shape().to_string() + " must have one equal shape");
+                         " and targets " + b.shape().to_string() +
+                         " must have one equal shape, not empty");
 }
 
 // Copies the (patch x patch) window at (y, x) of slice `slice` into image `k` of `dst`.

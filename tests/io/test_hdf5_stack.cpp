@@ -178,6 +178,30 @@ TEST(Hdf5Stack, BadInputNamesTheFile) {
                                      {file + ":/int8", "8-bit signed integer"});
 }
 
+TEST(Hdf5Stack, UnsupportedTypeClassesAreNamedNotNumbered) {
+    ScratchDir dir;
+    const std::string file = dir.file("classes.h5");
+    {
+        // h5py's bool arrays: an enum of int8 with FALSE = 0 and TRUE = 1.
+        const hid_t h5 = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        const hid_t boolean = H5Tenum_create(H5T_NATIVE_INT8);
+        for (const auto& [name, value] : {std::pair<const char*, std::int8_t>{"FALSE", 0},
+                                          {"TRUE", 1}})
+            H5Tenum_insert(boolean, name, &value);
+        const hsize_t dims[3] = {1, 2, 2};
+        const hid_t space = H5Screate_simple(3, dims, nullptr);
+        const hid_t dataset =
+            H5Dcreate2(h5, "/mask", boolean, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        ASSERT_GE(dataset, 0);
+        H5Dclose(dataset);
+        H5Sclose(space);
+        H5Tclose(boolean);
+        H5Fclose(h5);
+    }
+    expect_error_naming<FormatError>([&] { read_hdf5_stack({file, "/mask"}); },
+                                     {file + ":/mask", "enum", "not supported"});
+}
+
 TEST(Hdf5StackWriter, WritesSlabByCommittedSlabOnly) {
     ScratchDir dir;
     const DatasetAddress address{dir.file("out.h5"), "/recon"};

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "tomodenoise/error.hpp"
@@ -91,6 +92,37 @@ TEST(Stack, IntegerValuedFloatsRoundTripThroughEveryType) {
         EXPECT_EQ(stack.bytes(), values.size() * pixel_size(type));
         EXPECT_EQ(stack.to_float(), values) << to_string(type);
     }
+}
+
+TEST(Stack, Float64BeyondFloat32RangeIsNamedNotMadeInfinite) {
+    Stack stack({2, 3, 4}, PixelType::float64);
+    double* values = stack.as<double>();
+    values[5] = 1.0;
+    values[13] = -1e300;  // slice 1, row 0, col 1
+    try {
+        stack.to_float("'in.h5:/data'");
+        ADD_FAILURE() << "-1e300 converted to float";
+    } catch (const FormatError& e) {
+        const std::string message = e.what();
+        for (const char* part : {"'in.h5:/data'", "-1e+300", "(1, 0, 1)", "float32's range"})
+            EXPECT_NE(message.find(part), std::string::npos) << part << " in " << message;
+    }
+    // What float32 holds converts, and infinities stay infinities for the non-finite checks.
+    values[13] = -double(std::numeric_limits<float>::max());
+    values[14] = std::numeric_limits<double>::infinity();
+    const std::vector<float> converted = stack.to_float();
+    EXPECT_EQ(converted[13], -std::numeric_limits<float>::max());
+    EXPECT_TRUE(std::isinf(converted[14]));
+    EXPECT_EQ(converted[5], 1.0f);
+}
+
+TEST(Stack, PixelRangeIsTheTypesRange) {
+    EXPECT_EQ(pixel_range(PixelType::uint8).lowest, 0.0);
+    EXPECT_EQ(pixel_range(PixelType::uint8).highest, 255.0);
+    EXPECT_EQ(pixel_range(PixelType::uint16).highest, 65535.0);
+    EXPECT_EQ(pixel_range(PixelType::int16).lowest, -32768.0);
+    EXPECT_EQ(pixel_range(PixelType::float32).highest, double(std::numeric_limits<float>::max()));
+    EXPECT_EQ(pixel_range(PixelType::float64).lowest, std::numeric_limits<double>::lowest());
 }
 
 }  // namespace

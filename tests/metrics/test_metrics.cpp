@@ -219,3 +219,40 @@ TEST(Metrics, MatchPublishedFixture) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Metrics, EmptyImagesAndNonFiniteDataRangesAreErrorsNotNumbers) {
+    const auto x = smooth_image(16, 16);
+    // A mean over no values used to come out as 0 (and PSNR as +infinity).
+    for (auto metric : {+[](const float* a, std::size_t n) {
+                            return tomodenoise::mean_squared_error(a, a, n);
+                        },
+                        +[](const float* a, std::size_t n) {
+                            return tomodenoise::mean_absolute_error(a, a, n);
+                        },
+                        +[](const float* a, std::size_t n) {
+                            return tomodenoise::psnr(a, a, n, 1.0);
+                        }})
+        EXPECT_THROW(metric(x.data(), 0), tomodenoise::ShapeError);
+    for (const auto shape : {tomodenoise::StackShape{0, 16, 16}, tomodenoise::StackShape{1, 0, 16},
+                             tomodenoise::StackShape{1, 16, 0}})
+        tomodenoise::testing::expect_error_naming<tomodenoise::ShapeError>(
+            [&] { tomodenoise::compare_stacks(x.data(), x.data(), shape, 1.0); },
+            {shape.to_string()});
+    const double bad_ranges[] = {std::numeric_limits<double>::infinity(),
+                                 std::numeric_limits<double>::quiet_NaN(), -1.0, 0.0};
+    for (const double range : bad_ranges) {
+        EXPECT_THROW(tomodenoise::psnr(x.data(), x.data(), x.size(), range),
+                     tomodenoise::InvalidArgument)
+            << range;
+        EXPECT_THROW(tomodenoise::ssim_gaussian(x.data(), x.data(), 16, 16, range),
+                     tomodenoise::InvalidArgument)
+            << range;
+        EXPECT_THROW(tomodenoise::ssim_uniform7(x.data(), x.data(), 16, 16, range),
+                     tomodenoise::InvalidArgument)
+            << range;
+    }
+}
+
+}  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sim/noise.hpp"
+#include "test_support.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/metrics.hpp"
 #include "tomodenoise/simulate.hpp"
@@ -264,3 +265,97 @@ TEST(Simulate, BadOptionsNameTheOption) {
 }
 
 }  // namespace
+
+namespace {
+
+// Sample mean and variance of `draws` draws of poisson_sample(mean).
+std::pair<double, double> poisson_moments(double mean, int draws, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    double sum = 0, sum2 = 0;
+    for (int i = 0; i < draws; ++i) {
+        const double centred = tomodenoise::sim::poisson_sample(mean, rng) - mean;
+        sum += centred;
+        sum2 += centred * centred;
+    }
+    return {mean + sum / draws, sum2 / draws - (sum / draws) * (sum / draws)};
+}
+
+}  // namespace
+
+TEST(Simulate, PoissonSamplesHaveThePoissonMeanAndVarianceOnBothSidesOfTheApproximation) {
+    // Mean and variance of Poisson(m) are both m. With n draws the sample mean deviates by
+    // sqrt(m / n) and the sample variance by about m sqrt(2 / n): 6 of those is a bound that a
+    // correct sampler misses with negligible probability and a wrong variance fails.
+    constexpr int draws = 20000;
+    const double threshold = tomodenoise::sim::k_poisson_normal_approximation_mean;
+    for (const double mean : {3.0, 1e4, threshold, threshold * 10, 1e19,
+                              SimulationOptions::max_counts}) {
+        const auto [sample_mean, sample_variance] = poisson_moments(mean, draws, 5);
+        EXPECT_NEAR(sample_mean, mean, 6 * std::sqrt(mean / draws)) << mean;
+        EXPECT_NEAR(sample_variance / mean, 1.0, 6 * std::sqrt(2.0 / draws)) << mean;
+    }
+    std::mt19937_64 rng(1);
+    EXPECT_EQ(tomodenoise::sim::poisson_sample(0.0, rng), 0.0);
+    for (int i = 0; i < 1000; ++i) {  // integer counts near the switch, never negative
+        const double v = tomodenoise::sim::poisson_sample(threshold * 1.5, rng);
+        EXPECT_EQ(v, std::round(v));
+        EXPECT_GE(v, 0.0);
+    }
+}
+
+TEST(Simulate, HugeDosesAndPeaksFinishWithFiniteImages) {
+    // std::poisson_distribution<int64_t> never returned for means beyond the int64 range.
+    auto ct = small(SimulationKind::ct);
+    ct.i0 = 1e19;
+    auto shapes = small(SimulationKind::shapes);
+    shapes.noise = tomodenoise::NoiseModel::poisson;
+    shapes.peak = SimulationOptions::max_counts;
+    for (const SimulationOptions& o : {ct, shapes}) {
+        const auto data = tomodenoise::simulate(o);
+        const std::vector<float> noisy = data.train.noisy.to_float();
+        for (float v : noisy) ASSERT_TRUE(std::isfinite(v)) << tomodenoise::to_string(o.kind);
+        // So many counts leave the input all but noise-free.
+        EXPECT_GT(tomodenoise::compare_stacks(data.train.clean, data.train.noisy, 1.0).mean.psnr,
+                  40.0)
+            << tomodenoise::to_string(o.kind);
+    }
+}
+
+TEST(Simulate, OptionsBeyondTheirBoundsAreRefusedBeforeAllocating) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double inf = std::numeric_limits<double>::infinity();
+    struct Case {
+        const char* option;
+        void (*set)(SimulationOptions&, double);
+        double value;
+    };
+    const Case cases[] = {
+        {"--size", [](SimulationOptions& o, double v) { o.size = std::int64_t(v); }, 1e9},
+        {"--count", [](SimulationOptions& o, double v) { o.count = std::int64_t(v); }, 1e9},
+        {"--test-count", [](SimulationOptions& o, double v) { o.test_count = std::int64_t(v); },
+         1e18},
+        {"--full-views", [](SimulationOptions& o, double v) { o.full_views = int(v); }, 1e9},
+        {"--i0", [](SimulationOptions& o, double v) { o.i0 = v; }, 1e31},
+        {"--i0", [](SimulationOptions& o, double v) { o.i0 = v; }, inf},
+        {"--i0", [](SimulationOptions& o, double v) { o.i0 = v; }, nan},
+        {"--peak", [](SimulationOptions& o, double v) { o.peak = v; }, inf},
+        {"--sigma", [](SimulationOptions& o, double v) { o.sigma = v; }, inf},
+        {"--mu-scale", [](SimulationOptions& o, double v) { o.mu_scale = v; }, inf},
+        {"--mu-scale", [](SimulationOptions& o, double v) { o.mu_scale = v; }, 1e-300},
+        {"--wedge", [](SimulationOptions& o, double v) { o.wedge_degrees = v; }, nan},
+    };
+    for (const Case& c : cases) {
+        SimulationOptions o = small(SimulationKind::ct);
+        c.set(o, c.value);
+        tomodenoise::testing::expect_error_naming<tomodenoise::InvalidArgument>(
+            [&] { tomodenoise::simulate(o); }, {c.option});
+    }
+}
+
+TEST(Simulate, DataSetsLargerThanMemoryAreRefusedNamingTheirSize) {
+    SimulationOptions o = small(SimulationKind::shapes);
+    o.count = SimulationOptions::max_images;
+    o.size = SimulationOptions::max_size;  // 1e6 x 8192^2 x 8 bytes: 500 TiB
+    tomodenoise::testing::expect_error_naming<tomodenoise::InvalidArgument>(
+        [&] { tomodenoise::simulate(o); }, {"--count", "--size", "GiB", "memory"});
+}

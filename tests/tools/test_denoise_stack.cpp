@@ -268,6 +268,52 @@ TEST_F(DenoiseStack, Uint16OutputIsRoundedAndSaturated) {
     EXPECT_GT(reference.size() - saturated, 100u) << "too few values test the rounding";
 }
 
+TEST_F(DenoiseStack, IntegerOutputOfASmallRangeWarnsAndOutputScaleUsesTheTypesRange) {
+    // uint8 output of data in 0..1 silently kept two levels.
+    save_conv_model(model_, 1);
+    const StackShape shape{2, odd_h, odd_w};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 8, 0.f, 1.f);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const auto reference = apply_model(model_, values, shape.n, shape.h, shape.w);
+    const auto [low, high] = std::minmax_element(reference.begin(), reference.end());
+    ASSERT_LT(*high - *low, 16.f) << "the model's output must span few uint8 levels";
+
+    const ToolRun plain = denoise("--output-type uint8");
+    ASSERT_EQ(plain.exit_code, 0) << plain.output();
+    EXPECT_NE(plain.err.find("denoise_stack: warning:"), std::string::npos) << plain.err;
+    EXPECT_NE(plain.err.find("--output-scale"), std::string::npos) << plain.err;
+
+    // A:B maps the model's output range onto 0..255.
+    const std::string from_low = std::to_string(*low), from_high = std::to_string(*high);
+    const ToolRun scaled = denoise("--overwrite --output-type uint8 --output-scale " + from_low +
+                                   ":" + from_high);
+    ASSERT_EQ(scaled.exit_code, 0) << scaled.output();
+    EXPECT_EQ(scaled.err.find("warning"), std::string::npos) << scaled.err;
+    const Stack got = read_hdf5_stack({output_, "/denoised"});
+    ASSERT_EQ(got.type(), PixelType::uint8);
+    const double a = std::stod(from_low), b = std::stod(from_high);
+    std::set<int> levels;
+    std::size_t mismatches = 0;
+    for (std::size_t i = 0; i < reference.size(); ++i) {
+        const int value = got.as<std::uint8_t>()[i];
+        levels.insert(value);
+        const double want = std::clamp((reference[i] - a) * 255.0 / (b - a), 0.0, 255.0);
+        if (std::abs(value - want) > 0.5 + 1e-3) ++mismatches;
+    }
+    EXPECT_EQ(mismatches, 0u);
+    EXPECT_GT(levels.size(), 100u);
+
+    const ToolRun float_scaled = denoise("--overwrite --output-scale 0:1");
+    EXPECT_EQ(float_scaled.exit_code, 2) << float_scaled.output();
+    EXPECT_NE(float_scaled.err.find("--output-scale"), std::string::npos) << float_scaled.err;
+    for (const char* bad : {"1:0", "0", "a:b", "0:inf", ":1"}) {
+        const ToolRun run = denoise(std::string("--overwrite --output-type uint8 --output-scale ") +
+                                    "'" + bad + "'");
+        EXPECT_EQ(run.exit_code, 2) << bad << ": " << run.output();
+        EXPECT_EQ(run.err.rfind("denoise_stack: error: --output-scale", 0), 0u) << run.err;
+    }
+}
+
 TEST_F(DenoiseStack, RankTwoInputIsOneSlice) {
     save_conv_model(model_, 1);
     const auto values = random_values(static_cast<std::size_t>(odd_h * odd_w), 9);
@@ -424,7 +470,7 @@ TEST_F(DenoiseStack, BadCommandLinesGetCli11sMessageAndFail) {
     EXPECT_NE(bad_type.output().find("int32"), std::string::npos) << bad_type.output();
 
     const ToolRun bad_clip = denoise("--clip-percentiles 90 10");
-    EXPECT_EQ(bad_clip.exit_code, 1) << bad_clip.output();
+    EXPECT_EQ(bad_clip.exit_code, 2) << bad_clip.output();
     EXPECT_NE(bad_clip.output().find("--clip-percentiles"), std::string::npos) << bad_clip.output();
     EXPECT_FALSE(std::filesystem::exists(output_));
 }
