@@ -52,7 +52,6 @@ public:
                   const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override {
         concatenation_.backward(ctx, src, dst, diff_dst, diff_src);
     }
-    nlohmann::json keras_config() const override { return concatenation_.keras_config(); }
 
     int forward_runs = 0;
 
