@@ -12,6 +12,7 @@
 #include <string>
 
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/io.hpp"
 #include "tomodenoise/simulate.hpp"
 
 int main(int argc, char** argv) {
@@ -19,7 +20,8 @@ int main(int argc, char** argv) {
     tomodenoise::SimulationOptions o;
     std::string kind = "shapes", noise = "gaussian", phantom = "mixed", filter = "ramp", out;
     app.add_option("--kind", kind, "shapes | ct | n2n | seg")->capture_default_str();
-    app.add_option("--out", out, "output HDF5 file (replaced if it exists)")->required();
+    app.add_option("--out", out, "output HDF5 file (a regular file, replaced if it exists)")
+        ->required();
     app.add_option("--count", o.count, "training images")->capture_default_str();
     app.add_option("--test-count", o.test_count, "test images")->capture_default_str();
     app.add_option("--size", o.size, "image side in pixels (at least 8)")->capture_default_str();
@@ -47,6 +49,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
+        tomodenoise::remove_temporaries_on_signal();
+        tomodenoise::check_output_is_not_an_input({"--out", out, ""}, {});
         o.kind = tomodenoise::parse_simulation_kind(kind);
         o.noise = tomodenoise::parse_noise_model(noise);
         o.phantom = tomodenoise::parse_phantom_kind(phantom);

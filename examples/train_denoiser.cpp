@@ -62,7 +62,9 @@ int main(int argc, char** argv) {
     bool noise2noise = false;
     app.add_option("--data", data, "training file (TomoGAN layout, or n2n with --noise2noise)")
         ->required();
-    app.add_option("--out", out, "model file written after every epoch")->required();
+    app.add_option("--out", out,
+                   "model file written after every epoch (may be --resume's, not --data's)")
+        ->required();
     app.add_option("--arch", arch, "network to train from scratch")
         ->check(CLI::IsMember({"cnn", "tomogan"}))
         ->capture_default_str();
@@ -82,6 +84,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
+        remove_temporaries_on_signal();
+        check_output_is_not_an_input({"--out", out, ""}, {{"--data", data, ""}});
         const char* input_name = noise2noise ? "/train_a" : "/train_ns";
         const char* target_name = noise2noise ? "/train_b" : "/train_gt";
         const char* test_input_name = noise2noise ? "/test_a" : "/test_ns";
