@@ -20,6 +20,7 @@
 #include "io/model_file.hpp"
 #include "io/temporary_file.hpp"
 #include "layers/convolution.hpp"
+#include "output_checks.hpp"
 #include "test_support.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
@@ -31,6 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::ScratchDir;
 using testing::expect_error_naming;
+using testing::file_bytes;
 using testing::folder_entries;
 
 Stack small_stack(std::int64_t n = 2) {
@@ -124,11 +126,6 @@ TEST(OutputSafety, NoWriterReplacesAFifoAFolderOrALinkToADevice) {
         EXPECT_TRUE(fs::is_symlink(fs::symlink_status(as_written(writer, dangling))));
         EXPECT_EQ(folder_entries(dir.path()).size(), 4u);  // no temporary left either
     }
-}
-
-std::string file_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 TEST(OutputSafety, EveryWriterWritesThroughALinkToARegularFile) {
@@ -253,31 +250,15 @@ TEST(Hdf5StackWriter, ASecondWriterOfTheSameNewDatasetFailsWithoutOverwrite) {
     EXPECT_EQ(read_hdf5_stack({file, "/other"}).to_float(), one.to_float());
 }
 
-// A process that is not running: a child that has exited and been reaped.
-pid_t finished_process() {
-    const pid_t child = fork();
-    if (child == 0) _exit(0);
-    int status = 0;
-    waitpid(child, &status, 0);
-    return child;
-}
-
-std::string this_host() {
-    char name[256] = {};
-    gethostname(name, sizeof name - 1);
-    return std::string(name).substr(0, 32);  // as temporary names carry it
-}
-
 TEST(TemporaryFile, NamesCarryHostAndProcessAndStaleOnesAreRemoved) {
     ScratchDir dir;
-    const std::string dead = ".out.h5.tmp-" + this_host() + "-" +
-                             std::to_string(finished_process()) + "-0123abcd";
-    const std::string dead_other_name = ".x.tiff.tmp-" + this_host() + "-" +
-                                        std::to_string(finished_process()) + "-89abcdef";
-    const std::string live = ".out.h5.tmp-" + this_host() + "-" + std::to_string(getppid()) +
-                             "-0123abcd";
-    const std::string other_host = ".out.h5.tmp-elsewhere.example-" +
-                                   std::to_string(finished_process()) + "-0123abcd";
+    using testing::ended_process_id;
+    using testing::temporary_name;
+    const std::string dead = temporary_name("out.h5", ended_process_id());
+    const std::string dead_other_name = temporary_name("x.tiff", ended_process_id(), "89abcdef");
+    const std::string live = temporary_name("out.h5", getppid());
+    const std::string other_host =
+        ".out.h5.tmp-elsewhere.example-" + std::to_string(ended_process_id()) + "-0123abcd";
     const std::string not_ours = ".out.h5.tmp-notes";
     for (const std::string& name : {dead, dead_other_name, live, other_host, not_ours})
         std::ofstream(dir.file(name)) << "left";
@@ -285,10 +266,9 @@ TEST(TemporaryFile, NamesCarryHostAndProcessAndStaleOnesAreRemoved) {
     {
         TemporaryFile temporary(dir.file("out.h5"));
         const std::string name = fs::path(temporary.path()).filename().string();
-        EXPECT_EQ(name.rfind(".out.h5.tmp-" + this_host() + "-" + std::to_string(getpid()) + "-",
-                             0),
-                  0u)
-            << name;
+        const std::string expected = temporary_name("out.h5", getpid(), "");
+        EXPECT_EQ(name.substr(0, expected.size()), expected);
+        EXPECT_EQ(name.size(), expected.size() + 8) << name;  // 8 random hex digits
     }
     std::vector<std::string> kept = {live, other_host, not_ours};
     std::sort(kept.begin(), kept.end());
