@@ -118,6 +118,7 @@ void publish_dataset(const hdf5::File& file, const std::string& writing_path,
 // on any failure the final file keeps what it held.
 void add_to_existing_file(const TemporaryFile& temporary, const DatasetAddress& address,
                           bool overwrite) {
+    output_file_path(temporary.final_path());  // IoError if no longer a regular file
     const hdf5::File source = hdf5::File::open_read(temporary.path());
     hdf5::File target = hdf5::File::open_read_write(temporary.final_path());
     if (!overwrite && hdf5::link_exists(target, address.dataset))

@@ -264,13 +264,19 @@ void TemporaryFile::commit() {
     if (error)
         throw IoError("cannot rename '" + path_ + "' to '" + final_path_ + "': " +
                       error.message());
+    mark_committed();
+}
+
+void TemporaryFile::mark_committed() {
     committed_ = true;
+    unregister_temporary_name(signal_slot_);
+    signal_slot_ = nullptr;
 }
 
 bool TemporaryFile::commit_unless_exists() {
     if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, final_path_.c_str(), RENAME_NOREPLACE) ==
         0) {
-        committed_ = true;
+        mark_committed();
         return true;
     }
     if (errno == EEXIST) return false;
@@ -284,9 +290,9 @@ bool TemporaryFile::commit_unless_exists() {
         throw IoError("cannot link '" + path_ + "' as '" + final_path_ +
                       "': " + std::strerror(errno));
     }
-    committed_ = true;
     std::error_code ignored;
     fs::remove(path_, ignored);
+    mark_committed();
     return true;
 }
 

@@ -45,6 +45,8 @@ public:
     bool commit_unless_exists();
 
 private:
+    void mark_committed();  // the name is gone: the destructor and the signal handler skip it
+
     std::string final_path_;
     std::string path_;
     TemporaryNameSlot* signal_slot_ = nullptr;  // null when the registry is full
