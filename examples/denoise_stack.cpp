@@ -177,6 +177,9 @@ void denoise(const ToolOptions& options) {
     const DatasetAddress input = DatasetAddress::parse(options.input);
     const DatasetAddress output = DatasetAddress::parse(options.output);
     const PixelType output_type = parse_pixel_type(options.output_type);
+    check_output_is_not_an_input({"--output", output.file, output.dataset},
+                                 {{"--model", options.model, ""},
+                                  {"--input", input.file, input.dataset}});
 
     ApplyOptions apply_options;
     apply_options.threads = options.threads;
@@ -291,7 +294,9 @@ int main(int argc, char** argv) {
     ToolOptions options;
     app.add_option("--model", options.model, "Keras HDF5 model file")->required();
     app.add_option("--input", options.input, "input stack, FILE.h5:/dataset")->required();
-    app.add_option("--output", options.output, "output stack, FILE.h5:/dataset")->required();
+    app.add_option("--output", options.output,
+                   "output stack, FILE.h5:/dataset (may be in --input's file)")
+        ->required();
     app.add_option("--output-type", options.output_type,
                    "pixel type written; integers are rounded and saturated (see --output-scale)")
         ->check(CLI::IsMember({"uint8", "uint16", "int16", "float32", "float64"}))
@@ -334,6 +339,7 @@ int main(int argc, char** argv) {
         options.scaling = scaling == "minmax"    ? Scaling::min_max
                           : scaling == "meanstd" ? Scaling::mean_std
                                                  : Scaling::none;
+        remove_temporaries_on_signal();
         if (!options.clip_percentiles.empty() &&
             !(options.clip_percentiles[0] < options.clip_percentiles[1]))
             throw CLI::ValidationError("--clip-percentiles " +

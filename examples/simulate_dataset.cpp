@@ -12,6 +12,7 @@
 #include <string>
 
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/io.hpp"
 #include "tomodenoise/simulate.hpp"
 #include "tool_main.hpp"
 
@@ -20,7 +21,8 @@ int main(int argc, char** argv) {
     tomodenoise::SimulationOptions o;
     std::string kind = "shapes", noise = "gaussian", phantom = "mixed", filter = "ramp", out;
     app.add_option("--kind", kind, "shapes | ct | n2n | seg")->capture_default_str();
-    app.add_option("--out", out, "output HDF5 file (replaced if it exists)")->required();
+    app.add_option("--out", out, "output HDF5 file (a regular file, replaced if it exists)")
+        ->required();
     using Limits = tomodenoise::SimulationOptions;
     app.add_option("--count", o.count,
                    "training images (at most " + std::to_string(Limits::max_images) + ")")
@@ -63,6 +65,8 @@ int main(int argc, char** argv) {
             o.filter = tomodenoise::parse_fbp_filter(filter);
             o.validate();
         });
+        tomodenoise::remove_temporaries_on_signal();
+        tomodenoise::check_output_is_not_an_input({"--out", out, ""}, {});
         const auto start = std::chrono::steady_clock::now();
         tomodenoise::tool::doing("simulating " + std::to_string(o.count + o.test_count) +
                                  " images of " + std::to_string(o.size) + "x" +

@@ -83,7 +83,9 @@ int main(int argc, char** argv) {
     bool noise2noise = false;
     app.add_option("--data", data, "training file (TomoGAN layout, or n2n with --noise2noise)")
         ->required();
-    app.add_option("--out", out, "model file written after every epoch")->required();
+    app.add_option("--out", out,
+                   "model file written after every epoch (may be --resume's, not --data's)")
+        ->required();
     app.add_option("--arch", arch, "network to train from scratch")
         ->check(CLI::IsMember({"cnn", "tomogan"}))
         ->capture_default_str();
@@ -107,6 +109,10 @@ int main(int argc, char** argv) {
                    "(created before training starts)");
 
     return tool::run_tool("train_denoiser", app, argc, argv, [&] {
+        remove_temporaries_on_signal();
+        std::vector<ToolFile> inputs{{"--data", data, ""}};
+        if (!resume.empty()) inputs.push_back({"--resume", resume, ""});
+        check_output_is_not_an_input({"--out", out, ""}, inputs);
         const char* input_name = noise2noise ? "/train_a" : "/train_ns";
         const char* target_name = noise2noise ? "/train_b" : "/train_gt";
         const char* test_input_name = noise2noise ? "/test_a" : "/test_ns";

@@ -55,7 +55,16 @@ void write_hdf5_stack(const DatasetAddress& address, const Stack& stack,
 /// name in the same folder and renamed by commit(); in an existing file the dataset is written
 /// under a temporary name in the same group and renamed by commit() (replacing an older
 /// dataset of that name only then). A writer destroyed before commit() (an exception, an early
-/// return) removes what it wrote. Not thread-safe; one writer per file at a time.
+/// return) removes what it wrote.
+///
+/// Outputs (as every writer below): a path that exists and is not a regular file (a folder,
+/// FIFO, device) is refused with IoError; a symbolic link to a regular file is written through.
+///
+/// Writers at once: one object is not thread-safe. Several writers of one new file all land:
+/// the first to commit creates the file, a later one adds its dataset to it (IoError if the
+/// dataset is there by then and options.overwrite is off; the file is never replaced). A
+/// writer opening an existing file holds it, through HDF5's file locking, until commit or
+/// destruction; a writer in another process then fails to open it, with an IoError naming it.
 class Hdf5StackWriter {
 public:
     /// Prepares an empty dataset of `shape` and `type` (n, h, w all positive), chunked by
@@ -138,5 +147,35 @@ void write_png_slice(const std::string& file, const Stack& stack, std::int64_t s
 void write_png_montage(const std::string& file,
                        const std::vector<std::reference_wrapper<const Stack>>& panels,
                        std::int64_t slice, const QuickLookOptions& options = {});
+
+// ---- Tools' inputs and outputs --------------------------------------------------------------
+
+/// A file, or one dataset in an HDF5 file, that a tool reads or writes, with the command-line
+/// option that named it (for messages).
+struct ToolFile {
+    std::string option;   ///< "--data"
+    std::string file;
+    std::string dataset;  ///< "/noisy": a dataset in `file`; empty: the whole file
+};
+
+/// Checks, before any work, that a tool may write `output`: IoError when it exists and is not a
+/// regular file (a folder, FIFO or device; a symbolic link counts as the file it points to), and
+/// InvalidArgument naming both options when it is one of `inputs`, which writing it would
+/// destroy. Files are compared by identity (device and inode), so another spelling, a hard link
+/// or a symbolic link of an input is that input; where output and input both name datasets of
+/// one file, only the same dataset (by HDF5 object, whatever its link name) is refused, and a
+/// new dataset beside an input is allowed.
+void check_output_is_not_an_input(const ToolFile& output, const std::vector<ToolFile>& inputs);
+
+/// Makes SIGINT, SIGTERM and SIGHUP remove the temporary files of the outputs this process is
+/// writing (the hidden ".NAME.tmp-HOST-PID-RANDOM" files beside them) and then end the process
+/// by that signal, as it would have ended without the call (its exit status says so). For
+/// tools, called once at the start of main(); it replaces earlier handlers of those signals,
+/// except that an ignored signal (the SIGINT of a background job, nohup's SIGHUP) stays ignored.
+/// Temporaries of a process that died otherwise (SIGKILL, a crash) are removed by the next
+/// writer in their folder on the same host, once their process no longer runs. A dataset being
+/// written into an existing HDF5 file keeps its temporary name (".NAME.tmp-writing", never
+/// read as complete) and is removed by the next writer of that dataset.
+void remove_temporaries_on_signal();
 
 }  // namespace tomodenoise

@@ -117,8 +117,9 @@ struct SimulatedDataset {
 /// in this machine's memory.
 SimulatedDataset simulate(const SimulationOptions& options);
 
-/// Writes `data` in the layout of its kind (see above) to a new HDF5 file, replacing any file
-/// of that name; a failed write leaves no file behind.
+/// Writes `data` in the layout of its kind (see above) to a new HDF5 file, replacing any
+/// regular file of that name (IoError for a folder, FIFO or device; a symbolic link to a
+/// regular file is written through); a failed write leaves no file behind.
 void write_simulated_dataset(const std::string& file, const SimulatedDataset& data);
 
 }  // namespace tomodenoise

@@ -360,6 +360,38 @@ void move_link(const File& file, const std::string& from, const std::string& to)
           "H5Lmove", file.where(from) + " -> " + to);
 }
 
+void copy_object(const File& from, const std::string& from_path, const File& to,
+                 const std::string& to_path) {
+    const std::string where = from.where(from_path) + " -> " + to.where(to_path);
+    const Handle link_properties = create_property_list(H5P_LINK_CREATE, where);
+    check(H5Pset_create_intermediate_group(link_properties.id(), 1),
+          "H5Pset_create_intermediate_group", where);
+    check(H5Ocopy(from.id(), from_path.c_str(), to.id(), to_path.c_str(), H5P_DEFAULT,
+                  link_properties.id()),
+          "H5Ocopy", where);
+}
+
+bool same_object(const File& file, const std::string& a, const std::string& b) {
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info_a{}, info_b{};
+    check(H5Oget_info_by_name3(file.id(), a.c_str(), &info_a, H5O_INFO_BASIC, H5P_DEFAULT),
+          "H5Oget_info_by_name3", file.where(a));
+    check(H5Oget_info_by_name3(file.id(), b.c_str(), &info_b, H5O_INFO_BASIC, H5P_DEFAULT),
+          "H5Oget_info_by_name3", file.where(b));
+    int order = 0;
+    check(H5Otoken_cmp(file.id(), &info_a.token, &info_b.token, &order), "H5Otoken_cmp",
+          file.where(a));
+    return order == 0;
+#else
+    H5O_info_t info_a{}, info_b{};
+    check(H5Oget_info_by_name2(file.id(), a.c_str(), &info_a, H5O_INFO_BASIC, H5P_DEFAULT),
+          "H5Oget_info_by_name2", file.where(a));
+    check(H5Oget_info_by_name2(file.id(), b.c_str(), &info_b, H5O_INFO_BASIC, H5P_DEFAULT),
+          "H5Oget_info_by_name2", file.where(b));
+    return info_a.addr == info_b.addr;
+#endif
+}
+
 bool attribute_exists(const File& file, const std::string& object_path, const std::string& name) {
     return check(H5Aexists_by_name(file.id(), object_path.c_str(), name.c_str(), H5P_DEFAULT),
                  "H5Aexists_by_name", attribute_where(file, object_path, name)) > 0;

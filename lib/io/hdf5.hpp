@@ -157,6 +157,13 @@ private:
 void unlink(const File& file, const std::string& path);
 /// Renames the link `from` to `to` within the file (publishing a dataset once complete).
 void move_link(const File& file, const std::string& from, const std::string& to);
+/// Copies the object at `from_path` in `from` to the new link `to_path` in `to`, creating
+/// missing groups on the way.
+void copy_object(const File& from, const std::string& from_path, const File& to,
+                 const std::string& to_path);
+/// Whether the links `a` and `b`, both existing, lead to the same object (an object reached by
+/// two names, through hard or soft links, is one object).
+bool same_object(const File& file, const std::string& a, const std::string& b);
 
 /// A float32 array of any rank and its dims (row-major).
 struct FloatArray {

@@ -113,6 +113,42 @@ std::string temporary_dataset_path(const std::string& path) {
     return path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".tmp-writing";
 }
 
+// Gives the complete dataset at `writing_path` its name, replacing an older dataset of that name.
+void publish_dataset(const hdf5::File& file, const std::string& writing_path,
+                     const std::string& path) {
+    if (hdf5::link_exists(file, path)) hdf5::unlink(file, path);
+    hdf5::move_link(file, writing_path, path);
+}
+
+// The dataset, complete in the temporary file, is copied into the final file under its
+// temporary name and then renamed, as a writer on an existing file does. HDF5's file locking
+// keeps other processes from writing the file meanwhile (each opens it read-write or fails);
+// on any failure the final file keeps what it held.
+void add_to_existing_file(const TemporaryFile& temporary, const DatasetAddress& address,
+                          bool overwrite) {
+    output_file_path(temporary.final_path());  // IoError if no longer a regular file
+    const hdf5::File source = hdf5::File::open_read(temporary.path());
+    hdf5::File target = hdf5::File::open_read_write(temporary.final_path());
+    if (!overwrite && hdf5::link_exists(target, address.dataset))
+        throw IoError("'" + address.to_string() +
+                      "' was created by another writer meanwhile and overwriting is off");
+    const std::string writing_path = temporary_dataset_path(address.dataset);
+    try {
+        if (hdf5::link_exists(target, writing_path)) hdf5::unlink(target, writing_path);
+        hdf5::copy_object(source, address.dataset, target, writing_path);
+        publish_dataset(target, writing_path, address.dataset);
+    } catch (...) {
+        try {
+            if (hdf5::link_exists(target, writing_path)) hdf5::unlink(target, writing_path);
+        } catch (...) {
+            // The dataset keeps its temporary name, so it does not look complete; the next
+            // writer of this dataset removes it.
+        }
+        throw;
+    }
+    target.close();
+}
+
 }  // namespace
 
 DatasetAddress DatasetAddress::parse(const std::string& text) {
@@ -178,6 +214,7 @@ struct Hdf5StackWriter::State {
     DatasetAddress address;
     StackShape shape;
     PixelType type = PixelType::float32;
+    bool overwrite = true;
     std::optional<TemporaryFile> temporary;  // only when the file is new
     std::optional<hdf5::File> file;
     std::optional<hdf5::Dataset> dataset;
@@ -199,7 +236,8 @@ Hdf5StackWriter::Hdf5StackWriter(const DatasetAddress& address, StackShape shape
     s.address = address;
     s.shape = shape;
     s.type = type;
-    if (!std::filesystem::exists(address.file)) {
+    s.overwrite = options.overwrite;
+    if (!std::filesystem::exists(output_file_path(address.file))) {
         s.temporary.emplace(address.file);
         s.file = hdf5::File::create(s.temporary->path());
         s.writing_path = address.dataset;
@@ -257,14 +295,15 @@ void Hdf5StackWriter::commit() {
                       std::to_string(missing - s.written.begin()));
     }
     s.dataset->close();
-    if (!s.temporary) {
-        if (hdf5::link_exists(*s.file, s.address.dataset))
-            hdf5::unlink(*s.file, s.address.dataset);
-        hdf5::move_link(*s.file, s.writing_path, s.address.dataset);
-    }
+    if (!s.temporary) publish_dataset(*s.file, s.writing_path, s.address.dataset);
     s.file->close();
     s.file.reset();
-    if (s.temporary) s.temporary->commit();
+    // Another writer may have created the file since this one started: its content is kept,
+    // and the dataset added to it as if the file had existed from the start.
+    if (s.temporary && !s.temporary->commit_unless_exists()) {
+        add_to_existing_file(*s.temporary, s.address, s.overwrite);
+        s.temporary.reset();  // removes the temporary file
+    }
     s.committed = true;
 }
 

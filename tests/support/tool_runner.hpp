@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -61,6 +62,29 @@ inline ToolRun run_tool(const std::filesystem::path& tool, const std::string& ar
     run.err = text.str();
     std::remove(err_name);
     return run;
+}
+
+/// Starts `tool` with `arguments` without waiting, as a shell runs it in the foreground:
+/// SIGINT and SIGTERM have their default dispositions. stdout is discarded; stderr goes to
+/// `err_file`. Returns the tool's process id (the shell execs it).
+inline pid_t start_tool(const std::filesystem::path& tool, const std::string& arguments,
+                        const std::string& err_file) {
+    const std::string command =
+        "exec '" + tool.string() + "' " + arguments + " > /dev/null 2> '" + err_file + "'";
+    const pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    return pid;
+}
+
+/// Waits for a tool start_tool started; its wait status (WIFEXITED, WIFSIGNALED, ...).
+inline int wait_for_tool(pid_t pid) {
+    int status = 0;
+    return waitpid(pid, &status, 0) == pid ? status : -1;
 }
 
 }  // namespace tomodenoise::testing

@@ -3,16 +3,21 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "core/network.hpp"
 #include "io/hdf5.hpp"
 #include "keras/model_file.hpp"
 #include "layers/convolution.hpp"
+#include "output_checks.hpp"
 #include "test_support.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/model.hpp"
@@ -495,6 +500,111 @@ TEST_F(DenoiseStack, PublishedModelsReproduceTheKerasFixture) {
         EXPECT_TRUE(within_fraction_of_range(read_output({1, 256, 256}), want.values, 1e-4))
             << name;
     }
+}
+
+TEST_F(DenoiseStack, RefusesItsInputDatasetOrItsModelAsOutputWhateverTheirNames) {
+    save_conv_model(model_, 1);
+    const auto values = random_values(2 * 8 * 8, 13);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float({2, 8, 8}, values.data()));
+    const std::string input_bytes = file_bytes(input_), model_bytes = file_bytes(model_);
+    std::filesystem::create_hard_link(model_, dir_.file("model_link.h5"));
+    const std::string spelled_input = (dir_.path() / "." / "in.h5").string();
+    const std::pair<std::string, std::string> refused[] = {
+        {spelled_input + ":/noisy", "is the same dataset as --input '" + input_ + ":/noisy'"},
+        {model_ + ":/denoised", "is the same file as --model '" + model_ + "'"},
+        {dir_.file("model_link.h5") + ":/denoised", "is the same file as --model"}};
+    for (const auto& [output, message] : refused) {
+        SCOPED_TRACE(output);
+        const ToolRun run = run_tool(tool_, "--model " + shell_quoted(model_) + " --input " +
+                                                shell_quoted(input_ + ":/noisy") + " --output " +
+                                                shell_quoted(output) + " --overwrite");
+        EXPECT_GT(run.exit_code, 0) << run.output();
+        EXPECT_NE(run.err.find("--output '" + output + "' " + message), std::string::npos)
+            << run.err;
+    }
+    EXPECT_EQ(file_bytes(input_), input_bytes);
+    EXPECT_EQ(file_bytes(model_), model_bytes);
+    EXPECT_EQ(folder_entries(dir_.path()),
+              (std::vector<std::string>{"in.h5", "model.h5", "model_link.h5"}));
+}
+
+TEST_F(DenoiseStack, TwoRunsWritingIntoOneNewFileAtOnceBothLand) {
+    save_conv_model(model_, 1);
+    const StackShape shape{60, 64, 64};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 14);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    // Both start before either has created the file, so each writes a file of its own first.
+    std::vector<pid_t> runs;
+    for (const char* dataset : {"/one", "/two"})
+        runs.push_back(start_tool(tool_,
+                                  "--threads 1 --model " + shell_quoted(model_) + " --input " +
+                                      shell_quoted(input_ + ":/noisy") + " --output " +
+                                      shell_quoted(output_ + ":" + dataset),
+                                  dir_.file(std::string("err") + (dataset + 1))));
+    for (const pid_t run : runs) {
+        const int status = wait_for_tool(run);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    }
+    const auto want = apply_model(model_, values, shape.n, shape.h, shape.w);
+    for (const char* dataset : {"/one", "/two"})
+        EXPECT_TRUE(near_all(read_hdf5_stack({output_, dataset}).to_float(), want, 1e-6))
+            << dataset;
+    EXPECT_EQ(folder_entries(dir_.path()),
+              (std::vector<std::string>{"errone", "errtwo", "in.h5", "model.h5", "out.h5"}));
+}
+
+// Starts denoise_stack on a stack long enough to be interrupted, waits until it reports
+// progress and sends it `signal_number`; returns its wait status.
+int interrupt_denoising(const std::filesystem::path& tool, const std::string& arguments,
+                        const std::string& err_file, int signal_number) {
+    const pid_t pid = start_tool(tool, arguments, err_file);
+    for (int waited_ms = 0; waited_ms < 120000; ++waited_ms) {
+        if (file_bytes(err_file).find('%') != std::string::npos) break;
+        int status = 0;
+        if (waitpid(pid, &status, WNOHANG) == pid) return status;  // ended already
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    kill(pid, signal_number);
+    return wait_for_tool(pid);
+}
+
+TEST_F(DenoiseStack, InterruptedRunsLeaveNoTemporaryAndALaterRunSucceeds) {
+    save_conv_model(model_, 1);
+    const StackShape shape{400, 128, 128};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 15);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const std::string arguments = "--threads 1 --model " + shell_quoted(model_) + " --input " +
+                                  shell_quoted(input_ + ":/noisy") + " --output ";
+    const std::string err_file = dir_.file("err");
+    for (const int signal_number : {SIGINT, SIGTERM}) {
+        SCOPED_TRACE(signal_number);
+        // A new output file: written as a hidden temporary file until complete.
+        int status = interrupt_denoising(tool_, arguments + shell_quoted(output_ + ":/denoised"),
+                                         err_file, signal_number);
+        ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
+        EXPECT_EQ(WTERMSIG(status), signal_number);
+        EXPECT_EQ(folder_entries(dir_.path()),
+                  (std::vector<std::string>{"err", "in.h5", "model.h5"}));
+
+        // A new dataset in the input's file: written under a temporary dataset name there.
+        status = interrupt_denoising(tool_, arguments + shell_quoted(input_ + ":/denoised"),
+                                     err_file, signal_number);
+        ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
+        EXPECT_EQ(folder_entries(dir_.path()),
+                  (std::vector<std::string>{"err", "in.h5", "model.h5"}));
+    }
+    // The input file holds the input, and a later run writes the dataset and removes what the
+    // interrupted ones left in the file.
+    EXPECT_EQ(read_hdf5_stack({input_, "/noisy"}).to_float(), values);
+    const StackShape few{3, 128, 128};
+    write_hdf5_stack({dir_.file("few.h5"), "/noisy"}, Stack::from_float(few, values.data()));
+    const ToolRun run = run_tool(tool_, "--model " + shell_quoted(model_) + " --input " +
+                                            shell_quoted(dir_.file("few.h5") + ":/noisy") +
+                                            " --output " + shell_quoted(input_ + ":/denoised"));
+    ASSERT_EQ(run.exit_code, 0) << run.output();
+    EXPECT_EQ(hdf5::child_names(hdf5::File::open_read(input_), "/"),
+              (std::vector<std::string>{"denoised", "noisy"}));
+    EXPECT_EQ(read_hdf5_stack({input_, "/noisy"}).to_float(), values);
 }
 
 }  // namespace

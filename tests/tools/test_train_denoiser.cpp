@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 
 #include "keras/model_file.hpp"
+#include "output_checks.hpp"
 #include "tomodenoise/model.hpp"
 #include "tomodenoise/simulate.hpp"
 #include "tool_runner.hpp"
@@ -57,6 +60,64 @@ TEST(TrainDenoiser, BadDataIsNamedAndLeavesNoModel) {
     EXPECT_NE(run.err.find("train_denoiser: error:"), std::string::npos) << run.err;
     EXPECT_NE(run.err.find("absent.h5"), std::string::npos) << run.err;
     EXPECT_FALSE(std::filesystem::exists(model));
+}
+
+// A small training file in `dir`.
+std::string small_training_file(const ScratchDir& dir) {
+    SimulationOptions sim;
+    sim.count = 2;
+    sim.test_count = 1;
+    sim.size = 32;
+    const std::string data = dir.file("data.h5");
+    write_simulated_dataset(data, simulate(sim));
+    return data;
+}
+
+const std::string one_short_epoch = " --epochs 1 --steps 1 --batch 1 --patch 16";
+
+TEST(TrainDenoiser, RefusesTheDataFileAsOutputWhateverItsName) {
+    TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
+    ScratchDir dir;
+    const std::string data = small_training_file(dir);
+    const std::string bytes = file_bytes(data);
+    std::filesystem::create_hard_link(data, dir.file("hard.h5"));
+    std::filesystem::create_symlink(data, dir.file("soft.h5"));
+    const std::string spelled = (dir.path() / "." / "data.h5").string();
+    for (const std::string& out : {data, dir.file("hard.h5"), dir.file("soft.h5"), spelled}) {
+        SCOPED_TRACE(out);
+        const ToolRun run = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(out) +
+                                               one_short_epoch);
+        EXPECT_GT(run.exit_code, 0) << run.output();
+        EXPECT_NE(run.err.find("--out '" + out + "' is the same file as --data '" + data + "'"),
+                  std::string::npos)
+            << run.err;
+        EXPECT_EQ(run.out.find("epoch 1"), std::string::npos) << run.out;
+    }
+    EXPECT_EQ(file_bytes(data), bytes);
+    EXPECT_EQ(folder_entries(dir.path()),
+              (std::vector<std::string>{"data.h5", "hard.h5", "soft.h5"}));
+}
+
+TEST(TrainDenoiser, RefusesAnOutputThatIsNotARegularFileBeforeTraining) {
+    TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
+    ScratchDir dir;
+    const std::string data = small_training_file(dir);
+    const std::string fifo = dir.file("fifo"), device_link = dir.file("null");
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    // A rename over the link would replace the link, never /dev/null itself.
+    std::filesystem::create_symlink("/dev/null", device_link);
+    for (const auto& [out, what] : {std::pair<std::string, std::string>{fifo, "FIFO"},
+                                    {device_link, "link to a character device"}}) {
+        const ToolRun run = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(out) +
+                                               one_short_epoch);
+        EXPECT_GT(run.exit_code, 0) << run.output();
+        EXPECT_NE(run.err.find("'" + out + "'"), std::string::npos) << run.err;
+        EXPECT_NE(run.err.find(what), std::string::npos) << run.err;
+        EXPECT_EQ(run.out.find("epoch 1"), std::string::npos) << run.out;
+    }
+    EXPECT_TRUE(std::filesystem::is_fifo(std::filesystem::symlink_status(fifo)));
+    EXPECT_EQ(std::filesystem::read_symlink(device_link), "/dev/null");
+    EXPECT_EQ(folder_entries(dir.path()), (std::vector<std::string>{"data.h5", "fifo", "null"}));
 }
 
 }  // namespace

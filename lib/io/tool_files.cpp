@@ -1,0 +1,48 @@
+// The checks a tool makes on its output before any work: that it may be written, and that
+// writing it destroys none of the tool's inputs.
+
+#include <sys/stat.h>
+
+#include "io/hdf5.hpp"
+#include "io/temporary_file.hpp"
+#include "tomodenoise/error.hpp"
+#include "tomodenoise/io.hpp"
+
+namespace tomodenoise {
+
+namespace {
+
+// Both exist and are one file: same device and inode, after following symbolic links.
+bool same_file(const std::string& a, const std::string& b) {
+    struct stat info_a {}, info_b {};
+    return stat(a.c_str(), &info_a) == 0 && stat(b.c_str(), &info_b) == 0 &&
+           info_a.st_dev == info_b.st_dev && info_a.st_ino == info_b.st_ino;
+}
+
+std::string describe(const ToolFile& file) {
+    return file.option + " '" + file.file + (file.dataset.empty() ? "" : ":" + file.dataset) +
+           "'";
+}
+
+// Both name datasets of one file: whether they are one dataset (both must exist for that).
+bool same_dataset(const std::string& file, const std::string& a, const std::string& b) {
+    const hdf5::File h5 = hdf5::File::open_read(file);
+    return hdf5::link_exists(h5, a) && hdf5::link_exists(h5, b) && hdf5::same_object(h5, a, b);
+}
+
+}  // namespace
+
+void check_output_is_not_an_input(const ToolFile& output, const std::vector<ToolFile>& inputs) {
+    output_file_path(output.file);  // IoError when it is not a regular file
+    for (const ToolFile& input : inputs) {
+        if (!same_file(output.file, input.file)) continue;
+        const bool both_datasets = !output.dataset.empty() && !input.dataset.empty();
+        if (both_datasets && !same_dataset(input.file, output.dataset, input.dataset)) continue;
+        throw InvalidArgument(describe(output) + " is " +
+                              (both_datasets ? "the same dataset as " : "the same file as ") +
+                              describe(input) + ": writing it would destroy the input; choose " +
+                              "another output");
+    }
+}
+
+}  // namespace tomodenoise
