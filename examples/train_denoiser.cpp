@@ -110,9 +110,7 @@ int main(int argc, char** argv) {
 
     return tool::run_tool("train_denoiser", app, argc, argv, [&] {
         remove_temporaries_on_signal();
-        std::vector<ToolFile> inputs{{"--data", data, ""}};
-        if (!resume.empty()) inputs.push_back({"--resume", resume, ""});
-        check_output_is_not_an_input({"--out", out, ""}, inputs);
+        check_output_is_not_an_input({"--out", out, ""}, {{"--data", data, ""}});
         const char* input_name = noise2noise ? "/train_a" : "/train_ns";
         const char* target_name = noise2noise ? "/train_b" : "/train_gt";
         const char* test_input_name = noise2noise ? "/test_a" : "/test_ns";

@@ -17,7 +17,7 @@
 
 #include "core/network.hpp"
 #include "io/hdf5.hpp"
-#include "io/model_file.hpp"
+#include "keras/model_file.hpp"
 #include "io/temporary_file.hpp"
 #include "layers/convolution.hpp"
 #include "output_checks.hpp"
