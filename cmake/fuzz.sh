@@ -23,6 +23,13 @@ cmake --build "$build" -j"$(nproc)"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export OMP_NUM_THREADS=1
+# The targets write each input to a file in TMPDIR: memory where /dev/shm exists, and removed
+# afterwards with whatever a killed input left there.
+memory=/dev/shm
+[ -d "$memory" ] || memory=${TMPDIR:-/tmp}
+scratch=$(mktemp -d "$memory/tomodenoise-fuzz.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+export TMPDIR=$scratch
 
 # run_fuzzer TARGET SEED_FILE...: fuzzes TARGET from its corpus (kept between runs) and seeds.
 run_fuzzer() {
@@ -54,10 +61,11 @@ run_fuzzer() {
     return 1
   fi
   # The last progress line: "#RUNS: cov: ... oom/timeout/crash: 0/T/0 time: ...".
-  local last
+  local last runs counts
   last=$(grep -E '^#[0-9]+: ' "$log" | tail -n 1)
-  echo "fuzz: $target: $(tr -d '#' <<< "${last%%:*}") executions in $seconds s, no crash (oom/timeout/crash:" \
-       "$(sed -E 's|.*oom/timeout/crash: ([0-9/]+).*|\1|' <<< "$last"))"
+  runs=$(tr -d '#' <<< "${last%%:*}")
+  counts=$(sed -E 's|.*oom/timeout/crash: ([0-9/]+).*|\1|' <<< "$last")
+  echo "fuzz: $target: $runs executions in $seconds s, no crash (oom/timeout/crash: $counts)"
 }
 
 status=0

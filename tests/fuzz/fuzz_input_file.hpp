@@ -1,8 +1,9 @@
 #pragma once
 // The fuzz input as a file the library opens by name, so the loaders run exactly as for any
-// file (HDF5's default driver, the public entry points). It lives in /dev/shm (memory) where
-// that exists, to spare the disk millions of writes. HDF5 cannot open an anonymous memfd through
-// /proc/self/fd (it fails to resolve its real path), hence a named file.
+// file (HDF5's default driver, the public entry points). It lives in the temporary folder
+// (TMPDIR), which cmake/fuzz.sh points to a fresh folder in /dev/shm (memory) to spare the disk
+// millions of writes and to remove what a killed run leaves. HDF5 cannot open an anonymous
+// memfd through /proc/self/fd (it fails to resolve its real path), hence a named file.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -19,10 +20,8 @@ namespace tomodenoise::fuzz {
 class InputFile {
 public:
     InputFile() {
-        const std::filesystem::path folder = std::filesystem::is_directory("/dev/shm")
-                                                 ? std::filesystem::path("/dev/shm")
-                                                 : std::filesystem::temp_directory_path();
-        std::string name = (folder / "tomodenoise-fuzz-XXXXXX").string();
+        const std::string name =
+            (std::filesystem::temp_directory_path() / "tomodenoise-fuzz-XXXXXX").string();
         std::vector<char> buffer(name.begin(), name.end());
         buffer.push_back('\0');
         fd_ = mkstemp(buffer.data());
