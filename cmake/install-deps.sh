@@ -14,6 +14,8 @@ packages=(
   libcli11-dev           # command-line options of the examples
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin
+  clang libomp-dev       # the fuzz build (cmake/fuzz.sh): clang and its OpenMP runtime
+  libclang-rt-dev        # libclang_rt.fuzzer-x86_64.a (libFuzzer) and clang's sanitizer runtimes
 )
 
 missing=()

@@ -446,10 +446,39 @@ Dataset Dataset::open(const File& file, const std::string& path) {
     silence_error_printing();
     const std::string where = file.where(path);
     if (!link_exists(file, path)) throw IoError("no dataset '" + where + "'");
-    return Dataset(Handle(check(H5Dopen2(file.id(), path.c_str(), H5P_DEFAULT), "H5Dopen2",
-                                where),
-                          H5Dclose),
-                   where);
+    Dataset dataset(Handle(check(H5Dopen2(file.id(), path.c_str(), H5P_DEFAULT), "H5Dopen2",
+                                 where),
+                           H5Dclose),
+                    where);
+    dataset.expect_size_within(file);
+    return dataset;
+}
+
+// A damaged or crafted header can give a dataset any dims; reading it would then allocate
+// memory for data that are not there (a 1 KiB file claiming terabytes). No written dataset
+// holds more than its file, or, compressed, more than deflate's largest ratio (1032:1) of it.
+// Virtual datasets and external storage keep their data in other files and are not checked.
+void Dataset::expect_size_within(const File& file) const {
+    constexpr std::uint64_t max_compression_ratio = 1032;
+    const Handle properties(check(H5Dget_create_plist(id()), "H5Dget_create_plist", where_),
+                            H5Pclose);
+    if (check(H5Pget_layout(properties.id()), "H5Pget_layout", where_) == H5D_VIRTUAL ||
+        check(H5Pget_external_count(properties.id()), "H5Pget_external_count", where_) > 0)
+        return;
+    hsize_t file_bytes = 0;
+    check(H5Fget_filesize(file.id(), &file_bytes), "H5Fget_filesize", file.path());
+    const bool filtered = check(H5Pget_nfilters(properties.id()), "H5Pget_nfilters", where_) > 0;
+    const std::uint64_t limit = filtered ? file_bytes * max_compression_ratio : file_bytes;
+    const std::vector<std::int64_t> extent = dims();
+    std::uint64_t bytes = element_type().size;
+    bool too_large = false;
+    for (const std::int64_t d : extent)  // above 2^63, an hsize_t reads back negative
+        too_large = too_large || d < 0 || __builtin_mul_overflow(bytes, std::uint64_t(d), &bytes);
+    if (too_large || bytes > limit)
+        throw FormatError("'" + where_ + "' claims dims " + dims_to_string(extent) + " of " +
+                          std::to_string(element_type().size) + "-byte elements, more than its " +
+                          "file of " + std::to_string(file_bytes) + " bytes can hold" +
+                          (filtered ? " compressed" : "") + ": the file is damaged");
 }
 
 Dataset Dataset::create(const File& file, const std::string& path, hid_t file_type,

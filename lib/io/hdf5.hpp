@@ -116,6 +116,8 @@ struct ElementType {
 /// An open dataset; reads and writes convert between the stored type and the memory type.
 class Dataset {
 public:
+    /// Opens a dataset to read; FormatError naming it when its dims describe more data than
+    /// its file could hold (a damaged header), so that no reader allocates for them.
     static Dataset open(const File& file, const std::string& path);
     /// Creates a dataset of `file_type` (a predefined type such as H5T_IEEE_F32LE) and `dims`,
     /// creating missing groups on the way.
@@ -145,6 +147,8 @@ private:
     Dataset(Handle handle, std::string where)
         : handle_(std::move(handle)), where_(std::move(where)) {}
     struct Selection;
+    /// FormatError naming the dataset when its dims describe more bytes than `file` can hold.
+    void expect_size_within(const File& file) const;
     /// The file and memory dataspaces of a box, checked against the dims.
     Selection select(const std::vector<std::int64_t>& offset,
                      const std::vector<std::int64_t>& count) const;

@@ -47,9 +47,14 @@ Strip strip_for(std::int64_t in_channels, std::int64_t out_channels) {
 }
 
 // Everything that uses AVX-512 lives between the pragmas and works on raw pointers, so that
-// no template shared with the rest of the library is instantiated for AVX-512 here.
+// no template shared with the rest of the library is instantiated for AVX-512 here. Clang has
+// no `#pragma GCC target`; its attribute pragma does the same.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f")
+#endif
 
 // B^T d for one column of an input tile (Lavin and Gray's F(4x4, 3x3)).
 inline void input_transform_1d(const __m512 d[in_tile], __m512 t[in_tile]) {
@@ -245,7 +250,11 @@ void run_strip(const Problem& pb, const float* src, const float* weights, const 
     _mm_sfence();
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 }  // namespace
 

@@ -6,9 +6,6 @@ namespace tomodenoise::sim {
 namespace {
 
 constexpr double k_pi = 3.14159265358979323846;
-// Everything stays inside this radius, so the whole object is in view of every angle and
-// inside the reconstruction circle.
-constexpr double k_object_radius = 0.95;
 
 double uniform(std::mt19937_64& rng, double lo, double hi) {
     return std::uniform_real_distribution<double>(lo, hi)(rng);

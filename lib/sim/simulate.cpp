@@ -23,8 +23,6 @@ namespace {
 
 constexpr double k_pi = 3.14159265358979323846;
 constexpr int k_min_size = 8;
-// Area-averaging of the phantom's edges: 4 x 4 point samples per pixel.
-constexpr int k_phantom_subsamples = 4;
 
 template <typename Enum, std::size_t N>
 Enum parse_name(const std::string& name, const std::string& option,

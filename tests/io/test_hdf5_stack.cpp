@@ -202,6 +202,35 @@ TEST(Hdf5Stack, UnsupportedTypeClassesAreNamedNotNumbered) {
                                      {file + ":/mask", "enum", "not supported"});
 }
 
+// A damaged header can claim any dims: the readers refuse a dataset larger than its file could
+// hold before allocating for it (found by tests/fuzz/fuzz_hdf5_stack; the 1.4 KB file of
+// tests/fuzz/regressions/huge-dims-stack.h5 asked for 10 TB and ended in std::bad_alloc).
+TEST(Hdf5Stack, DimsBeyondWhatTheFileHoldsAreRefusedBeforeReading) {
+    ScratchDir dir;
+    const std::string file = dir.file("claims.h5");
+    {
+        const hdf5::File h5 = hdf5::File::create(file);
+        // Created and never written: HDF5 allocates no storage, the file stays tiny.
+        hdf5::Dataset::create(h5, "/huge", H5T_STD_U8LE, {100000, 100000, 1000});
+        hdf5::Dataset::create(h5, "/huge_gzip", H5T_IEEE_F32LE, {4000, 1000, 1000},
+                              {{1, 1000, 1000}, 6});
+        hdf5::Dataset::create(h5, "/fits", H5T_STD_U8LE, {1, 4, 4});
+    }
+    const std::string huge = file + ":/huge";
+    expect_error_naming<FormatError>([&] { read_hdf5_stack({file, "/huge"}); },
+                                     {huge, "(100000, 100000, 1000)", "damaged"});
+    expect_error_naming<FormatError>([&] { hdf5_stack_shape({file, "/huge"}); }, {huge});
+    expect_error_naming<FormatError>([&] { read_hdf5_slab({file, "/huge"}, 0, 1); }, {huge});
+    expect_error_naming<FormatError>([&] { read_hdf5_stack({file, "/huge_gzip"}); },
+                                     {file + ":/huge_gzip", "compressed"});
+    // Model weights go through the same open.
+    const hdf5::File h5 = hdf5::File::open_read(file);
+    expect_error_naming<FormatError>([&] { hdf5::read_float_dataset(h5, "/huge_gzip"); },
+                                     {file + ":/huge_gzip"});
+    // A dataset that fits its file reads (its fill values) as before.
+    EXPECT_EQ(read_hdf5_stack({file, "/fits"}).shape(), (StackShape{1, 4, 4}));
+}
+
 TEST(Hdf5StackWriter, WritesSlabByCommittedSlabOnly) {
     ScratchDir dir;
     const DatasetAddress address{dir.file("out.h5"), "/recon"};
