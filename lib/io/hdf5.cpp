@@ -4,6 +4,7 @@
 #include <numeric>
 #include <utility>
 
+#include "core/system_memory.hpp"
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise::hdf5 {
@@ -455,30 +456,40 @@ Dataset Dataset::open(const File& file, const std::string& path) {
 }
 
 // A damaged or crafted header can give a dataset any dims; reading it would then allocate
-// memory for data that are not there (a 1 KiB file claiming terabytes). No written dataset
-// holds more than its file, or, compressed, more than deflate's largest ratio (1032:1) of it.
-// Virtual datasets and external storage keep their data in other files and are not checked.
+// memory for data that are not there (a 1 KiB file claiming terabytes). Storage that HDF5 has
+// allocated in full lies in the file: no more than the file's size, or, compressed, deflate's
+// largest ratio (1032:1) of it. Storage not (fully) allocated reads as the fill value, which a
+// dataset created and written in part legitimately has: there only a read larger than the
+// machine's memory is refused (read_box). Virtual datasets and external storage keep their
+// data in other files and are not checked.
 void Dataset::expect_size_within(const File& file) const {
     constexpr std::uint64_t max_compression_ratio = 1032;
-    const Handle properties(check(H5Dget_create_plist(id()), "H5Dget_create_plist", where_),
-                            H5Pclose);
-    if (check(H5Pget_layout(properties.id()), "H5Pget_layout", where_) == H5D_VIRTUAL ||
-        check(H5Pget_external_count(properties.id()), "H5Pget_external_count", where_) > 0)
-        return;
-    hsize_t file_bytes = 0;
-    check(H5Fget_filesize(file.id(), &file_bytes), "H5Fget_filesize", file.path());
-    const bool filtered = check(H5Pget_nfilters(properties.id()), "H5Pget_nfilters", where_) > 0;
-    const std::uint64_t limit = filtered ? file_bytes * max_compression_ratio : file_bytes;
     const std::vector<std::int64_t> extent = dims();
     std::uint64_t bytes = element_type().size;
     bool too_large = false;
     for (const std::int64_t d : extent)  // above 2^63, an hsize_t reads back negative
         too_large = too_large || d < 0 || __builtin_mul_overflow(bytes, std::uint64_t(d), &bytes);
-    if (too_large || bytes > limit)
-        throw FormatError("'" + where_ + "' claims dims " + dims_to_string(extent) + " of " +
-                          std::to_string(element_type().size) + "-byte elements, more than its " +
-                          "file of " + std::to_string(file_bytes) + " bytes can hold" +
-                          (filtered ? " compressed" : "") + ": the file is damaged");
+    const auto damaged = [&](const std::string& why) {
+        return FormatError("'" + where_ + "' claims dims " + dims_to_string(extent) + " of " +
+                           std::to_string(element_type().size) + "-byte elements, " + why +
+                           ": the file is damaged");
+    };
+    if (too_large) throw damaged("more bytes than any machine addresses");
+    const Handle properties(check(H5Dget_create_plist(id()), "H5Dget_create_plist", where_),
+                            H5Pclose);
+    if (check(H5Pget_layout(properties.id()), "H5Pget_layout", where_) == H5D_VIRTUAL ||
+        check(H5Pget_external_count(properties.id()), "H5Pget_external_count", where_) > 0)
+        return;
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    check(H5Dget_space_status(id(), &status), "H5Dget_space_status", where_);
+    if (status != H5D_SPACE_STATUS_ALLOCATED) return;
+    hsize_t file_bytes = 0;
+    check(H5Fget_filesize(file.id(), &file_bytes), "H5Fget_filesize", file.path());
+    const bool filtered = check(H5Pget_nfilters(properties.id()), "H5Pget_nfilters", where_) > 0;
+    const std::uint64_t limit = filtered ? file_bytes * max_compression_ratio : file_bytes;
+    if (bytes > limit)
+        throw damaged("more than its file of " + std::to_string(file_bytes) + " bytes can hold" +
+                      (filtered ? " compressed" : ""));
 }
 
 Dataset Dataset::create(const File& file, const std::string& path, hid_t file_type,
@@ -595,6 +606,8 @@ FloatArray read_float_dataset(const File& file, const std::string& path) {
         throw FormatError("'" + dataset.where() + "' is not a floating-point dataset");
     FloatArray array;
     array.dims = dataset.dims();
+    check_fits_in_memory(element_count(array.dims) * std::int64_t(sizeof(float)),
+                         "reading '" + dataset.where() + "'");
     array.values.resize(static_cast<std::size_t>(element_count(array.dims)));
     dataset.read(H5T_NATIVE_FLOAT, array.values.data());
     return array;

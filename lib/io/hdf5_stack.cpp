@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "core/system_memory.hpp"
 #include "io/hdf5.hpp"
 #include "io/temporary_file.hpp"
 #include "tomodenoise/error.hpp"
@@ -161,13 +162,6 @@ DatasetAddress DatasetAddress::parse(const std::string& text) {
 
 std::string DatasetAddress::to_string() const { return file + ":" + dataset; }
 
-Stack read_hdf5_stack(const DatasetAddress& address) {
-    const StoredStack stored = open_stored_stack(address);
-    Stack stack(stored.shape, stored.type);
-    stored.dataset.read(memory_type(stored.type), stack.data());
-    return stack;
-}
-
 namespace {
 
 Stack read_tile(const StoredStack& stored, const DatasetAddress& address, std::int64_t first,
@@ -180,6 +174,9 @@ Stack read_tile(const StoredStack& stored, const DatasetAddress& address, std::i
                               ", " + std::to_string(y + h) + "), columns [" + std::to_string(x) +
                               ", " + std::to_string(x + w) + ") are outside '" +
                               address.to_string() + "' of shape " + stored.shape.to_string());
+    check_fits_in_memory(count * h * w * std::int64_t(pixel_size(stored.type)),
+                         "reading " + std::to_string(count) + " x " + std::to_string(h) + " x " +
+                             std::to_string(w) + " pixels of '" + address.to_string() + "'");
     Stack tile({count, h, w}, stored.type);
     // A rank-2 box has no slice count, so zero slices would still read a whole image.
     if (stored.single_slice && count == 0) return tile;
@@ -191,6 +188,11 @@ Stack read_tile(const StoredStack& stored, const DatasetAddress& address, std::i
 }
 
 }  // namespace
+
+Stack read_hdf5_stack(const DatasetAddress& address) {
+    const StoredStack stored = open_stored_stack(address);
+    return read_tile(stored, address, 0, stored.shape.n, 0, 0, stored.shape.h, stored.shape.w);
+}
 
 Stack read_hdf5_slab(const DatasetAddress& address, std::int64_t first, std::int64_t count) {
     const StoredStack stored = open_stored_stack(address);

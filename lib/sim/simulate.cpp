@@ -2,8 +2,6 @@
 
 #include <tbb/parallel_for.h>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/system_memory.hpp"
 #include "sim/noise.hpp"
 #include "sim/parallel_beam.hpp"
 #include "sim/phantom.hpp"
@@ -68,18 +67,6 @@ std::string number(double value) {
     char text[32];
     std::snprintf(text, sizeof text, "%g", value);
     return text;
-}
-
-std::string gibibytes(std::int64_t bytes) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f GiB", double(bytes) / double(1LL << 30));
-    return text;
-}
-
-// 0 when the system does not say.
-std::int64_t physical_memory_bytes() {
-    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
-    return pages > 0 && page_size > 0 ? std::int64_t(pages) * page_size : 0;
 }
 
 // SplitMix64 finalizer: turns (seed, split, index) into well-separated stream seeds.
