@@ -46,7 +46,7 @@ Stack apply_to_slices(Context& ctx, Network& network, const Stack& inputs, std::
     Stack out(sh, PixelType::float32);
     for (std::int64_t i = 0; i < sh.n; ++i)
         forward_padded(ctx, network, inputs.as<float>() + i * sh.h * sh.w, Dims{1, 1, sh.h, sh.w},
-                       multiple, padded, out.as<float>() + i * sh.h * sh.w);
+                       1, multiple, padded, out.as<float>() + i * sh.h * sh.w);
     return out;
 }
 

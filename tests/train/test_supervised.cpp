@@ -1,9 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/network.hpp"
 #include "layers/convolution.hpp"
+#include "models/tomogan_generator.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/simulate.hpp"
+#include "train/loss.hpp"
 #include "train/optimizer.hpp"
 #include "train/supervised.hpp"
 
@@ -80,6 +85,105 @@ TEST(SupervisedTraining, RejectsMismatchedStacksAndOptions) {
     opt.patch = 8;
     opt.epochs = 0;
     EXPECT_THROW(train_supervised(ctx, net, adam, a, a, nullptr, nullptr, opt), InvalidArgument);
+}
+
+// A U-Net small enough for a test whose skip concatenations have whole 16-channel blocks:
+// where oneDNN picks nChw16c, inference writes the skips straight into the concatenations.
+TomoGanGeneratorConfig small_unet_config() {
+    TomoGanGeneratorConfig config;
+    config.levels = 2;
+    config.seed = 5;
+    return config;
+}
+
+// A network that has only ever run inference, holding `trained`'s weights.
+Network fresh_copy(Network& trained) {
+    Network fresh = build_tomogan_generator(small_unet_config());
+    const auto from = trained.parameters(), to = fresh.parameters();
+    EXPECT_EQ(from.size(), to.size());
+    for (std::size_t k = 0; k < from.size() && k < to.size(); ++k) {
+        std::copy_n(from[k]->value(), from[k]->size(), to[k]->value());
+        to[k]->mark_changed();
+    }
+    return fresh;
+}
+
+Tensor ramp(const Dims& dims, float phase) {
+    Tensor t(dims);
+    for (std::int64_t i = 0; i < dims.count(); ++i)
+        t.data()[i] = 0.5f + 0.4f * std::sin(0.37f * float(i) + phase);
+    return t;
+}
+
+void train_step(Context& ctx, Network& net, Adam& adam, const Dims& batch, float phase) {
+    const Tensor x = ramp(batch, phase), y = ramp(batch, phase + 0.1f);
+    Tensor grad;
+    mean_squared_error(net.forward(ctx, x, Mode::training), y, &grad);
+    net.backward(ctx, grad);
+    adam.step();
+}
+
+void expect_same_as_fresh_network(Context& ctx, Network& net, const Dims& image, float phase) {
+    const Tensor x = ramp(image, phase);
+    const Tensor got = net.forward(ctx, x, Mode::inference);
+    Network fresh = fresh_copy(net);
+    const Tensor& want = fresh.forward(ctx, x, Mode::inference);
+    ASSERT_EQ(got.dims(), want.dims()) << "input " << image.to_string();
+    std::int64_t nonzero = 0;
+    for (std::int64_t i = 0; i < want.dims().count(); ++i) {
+        ASSERT_NEAR(got.data()[i], want.data()[i], 1e-5f * (1 + std::abs(want.data()[i])))
+            << "index " << i << " of " << want.dims().to_string();
+        nonzero += want.data()[i] != 0;
+    }
+    EXPECT_GT(nonzero, want.dims().count() / 2);
+}
+
+TEST(SupervisedTraining, UnetInferenceBetweenTrainingStepsMatchesAFreshNetwork) {
+    // Inference plans where the U-Net's skips go for its input dims; training in between runs
+    // the same layers on other dims. Both shapes run twice: the second run of each follows
+    // training, and also reuses the first run's dims.
+    Context ctx;
+    Network net = build_tomogan_generator(small_unet_config());
+    Adam adam(named_parameters(net));
+    const Dims batch{3, 1, 16, 16};
+    for (const Dims& image : {Dims{1, 1, 32, 32}, Dims{1, 1, 24, 40}}) {
+        for (int round = 0; round < 2; ++round) {
+            train_step(ctx, net, adam, batch, float(round));
+            expect_same_as_fresh_network(ctx, net, image, float(round) + 0.5f);
+        }
+    }
+}
+
+TEST(SupervisedTraining, UnetTestLossAfterEveryEpochIsTheTrainedNetworks) {
+    SimulationOptions sim;
+    sim.count = 4;
+    sim.test_count = 2;
+    sim.size = 32;
+    sim.seed = 7;
+    const auto data = simulate(sim);
+    Context ctx;
+    Network net = build_tomogan_generator(small_unet_config());
+    Adam adam(named_parameters(net));
+    SupervisedTrainingOptions opt;
+    opt.epochs = 3;
+    opt.batch = 3;
+    opt.patch = 16;
+    opt.steps_per_epoch = 2;
+    int epochs = 0;
+    train_supervised(ctx, net, adam, data.train.noisy, data.train.clean, &data.test.noisy,
+                     &data.test.clean, opt, [&](const EpochReport& report) {
+                         ++epochs;
+                         Network fresh = fresh_copy(net);
+                         const Stack out = apply_to_slices(ctx, fresh, data.test.noisy, 4);
+                         double sum = 0;
+                         const float* o = out.as<float>();
+                         const float* t = data.test.clean.as<float>();
+                         for (std::int64_t p = 0; p < out.shape().pixels(); ++p)
+                             sum += (double(o[p]) - t[p]) * (double(o[p]) - t[p]);
+                         const double want = sum / double(out.shape().pixels());
+                         EXPECT_NEAR(report.test_loss, want, 1e-5 * want) << "epoch " << epochs;
+                     });
+    EXPECT_EQ(epochs, 3);
 }
 
 }  // namespace
