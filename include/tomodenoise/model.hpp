@@ -27,7 +27,9 @@ struct ApplyOptions {
 class Model {
 public:
     /// Loads `path`. Throws IoError when the file cannot be read and FormatError naming the
-    /// file, layer and class (or weight and dims) for content it cannot use.
+    /// file, layer and class (or weight and dims) for content it cannot use: sizes beyond
+    /// sane limits or disagreeing with the stored weights (refused before allocating),
+    /// fields of the wrong type, NaN or infinite weights.
     static Model load(const std::string& path, const ApplyOptions& options = {});
 
     Model(Model&&) noexcept;

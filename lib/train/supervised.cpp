@@ -1,11 +1,16 @@
 #include "train/supervised.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
 #include "infer/padded_forward.hpp"
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/normalize.hpp"
 #include "train/loss.hpp"
 
 namespace tomodenoise {
@@ -36,6 +41,54 @@ double mean_squared_difference(const Stack& a, const Stack& b) {
         sum += d * d;
     }
     return sum / double(a.shape().pixels());
+}
+
+double physical_memory_bytes() {
+    return double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+}
+
+// Training keeps every layer's output and its gradient for the whole batch: refuses, before
+// any is allocated, a batch and patch size whose activations alone exceed this machine's memory.
+void expect_batch_fits(const Network& network, const SupervisedTrainingOptions& options) {
+    double values = 0;
+    for (const auto& node : network.nodes()) values += 2.0 * double(node.dims.count());
+    const double bytes = values * sizeof(float), memory = physical_memory_bytes();
+    constexpr double gib = 1024.0 * 1024.0 * 1024.0;
+    if (bytes > memory) {
+        char sizes[96];
+        std::snprintf(sizes, sizeof sizes, "%.1f GiB, more than this machine's %.1f GiB",
+                      bytes / gib, memory / gib);
+        throw InvalidArgument("batch " + std::to_string(options.batch) + " of " +
+                              std::to_string(options.patch) + "x" +
+                              std::to_string(options.patch) +
+                              " patches: the network's activations and gradients need " + sizes +
+                              " of memory; lower the batch or the patch size");
+    }
+}
+
+// Training stops at the first NaN or infinite loss or weight, before the epoch is reported, so
+// nothing saved after an epoch ever holds them.
+void expect_finite_loss(double loss, int epoch, int step) {
+    if (!std::isfinite(loss))
+        throw NumericalError("training diverged: the loss of epoch " + std::to_string(epoch) +
+                             ", step " + std::to_string(step + 1) + " is " +
+                             std::to_string(loss) +
+                             " (outliers in the data, or a learning rate too high)");
+}
+
+void expect_finite_weights(const Network& network, int epoch, int step) {
+    for (const auto& node : network.nodes()) {
+        if (!node.layer) continue;
+        for (const Parameter* p : node.layer->parameters()) {
+            const NonFiniteReport non_finite = find_non_finite(p->value(), std::size_t(p->size()));
+            if (non_finite.count > 0)
+                throw NumericalError(
+                    "training diverged: after epoch " + std::to_string(epoch) + ", step " +
+                    std::to_string(step + 1) + " layer '" + node.name + "' weight '" + p->name() +
+                    "' holds " + std::to_string(non_finite.count) +
+                    " NaN or infinite values (outliers in the data, or a learning rate too high)");
+        }
+    }
 }
 
 }  // namespace
@@ -71,6 +124,7 @@ std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimi
 
     const Dims batch_dims{options.batch, 1, options.patch, options.patch};
     network.build({batch_dims});  // checks the patch against the network (ShapeError)
+    expect_batch_fits(network, options);
     std::int64_t multiple = 1;
     for (const auto& node : network.nodes())
         if (node.dims.h > 0) multiple = std::max(multiple, options.patch / node.dims.h);
@@ -95,16 +149,30 @@ std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimi
                 copy_patch(targets, s, r, c, options.patch, y, k);
             }
             const Tensor& out = network.forward(ctx, x, Mode::training);
-            loss_sum += mean_squared_error(out, y, &grad);
+            const double loss = mean_squared_error(out, y, &grad);
+            expect_finite_loss(loss, epoch, step);
+            loss_sum += loss;
             network.backward(ctx, grad);
             optimizer.step();
+            expect_finite_weights(network, epoch, step);
         }
         EpochReport report;
         report.epoch = epoch;
         report.train_loss = loss_sum / steps;
-        if (test_inputs)
+        const std::string bad_state = optimizer.first_non_finite_state();
+        if (!bad_state.empty())
+            throw NumericalError("training diverged: after epoch " + std::to_string(epoch) +
+                                 " the optimizer's state '" + bad_state +
+                                 "' holds NaN or infinite values (outliers in the data, or a "
+                                 "learning rate too high)");
+        if (test_inputs) {
             report.test_loss = mean_squared_difference(
                 apply_to_slices(ctx, network, *test_inputs, multiple), *test_targets);
+            if (!std::isfinite(report.test_loss))
+                throw NumericalError("training diverged: the test loss after epoch " +
+                                     std::to_string(epoch) + " is " +
+                                     std::to_string(report.test_loss));
+        }
         report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         reports.push_back(report);
         if (on_epoch) on_epoch(report);

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
 
 #include "core/network.hpp"
 #include "layers/convolution.hpp"
@@ -69,6 +73,96 @@ TEST(SupervisedTraining, LearnsToDenoiseSimulatedShapes) {
     EXPECT_LT(reports.back().test_loss, 0.7 * noisy_mse)
         << "noisy MSE " << noisy_mse << ", first epoch " << reports.front().test_loss;
     EXPECT_EQ(adam.iterations(), 6 * 25);
+}
+
+std::string message_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const NumericalError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(SupervisedTraining, StopsBeforeReportingAnEpochWhoseLossIsNotFinite) {
+    SimulationOptions sim;
+    sim.count = 3;
+    sim.size = 16;
+    sim.seed = 4;
+    auto data = simulate(sim);
+    Context ctx;
+    Network net = small_denoiser();
+    net.build({Dims{2, 1, 16, 16}});
+    net.initialize(1);
+    Adam adam(named_parameters(net));
+    SupervisedTrainingOptions opt;
+    opt.epochs = 3;
+    opt.batch = 2;
+    opt.patch = 16;
+    opt.steps_per_epoch = 2;
+    std::vector<int> reported;
+    const std::string msg = message_of([&] {
+        train_supervised(ctx, net, adam, data.train.noisy, data.train.clean, nullptr, nullptr,
+                         opt, [&](const EpochReport& r) {
+                             reported.push_back(r.epoch);
+                             // Epoch 2 trains towards infinite targets.
+                             float* target = data.train.clean.as<float>();
+                             std::fill(target, target + data.train.clean.shape().pixels(),
+                                       std::numeric_limits<float>::infinity());
+                         });
+    });
+    EXPECT_EQ(reported, std::vector<int>{1});
+    EXPECT_NE(msg.find("epoch 2, step 1"), std::string::npos) << msg;
+}
+
+TEST(SupervisedTraining, StopsWhenAWeightIsNoLongerFinite) {
+    // One NaN input pixel in each slice: its patch's gradient makes the first kernel NaN, and
+    // a ReLU may hide that from the loss. Either way training stops in the first step.
+    SimulationOptions sim;
+    sim.count = 3;
+    sim.size = 16;
+    sim.seed = 4;
+    auto data = simulate(sim);
+    for (std::int64_t slice = 0; slice < 3; ++slice)
+        data.train.noisy.as<float>()[slice * 16 * 16 + 5 * 16 + 7] =
+            std::numeric_limits<float>::quiet_NaN();
+    Context ctx;
+    Network net = small_denoiser();
+    net.build({Dims{2, 1, 16, 16}});
+    net.initialize(1);
+    Adam adam(named_parameters(net));
+    SupervisedTrainingOptions opt;
+    opt.epochs = 2;
+    opt.batch = 2;
+    opt.patch = 16;
+    opt.steps_per_epoch = 2;
+    int reported = 0;
+    const std::string msg = message_of([&] {
+        train_supervised(ctx, net, adam, data.train.noisy, data.train.clean, nullptr, nullptr,
+                         opt, [&](const EpochReport&) { ++reported; });
+    });
+    EXPECT_EQ(reported, 0);
+    EXPECT_NE(msg.find("training diverged"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("epoch 1, step 1"), std::string::npos) << msg;
+}
+
+TEST(SupervisedTraining, RefusesABatchWhoseActivationsExceedTheMachinesMemory) {
+    Context ctx;
+    Network net = small_denoiser();
+    net.build({Dims{1, 1, 16, 16}});
+    Adam adam(named_parameters(net));
+    const Stack a({2, 64, 64}, PixelType::float32);
+    SupervisedTrainingOptions opt;
+    opt.patch = 64;
+    opt.batch = 1000000000;
+    std::string msg;
+    try {
+        train_supervised(ctx, net, adam, a, a, nullptr, nullptr, opt);
+    } catch (const InvalidArgument& e) {
+        msg = e.what();
+    }
+    EXPECT_NE(msg.find("batch 1000000000"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("GiB"), std::string::npos) << msg;
 }
 
 TEST(SupervisedTraining, RejectsMismatchedStacksAndOptions) {
