@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "infer/padded_forward.hpp"
@@ -43,8 +44,11 @@ double mean_squared_difference(const Stack& a, const Stack& b) {
     return sum / double(a.shape().pixels());
 }
 
+// Infinite where the system does not say.
 double physical_memory_bytes() {
-    return double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page_size <= 0) return std::numeric_limits<double>::infinity();
+    return double(pages) * double(page_size);
 }
 
 // Training keeps every layer's output and its gradient for the whole batch: refuses, before
@@ -66,14 +70,15 @@ void expect_batch_fits(const Network& network, const SupervisedTrainingOptions& 
     }
 }
 
-// Training stops at the first NaN or infinite loss or weight, before the epoch is reported, so
-// nothing saved after an epoch ever holds them.
+// Training stops at the first NaN or infinite loss, weight or optimizer state, before the
+// epoch is reported, so nothing saved after an epoch ever holds them.
+constexpr const char* divergence_causes = " (outliers in the data, or a learning rate too high)";
+
 void expect_finite_loss(double loss, int epoch, int step) {
     if (!std::isfinite(loss))
         throw NumericalError("training diverged: the loss of epoch " + std::to_string(epoch) +
                              ", step " + std::to_string(step + 1) + " is " +
-                             std::to_string(loss) +
-                             " (outliers in the data, or a learning rate too high)");
+                             std::to_string(loss) + divergence_causes);
 }
 
 void expect_finite_weights(const Network& network, int epoch, int step) {
@@ -82,11 +87,11 @@ void expect_finite_weights(const Network& network, int epoch, int step) {
         for (const Parameter* p : node.layer->parameters()) {
             const NonFiniteReport non_finite = find_non_finite(p->value(), std::size_t(p->size()));
             if (non_finite.count > 0)
-                throw NumericalError(
-                    "training diverged: after epoch " + std::to_string(epoch) + ", step " +
-                    std::to_string(step + 1) + " layer '" + node.name + "' weight '" + p->name() +
-                    "' holds " + std::to_string(non_finite.count) +
-                    " NaN or infinite values (outliers in the data, or a learning rate too high)");
+                throw NumericalError("training diverged: after epoch " + std::to_string(epoch) +
+                                     ", step " + std::to_string(step + 1) + ", layer '" +
+                                     node.name + "' weight '" + p->name() + "' holds " +
+                                     std::to_string(non_finite.count) +
+                                     " NaN or infinite values" + divergence_causes);
         }
     }
 }
@@ -163,15 +168,14 @@ std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimi
         if (!bad_state.empty())
             throw NumericalError("training diverged: after epoch " + std::to_string(epoch) +
                                  " the optimizer's state '" + bad_state +
-                                 "' holds NaN or infinite values (outliers in the data, or a "
-                                 "learning rate too high)");
+                                 "' holds NaN or infinite values" + divergence_causes);
         if (test_inputs) {
             report.test_loss = mean_squared_difference(
                 apply_to_slices(ctx, network, *test_inputs, multiple), *test_targets);
             if (!std::isfinite(report.test_loss))
                 throw NumericalError("training diverged: the test loss after epoch " +
                                      std::to_string(epoch) + " is " +
-                                     std::to_string(report.test_loss));
+                                     std::to_string(report.test_loss) + divergence_causes);
         }
         report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         reports.push_back(report);
