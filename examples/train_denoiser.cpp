@@ -28,6 +28,7 @@
 #include "models/tomogan_generator.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
+#include "tomodenoise/normalize.hpp"
 #include "tomodenoise/threads.hpp"
 #include "tool_main.hpp"
 #include "train/optimizer.hpp"
@@ -37,15 +38,22 @@ using namespace tomodenoise;
 
 namespace {
 
+// The dataset as float32. NaN or infinite values are refused, naming the first (slice, row,
+// col), as denoise_stack refuses them: they would make NaN weights.
 Stack read_float_stack(const std::string& file, const std::string& dataset) {
     const DatasetAddress address{file, dataset};
-    const Stack s = read_hdf5_stack(address);
+    Stack s = read_hdf5_stack(address);
     if (s.shape().pixels() == 0)
         throw ShapeError("'" + address.to_string() + "' has dims " + s.shape().to_string() +
                          ": there are no images to train on or test with");
-    if (s.type() == PixelType::float32) return s;
-    const auto values = s.to_float("'" + address.to_string() + "'");
-    return Stack::from_float(s.shape(), values.data());
+    if (s.type() != PixelType::float32) {
+        const auto values = s.to_float("'" + address.to_string() + "'");
+        s = Stack::from_float(s.shape(), values.data());
+    }
+    NormalizeOptions finite_only;
+    finite_only.scaling = Scaling::none;
+    normalize(s.as<float>(), s.shape(), finite_only, "'" + address.to_string() + "'");
+    return s;
 }
 
 bool has_dataset(const std::string& file, const std::string& dataset) {
@@ -76,6 +84,10 @@ double value_range(const Stack& s) {
 
 int main(int argc, char** argv) {
     CLI::App app{"Trains a denoising network on an HDF5 training file and saves it as Keras HDF5"};
+    app.footer(
+        "NaN or infinite values in the training file are an error. Training stops (exit 1) as\n"
+        "soon as the loss or a weight is NaN or infinite; --out then keeps the model of the\n"
+        "last good epoch.");
     std::string data, out, arch = "cnn", resume;
     SupervisedTrainingOptions options;
     double learning_rate = 1e-3;
@@ -91,7 +103,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--resume", resume, "model file (with optimizer state) to continue training");
     app.add_option("--epochs", options.epochs, "epochs")->check(CLI::PositiveNumber)->capture_default_str();
-    app.add_option("--batch", options.batch, "patches per step")->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("--batch", options.batch, "patches per step (refused when their activations exceed the machine's memory)")->check(CLI::PositiveNumber)->capture_default_str();
     app.add_option("--patch", options.patch, "patch side in pixels")->check(CLI::PositiveNumber)->capture_default_str();
     app.add_option("--steps", options.steps_per_epoch, "steps per epoch (0: one pass over the images)")
         ->check(CLI::NonNegativeNumber)->capture_default_str();
@@ -156,23 +168,35 @@ int main(int argc, char** argv) {
         tool::doing("training (batch " + std::to_string(options.batch) + " of " +
                     std::to_string(options.patch) + "x" + std::to_string(options.patch) +
                     " patches)");
-        train_supervised(ctx, network, adam, inputs, targets, with_test ? &test_inputs : nullptr,
-                         with_test ? &test_targets : nullptr, options, [&](const EpochReport& r) {
-                             save_network(out, network, &adam);
-                             std::printf("epoch %d: train loss %.6g", r.epoch, r.train_loss);
-                             if (r.test_loss >= 0)
-                                 std::printf(", test loss %.6g, test PSNR %.2f dB", r.test_loss,
-                                             10 * std::log10(range * range / r.test_loss));
-                             std::printf(", %.1f s -> %s\n", r.seconds, out.c_str());
-                             if (!snapshots.empty() && with_test) {
-                                 char name[32];
-                                 std::snprintf(name, sizeof name, "epoch_%03d.png", r.epoch);
-                                 const Stack output = apply_to_slices(
-                                     ctx, network, test_inputs, downsampling_factor(network));
-                                 write_png_montage((std::filesystem::path(snapshots) / name).string(),
-                                                   {test_inputs, output, test_targets}, 0);
-                             }
-                             std::fflush(stdout);
-                         });
+        int saved_epoch = 0;
+        const auto on_epoch = [&](const EpochReport& r) {
+            save_network(out, network, &adam);
+            saved_epoch = r.epoch;
+            std::printf("epoch %d: train loss %.6g", r.epoch, r.train_loss);
+            if (r.test_loss >= 0)
+                std::printf(", test loss %.6g, test PSNR %.2f dB", r.test_loss,
+                            10 * std::log10(range * range / r.test_loss));
+            std::printf(", %.1f s -> %s\n", r.seconds, out.c_str());
+            if (!snapshots.empty() && with_test) {
+                char name[32];
+                std::snprintf(name, sizeof name, "epoch_%03d.png", r.epoch);
+                const Stack output =
+                    apply_to_slices(ctx, network, test_inputs, downsampling_factor(network));
+                write_png_montage((std::filesystem::path(snapshots) / name).string(),
+                                  {test_inputs, output, test_targets}, 0);
+            }
+            std::fflush(stdout);
+        };
+        try {
+            train_supervised(ctx, network, adam, inputs, targets,
+                             with_test ? &test_inputs : nullptr,
+                             with_test ? &test_targets : nullptr, options, on_epoch);
+        } catch (const NumericalError& e) {
+            // Training stops before a diverged epoch is saved: the file keeps the last good one.
+            throw NumericalError(std::string(e.what()) + "; " +
+                                 (saved_epoch > 0 ? out + " keeps the model of epoch " +
+                                                        std::to_string(saved_epoch)
+                                                  : "this run wrote no model"));
+        }
     });
 }

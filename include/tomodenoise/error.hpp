@@ -38,6 +38,13 @@ public:
     explicit InvalidArgument(const std::string& what) : Error(what) {}
 };
 
+/// A computation produced NaN or infinite values: a training run whose loss or weights
+/// diverged. The message names the epoch, step, and loss or layer and weight.
+class NumericalError : public Error {
+public:
+    explicit NumericalError(const std::string& what) : Error(what) {}
+};
+
 /// oneDNN refused or failed an operation; the message names the layer and its dims.
 class BackendError : public Error {
 public:

@@ -32,8 +32,10 @@ struct ApplyOptions {
 class Model {
 public:
     /// Loads `path`. Throws IoError when the file cannot be read and FormatError naming the
-    /// file, layer and class (or weight and dims) for content it cannot use, InvalidArgument
-    /// naming the field for `options` out of range.
+    /// file, layer and class (or weight and dims) for content it cannot use: sizes beyond
+    /// sane limits or disagreeing with the stored weights (refused before allocating),
+    /// fields of the wrong type, NaN or infinite weights; InvalidArgument naming the field for
+    /// `options` out of range.
     static Model load(const std::string& path, const ApplyOptions& options = {});
 
     Model(Model&&) noexcept;

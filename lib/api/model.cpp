@@ -18,8 +18,10 @@ ModelReplica::ModelReplica(Network net, int threads, bool direct_convolution)
 }
 
 void ModelReplica::apply(const float* input, std::int64_t n, std::int64_t c, std::int64_t h,
-                         std::int64_t w, std::int64_t multiple, float* output) {
-    forward_padded(context, network, input, Dims{n, c, h, w}, multiple, padded, output);
+                         std::int64_t w, std::int64_t output_channels, std::int64_t multiple,
+                         float* output) {
+    forward_padded(context, network, input, Dims{n, c, h, w}, output_channels, multiple, padded,
+                   output);
 }
 
 Model::Impl::Impl(Network net, const ApplyOptions& options, std::vector<Network> more)
@@ -103,7 +105,7 @@ void Model::apply(const float* input, std::int64_t n, std::int64_t h, std::int64
     const std::int64_t c = input_channels(), out_c = output_channels();
     if (m.copies.empty() || n == 1) {
         const ThreadCountScope threads(m.context.threads());
-        m.apply(input, n, c, h, w, m.multiple, output);
+        m.apply(input, n, c, h, w, out_c, m.multiple, output);
         return;
     }
     // Images side by side: replica r takes a contiguous share of the batch and runs it with
@@ -114,7 +116,7 @@ void Model::apply(const float* input, std::int64_t n, std::int64_t h, std::int64
             const std::int64_t first = n * r / replicas, last = n * (r + 1) / replicas;
             ModelReplica& replica = r == 0 ? static_cast<ModelReplica&>(m) : *m.copies[r - 1];
             const ThreadCountScope threads(m.threads_per_image);
-            replica.apply(input + first * c * h * w, last - first, c, h, w, m.multiple,
+            replica.apply(input + first * c * h * w, last - first, c, h, w, out_c, m.multiple,
                           output + first * out_c * h * w);
         });
     });

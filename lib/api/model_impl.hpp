@@ -17,9 +17,10 @@ namespace tomodenoise {
 /// One copy of the network with what running it needs; copies run side by side.
 struct ModelReplica {
     ModelReplica(Network net, int threads, bool direct_convolution);
-    /// Applies the network to `n` images of `c` x `h` x `w`, padded to `multiple`.
+    /// Applies the network to `n` images of `c` x `h` x `w`, padded to `multiple`, writing `n`
+    /// images of `output_channels` x `h` x `w`.
     void apply(const float* input, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
-               std::int64_t multiple, float* output);
+               std::int64_t output_channels, std::int64_t multiple, float* output);
 
     Network network;
     Context context;

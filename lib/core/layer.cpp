@@ -16,4 +16,18 @@ void Layer::expect_inputs(const std::vector<Dims>& inputs, std::size_t expected)
                          std::to_string(inputs.size()));
 }
 
+Parameter Layer::create_parameter(std::size_t index, std::string name,
+                                  std::vector<std::int64_t> shape) const {
+    if (parameter_check_) parameter_check_(*this, index, shape);
+    std::int64_t count = 1;
+    for (const std::int64_t d : shape) {
+        if (d < 1 || count > max_parameter_values / d)
+            throw ShapeError(what() + ": weight '" + name + "' of shape " + shape_string(shape) +
+                             " is empty or holds more than " +
+                             std::to_string(max_parameter_values) + " values");
+        count *= d;
+    }
+    return Parameter(std::move(name), std::move(shape));
+}
+
 }  // namespace tomodenoise

@@ -5,6 +5,7 @@
 // tensors in any oneDNN layout and reorder only where a primitive wants another one.
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -17,6 +18,10 @@ namespace tomodenoise {
 
 enum class Mode { inference, training };
 
+/// The most values one parameter may hold: 1 GiB of float32, above VGG19's largest weight
+/// (25088 x 4096). A larger one comes from a wrong configuration, not a network to train.
+constexpr std::int64_t max_parameter_values = std::int64_t(1) << 28;
+
 /// "[N, C, H, W], [N, C, H, W], ..." for messages about layers with several inputs.
 std::string dims_list(const std::vector<Dims>& dims);
 
@@ -27,7 +32,15 @@ public:
     Layer(const Layer&) = delete;
     Layer& operator=(const Layer&) = delete;
 
+    /// Called by build() with the index (in parameters() order) and shape of each parameter
+    /// before allocating it; throws to refuse the shape. A model file checks the shape against
+    /// the weight it stores, so a config that disagrees with its weights allocates nothing.
+    using ParameterCheck = std::function<void(const Layer& layer, std::size_t index,
+                                              const std::vector<std::int64_t>& shape)>;
+
     const std::string& name() const { return name_; }
+    /// Installs `check` for the parameters build() creates from now on (empty: none).
+    void set_parameter_check(ParameterCheck check) { parameter_check_ = std::move(check); }
     /// The Keras class name this layer saves as ("Conv2D", "MaxPooling2D", ...).
     virtual std::string type() const = 0;
     /// Number of inputs, or 0 for "one or more" (concatenation, addition).
@@ -61,9 +74,15 @@ protected:
     std::string what() const { return "layer '" + name_ + "' (" + type() + ")"; }
     /// Throws ShapeError unless there are `expected` inputs.
     void expect_inputs(const std::vector<Dims>& inputs, std::size_t expected) const;
+    /// Parameter `index` (in parameters() order) named `name`, allocated once the installed
+    /// check accepts `shape`. Throws ShapeError naming the layer, the weight and the shape for
+    /// a dim below 1 or more than max_parameter_values values.
+    Parameter create_parameter(std::size_t index, std::string name,
+                               std::vector<std::int64_t> shape) const;
 
 private:
     std::string name_;
+    ParameterCheck parameter_check_;
 };
 
 }  // namespace tomodenoise

@@ -89,6 +89,9 @@ std::vector<Dims> Network::build(const std::vector<Dims>& input_dims) {
         for (auto i : node.inputs) in.push_back(nodes_[i].dims);
         node.dims = node.layer->build(in);
     }
+    // The plan's views point into outputs laid out for the last build: rebuilt layers may
+    // reshape or reallocate them.
+    clear_concatenation_plan();
     built_for_ = input_dims;
     std::vector<Dims> out;
     for (auto i : outputs_) out.push_back(nodes_[i].dims);
@@ -110,7 +113,9 @@ const std::vector<Tensor>& Network::forward(Context& ctx, const std::vector<cons
     for (const Tensor* t : inputs) dims.push_back(t->dims());
     if (dims != built_for_) build(dims);
     const bool inference = mode == Mode::inference;
-    if (inference && planned_for_ != dims) clear_concatenation_plan();
+    // Training runs every layer into its own output, concatenations included, which can
+    // reshape them under the plan's views; inference on other dims needs another plan.
+    if (!inference || planned_for_ != dims) clear_concatenation_plan();
     auto out = [&](Node& node) -> Tensor& { return inference ? inference_output(node) : node.output; };
     std::size_t next_input = 0;
     std::vector<const Tensor*> src;

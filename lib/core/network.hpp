@@ -91,7 +91,8 @@ private:
     /// layer whose output has the concatenation's blocked layout (nChw16c, whole 16-channel
     /// blocks, batch 1), that output occupies one contiguous range of the concatenation's
     /// output. Those layers then write there directly and the concatenation is skipped: the
-    /// U-Net's skip connections cost no copy.
+    /// U-Net's skip connections cost no copy. The plan holds until the next build() or
+    /// training run, or an inference run on other dims.
     void plan_concatenations();
     void clear_concatenation_plan();
     Tensor& inference_output(Node& node) { return node.alias.empty() ? node.output : node.alias; }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/reflect_padding.hpp"
+#include "tomodenoise/error.hpp"
 
 namespace tomodenoise {
 
@@ -27,7 +28,8 @@ std::int64_t downsampling_factor(Network& network) {
 }
 
 void forward_padded(Context& ctx, Network& network, const float* input, const Dims& src,
-                    std::int64_t multiple, Tensor& padded, float* output) {
+                    std::int64_t output_channels, std::int64_t multiple, Tensor& padded,
+                    float* output) {
     const auto round_up = [&](std::int64_t v) { return (v + multiple - 1) / multiple * multiple; };
     const Dims padded_dims{src.n, src.c, round_up(src.h), round_up(src.w)};
     const Tensor* net_input;
@@ -40,7 +42,14 @@ void forward_padded(Context& ctx, Network& network, const float* input, const Di
         reflect_pad(input, src, padded);
         net_input = &padded;
     }
-    crop(network.forward(ctx, *net_input, Mode::inference), src.h, src.w, output);
+    const Tensor& result = network.forward(ctx, *net_input, Mode::inference);
+    const Dims window{src.n, output_channels, src.h, src.w};
+    try {
+        crop(result, window, output);
+    } catch (const ShapeError& e) {
+        throw ShapeError("the network's output for input " + net_input->dims().to_string() +
+                         " does not hold the " + window.to_string() + " expected: " + e.what());
+    }
 }
 
 }  // namespace tomodenoise

@@ -15,8 +15,12 @@ std::int64_t downsampling_factor(Network& network);
 
 /// Runs `network` in inference mode on the plain images `input` (dims `src`), padded by
 /// reflection to multiples of `multiple` in `padded` (reused across calls; untouched when no
-/// padding is needed), and writes the top-left (h, w) window of every output image to `output`.
+/// padding is needed), and writes the top-left (h, w) window of every output image, of
+/// `output_channels` channels, to `output` (src.n x output_channels x h x w values). Throws
+/// ShapeError, writing nothing, when the network's output does not have those images and
+/// channels or is smaller than the padded input.
 void forward_padded(Context& ctx, Network& network, const float* input, const Dims& src,
-                    std::int64_t multiple, Tensor& padded, float* output);
+                    std::int64_t output_channels, std::int64_t multiple, Tensor& padded,
+                    float* output);
 
 }  // namespace tomodenoise

@@ -32,10 +32,12 @@ Parameter::Parameter(std::string name, std::vector<std::int64_t> shape)
     grad_memory_ = dnnl::memory(desc_, cpu_engine(), grad_.data());
 }
 
-std::string Parameter::shape_string() const {
+std::string shape_string(const std::vector<std::int64_t>& shape) {
     std::string s = "(";
-    for (std::size_t i = 0; i < shape_.size(); ++i) s += (i ? ", " : "") + std::to_string(shape_[i]);
+    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
     return s + ")";
 }
+
+std::string Parameter::shape_string() const { return tomodenoise::shape_string(shape_); }
 
 }  // namespace tomodenoise

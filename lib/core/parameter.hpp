@@ -12,6 +12,9 @@
 
 namespace tomodenoise {
 
+/// "(O, I, H, W)": a parameter shape for messages.
+std::string shape_string(const std::vector<std::int64_t>& shape);
+
 class Parameter {
 public:
     Parameter() = default;

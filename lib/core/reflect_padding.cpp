@@ -30,8 +30,13 @@ void reflect_pad(const float* src, const Dims& s, Tensor& dst) {
     }
 }
 
-void crop(const Tensor& src, std::int64_t h, std::int64_t w, float* dst) {
+void crop(const Tensor& src, const Dims& window, float* dst) {
     const Dims& d = src.dims();
+    if (!src.is_plain() || d.n != window.n || d.c != window.c || d.h < window.h ||
+        d.w < window.w)
+        throw ShapeError("cannot crop " + window.to_string() + " from " + d.to_string() +
+                         (src.is_plain() ? "" : " (not plain NCHW)"));
+    const std::int64_t h = window.h, w = window.w;
 #pragma omp parallel for collapse(2)
     for (std::int64_t img = 0; img < d.n * d.c; ++img)
         for (std::int64_t y = 0; y < h; ++y)

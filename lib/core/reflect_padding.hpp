@@ -15,7 +15,9 @@ std::int64_t reflect_index(std::int64_t i, std::int64_t n);
 /// and w): top-left aligned, the extra rows and columns filled by reflection.
 void reflect_pad(const float* src, const Dims& src_dims, Tensor& dst);
 
-/// Copies the top-left (h, w) window of each image of the plain tensor `src` into `dst`.
-void crop(const Tensor& src, std::int64_t h, std::int64_t w, float* dst);
+/// Copies the top-left (window.h, window.w) window of each image of the plain tensor `src` into
+/// `dst`, which holds window.count() values. Throws ShapeError unless `src` is plain, has
+/// window.n images of window.c channels and is at least as high and wide as the window.
+void crop(const Tensor& src, const Dims& window, float* dst);
 
 }  // namespace tomodenoise

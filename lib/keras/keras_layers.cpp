@@ -18,29 +18,65 @@ namespace {
 
 using json = nlohmann::json;
 
-// Reads config[key] as T, or throws FormatError naming the file, layer and key.
+// At most this many characters of a JSON value in a message.
+constexpr std::size_t quoted_json_chars = 60;
+
+std::string brief(const nlohmann::json& value) {
+    std::string text = value.dump();
+    if (text.size() > quoted_json_chars) text = text.substr(0, quoted_json_chars) + "...";
+    return text;
+}
+
+// config[key], or FormatError naming the file, layer and key.
+const json& field(const json& config, const char* key, const std::string& where) {
+    if (!config.is_object())
+        throw FormatError(where + ": the layer's config is a JSON " + config.type_name() +
+                          ", not an object");
+    const auto it = config.find(key);
+    if (it == config.end())
+        throw FormatError(where + ": missing '" + key + "' in the layer's config");
+    return *it;
+}
+
+// Reads config[key] as T (a bool, float or string), or throws FormatError naming the file,
+// layer, key and value.
 template <typename T>
 T get(const json& config, const char* key, const std::string& where) {
+    const json& value = field(config, key, where);
     try {
-        return config.at(key).get<T>();
+        return value.get<T>();
     } catch (const json::exception&) {
-        throw FormatError(where + ": missing or invalid '" + key + "' in the layer's config");
+        throw FormatError(where + ": '" + key + "' in the layer's config has the wrong type: " +
+                          brief(value));
     }
+}
+
+// Whether config[key] is given: Keras writes null for a default.
+bool given(const json& config, const char* key) {
+    return config.contains(key) && !config.at(key).is_null();
 }
 
 template <typename T>
 T get_or(const json& config, const char* key, T fallback, const std::string& where) {
-    if (!config.contains(key) || config.at(key).is_null()) return fallback;
-    return get<T>(config, key, where);
+    return given(config, key) ? get<T>(config, key, where) : fallback;
 }
 
-// A square (k, k) pair, as Keras writes kernel sizes, strides and pool sizes.
+std::int64_t integer(const json& config, const char* key, const std::string& where,
+                     std::int64_t low, std::int64_t high) {
+    return keras_integer(field(config, key, where), std::string("'") + key + "'", where, low, high);
+}
+
+// A square (k, k) pair of values in [1, max_keras_window], as Keras writes kernel sizes,
+// strides and pool sizes.
 std::int64_t square(const json& config, const char* key, const std::string& where) {
-    const auto v = get<std::vector<std::int64_t>>(config, key, where);
-    if (v.size() != 2 || v[0] != v[1])
-        throw FormatError(where + ": '" + key + "' must be a square pair, got " +
-                          config.at(key).dump());
-    return v[0];
+    const json& pair = field(config, key, where);
+    if (!pair.is_array() || pair.size() != 2)
+        throw FormatError(where + ": '" + key + "' must be a pair, got " + brief(pair));
+    const std::string name = std::string("'") + key + "'";
+    const std::int64_t first = keras_integer(pair[0], name, where, 1, max_keras_window);
+    if (keras_integer(pair[1], name, where, 1, max_keras_window) != first)
+        throw FormatError(where + ": '" + key + "' must be a square pair, got " + brief(pair));
+    return first;
 }
 
 void expect_channels_last(const json& config, const std::string& where) {
@@ -73,12 +109,12 @@ Activation activation_of(const json& config, const std::string& where) {
 
 ConvolutionConfig convolution_config(const json& config, const std::string& where) {
     expect_channels_last(config, where);
-    if (config.contains("dilation_rate") && square(config, "dilation_rate", where) != 1)
+    if (given(config, "dilation_rate") && square(config, "dilation_rate", where) != 1)
         throw FormatError(where + ": dilated convolutions are not supported");
-    if (get_or<std::int64_t>(config, "groups", 1, where) != 1)
+    if (given(config, "groups") && integer(config, "groups", where, 1, max_keras_channels) != 1)
         throw FormatError(where + ": grouped convolutions are not supported");
     ConvolutionConfig c;
-    c.filters = get<std::int64_t>(config, "filters", where);
+    c.filters = integer(config, "filters", where, 1, max_keras_channels);
     c.kernel = square(config, "kernel_size", where);
     c.stride = square(config, "strides", where);
     c.padding = padding_of(config, where);
@@ -92,9 +128,7 @@ std::unique_ptr<Layer> max_pooling_from_keras(const std::string& name, const jso
     expect_channels_last(config, where);
     MaxPoolingConfig c;
     c.pool = square(config, "pool_size", where);
-    c.stride = config.contains("strides") && !config["strides"].is_null()
-                   ? square(config, "strides", where)
-                   : c.pool;
+    c.stride = given(config, "strides") ? square(config, "strides", where) : c.pool;
     c.padding = padding_of(config, where);
     return std::make_unique<MaxPoolingLayer>(name, c);
 }
@@ -118,7 +152,7 @@ std::unique_ptr<Layer> upsampling_from_keras(const std::string& name, const json
 std::unique_ptr<Layer> dense_from_keras(const std::string& name, const json& config,
                                         const std::string& where) {
     DenseConfig c;
-    c.units = get<std::int64_t>(config, "units", where);
+    c.units = integer(config, "units", where, 1, max_keras_channels);
     c.use_bias = get_or<bool>(config, "use_bias", true, where);
     c.activation = activation_of(config, where);
     return std::make_unique<DenseLayer>(name, c);
@@ -132,7 +166,7 @@ std::unique_ptr<Layer> activation_from_keras(const std::string& name, const json
 }
 
 void expect_channel_axis(const json& config, const std::string& where) {
-    const auto axis = get_or<std::int64_t>(config, "axis", -1, where);
+    const auto axis = given(config, "axis") ? integer(config, "axis", where, -1, 3) : -1;
     if (axis != -1 && axis != 3)
         throw FormatError(where + ": only the channel axis (-1) is supported, got axis " +
                           std::to_string(axis));
@@ -140,14 +174,44 @@ void expect_channel_axis(const json& config, const std::string& where) {
 
 }  // namespace
 
+std::string keras_string(const json& object, const char* key, const std::string& where,
+                         const std::string& fallback) {
+    if (!object.is_object())
+        throw FormatError(where + ": expected a JSON object with '" + key + "', got " +
+                          brief(object));
+    const auto it = object.find(key);
+    if (it == object.end() || it->is_null()) return fallback;
+    if (!it->is_string())
+        throw FormatError(where + ": '" + key + "' must be a string, got " + brief(*it));
+    return it->get<std::string>();
+}
+
+std::int64_t keras_integer(const json& value, const std::string& field, const std::string& where,
+                           std::int64_t low, std::int64_t high) {
+    if (!value.is_number_integer())
+        throw FormatError(where + ": " + field + " must be an integer, got " + brief(value));
+    // An unsigned value above the int64 range would wrap to a negative one.
+    if (value.is_number_unsigned() && value.get<std::uint64_t>() > std::uint64_t(high))
+        throw FormatError(where + ": " + field + " is " + brief(value) + ", must be between " +
+                          std::to_string(low) + " and " + std::to_string(high));
+    const auto v = value.get<std::int64_t>();
+    if (v < low || v > high)
+        throw FormatError(where + ": " + field + " is " + std::to_string(v) +
+                          ", must be between " + std::to_string(low) + " and " +
+                          std::to_string(high));
+    return v;
+}
+
 std::unique_ptr<Layer> layer_from_keras(const std::string& class_name, const json& config,
                                         const std::string& file) {
-    const std::string name = get<std::string>(config, "name", file);
+    const std::string unnamed = file + ": a layer of class '" + class_name + "'";
+    const std::string name = keras_string(config, "name", unnamed);
+    if (name.empty()) throw FormatError(unnamed + " has no name");
     const std::string where = file + ": layer '" + name + "' (" + class_name + ")";
     if (class_name == "Conv2D")
         return std::make_unique<ConvolutionLayer>(name, convolution_config(config, where));
     if (class_name == "Conv2DTranspose") {
-        if (config.contains("output_padding") && !config["output_padding"].is_null())
+        if (given(config, "output_padding"))
             throw FormatError(where + ": output_padding is not supported");
         return std::make_unique<ConvolutionTransposeLayer>(name, convolution_config(config, where));
     }

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,23 @@
 #include "layers/initializer.hpp"
 
 namespace tomodenoise {
+
+/// The largest sizes a model_config may declare, so that a corrupt file is refused before
+/// anything is allocated for it: filters, units and input channels; kernel sizes, strides,
+/// pool sizes and upsampling factors; declared input heights and widths.
+constexpr std::int64_t max_keras_channels = 65536;
+constexpr std::int64_t max_keras_window = 64;
+constexpr std::int64_t max_keras_input_size = std::int64_t(1) << 20;
+
+/// `object[key]` as a string, `fallback` when absent or null. Throws FormatError naming
+/// `where` and the key when `object` is no JSON object or the value no string.
+std::string keras_string(const nlohmann::json& object, const char* key, const std::string& where,
+                         const std::string& fallback = "");
+
+/// `value` (the field `field` of a config) as an integer in [low, high]. Throws FormatError
+/// naming `where`, the field and the value otherwise.
+std::int64_t keras_integer(const nlohmann::json& value, const std::string& field,
+                           const std::string& where, std::int64_t low, std::int64_t high);
 
 /// A layer made from a Keras model_config entry (`class_name` and its `config`). Throws
 /// FormatError naming `where` (the file), the layer and its class for anything unsupported.

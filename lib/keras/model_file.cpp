@@ -2,12 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 
 #include "io/hdf5.hpp"
 #include "io/temporary_file.hpp"
 #include "keras/keras_layers.hpp"
 #include "keras/keras_optimizer.hpp"
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/normalize.hpp"
 #include "tomodenoise/version.hpp"
 
 namespace tomodenoise {
@@ -200,6 +202,8 @@ std::vector<std::string> inbound_names(const json& layer, const std::string& whe
     std::vector<std::string> names;
     if (!layer.contains("inbound_nodes") || layer["inbound_nodes"].empty()) return names;
     const json& nodes = layer["inbound_nodes"];
+    if (!nodes.is_array() || !nodes[0].is_array())
+        throw FormatError(where + ": malformed inbound_nodes " + nodes.dump());
     if (nodes.size() != 1)
         throw FormatError(where + ": layers shared between several calls are not supported");
     for (const auto& in : nodes[0]) {
@@ -211,11 +215,22 @@ std::vector<std::string> inbound_names(const json& layer, const std::string& whe
 }
 
 const json& layers_of(const json& config, const std::string& path) {
-    try {
-        return config.at("config").at("layers");
-    } catch (const json::exception&) {
+    const json* layers = nullptr;
+    if (config.is_object() && config.contains("config") && config["config"].is_object() &&
+        config["config"].contains("layers"))
+        layers = &config["config"]["layers"];
+    if (!layers || !layers->is_array())
         throw FormatError(path + ": model_config has no config.layers list");
-    }
+    return *layers;
+}
+
+// The config object of model_config layer entry `index`, checked to be one.
+const json& config_of(const json& layer, std::size_t index, const std::string& path) {
+    const std::string where = path + ": model_config layer " + std::to_string(index);
+    const std::string class_name = keras_string(layer, "class_name", where);
+    if (!layer.contains("config") || !layer["config"].is_object())
+        throw FormatError(where + " (class '" + class_name + "') has no config object");
+    return layer["config"];
 }
 
 KerasInputShape input_shape_of(const json& layer_config, const std::string& where) {
@@ -224,11 +239,40 @@ KerasInputShape input_shape_of(const json& layer_config, const std::string& wher
     if (!shape || !shape->is_array() || shape->size() != 4 || !(*shape)[3].is_number_integer())
         throw FormatError(where + ": input shape must be [batch, H, W, C] with known C, got " +
                           (shape ? shape->dump() : std::string("none")));
+    const auto size = [&](const json& value, const char* field) -> std::int64_t {
+        return value.is_null() ? 0
+                               : keras_integer(value, field, where, 1, max_keras_input_size);
+    };
     KerasInputShape s;
-    s.h = (*shape)[1].is_number_integer() ? (*shape)[1].get<std::int64_t>() : 0;
-    s.w = (*shape)[2].is_number_integer() ? (*shape)[2].get<std::int64_t>() : 0;
-    s.c = (*shape)[3].get<std::int64_t>();
+    s.h = size((*shape)[1], "input height");
+    s.w = size((*shape)[2], "input width");
+    s.c = keras_integer((*shape)[3], "input channels", where, 1, max_keras_channels);
     return s;
+}
+
+// Before `layer` allocates its parameter `index` of `shape` (our axis order): the file must
+// store that weight with the same dims in Keras's order, so that a config disagreeing with its
+// weights (filters, kernel size, units, input channels) allocates nothing.
+void check_stored_weight(const hdf5::File& file, const Layer& layer, std::size_t index,
+                         const std::vector<std::int64_t>& shape) {
+    const std::string where = file.path() + ": layer '" + layer.name() + "' (" + layer.type() + ")";
+    const std::string group = std::string(weights_group) + "/" + layer.name();
+    if (!hdf5::link_exists(file, group)) throw FormatError(where + ": no weights group " + group);
+    const auto names = hdf5::read_string_list_attribute(file, group, "weight_names");
+    if (index >= names.size())
+        throw FormatError(where + ": its config needs weight " + std::to_string(index + 1) +
+                          " of shape " + shape_string(shape) + ", the file stores " +
+                          std::to_string(names.size()) + " weight(s)");
+    const std::string path = group + "/" + names[index];
+    if (!hdf5::link_exists(file, path))
+        throw FormatError(where + ": weight dataset " + path + " is missing");
+    auto stored = hdf5::Dataset::open(file, path).dims(), needed = shape;
+    std::sort(stored.begin(), stored.end());
+    std::sort(needed.begin(), needed.end());
+    if (stored != needed)
+        throw FormatError(where + ": its config and inputs make weight '" + names[index] +
+                          "' of shape " + shape_string(shape) + ", the file stores " +
+                          hdf5::dims_to_string(hdf5::Dataset::open(file, path).dims()));
 }
 
 void load_weights(const hdf5::File& file, Network& network) {
@@ -261,6 +305,13 @@ void read_keras_layer_weights(const hdf5::File& file, const std::string& group, 
             throw FormatError(where + ": weight '" + names[k] + "' has dims " +
                               hdf5::dims_to_string(array.dims) + ", the layer's config needs " +
                               hdf5::dims_to_string(want));
+        const NonFiniteReport non_finite =
+            find_non_finite(array.values.data(), array.values.size());
+        if (non_finite.count > 0)
+            throw FormatError(where + ": weight '" + names[k] + "' holds " +
+                              std::to_string(non_finite.count) +
+                              " NaN or infinite values (the first at flat index " +
+                              std::to_string(non_finite.first) + ")");
         const auto ours = permute(array.values, array.dims, inverse(axes));
         std::copy(ours.begin(), ours.end(), p.value());
         p.mark_changed();
@@ -277,9 +328,11 @@ KerasInputShape keras_input_shape(const std::string& path, std::size_t i) {
     const auto file = hdf5::File::open_read(path);
     const json config = read_model_config(file);
     std::size_t seen = 0;
-    for (const auto& layer : layers_of(config, path)) {
-        if (layer.value("class_name", "") != "InputLayer") continue;
-        if (seen++ == i) return input_shape_of(layer.at("config"), path);
+    const json& layers = layers_of(config, path);
+    for (std::size_t index = 0; index < layers.size(); ++index) {
+        const json& cfg = config_of(layers[index], index, path);
+        if (keras_string(layers[index], "class_name", path) != "InputLayer") continue;
+        if (seen++ == i) return input_shape_of(cfg, path);
     }
     throw FormatError(path + ": model has no input " + std::to_string(i));
 }
@@ -287,7 +340,7 @@ KerasInputShape keras_input_shape(const std::string& path, std::size_t i) {
 Network load_network(const std::string& path) {
     const auto file = hdf5::File::open_read(path);
     const json config = read_model_config(file);
-    const std::string model_class = config.value("class_name", "");
+    const std::string model_class = keras_string(config, "class_name", path + ": model_config");
     if (model_class != "Model" && model_class != "Functional" && model_class != "Sequential")
         throw FormatError(path + ": model class '" + model_class +
                           "' is not supported (Model, Functional, Sequential)");
@@ -296,18 +349,24 @@ Network load_network(const std::string& path) {
     Network network;
     std::vector<Dims> build_dims;
     std::string previous;
-    for (const auto& layer : layers_of(config, path)) {
-        const std::string class_name = layer.value("class_name", "");
-        if (!layer.contains("config"))
-            throw FormatError(path + ": a layer of class '" + class_name + "' has no config");
-        const json& cfg = layer["config"];
-        const std::string name = cfg.value("name", layer.value("name", ""));
+    const json& layers = layers_of(config, path);
+    for (std::size_t index = 0; index < layers.size(); ++index) {
+        const json& layer = layers[index];
+        const json& cfg = config_of(layer, index, path);
+        const std::string entry = path + ": model_config layer " + std::to_string(index);
+        const std::string class_name = keras_string(layer, "class_name", entry);
+        const std::string name =
+            keras_string(cfg, "name", entry, keras_string(layer, "name", entry));
         const std::string where = path + ": layer '" + name + "' (" + class_name + ")";
         if (class_name == "InputLayer" ||
             (sequential && network.nodes().empty() && cfg.contains("batch_input_shape"))) {
             const auto shape = input_shape_of(cfg, where);
             const std::string input_name = class_name == "InputLayer" ? name : name + "_input";
-            network.add_input(input_name, shape.c, shape.h, shape.w);
+            try {
+                network.add_input(input_name, shape.c, shape.h, shape.w);
+            } catch (const Error& e) {
+                throw FormatError(where + ": " + e.what());
+            }
             build_dims.push_back(Dims{1, shape.c, shape.h ? shape.h : default_build_size,
                                       shape.w ? shape.w : default_build_size});
             previous = input_name;
@@ -318,12 +377,25 @@ Network load_network(const std::string& path) {
             if (!sequential) throw FormatError(where + ": has no inbound nodes");
             inputs = {previous};
         }
-        network.add(layer_from_keras(class_name, cfg, path), inputs);
+        auto made = layer_from_keras(class_name, cfg, path);
+        made->set_parameter_check([&file](const Layer& l, std::size_t k,
+                                          const std::vector<std::int64_t>& shape) {
+            check_stored_weight(file, l, k, shape);
+        });
+        try {
+            network.add(std::move(made), inputs);
+        } catch (const Error& e) {
+            throw FormatError(where + ": " + e.what());
+        }
         previous = name;
     }
     if (!sequential) {
         std::vector<std::string> outputs;
-        for (const auto& o : config["config"].value("output_layers", json::array())) {
+        const json& model = config["config"];
+        const json none = json::array();
+        const json& listed = model.contains("output_layers") ? model["output_layers"] : none;
+        if (!listed.is_array()) throw FormatError(path + ": malformed output_layers");
+        for (const auto& o : listed) {
             if (!o.is_array() || o.empty() || !o[0].is_string())
                 throw FormatError(path + ": malformed output_layers");
             outputs.push_back(o[0].get<std::string>());
@@ -335,6 +407,9 @@ Network load_network(const std::string& path) {
     } catch (const ShapeError& e) {
         throw FormatError(path + ": the model's layers do not fit together: " + e.what());
     }
+    // The checks refer to `file`, closed on return; the parameters exist now.
+    for (const auto& node : network.nodes())
+        if (node.layer) node.layer->set_parameter_check({});
     load_weights(file, network);
 
     return network;
@@ -353,20 +428,28 @@ void load_optimizer_state(const std::string& path, Network& network, Optimizer& 
             name.compare(name.size() - 2, 2, ":0") != 0)
             throw FormatError(path + ": optimizer weight '" + name + "' is not " + prefix +
                               "<name>:0");
-        auto array = hdf5::read_float_dataset(file, std::string(optimizer_group) + "/" + name);
+        const std::string dataset = std::string(optimizer_group) + "/" + name;
         OptimizerStateArray s;
         s.name = name.substr(prefix.size(), name.size() - prefix.size() - 2);
-        if (const WeightRef* ref = owner_of(s.name, refs)) {
+        const WeightRef* ref = owner_of(s.name, refs);
+        // Checked before reading, so that a corrupt file's dims allocate nothing.
+        const auto dims = hdf5::Dataset::open(file, dataset).dims();
+        if (ref) {
             const auto axes = keras_axes(*ref->layer, *ref->parameter);
-            if (array.dims != keras_dims(*ref->parameter, axes))
+            if (dims != keras_dims(*ref->parameter, axes))
                 throw FormatError(path + ": optimizer weight '" + name + "' has dims " +
-                                  hdf5::dims_to_string(array.dims) + ", its parameter needs " +
+                                  hdf5::dims_to_string(dims) + ", its parameter needs " +
                                   hdf5::dims_to_string(keras_dims(*ref->parameter, axes)));
-            s.values = permute(array.values, array.dims, inverse(axes));
+            s.values = permute(hdf5::read_float_dataset(file, dataset).values, dims, inverse(axes));
             s.shape = ref->parameter->shape();
         } else {
-            s.values = std::move(array.values);
-            s.shape = array.dims;
+            if (std::any_of(dims.begin(), dims.end(), [](std::int64_t d) { return d != 1; }))
+                throw FormatError(path + ": optimizer weight '" + name + "' has dims " +
+                                  hdf5::dims_to_string(dims) +
+                                  ": it belongs to no parameter, so it must be one value (the "
+                                  "iteration count)");
+            s.values = hdf5::read_float_dataset(file, dataset).values;
+            s.shape = dims;
         }
         state.push_back(std::move(s));
     }

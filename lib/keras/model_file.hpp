@@ -26,7 +26,9 @@ void save_network(const std::string& path, Network& network, const Optimizer* op
 /// Reads a network saved by save_network or by Keras (2.2.4-tf, 2.3.0-tf, 2.4). Its parameters
 /// are allocated for the input size in the file (or 64x64 when the size is free) and hold the
 /// stored weights. Throws FormatError naming the file, layer, weight and dims for anything
-/// that does not fit, and IoError for a missing or unreadable file.
+/// that does not fit (config sizes are checked against limits and against the stored weights
+/// before any parameter is allocated; NaN or infinite weights are refused), and IoError for a
+/// missing or unreadable file.
 Network load_network(const std::string& path);
 
 /// Restores `optimizer` (over `network`'s parameters, as loaded from `path`) to the state
@@ -37,7 +39,8 @@ void load_optimizer_state(const std::string& path, Network& network, Optimizer& 
 /// Reads the weights of `layer` from the Keras weights group `group` of `file` (absolute
 /// path): its `weight_names` attribute lists the datasets, relative to the group, in the order
 /// of layer.parameters(), stored in Keras's axis order. Throws FormatError naming the file, the
-/// layer, the weight and the dims for anything that does not fit.
+/// layer, the weight and the dims for anything that does not fit, and for NaN or infinite
+/// values.
 void read_keras_layer_weights(const hdf5::File& file, const std::string& group, Layer& layer);
 
 /// Keras's channels_last dims of `network`'s input `i` as stored (H and W 0 when free).

@@ -52,9 +52,10 @@ Dims ConvolutionLayer::build(const std::vector<Dims>& inputs) {
                          std::to_string(config_.kernel) + "x" + std::to_string(config_.kernel) +
                          " kernel with 'valid' padding");
     if (in_channels_ == 0) {
+        kernel_ = create_parameter(0, "kernel",
+                                   {config_.filters, in.c, config_.kernel, config_.kernel});
+        if (config_.use_bias) bias_ = create_parameter(1, "bias", {config_.filters});
         in_channels_ = in.c;
-        kernel_ = Parameter("kernel", {config_.filters, in.c, config_.kernel, config_.kernel});
-        if (config_.use_bias) bias_ = Parameter("bias", {config_.filters});
     }
     return Dims{in.n, config_.filters, ph.out, pw.out};
 }

@@ -35,9 +35,10 @@ Dims ConvolutionTransposeLayer::build(const std::vector<Dims>& inputs) {
                          " input channels, got input " + in.to_string());
     if (in.count() < 1) throw ShapeError(what() + ": empty input " + in.to_string());
     if (in_channels_ == 0) {
+        kernel_ = create_parameter(0, "kernel",
+                                   {config_.filters, in.c, config_.kernel, config_.kernel});
+        if (config_.use_bias) bias_ = create_parameter(1, "bias", {config_.filters});
         in_channels_ = in.c;
-        kernel_ = Parameter("kernel", {config_.filters, in.c, config_.kernel, config_.kernel});
-        if (config_.use_bias) bias_ = Parameter("bias", {config_.filters});
     }
     const auto out = geometry(in).dst;
     return Dims{out[0], out[1], out[2], out[3]};

@@ -40,9 +40,9 @@ Dims DenseLayer::build(const std::vector<Dims>& inputs) {
         throw ShapeError(what() + " was built for " + std::to_string(in_features_) +
                          " input features, got input " + in.to_string());
     if (in_features_ == 0) {
+        kernel_ = create_parameter(0, "kernel", {config_.units, in.c});
+        if (config_.use_bias) bias_ = create_parameter(1, "bias", {config_.units});
         in_features_ = in.c;
-        kernel_ = Parameter("kernel", {config_.units, in.c});
-        if (config_.use_bias) bias_ = Parameter("bias", {config_.units});
     }
     return Dims{in.n, config_.units, 1, 1};
 }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/normalize.hpp"
 
 namespace tomodenoise {
 
@@ -118,6 +119,10 @@ void Optimizer::load_state(const std::vector<OptimizerStateArray>& state) {
             throw FormatError(what() + " state: array '" + name + "' holds " +
                               std::to_string(values.size()) + " values, but " + of + " needs " +
                               std::to_string(size));
+        const NonFiniteReport non_finite = find_non_finite(values.data(), values.size());
+        if (non_finite.count > 0)
+            throw FormatError(what() + " state: array '" + name + "' holds " +
+                              std::to_string(non_finite.count) + " NaN or infinite values");
         by_name.erase(it);
         return values;
     };
@@ -137,6 +142,14 @@ void Optimizer::load_state(const std::vector<OptimizerStateArray>& state) {
     for (std::size_t k = 0; k < slots_.size(); ++k)
         for (std::size_t i = 0; i < parameters_.size(); ++i) slots_[k][i] = *sources[k][i];
     iterations_ = std::int64_t(iter);
+}
+
+std::string Optimizer::first_non_finite_state() const {
+    for (std::size_t k = 0; k < slots_.size(); ++k)
+        for (std::size_t i = 0; i < parameters_.size(); ++i)
+            if (find_non_finite(slots_[k][i].data(), slots_[k][i].size()).count > 0)
+                return parameters_[i].name + "/" + slot_names_[k];
+    return "";
 }
 
 Adam::Adam(std::vector<NamedParameter> parameters, const AdamConfig& config)

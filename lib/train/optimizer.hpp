@@ -67,6 +67,10 @@ public:
     /// and sizes, in any order. Throws FormatError naming the array at fault (missing, unknown,
     /// wrong size, "iter" not a non-negative integer) and then leaves this optimizer unchanged.
     void load_state(const std::vector<OptimizerStateArray>& state);
+    /// The name of the first state array ("<parameter name>/<slot>") holding a NaN or an
+    /// infinite value, or "" when every value is finite: a diverging run's state, which
+    /// load_state would refuse.
+    std::string first_non_finite_state() const;
 
 protected:
     /// `type` is the Keras class name; `slots` names the per-parameter state arrays. Throws

@@ -1,13 +1,18 @@
 #include "train/supervised.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
 #include "core/padded_forward.hpp"
+#include "core/system_memory.hpp"
 #include "core/thread_count_scope.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/metrics.hpp"
+#include "tomodenoise/normalize.hpp"
 #include "train/loss.hpp"
 
 namespace tomodenoise {
@@ -32,6 +37,45 @@ void copy_patch(const Stack& s, std::int64_t slice, std::int64_t y, std::int64_t
         std::memcpy(&dst.at(k, 0, r, 0), src + (y + r) * sh.w + x, sizeof(float) * patch);
 }
 
+// Training keeps every layer's output and its gradient for the whole batch: refuses, before
+// any is allocated, a batch and patch size whose activations alone exceed this machine's memory.
+void expect_batch_fits(const Network& network, const SupervisedTrainingOptions& options) {
+    double values = 0;
+    for (const auto& node : network.nodes()) values += 2.0 * double(node.dims.count());
+    const double bytes = std::min(values * sizeof(float), 0x1p62);
+    check_fits_in_memory(std::int64_t(bytes),
+                         "batch " + std::to_string(options.batch) + " of " +
+                             std::to_string(options.patch) + "x" + std::to_string(options.patch) +
+                             " patches (lower the batch or the patch size): the network's "
+                             "activations and gradients");
+}
+
+// Training stops at the first NaN or infinite loss, weight or optimizer state, before the
+// epoch is reported, so nothing saved after an epoch ever holds them.
+constexpr const char* divergence_causes = " (outliers in the data, or a learning rate too high)";
+
+void expect_finite_loss(double loss, int epoch, int step) {
+    if (!std::isfinite(loss))
+        throw NumericalError("training diverged: the loss of epoch " + std::to_string(epoch) +
+                             ", step " + std::to_string(step + 1) + " is " +
+                             std::to_string(loss) + divergence_causes);
+}
+
+void expect_finite_weights(const Network& network, int epoch, int step) {
+    for (const auto& node : network.nodes()) {
+        if (!node.layer) continue;
+        for (const Parameter* p : node.layer->parameters()) {
+            const NonFiniteReport non_finite = find_non_finite(p->value(), std::size_t(p->size()));
+            if (non_finite.count > 0)
+                throw NumericalError("training diverged: after epoch " + std::to_string(epoch) +
+                                     ", step " + std::to_string(step + 1) + ", layer '" +
+                                     node.name + "' weight '" + p->name() + "' holds " +
+                                     std::to_string(non_finite.count) +
+                                     " NaN or infinite values" + divergence_causes);
+        }
+    }
+}
+
 }  // namespace
 
 Stack apply_to_slices(Context& ctx, Network& network, const Stack& inputs, std::int64_t multiple) {
@@ -41,7 +85,7 @@ Stack apply_to_slices(Context& ctx, Network& network, const Stack& inputs, std::
     Stack out(sh, PixelType::float32);
     for (std::int64_t i = 0; i < sh.n; ++i)
         forward_padded(ctx, network, inputs.as<float>() + i * sh.h * sh.w, Dims{1, 1, sh.h, sh.w},
-                       multiple, padded, out.as<float>() + i * sh.h * sh.w);
+                       1, multiple, padded, out.as<float>() + i * sh.h * sh.w);
     return out;
 }
 
@@ -66,6 +110,7 @@ std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimi
 
     const Dims batch_dims{options.batch, 1, options.patch, options.patch};
     network.build({batch_dims});  // checks the patch against the network (ShapeError)
+    expect_batch_fits(network, options);
     const std::int64_t multiple = downsampling_factor(network);
     const ThreadCountScope threads(ctx.threads());
 
@@ -89,17 +134,29 @@ std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimi
                 copy_patch(targets, s, r, c, options.patch, y, k);
             }
             const Tensor& out = network.forward(ctx, x, Mode::training);
-            loss_sum += mean_squared_error_loss(out, y, &grad);
+            const double loss = mean_squared_error_loss(out, y, &grad);
+            expect_finite_loss(loss, epoch, step);
+            loss_sum += loss;
             network.backward(ctx, grad);
             optimizer.step();
+            expect_finite_weights(network, epoch, step);
         }
         EpochReport report;
         report.epoch = epoch;
         report.train_loss = loss_sum / steps;
+        const std::string bad_state = optimizer.first_non_finite_state();
+        if (!bad_state.empty())
+            throw NumericalError("training diverged: after epoch " + std::to_string(epoch) +
+                                 " the optimizer's state '" + bad_state +
+                                 "' holds NaN or infinite values" + divergence_causes);
         if (test_inputs) {
             const Stack outputs = apply_to_slices(ctx, network, *test_inputs, multiple);
             report.test_loss = mean_squared_error(test_targets->as<float>(), outputs.as<float>(),
                                                   std::size_t(outputs.shape().pixels()));
+            if (!std::isfinite(report.test_loss))
+                throw NumericalError("training diverged: the test loss after epoch " +
+                                     std::to_string(epoch) + " is " +
+                                     std::to_string(report.test_loss) + divergence_causes);
         }
         report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         reports.push_back(report);

@@ -39,7 +39,10 @@ Stack apply_to_slices(Context& ctx, Network& network, const Stack& inputs, std::
 /// each epoch the whole `test_inputs` are run through the network in inference mode and their
 /// MSE against `test_targets` reported (when given), then `on_epoch` is called. Runs, on_epoch
 /// included, with ctx.threads() OpenMP threads; the caller's count is restored on return or
-/// throw. Throws ShapeError or InvalidArgument naming the stack or option that does not fit.
+/// throw. Throws ShapeError or InvalidArgument naming the stack or option that does not fit (a
+/// batch whose activations exceed the machine's memory among them), and NumericalError, before
+/// `on_epoch` sees the epoch, as soon as a loss, a weight or (checked after each epoch) the
+/// optimizer's state is NaN or infinite.
 std::vector<EpochReport> train_supervised(
     Context& ctx, Network& network, Optimizer& optimizer, const Stack& inputs,
     const Stack& targets, const Stack* test_inputs, const Stack* test_targets,

@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
 
 #include "core/network.hpp"
 #include "io/hdf5.hpp"
@@ -17,6 +20,7 @@
 #include "train/loss.hpp"
 #include "train/optimizer.hpp"
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/model.hpp"
 
 using namespace tomodenoise;
 using namespace tomodenoise::testing;
@@ -194,7 +198,8 @@ TEST(ModelFile, WrongWeightShapeAndMissingDatasetAreNamed) {
     std::string msg = message_of([&] { load_network(path); });
     EXPECT_NE(msg.find("conv_b"), std::string::npos) << msg;
     EXPECT_NE(msg.find("(3, 3, 4, 1)"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("(3, 3, 5, 1)"), std::string::npos) << msg;
+    // Refused before allocating: the shape the config needs, in the layer's own (O, I, H, W).
+    EXPECT_NE(msg.find("(1, 5, 3, 3)"), std::string::npos) << msg;
     {
         auto file = hdf5::File::open_read_write(path);
         hdf5::unlink(file, "/model_weights/conv_b/conv_b/kernel:0");
@@ -202,6 +207,134 @@ TEST(ModelFile, WrongWeightShapeAndMissingDatasetAreNamed) {
     }
     msg = message_of([&] { load_network(path); });
     EXPECT_NE(msg.find("kernel:0"), std::string::npos) << msg;
+}
+
+// Rewrites the model_config of the model file `path` with `edit`.
+void edit_model_config(const std::string& path,
+                       const std::function<void(nlohmann::json& layers)>& edit) {
+    auto file = hdf5::File::open_read_write(path);
+    auto config = nlohmann::json::parse(hdf5::read_string_attribute(file, "/", "model_config"));
+    edit(config["config"]["layers"]);
+    hdf5::write_string_attribute(file, "/", "model_config", config.dump());
+    file.close();
+}
+
+// The message load_network gives for `path` after `edit`, checked to name the file and `what`.
+std::string load_error(const std::string& path, const std::function<void(nlohmann::json&)>& edit,
+                       const std::vector<std::string>& what) {
+    ScratchDir dir;
+    const std::string edited = dir.file("edited.h5");
+    std::filesystem::copy_file(path, edited);
+    edit_model_config(edited, edit);
+    const std::uint64_t allocations = tensor_allocation_count();
+    std::string msg;
+    try {
+        load_network(edited);
+    } catch (const FormatError& e) {
+        msg = e.what();
+    }
+    EXPECT_NE(msg.find("edited.h5"), std::string::npos) << msg;
+    for (const auto& w : what) EXPECT_NE(msg.find(w), std::string::npos) << w << " in: " << msg;
+    // Refused before any parameter was allocated for it.
+    EXPECT_EQ(tensor_allocation_count(), allocations) << msg;
+    return msg;
+}
+
+TEST(ModelFile, SizesInTheConfigAreCheckedAgainstLimitsAndWeightsBeforeAllocating) {
+    ScratchDir dir;
+    const std::string path = dir.file("m.h5");
+    Network net = small_network();
+    save_network(path, net);
+    // Layer 0 is the input, 1 conv_a (5 filters over 2 channels), 2 conv_b.
+    load_error(path, [](auto& l) { l[1]["config"]["filters"] = 1000000000; },
+               {"conv_a", "'filters'", "1000000000"});
+    load_error(path, [](auto& l) { l[1]["config"]["kernel_size"] = {100000, 100000}; },
+               {"conv_a", "'kernel_size'", "100000"});
+    load_error(path, [](auto& l) { l[0]["config"]["batch_input_shape"][3] = 1000000000; },
+               {"input channels", "1000000000"});
+    load_error(path, [](auto& l) { l[0]["config"]["batch_input_shape"][1] = -4; },
+               {"input height", "-4"});
+    load_error(path, [](auto& l) { l[1]["config"]["strides"] = {0, 0}; }, {"conv_a", "'strides'"});
+    load_error(path, [](auto& l) { l[1]["config"]["filters"] = 1e30; }, {"conv_a", "'filters'"});
+    // Within the limits but not what the file stores: refused before the kernel is allocated.
+    load_error(path, [](auto& l) { l[1]["config"]["filters"] = 4096; },
+               {"conv_a", "(4096, 2, 3, 3)", "(3, 3, 2, 5)"});
+    load_error(path, [](auto& l) { l[0]["config"]["batch_input_shape"][3] = 4096; },
+               {"conv_a", "(5, 4096, 3, 3)", "(3, 3, 2, 5)"});
+}
+
+TEST(ModelFile, ConfigFieldsOfTheWrongTypeAreNamed) {
+    ScratchDir dir;
+    const std::string path = dir.file("m.h5");
+    Network net = small_network();
+    save_network(path, net);
+    const auto wrong = [&](const std::function<void(nlohmann::json&)>& edit,
+                           const std::vector<std::string>& what) {
+        const std::string msg = load_error(path, edit, what);
+        EXPECT_EQ(msg.find("json.exception"), std::string::npos) << msg;
+    };
+    wrong([](auto& l) { l[1]["config"]["name"] = 7; }, {"'name'", "7"});
+    wrong([](auto& l) { l[1]["class_name"] = {1, 2}; }, {"layer 1", "'class_name'"});
+    wrong([](auto& l) { l[1]["config"] = "conv"; }, {"layer 1", "config"});
+    wrong([](auto& l) { l[1] = 3; }, {"layer 1"});
+    wrong([](auto& l) { l[1]["config"]["use_bias"] = "yes"; }, {"conv_a", "'use_bias'"});
+    wrong([](auto& l) { l[1]["config"]["kernel_size"] = "3"; }, {"conv_a", "'kernel_size'"});
+    wrong([](auto& l) { l[1]["config"]["padding"] = 1; }, {"conv_a", "'padding'"});
+    wrong([](auto& l) { l[2]["inbound_nodes"] = 5; }, {"conv_b", "inbound_nodes"});
+    wrong([](auto& l) { l[0]["config"]["batch_input_shape"][1] = "x"; }, {"input height"});
+}
+
+TEST(ModelFile, NonFiniteWeightsAreRefusedNamingTheWeight) {
+    ScratchDir dir;
+    const std::string path = dir.file("m.h5");
+    Network net = small_network();
+    save_network(path, net);
+    {
+        auto file = hdf5::File::open_read_write(path);
+        auto bias = hdf5::read_float_dataset(file, "/model_weights/conv_b/conv_b/bias:0");
+        bias.values[0] = std::numeric_limits<float>::quiet_NaN();
+        hdf5::unlink(file, "/model_weights/conv_b/conv_b/bias:0");
+        hdf5::write_float_dataset(file, "/model_weights/conv_b/conv_b/bias:0", bias.dims,
+                                  bias.values.data());
+        file.close();
+    }
+    std::string msg;
+    try {
+        load_network(path);
+    } catch (const FormatError& e) {
+        msg = e.what();
+    }
+    for (const char* what : {"m.h5", "conv_b", "bias:0", "NaN"})
+        EXPECT_NE(msg.find(what), std::string::npos) << what << " in: " << msg;
+    // What denoise_stack loads: refused rather than denoising into NaN.
+    EXPECT_THROW(Model::load(path), FormatError);
+}
+
+TEST(ModelFile, NonFiniteOptimizerStateIsRefused) {
+    ScratchDir dir;
+    const std::string path = dir.file("m.h5");
+    Network net = small_network();
+    Adam adam(named_parameters(net), AdamConfig{});
+    save_network(path, net, &adam);
+    {
+        auto file = hdf5::File::open_read_write(path);
+        const std::string m = "/optimizer_weights/Adam/conv_a/kernel/m:0";
+        auto values = hdf5::read_float_dataset(file, m);
+        values.values[3] = std::numeric_limits<float>::infinity();
+        hdf5::unlink(file, m);
+        hdf5::write_float_dataset(file, m, values.dims, values.values.data());
+        file.close();
+    }
+    Network resumed = load_network(path);
+    Adam adam2(named_parameters(resumed), AdamConfig{});
+    std::string msg;
+    try {
+        load_optimizer_state(path, resumed, adam2);
+    } catch (const FormatError& e) {
+        msg = e.what();
+    }
+    for (const char* what : {"m.h5", "conv_a/kernel/m", "NaN or infinite"})
+        EXPECT_NE(msg.find(what), std::string::npos) << what << " in: " << msg;
 }
 
 TEST(ModelFile, FailedSaveLeavesNoFile) {

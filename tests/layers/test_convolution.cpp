@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "core/context.hpp"
 #include "layer_check.hpp"
@@ -240,6 +242,41 @@ TEST(Convolution, RejectsMismatchedChannelsNamingLayerAndDims) {
     }
     ConvolutionLayer valid("valid5", cfg(8, 5, 1, Padding::valid, Activation::relu()));
     EXPECT_THROW(valid.build({Dims{1, 1, 4, 9}}), ShapeError);
+}
+
+TEST(Convolution, RefusesAnAbsurdKernelBeforeAllocatingIt) {
+    // 65536 filters of 65536 channels, 64x64: 2^44 values.
+    ConvolutionLayer conv("huge", cfg(65536, 64, 1, Padding::same, Activation::relu()));
+    const std::uint64_t allocations = tensor_allocation_count();
+    try {
+        conv.build({Dims{1, 65536, 64, 64}});
+        FAIL() << "no error for a kernel of 2^44 values";
+    } catch (const ShapeError& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("huge"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("(65536, 65536, 64, 64)"), std::string::npos) << msg;
+    }
+    EXPECT_EQ(tensor_allocation_count(), allocations);
+    EXPECT_TRUE(conv.parameters()[0]->size() == 0);  // nothing half-built
+}
+
+TEST(Convolution, ParameterCheckSeesEveryShapeBeforeAllocation) {
+    ConvolutionLayer conv("checked", cfg(4, 3, 1, Padding::same, Activation::relu()));
+    std::vector<std::pair<std::size_t, std::vector<std::int64_t>>> seen;
+    conv.set_parameter_check(
+        [&](const Layer& layer, std::size_t index, const std::vector<std::int64_t>& shape) {
+            EXPECT_EQ(layer.name(), "checked");
+            seen.emplace_back(index, shape);
+            if (index == 1) throw FormatError("refused");
+        });
+    EXPECT_THROW(conv.build({Dims{1, 2, 8, 8}}), FormatError);
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].second, (std::vector<std::int64_t>{4, 2, 3, 3}));
+    EXPECT_EQ(seen[1].second, (std::vector<std::int64_t>{4}));
+    // Refused: the layer stays unbuilt, and builds once the check accepts.
+    conv.set_parameter_check({});
+    EXPECT_EQ(conv.build({Dims{1, 2, 8, 8}}), (Dims{1, 4, 8, 8}));
+    EXPECT_EQ(conv.parameters()[0]->size(), 4 * 2 * 3 * 3);
 }
 
 TEST(Convolution, SecondRunCreatesNoPrimitive) {

@@ -322,6 +322,19 @@ TEST(Optimizer, AdamMinimizesQuadratic) {
     EXPECT_LT(minimize_quadratic(adam, p, 1500), 1e-3);
 }
 
+TEST(Optimizer, ReportsTheFirstStateArrayThatOverflowed) {
+    // A finite gradient whose square overflows float: Adam's v becomes infinite while the
+    // update (m / sqrt(v)) stays finite, so only the state shows the divergence.
+    Parameter a("kernel", {3}), b("bias", {2});
+    Adam adam({{"q/kernel", &a}, {"q/bias", &b}});
+    adam.step();
+    EXPECT_EQ(adam.first_non_finite_state(), "");
+    b.grad()[1] = 1e30f;
+    adam.step();
+    EXPECT_TRUE(std::isfinite(b.value()[1]));
+    EXPECT_EQ(adam.first_non_finite_state(), "q/bias/v");
+}
+
 TEST(Optimizer, SgdWithMomentumMinimizesQuadratic) {
     Parameter p("kernel", {6, 5});
     Sgd sgd({{"q/kernel", &p}}, SgdConfig{0.05, 0.9, true});
