@@ -57,7 +57,7 @@ void apply_model(benchmark::State& state, std::string file, std::int64_t size, b
     std::vector<float> input(static_cast<std::size_t>(images * size * size)), output(input.size());
     for (std::size_t i = 0; i < input.size(); ++i) input[i] = float((i * 2654435761u) % 256);
     model.apply(input.data(), images, size, size, output.data());  // primitives, buffers
-    const double flops = direct_convolution_flops(model.impl().network) * images;
+    const double flops = direct_convolution_flops(model_impl(model).network) * images;
     const double seconds = bench::time_steps(
         state, [&] { model.apply(input.data(), images, size, size, output.data()); });
     const double per_slice = seconds / double(state.iterations()) / images;

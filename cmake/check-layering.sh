@@ -7,8 +7,9 @@
 # Usage: bash cmake/check-layering.sh [--list] [--examples] [ROOT]
 #        bash cmake/check-layering.sh --self-test
 #   --list      also print the includes between folders that the order allows
-#   --examples  also check that the tools in examples/*.cpp include only the public headers
-#               (tomodenoise/*.hpp) and system or third-party headers (<CLI/CLI.hpp>, ...)
+#   --examples  also check that the tools in examples/ (*.cpp, and the *.hpp they share) include
+#               only the public headers (tomodenoise/*.hpp), their shared headers in examples/
+#               and system or third-party headers (<CLI/CLI.hpp>, ...)
 #   --self-test checks the checker: a forbidden include added to a copy of this tree, and to a
 #               small made-up tree, must fail; allowed ones must pass
 #   ROOT        the source tree to check (default: the one this script belongs to)
@@ -80,12 +81,15 @@ check_tree() {
 
     if [[ $examples == 1 ]]; then
         local tools=()
-        mapfile -t tools < <(cd "$root" && find examples -maxdepth 1 -name '*.cpp' | sort)
+        mapfile -t tools < <(cd "$root" && find examples -maxdepth 1 \( -name '*.cpp' \
+                                                -o -name '*.hpp' \) | sort)
         while read -r file line delimiter header; do
-            # Quoted includes are the project's own headers: only the public ones. Angle
-            # includes are system and third-party headers, unless they name a lib/ folder.
+            # Quoted includes are the project's own headers: only the public ones and the
+            # tools' shared headers beside them (checked here too). Angle includes are system
+            # and third-party headers, unless they name a lib/ folder.
             if [[ $delimiter == '"' ]]; then
                 [[ $header == tomodenoise/* ]] && continue
+                [[ $header != */* && -f $root/examples/$header ]] && continue
             elif ! { [[ $header == */* ]] && is_lib_folder "${header%%/*}"; }; then
                 continue
             fi
@@ -137,6 +141,8 @@ self_test() {
     printf '#include "layers/a.hpp"\n#  include "core/tensor.hpp"\n' > "$t/lib/train/b.cpp"
     printf '#include "tomodenoise/model.hpp"\n#include <CLI/CLI.hpp>\n#include <vector>\n' \
         > "$t/examples/tool.cpp"
+    printf '#pragma once\n#include "tomodenoise/error.hpp"\n' > "$t/examples/shared.hpp"
+    printf '#include "shared.hpp"\n' >> "$t/examples/tool.cpp"
     expect pass "$t" 1 "allowed includes" || failed=1
 
     printf '#include "train/loss.hpp"\n' > "$t/lib/layers/c.hpp"
@@ -157,12 +163,20 @@ self_test() {
 
     printf '#include "train/supervised.hpp"\n' >> "$t/examples/tool.cpp"
     expect fail "$t" 1 "a tool including an internal header" \
-        'examples/tool.cpp:4: includes "train/supervised.hpp"' || failed=1
+        'examples/tool.cpp:5: includes "train/supervised.hpp"' || failed=1
     expect pass "$t" 0 "the same tree without --examples" || failed=1
     printf '#include <core/tensor.hpp>\n' > "$t/examples/other.cpp"
     sed -i '$d' "$t/examples/tool.cpp"
     expect fail "$t" 1 "a tool including an internal header with <>" \
         'examples/other.cpp:1: includes "core/tensor.hpp"' || failed=1
+    rm "$t/examples/other.cpp"
+    printf '#include "absent.hpp"\n' > "$t/examples/other.cpp"
+    expect fail "$t" 1 "a tool including a header that is not beside it" \
+        'examples/other.cpp:1: includes "absent.hpp"' || failed=1
+    rm "$t/examples/other.cpp"
+    printf '#include "api/model_impl.hpp"\n' >> "$t/examples/shared.hpp"
+    expect fail "$t" 1 "the tools' shared header including an internal header" \
+        'examples/shared.hpp:3: includes "api/model_impl.hpp"' || failed=1
 
     [[ $failed == 0 ]] && echo "self-test: all ok"
     return $failed

@@ -167,6 +167,11 @@ struct ToolFile {
 /// new dataset beside an input is allowed.
 void check_output_is_not_an_input(const ToolFile& output, const std::vector<ToolFile>& inputs);
 
+/// Creates the folder `folder.file` (and its parents) when missing and proves it writable now,
+/// so that a bad output folder fails before the work rather than after it; IoError naming
+/// `folder.option` and the folder otherwise.
+void prepare_output_folder(const ToolFile& folder);
+
 /// Makes SIGINT, SIGTERM and SIGHUP remove the temporary files of the outputs this process is
 /// writing (the hidden ".NAME.tmp-HOST-PID-RANDOM" files beside them) and then end the process
 /// by that signal, as it would have ended without the call (its exit status says so). For

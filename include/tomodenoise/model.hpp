@@ -61,12 +61,13 @@ public:
     /// oneDNN primitive and allocates no buffer.
     void apply(const float* input, std::int64_t n, std::int64_t h, std::int64_t w, float* output);
 
-    /// Internal: the implementation (network, execution context, buffers).
-    struct Impl;
-    explicit Model(std::unique_ptr<Impl> impl);
-    Impl& impl() { return *impl_; }
-
 private:
+    struct Impl;  // the network, its execution context and buffers (lib/api/model_impl.hpp)
+    // The library's own way in (lib/api/model_impl.hpp), for the code that builds and trains
+    // networks; not part of the public API.
+    friend struct ModelAccess;
+    explicit Model(std::unique_ptr<Impl> impl);
+
     std::unique_ptr<Impl> impl_;
 };
 

@@ -3,6 +3,7 @@
 /// Umbrella header: everything in libtomodenoise's public API.
 
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/infer.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/metrics.hpp"
 #include "tomodenoise/model.hpp"
@@ -10,4 +11,5 @@
 #include "tomodenoise/simulate.hpp"
 #include "tomodenoise/stack.hpp"
 #include "tomodenoise/threads.hpp"
+#include "tomodenoise/train.hpp"
 #include "tomodenoise/version.hpp"

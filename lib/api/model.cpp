@@ -43,7 +43,7 @@ Model::Impl::Impl(Network net, const ApplyOptions& options, std::vector<Network>
 }
 
 Model make_model(Network network, const ApplyOptions& options) {
-    return Model(std::make_unique<Model::Impl>(std::move(network), options));
+    return ModelAccess::wrap(std::make_unique<ModelAccess::Impl>(std::move(network), options));
 }
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

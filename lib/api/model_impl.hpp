@@ -38,6 +38,17 @@ struct Model::Impl : ModelReplica {
     std::unique_ptr<tbb::task_arena> arena;  // one worker per replica
 };
 
+/// The library's way into a Model, whose public header keeps its implementation private: for
+/// the facade (training, inference) and for tests and benchmarks that look inside.
+struct ModelAccess {
+    using Impl = Model::Impl;
+    static Impl& impl(Model& model) { return *model.impl_; }
+    static Model wrap(std::unique_ptr<Impl> impl) { return Model(std::move(impl)); }
+};
+
+/// What `model` holds: its network, context and buffers.
+inline ModelAccess::Impl& model_impl(Model& model) { return ModelAccess::impl(model); }
+
 /// A Model around a network built here (by a model builder or a trainer).
 Model make_model(Network network, const ApplyOptions& options = {});
 

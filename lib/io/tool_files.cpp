@@ -3,6 +3,9 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "io/hdf5.hpp"
 #include "io/temporary_file.hpp"
 #include "tomodenoise/error.hpp"
@@ -43,6 +46,19 @@ void check_output_is_not_an_input(const ToolFile& output, const std::vector<Tool
                               describe(input) + ": writing it would destroy the input; choose " +
                               "another output");
     }
+}
+
+void prepare_output_folder(const ToolFile& folder) {
+    const std::string& path = folder.file;
+    std::error_code error;
+    std::filesystem::create_directories(path, error);
+    if (error || !std::filesystem::is_directory(path))
+        throw IoError(folder.option + " '" + path + "': cannot create the folder" +
+                      (error ? ": " + error.message() : std::string(": a file has that name")));
+    const std::filesystem::path probe = std::filesystem::path(path) / ".write-test";
+    if (!std::ofstream(probe))
+        throw IoError(folder.option + " '" + path + "': cannot write in the folder");
+    std::filesystem::remove(probe, error);
 }
 
 }  // namespace tomodenoise

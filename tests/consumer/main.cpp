@@ -1,5 +1,6 @@
 // Built against the installed package only: exercises the public API end to end (simulate a
-// data set, write and read it back through HDF5, measure its quality, refuse a missing model).
+// data set, write and read it back through HDF5, measure its quality, train a denoiser on it
+// for a step, refuse a missing model).
 #include <tomodenoise/tomodenoise.hpp>
 
 #include <cstdio>
@@ -28,6 +29,17 @@ int main() {
     const td::StackMetrics m = td::compare_stacks(clean, noisy, 1.0);
     if (!(m.mean.psnr > 5 && m.mean.psnr < 60)) {
         std::cerr << "consumer: implausible PSNR " << m.mean.psnr << "\n";
+        return 1;
+    }
+    td::TrainOptions training;
+    training.epochs = 1;
+    training.steps_per_epoch = 1;
+    training.batch = 1;
+    training.patch = 16;
+    td::Model trained = td::train_denoiser({noisy, clean, {}, {}}, training);
+    if (trained.input_channels() != 1 || trained.output_channels() != 1) {
+        std::cerr << "consumer: trained a model of " << trained.input_channels() << " -> "
+                  << trained.output_channels() << " channels\n";
         return 1;
     }
     try {

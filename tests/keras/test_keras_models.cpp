@@ -78,7 +78,7 @@ TEST(KerasModels, SteadyStateApplyCreatesNoPrimitiveAndAllocatesNoTensor) {
     const auto x = random_values(2 * 61 * 75, 8, 0.f, 255.f);
     std::vector<float> y(x.size());
     model.apply(x.data(), 2, 61, 75, y.data());
-    const auto& cache = model.impl().context.cache();
+    const auto& cache = model_impl(model).context.cache();
     const auto misses = cache.misses();
     const auto allocations = tensor_allocation_count();
     std::vector<float> again(x.size());

@@ -1,0 +1,106 @@
+#pragma once
+/// @file
+/// Denoising a stack stored in an HDF5 dataset with a model file, slab by slab, so that memory
+/// holds one batch of slices and the model whatever the stack's size; what
+/// examples/denoise_stack runs.
+///
+/// Values go to the model as stored, converted to float32, unless the normalization asks
+/// otherwise. Normalization is per slice: each slice's percentiles and min-max or mean/std are
+/// its own, and the model's output for that slice is mapped back to the input's units with that
+/// slice's inverse (clipping cannot be undone). Per slice, because statistics of a whole stack
+/// would need the stack in memory or a second pass over it.
+///
+/// A model of C > 1 input channels (TomoGAN's depth, C odd) gets slices i - C/2 .. i + C/2 for
+/// output slice i, clamped at the stack's ends (slice 0 of a C = 3 model gets slices 0, 0, 1),
+/// all normalized with slice i's map.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "tomodenoise/io.hpp"
+#include "tomodenoise/model.hpp"
+#include "tomodenoise/normalize.hpp"
+#include "tomodenoise/stack.hpp"
+
+namespace tomodenoise {
+
+/// Output values from_low..from_high mapped linearly onto an integer pixel type's whole range
+/// (uint8 0..255, uint16 0..65535, int16 -32768..32767), before rounding and saturation.
+struct OutputScale {
+    double from_low = 0, from_high = 1;  ///< finite, from_low < from_high
+};
+
+/// What to denoise, with what, and where the result goes. denoise_stack throws
+/// InvalidArgument naming the field for a value outside the bounds given here.
+struct DenoiseStackOptions {
+    std::string model;         ///< Keras HDF5 model file: 1 output channel, 1 or odd C inputs
+    DatasetAddress input;      ///< an (N, H, W) or (H, W) stack of any stored pixel type
+    /// Written complete or not at all (Hdf5StackWriter); may be a new dataset in the input's
+    /// file.
+    DatasetAddress output;
+    /// Threads, images side by side, convolution algorithm (as Model::load takes them).
+    ApplyOptions apply;
+    /// Per slice, in order: NaN and +-Inf (an error naming the slice and pixel, or replaced)
+    /// in every slice read, neighbours included; then clipping and scaling of the slice, whose
+    /// map its neighbours share and whose inverse its output gets. Default: no clipping, no
+    /// scaling.
+    NormalizeOptions normalization = [] {
+        NormalizeOptions values_as_stored;
+        values_as_stored.scaling = Scaling::none;
+        return values_as_stored;
+    }();
+    /// Pixel type written; integer types round and saturate (see output_scale and
+    /// DenoiseCallbacks::on_integer_output_warning).
+    PixelType output_type = PixelType::float32;
+    /// For an integer output_type only: the output values mapped onto its whole range. None:
+    /// values written as they are.
+    std::optional<OutputScale> output_scale;
+    std::int64_t batch = 1;    ///< slices per model call, at least 1
+    bool overwrite = false;    ///< replace an existing output dataset
+};
+
+/// Values written to an integer type that lose most of what they hold; reported once per kind.
+struct IntegerOutputWarning {
+    enum class Kind {
+        few_levels,  ///< the values written span fewer than `levels` steps of the type
+        saturated,   ///< values beyond the type's range were clamped to it
+    };
+    Kind kind = Kind::few_levels;
+    double low = 0, high = 0;       ///< the output values written so far span low..high
+    std::int64_t first_slice = 0;   ///< the first slice of the batch that showed it
+    PixelType type = PixelType::uint8;
+    PixelRange range;               ///< type's
+    int levels = 0;                 ///< few_levels: the number of steps below which it warns
+};
+
+/// What denoise_stack reports while it runs; each may be empty. An exception from a callback
+/// stops the run and leaves no output.
+struct DenoiseCallbacks {
+    /// Once the model is loaded and checked and the output prepared, before the first slice;
+    /// with the input's shape.
+    std::function<void(const StackShape& input)> on_start;
+    /// After each batch is written: `done` of `total` slices.
+    std::function<void(std::int64_t done, std::int64_t total)> on_progress;
+    /// Without an output_scale, when integer output values lose most of their levels or
+    /// saturate.
+    std::function<void(const IntegerOutputWarning&)> on_integer_output_warning;
+};
+
+/// What denoise_stack did.
+struct DenoiseStackResult {
+    StackShape shape;          ///< the input's (and output's)
+    double seconds = 0;        ///< from the first slab read to the output's commit
+};
+
+/// Denoises `options.input` into `options.output`. Throws IoError or FormatError naming the
+/// model or dataset that cannot be read or written, ShapeError naming a model that does not
+/// denoise slices (output channels other than 1, an even number of input channels) or an empty
+/// input, FormatError naming the slice and pixel of a NaN or infinite input value (unless
+/// replaced), InvalidArgument naming an option out of bounds. The output appears only once
+/// complete.
+DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
+                                 const DenoiseCallbacks& callbacks = {});
+
+}  // namespace tomodenoise

@@ -1,0 +1,197 @@
+// Denoising a stored stack through the public API (include/tomodenoise/infer.hpp): against
+// Model::apply and references computed here with plain loops; callbacks; options out of bounds.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "keras/model_file.hpp"
+#include "models/cnn_denoiser.hpp"
+#include "test_support.hpp"
+#include "tomodenoise/error.hpp"
+#include "tomodenoise/infer.hpp"
+#include "tomodenoise/io.hpp"
+#include "tomodenoise/model.hpp"
+
+using namespace tomodenoise;
+using namespace tomodenoise::testing;
+
+namespace {
+
+constexpr std::int64_t odd_h = 19, odd_w = 23;
+
+class DenoiseStackApi : public ::testing::Test {
+protected:
+    // A plain CNN of `input_channels` saved as model.h5; in.h5:/noisy holds `stack`.
+    void prepare(std::int64_t input_channels, const Stack& stack) {
+        CnnDenoiserConfig config;
+        config.input_channels = input_channels;
+        config.seed = 3;
+        Network network = build_cnn_denoiser(config);
+        save_network(options_.model, network);
+        write_hdf5_stack(options_.input, stack);
+    }
+
+    // Model::apply of model.h5 on `n` images of its input channels x h x w.
+    std::vector<float> apply_model(const std::vector<float>& input, std::int64_t n) {
+        Model model = Model::load(options_.model);
+        std::vector<float> output(static_cast<std::size_t>(n * odd_h * odd_w));
+        model.apply(input.data(), n, odd_h, odd_w, output.data());
+        return output;
+    }
+
+    std::vector<float> read_output() { return read_hdf5_stack(options_.output).to_float(); }
+
+    ScratchDir dir_;
+    DenoiseStackOptions options_ = [this] {
+        DenoiseStackOptions options;
+        options.model = dir_.file("model.h5");
+        options.input = {dir_.file("in.h5"), "/noisy"};
+        options.output = {dir_.file("out.h5"), "/denoised"};
+        return options;
+    }();
+};
+
+Stack random_stack(const StackShape& shape, std::uint32_t seed, float low, float high) {
+    const std::vector<float> values =
+        random_values(static_cast<std::size_t>(shape.pixels()), seed, low, high);
+    return Stack::from_float(shape, values.data());
+}
+
+TEST_F(DenoiseStackApi, EqualsModelApplyAndReportsStartAndProgressInOrder) {
+    const StackShape shape{5, odd_h, odd_w};
+    const Stack stack = random_stack(shape, 4, 0.f, 1000.f);
+    prepare(1, Stack::from_float(shape, stack.to_float().data(), PixelType::uint16));
+    options_.batch = 2;
+
+    std::vector<std::string> events;
+    DenoiseCallbacks callbacks;
+    callbacks.on_start = [&](const StackShape& input) {
+        events.push_back("start " + input.to_string());
+    };
+    callbacks.on_progress = [&](std::int64_t done, std::int64_t total) {
+        events.push_back(std::to_string(done) + "/" + std::to_string(total));
+    };
+    const DenoiseStackResult result = denoise_stack(options_, callbacks);
+
+    EXPECT_EQ(result.shape, shape);
+    EXPECT_GE(result.seconds, 0);
+    EXPECT_EQ(events, (std::vector<std::string>{"start " + shape.to_string(), "2/5", "4/5",
+                                                "5/5"}));
+    const std::vector<float> stored =
+        Stack::from_float(shape, stack.to_float().data(), PixelType::uint16).to_float();
+    EXPECT_TRUE(within_fraction_of_range(read_output(), apply_model(stored, shape.n), 1e-5));
+}
+
+TEST_F(DenoiseStackApi, NeighboursClampedAtTheEndsShareTheirSlicesMinMaxMap) {
+    const StackShape shape{4, odd_h, odd_w};
+    std::vector<float> values = random_stack(shape, 6, 0.f, 1.f).to_float();
+    const std::int64_t plane = odd_h * odd_w;
+    for (std::int64_t i = 0; i < shape.n; ++i)  // a range of its own for each slice
+        for (std::int64_t p = 0; p < plane; ++p)
+            values[i * plane + p] = values[i * plane + p] * 10.f * float(i + 1) - 3.f * float(i);
+    prepare(3, Stack::from_float(shape, values.data()));
+    options_.normalization.scaling = Scaling::min_max;
+    options_.batch = 3;
+    denoise_stack(options_);
+
+    // Slice i: slices i-1, i, i+1 (clamped), each mapped with slice i's min and max; the output
+    // mapped back with the inverse of that map.
+    std::vector<float> input, offsets, scales;
+    for (std::int64_t i = 0; i < shape.n; ++i) {
+        const auto first = values.begin() + i * plane;
+        const auto [low, high] = std::minmax_element(first, first + plane);
+        offsets.push_back(*low);
+        scales.push_back(*high - *low);
+        for (std::int64_t k = -1; k <= 1; ++k) {
+            const std::int64_t j = std::clamp<std::int64_t>(i + k, 0, shape.n - 1);
+            for (std::int64_t p = 0; p < plane; ++p)
+                input.push_back((values[j * plane + p] - offsets[i]) / scales[i]);
+        }
+    }
+    std::vector<float> want = apply_model(input, shape.n);
+    for (std::int64_t i = 0; i < shape.n; ++i)
+        for (std::int64_t p = 0; p < plane; ++p)
+            want[i * plane + p] = want[i * plane + p] * scales[i] + offsets[i];
+    EXPECT_TRUE(within_fraction_of_range(read_output(), want, 1e-5));
+}
+
+TEST_F(DenoiseStackApi, IntegerOutputLosingItsLevelsIsReportedToTheCallerNotPrinted) {
+    const StackShape shape{2, odd_h, odd_w};
+    prepare(1, random_stack(shape, 8, 0.f, 1.f));
+    options_.output_type = PixelType::uint8;
+    std::vector<IntegerOutputWarning> warnings;
+    DenoiseCallbacks callbacks;
+    callbacks.on_integer_output_warning = [&](const IntegerOutputWarning& w) {
+        warnings.push_back(w);
+    };
+    ::testing::internal::CaptureStderr();
+    denoise_stack(options_, callbacks);
+    EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+    // Few levels, once; and saturation when the model's output went below 0.
+    const auto few_levels = [](const IntegerOutputWarning& w) {
+        return w.kind == IntegerOutputWarning::Kind::few_levels;
+    };
+    ASSERT_EQ(std::count_if(warnings.begin(), warnings.end(), few_levels), 1);
+    for (const IntegerOutputWarning& other : warnings)
+        if (!few_levels(other)) {
+            EXPECT_LT(other.low, -0.5);
+        }
+    const IntegerOutputWarning w = *std::find_if(warnings.begin(), warnings.end(), few_levels);
+    EXPECT_EQ(w.type, PixelType::uint8);
+    EXPECT_EQ(w.range.highest, 255);
+    EXPECT_LT(w.low, w.high);
+    EXPECT_LT(w.high - w.low, w.levels);
+    EXPECT_EQ(w.first_slice, 0);
+
+    // Mapped onto the type's range, the same values warn of nothing.
+    warnings.clear();
+    options_.overwrite = true;
+    options_.output_scale = OutputScale{w.low, w.high};
+    denoise_stack(options_, callbacks);
+    EXPECT_TRUE(warnings.empty());
+    const Stack written = read_hdf5_stack(options_.output);
+    const std::uint8_t* bytes = written.as<std::uint8_t>();
+    const auto [low, high] = std::minmax_element(bytes, bytes + written.shape().pixels());
+    EXPECT_EQ(*low, 0);
+    EXPECT_EQ(*high, 255);
+}
+
+TEST_F(DenoiseStackApi, OptionsOutOfBoundsAreNamedAndWriteNothing) {
+    prepare(1, random_stack({2, odd_h, odd_w}, 9, 0.f, 1.f));
+    const auto before = folder_entries(dir_.path());
+    const std::pair<void (*)(DenoiseStackOptions&), const char*> cases[] = {
+        {[](DenoiseStackOptions& o) { o.batch = 0; }, "DenoiseStackOptions::batch"},
+        {[](DenoiseStackOptions& o) { o.output_scale = OutputScale{0, 1}; },
+         "DenoiseStackOptions::output_scale"},  // float32 output
+        {[](DenoiseStackOptions& o) {
+             o.output_type = PixelType::uint16;
+             o.output_scale = OutputScale{1, 0};
+         },
+         "DenoiseStackOptions::output_scale"},
+        {[](DenoiseStackOptions& o) {
+             o.output_type = PixelType::int16;
+             o.output_scale = OutputScale{0, INFINITY};
+         },
+         "DenoiseStackOptions::output_scale"},
+        {[](DenoiseStackOptions& o) {
+             o.normalization.clip = true;
+             o.normalization.clip_low = 60;
+             o.normalization.clip_high = 40;
+         },
+         "DenoiseStackOptions::normalization"},
+    };
+    for (const auto& [change, field] : cases) {
+        SCOPED_TRACE(field);
+        DenoiseStackOptions options = options_;
+        change(options);
+        expect_error_naming<InvalidArgument>([&] { denoise_stack(options); }, {field});
+        EXPECT_EQ(folder_entries(dir_.path()), before);
+    }
+}
+
+}  // namespace
