@@ -29,11 +29,11 @@ struct ConvShape {
 
 // The TomoGAN generator's convolutions (design notes), each distinct shape once.
 constexpr ConvShape generator_shapes[] = {
-    {"enc_1x1", 1, 8, 1, 1},        {"box32_a", 8, 32, 3, 1},     {"box32_b", 32, 32, 3, 1},
-    {"box64_a", 32, 64, 3, 2},      {"box64_b", 64, 64, 3, 2},    {"box128_a", 64, 128, 3, 4},
-    {"box128_b", 128, 128, 3, 4},   {"bottleneck", 128, 128, 3, 8}, {"up64_a", 256, 64, 3, 4},
-    {"up64_b", 64, 64, 3, 4},       {"up32_a", 128, 32, 3, 2},    {"up32_b", 32, 32, 3, 2},
-    {"up32s_a", 64, 32, 3, 1},      {"head_1x1", 32, 16, 1, 1},   {"out_1x1", 16, 1, 1, 1},
+    {"enc_1x1", 1, 8, 1, 1},      {"box32_a", 8, 32, 3, 1},       {"box32_b", 32, 32, 3, 1},
+    {"box64_a", 32, 64, 3, 2},    {"box64_b", 64, 64, 3, 2},      {"box128_a", 64, 128, 3, 4},
+    {"box128_b", 128, 128, 3, 4}, {"bottleneck", 128, 128, 3, 8}, {"up64_a", 256, 64, 3, 4},
+    {"up64_b", 64, 64, 3, 4},     {"up32_a", 128, 32, 3, 2},      {"up32_b", 32, 32, 3, 2},
+    {"up32s_a", 64, 32, 3, 1},    {"head_1x1", 32, 16, 1, 1},     {"out_1x1", 16, 1, 1, 1},
 };
 
 struct ImageSize {
@@ -57,7 +57,6 @@ void timed_loop(benchmark::State& state, double flops, Step&& step) {
     bench::report_flops(state, flops, bench::time_steps(state, step));
 }
 
-
 dnnl::memory make_memory(const dnnl::memory::desc& md) {
     dnnl::memory m(md, cpu_engine());
     auto* p = static_cast<float*>(m.get_data_handle());
@@ -69,8 +68,8 @@ dnnl::memory make_memory(const dnnl::memory::desc& md) {
 void bare_primitive(benchmark::State& state, ConvShape s, ImageSize img, Pass pass,
                     dnnl::algorithm algo) {
     const std::int64_t hw = img.size / s.scale, pad = s.k / 2;
-    const dnnl::memory::dims src{img.batch, s.ic, hw, hw}, wei{s.oc, s.ic, s.k, s.k},
-        bia{s.oc}, dst{img.batch, s.oc, hw, hw}, strides{1, 1}, padding{pad, pad};
+    const dnnl::memory::dims src{img.batch, s.ic, hw, hw}, wei{s.oc, s.ic, s.k, s.k}, bia{s.oc},
+        dst{img.batch, s.oc, hw, hw}, strides{1, 1}, padding{pad, pad};
     dnnl::stream stream(cpu_engine());
     try {
         const auto prop = pass == Pass::forward ? dnnl::prop_kind::forward_inference
@@ -91,8 +90,10 @@ void bare_primitive(benchmark::State& state, ConvShape s, ImageSize img, Pass pa
                  m_bia = make_memory(fwd.bias_desc()), m_dst = make_memory(fwd.dst_desc());
             dnnl::convolution_forward prim(fwd);
             timed_loop(state, direct_flops(s, img), [&] {
-                prim.execute(stream, {{DNNL_ARG_SRC, m_src}, {DNNL_ARG_WEIGHTS, m_wei},
-                                      {DNNL_ARG_BIAS, m_bia}, {DNNL_ARG_DST, m_dst}});
+                prim.execute(stream, {{DNNL_ARG_SRC, m_src},
+                                      {DNNL_ARG_WEIGHTS, m_wei},
+                                      {DNNL_ARG_BIAS, m_bia},
+                                      {DNNL_ARG_DST, m_dst}});
                 stream.wait();
             });
         } else if (pass == Pass::backward_data) {
@@ -104,22 +105,26 @@ void bare_primitive(benchmark::State& state, ConvShape s, ImageSize img, Pass pa
                  m_ddst = make_memory(bwd.diff_dst_desc());
             dnnl::convolution_backward_data prim(bwd);
             timed_loop(state, direct_flops(s, img), [&] {
-                prim.execute(stream, {{DNNL_ARG_DIFF_SRC, m_dsrc}, {DNNL_ARG_WEIGHTS, m_wei},
+                prim.execute(stream, {{DNNL_ARG_DIFF_SRC, m_dsrc},
+                                      {DNNL_ARG_WEIGHTS, m_wei},
                                       {DNNL_ARG_DIFF_DST, m_ddst}});
                 stream.wait();
             });
         } else {
             dnnl::convolution_backward_weights::primitive_desc bwd(
-                {algo, any_desc(src), any_desc(wei), any_desc(bia), any_desc(dst), strides,
-                 padding, padding},
+                {algo, any_desc(src), any_desc(wei), any_desc(bia), any_desc(dst), strides, padding,
+                 padding},
                 cpu_engine(), fwd);
             state.SetLabel(bwd.impl_info_str());
             auto m_src = make_memory(bwd.src_desc()), m_dwei = make_memory(bwd.diff_weights_desc()),
-                 m_dbia = make_memory(bwd.diff_bias_desc()), m_ddst = make_memory(bwd.diff_dst_desc());
+                 m_dbia = make_memory(bwd.diff_bias_desc()),
+                 m_ddst = make_memory(bwd.diff_dst_desc());
             dnnl::convolution_backward_weights prim(bwd);
             timed_loop(state, direct_flops(s, img), [&] {
-                prim.execute(stream, {{DNNL_ARG_SRC, m_src}, {DNNL_ARG_DIFF_WEIGHTS, m_dwei},
-                                      {DNNL_ARG_DIFF_BIAS, m_dbia}, {DNNL_ARG_DIFF_DST, m_ddst}});
+                prim.execute(stream, {{DNNL_ARG_SRC, m_src},
+                                      {DNNL_ARG_DIFF_WEIGHTS, m_dwei},
+                                      {DNNL_ARG_DIFF_BIAS, m_dbia},
+                                      {DNNL_ARG_DIFF_DST, m_ddst}});
                 stream.wait();
             });
         }
@@ -159,14 +164,19 @@ void framework_layer(benchmark::State& state, ConvShape s, ImageSize img,
 
 int main(int argc, char** argv) {
     bench::report_peak();
-    benchmark::RegisterBenchmark("peak_fma", [](benchmark::State& state) {
-        timed_loop(state, 2.0 * 16 * bench::fma_chains * 2'000'000.0 * omp_get_max_threads(), [] {
-            double sink = 0;
+    benchmark::RegisterBenchmark(
+        "peak_fma",
+        [](benchmark::State& state) {
+            timed_loop(state, 2.0 * 16 * bench::fma_chains * 2'000'000.0 * omp_get_max_threads(),
+                       [] {
+                           double sink = 0;
 #pragma omp parallel reduction(+ : sink)
-            sink += bench::fma_kernel(2'000'000);
-            benchmark::DoNotOptimize(sink);
-        });
-    })->UseRealTime()->Unit(benchmark::kMillisecond);
+                           sink += bench::fma_kernel(2'000'000);
+                           benchmark::DoNotOptimize(sink);
+                       });
+        })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
 
     for (const auto& s : generator_shapes) {
         for (const auto& img : image_sizes) {
@@ -174,8 +184,8 @@ int main(int argc, char** argv) {
                                      std::to_string(img.size) + "b" + std::to_string(img.batch) +
                                      "/" + std::to_string(s.ic) + "to" + std::to_string(s.oc);
             for (Pass pass : {Pass::forward, Pass::backward_data, Pass::backward_weights}) {
-                for (auto algo : {dnnl::algorithm::convolution_direct,
-                                  dnnl::algorithm::convolution_winograd}) {
+                for (auto algo :
+                     {dnnl::algorithm::convolution_direct, dnnl::algorithm::convolution_winograd}) {
                     if (algo == dnnl::algorithm::convolution_winograd && s.k != 3) continue;
                     const char* algo_name =
                         algo == dnnl::algorithm::convolution_direct ? "direct" : "winograd";

@@ -37,7 +37,8 @@ double direct_convolution_flops(Network& network) {
         const auto* conv = dynamic_cast<const ConvolutionLayer*>(node.layer.get());
         if (!conv) continue;
         const auto& c = conv->config();
-        flops += 2.0 * double(node.dims.count()) * double(conv->input_channels() * c.kernel * c.kernel);
+        flops +=
+            2.0 * double(node.dims.count()) * double(conv->input_channels() * c.kernel * c.kernel);
     }
     return flops;
 }
@@ -72,8 +73,8 @@ int main(int argc, char** argv) {
     bench::report_peak();
     for (const char* file : {"TomoGAN.h5", "TomoGAN-toy.h5", "dn-mdl-toy.h5"}) {
         for (std::int64_t size : {256, 1024}) {
-            const std::string base = std::string("inference/") + file + "/" +
-                                     std::to_string(size) + "x" + std::to_string(size) + "/";
+            const std::string base = std::string("inference/") + file + "/" + std::to_string(size) +
+                                     "x" + std::to_string(size) + "/";
             for (bool direct : {false, true})
                 benchmark::RegisterBenchmark((base + (direct ? "direct" : "auto")).c_str(),
                                              apply_model, file, size, direct, 1)

@@ -40,7 +40,8 @@ inline double measure_peak_gflops() {
         const auto t0 = std::chrono::steady_clock::now();
 #pragma omp parallel reduction(+ : sink)
         sink += fma_kernel(fma_iterations);
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const double flops = 2.0 * 16 * fma_chains * double(fma_iterations) * omp_get_max_threads();
         best = std::max(best, flops / s / 1e9);
         if (sink == 42.0) best += 0;  // keeps the chains live

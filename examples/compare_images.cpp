@@ -26,8 +26,8 @@ namespace {
 
 // Non-finite pixels would turn every metric into NaN without saying why.
 void require_finite(const std::vector<float>& values, const std::string& where) {
-    const auto bad = std::find_if(values.begin(), values.end(),
-                                  [](float v) { return !std::isfinite(v); });
+    const auto bad =
+        std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
     if (bad != values.end())
         throw tomodenoise::FormatError("'" + where + "' holds a non-finite value (" +
                                        std::to_string(*bad) + ") at index " +

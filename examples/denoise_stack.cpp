@@ -102,9 +102,9 @@ private:
 };
 
 void denoise(const DenoiseStackOptions& options) {
-    check_output_is_not_an_input({"--output", options.output.file, options.output.dataset},
-                                 {{"--model", options.model, ""},
-                                  {"--input", options.input.file, options.input.dataset}});
+    check_output_is_not_an_input(
+        {"--output", options.output.file, options.output.dataset},
+        {{"--model", options.model, ""}, {"--input", options.input.file, options.input.dataset}});
     std::optional<ProgressReport> progress;
     DenoiseCallbacks callbacks;
     callbacks.on_start = [&](const StackShape& shape) {
@@ -140,8 +140,7 @@ int main(int argc, char** argv) {
     std::string input, output, output_type = "float32";
     app.add_option("--model", options.model, "Keras HDF5 model file")->required();
     app.add_option("--input", input, "input stack, FILE.h5:/dataset")->required();
-    app.add_option("--output", output,
-                   "output stack, FILE.h5:/dataset (may be in --input's file)")
+    app.add_option("--output", output, "output stack, FILE.h5:/dataset (may be in --input's file)")
         ->required();
     app.add_option("--output-type", output_type,
                    "pixel type written; integers are rounded and saturated (see --output-scale)")
@@ -190,21 +189,21 @@ int main(int argc, char** argv) {
                                                        : Scaling::none;
         remove_temporaries_on_signal();
         if (!clip_percentiles.empty() && !(clip_percentiles[0] < clip_percentiles[1]))
-            throw CLI::ValidationError("--clip-percentiles " +
-                                       std::to_string(clip_percentiles[0]) + " " +
-                                       std::to_string(clip_percentiles[1]) +
+            throw CLI::ValidationError("--clip-percentiles " + std::to_string(clip_percentiles[0]) +
+                                       " " + std::to_string(clip_percentiles[1]) +
                                        ": the low percentile must be below the high one");
         const ApplyOptions& apply = options.apply;
         if (apply.threads > 0 && apply.parallel_images > apply.threads)
             throw CLI::ValidationError("--parallel-images " +
                                        std::to_string(apply.parallel_images) +
-                                       " is more than --threads " +
-                                       std::to_string(apply.threads) +
+                                       " is more than --threads " + std::to_string(apply.threads) +
                                        ": each image needs a thread of its own");
         if (!output_scale.empty()) {
             if (output_type == "float32" || output_type == "float64")
-                throw CLI::ValidationError("--output-scale", "is for an integer --output-type, "
-                                           "not " + output_type);
+                throw CLI::ValidationError("--output-scale",
+                                           "is for an integer --output-type, "
+                                           "not " +
+                                               output_type);
             options.output_scale = parse_output_scale(output_scale);
         }
         normalization.clip = !clip_percentiles.empty();

@@ -32,8 +32,7 @@ int main(int argc, char** argv) {
                    "image side in pixels (8 to " + std::to_string(Limits::max_size) + ")")
         ->capture_default_str();
     app.add_option("--seed", o.seed, "base random seed")->capture_default_str();
-    app.add_option("--noise", noise, "shapes, n2n, seg: gaussian | poisson")
-        ->capture_default_str();
+    app.add_option("--noise", noise, "shapes, n2n, seg: gaussian | poisson")->capture_default_str();
     app.add_option("--sigma", o.sigma, "Gaussian noise standard deviation (values in [0, 1])")
         ->capture_default_str();
     app.add_option("--peak", o.peak, "Poisson noise: counts at value 1 (at most 1e30)")
@@ -55,8 +54,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--filter", filter, "ct: FBP filter ramp | shepp-logan | hann")
         ->capture_default_str();
-    app.footer("The data set is held in memory while it is simulated: a data set larger than "
-               "the\nmachine's memory is refused before any work starts.");
+    app.footer(
+        "The data set is held in memory while it is simulated: a data set larger than "
+        "the\nmachine's memory is refused before any work starts.");
     return tomodenoise::tool::run_tool("simulate_dataset", app, argc, argv, [&] {
         tomodenoise::tool::check_command_line([&] {
             o.kind = tomodenoise::parse_simulation_kind(kind);
@@ -76,11 +76,11 @@ int main(int argc, char** argv) {
         tomodenoise::write_simulated_dataset(out, data);
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::printf("simulate_dataset: wrote %s: %s, %lld train + %lld test images of %lldx%lld, "
-                    "seed %llu, %.1f s\n",
-                    out.c_str(), kind.c_str(), static_cast<long long>(o.count),
-                    static_cast<long long>(o.test_count), static_cast<long long>(o.size),
-                    static_cast<long long>(o.size), static_cast<unsigned long long>(o.seed),
-                    seconds);
+        std::printf(
+            "simulate_dataset: wrote %s: %s, %lld train + %lld test images of %lldx%lld, "
+            "seed %llu, %.1f s\n",
+            out.c_str(), kind.c_str(), static_cast<long long>(o.count),
+            static_cast<long long>(o.test_count), static_cast<long long>(o.size),
+            static_cast<long long>(o.size), static_cast<unsigned long long>(o.seed), seconds);
     });
 }

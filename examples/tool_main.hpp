@@ -30,11 +30,14 @@ inline std::string& current_activity() {
     static std::string activity;
     return activity;
 }
-inline void doing(std::string activity) { current_activity() = std::move(activity); }
+inline void doing(std::string activity) {
+    current_activity() = std::move(activity);
+}
 
 /// Runs `check`, reporting the library's InvalidArgument as a bad command line (exit 2): for
 /// option values that only the library can judge, checked before any work starts.
-template <typename Check> void check_command_line(Check&& check) {
+template <typename Check>
+void check_command_line(Check&& check) {
     try {
         check();
     } catch (const InvalidArgument& e) {
@@ -49,8 +52,7 @@ inline int run_tool(const std::string& name, CLI::App& app, int argc, char** arg
     const auto fail = [&](const std::string& message, int status) {
         std::cout.flush();
         std::cerr << name << ": error: " << message
-                  << (status == exit_bad_command_line ? " (see " + name + " --help)" : "")
-                  << "\n";
+                  << (status == exit_bad_command_line ? " (see " + name + " --help)" : "") << "\n";
         return status;
     };
     const auto while_doing = [] {
@@ -60,7 +62,8 @@ inline int run_tool(const std::string& name, CLI::App& app, int argc, char** arg
         app.name(name);
         app.set_version_flag("--version", name + " (libtomodenoise " + version() + ")");
         app.footer(app.get_footer() + (app.get_footer().empty() ? "" : "\n\n") +
-                   "Errors print one line '" + name + ": error: ...' on stderr.\n"
+                   "Errors print one line '" + name +
+                   ": error: ...' on stderr.\n"
                    "Exit status: 0 success, 1 bad input (files, data, models, memory),\n"
                    "2 bad command line (unknown option, missing or invalid value).");
         try {

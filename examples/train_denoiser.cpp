@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
     app.add_option("--epochs", options.epochs, "epochs")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    app.add_option("--batch", options.batch, "patches per step (refused when their activations exceed the machine's memory)")
+    app.add_option("--batch", options.batch,
+                   "patches per step (refused when their activations exceed the machine's memory)")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_option("--patch", options.patch, "patch side in pixels")
@@ -90,14 +91,13 @@ int main(int argc, char** argv) {
         TrainingCallbacks callbacks;
         callbacks.on_start = [&] {
             const StackShape& shape = training_data.inputs.shape();
-            std::printf("training %s: %lld images %s, %d epochs of %s steps, batch %d, "
-                        "patch %lld\n",
-                        options.resume.empty() ? arch.c_str() : options.resume.c_str(),
-                        static_cast<long long>(shape.n), shape.to_string().c_str(),
-                        options.epochs,
-                        options.steps_per_epoch ? std::to_string(options.steps_per_epoch).c_str()
-                                                : "auto",
-                        options.batch, static_cast<long long>(options.patch));
+            std::printf(
+                "training %s: %lld images %s, %d epochs of %s steps, batch %d, "
+                "patch %lld\n",
+                options.resume.empty() ? arch.c_str() : options.resume.c_str(),
+                static_cast<long long>(shape.n), shape.to_string().c_str(), options.epochs,
+                options.steps_per_epoch ? std::to_string(options.steps_per_epoch).c_str() : "auto",
+                options.batch, static_cast<long long>(options.patch));
             tool::doing("training (batch " + std::to_string(options.batch) + " of " +
                         std::to_string(options.patch) + "x" + std::to_string(options.patch) +
                         " patches)");

@@ -35,8 +35,8 @@ struct OutputScale {
 /// What to denoise, with what, and where the result goes. denoise_stack throws
 /// InvalidArgument naming the field for a value outside the bounds given here.
 struct DenoiseStackOptions {
-    std::string model;         ///< Keras HDF5 model file: 1 output channel, 1 or odd C inputs
-    DatasetAddress input;      ///< an (N, H, W) or (H, W) stack of any stored pixel type
+    std::string model;     ///< Keras HDF5 model file: 1 output channel, 1 or odd C inputs
+    DatasetAddress input;  ///< an (N, H, W) or (H, W) stack of any stored pixel type
     /// Written complete or not at all (Hdf5StackWriter); may be a new dataset in the input's
     /// file.
     DatasetAddress output;
@@ -57,8 +57,8 @@ struct DenoiseStackOptions {
     /// For an integer output_type only: the output values mapped onto its whole range. None:
     /// values written as they are.
     std::optional<OutputScale> output_scale;
-    std::int64_t batch = 1;    ///< slices per model call, at least 1
-    bool overwrite = false;    ///< replace an existing output dataset
+    std::int64_t batch = 1;  ///< slices per model call, at least 1
+    bool overwrite = false;  ///< replace an existing output dataset
 };
 
 /// Values written to an integer type that lose most of what they hold; reported once per kind.
@@ -68,11 +68,11 @@ struct IntegerOutputWarning {
         saturated,   ///< values beyond the type's range were clamped to it
     };
     Kind kind = Kind::few_levels;
-    double low = 0, high = 0;       ///< the output values written so far span low..high
-    std::int64_t first_slice = 0;   ///< the first slice of the batch that showed it
+    double low = 0, high = 0;      ///< the output values written so far span low..high
+    std::int64_t first_slice = 0;  ///< the first slice of the batch that showed it
     PixelType type = PixelType::uint8;
-    PixelRange range;               ///< type's
-    int levels = 0;                 ///< few_levels: the number of steps below which it warns
+    PixelRange range;  ///< type's
+    int levels = 0;    ///< few_levels: the number of steps below which it warns
 };
 
 /// What denoise_stack reports while it runs; each may be empty. An exception from a callback
@@ -90,8 +90,8 @@ struct DenoiseCallbacks {
 
 /// What denoise_stack did.
 struct DenoiseStackResult {
-    StackShape shape;          ///< the input's (and output's)
-    double seconds = 0;        ///< from the first slab read to the output's commit
+    StackShape shape;    ///< the input's (and output's)
+    double seconds = 0;  ///< from the first slab read to the output's commit
 };
 
 /// Denoises `options.input` into `options.output`. Throws IoError or FormatError naming the

@@ -25,8 +25,8 @@ struct DatasetAddress {
 
 /// How write_hdf5_stack stores a dataset.
 struct Hdf5WriteOptions {
-    int gzip_level = 0;        ///< 0: no compression; 1..9: gzip (deflate) level
-    bool overwrite = true;     ///< replace an existing dataset of the same name
+    int gzip_level = 0;     ///< 0: no compression; 1..9: gzip (deflate) level
+    bool overwrite = true;  ///< replace an existing dataset of the same name
 };
 
 // Stacks are stored as rank-3 datasets (N, H, W) of uint8, uint16, int16, float32 or float64
@@ -103,11 +103,11 @@ void write_tomogan_dataset(const std::string& file, const TomoGanDataset& data,
 /// A folder of 2D TIFFs named PREFIX + index + SUFFIX, such as recon_00000.tiff.
 struct TiffSeries {
     std::string folder;
-    std::string prefix;             ///< "recon_"
-    std::string suffix = ".tiff";   ///< everything after the index, extension included
-    int digits = 5;                 ///< zero-padded width of the index; 0: not padded
-    std::int64_t first = 0;         ///< index of slice 0
-    std::int64_t count = 0;         ///< files found (set by find_tiff_series)
+    std::string prefix;            ///< "recon_"
+    std::string suffix = ".tiff";  ///< everything after the index, extension included
+    int digits = 5;                ///< zero-padded width of the index; 0: not padded
+    std::int64_t first = 0;        ///< index of slice 0
+    std::int64_t count = 0;        ///< files found (set by find_tiff_series)
     /// File name of slice `slice` (first + slice, padded to `digits`), without the folder.
     std::string file_name(std::int64_t slice) const;
 };
@@ -153,7 +153,7 @@ void write_png_montage(const std::string& file,
 /// A file, or one dataset in an HDF5 file, that a tool reads or writes, with the command-line
 /// option that named it (for messages).
 struct ToolFile {
-    std::string option;   ///< "--data"
+    std::string option;  ///< "--data"
     std::string file;
     std::string dataset;  ///< "/noisy": a dataset in `file`; empty: the whole file
 };

@@ -63,7 +63,6 @@ struct Normalization {
 /// Normalizes `values`, a stack of `shape`, in place and returns what it did. `source` names
 /// the data in error messages (a file, "FILE:/dataset").
 Normalization normalize(float* values, const StackShape& shape,
-                        const NormalizeOptions& options = {},
-                        const std::string& source = "data");
+                        const NormalizeOptions& options = {}, const std::string& source = "data");
 
 }  // namespace tomodenoise

@@ -68,15 +68,15 @@ struct SimulationOptions {
     /// cannot overflow and noisy values stay within float32.
     static constexpr std::int64_t max_images = 1'000'000;  ///< count, test_count
     static constexpr std::int64_t max_size = 8192;
-    static constexpr int max_views = 8192;                 ///< full_views
+    static constexpr int max_views = 8192;  ///< full_views
     static constexpr double max_sigma = 1e6;
-    static constexpr double max_counts = 1e30;              ///< peak, i0
+    static constexpr double max_counts = 1e30;  ///< peak, i0
     static constexpr double min_mu_scale = 1e-6, max_mu_scale = 1e6;
 
     SimulationKind kind = SimulationKind::shapes;
-    std::int64_t count = 64;       ///< training images, [1, max_images]
-    std::int64_t test_count = 8;   ///< test images, [0, max_images]
-    std::int64_t size = 256;       ///< images are size x size, [8, max_size]
+    std::int64_t count = 64;      ///< training images, [1, max_images]
+    std::int64_t test_count = 8;  ///< test images, [0, max_images]
+    std::int64_t size = 256;      ///< images are size x size, [8, max_size]
     std::uint64_t seed = 0;
 
     NoiseModel noise = NoiseModel::gaussian;  ///< shapes, n2n, seg
@@ -84,10 +84,10 @@ struct SimulationOptions {
     double peak = 20.0;                       ///< Poisson counts at value 1, (0, max_counts]
 
     PhantomKind phantom = PhantomKind::mixed;  ///< ct
-    double i0 = 1e4;         ///< incident photons per ray, [0, max_counts]; 0: no photon noise
-    double mu_scale = 4.0;   ///< optical depth of a full-width ray through value 1
-    int full_views = 360;    ///< angles of the full scan over 180 degrees, [1, max_views]
-    int views = 360;         ///< angles kept; must divide full_views
+    double i0 = 1e4;           ///< incident photons per ray, [0, max_counts]; 0: no photon noise
+    double mu_scale = 4.0;     ///< optical depth of a full-width ray through value 1
+    int full_views = 360;      ///< angles of the full scan over 180 degrees, [1, max_views]
+    int views = 360;           ///< angles kept; must divide full_views
     double wedge_degrees = 0;  ///< missing wedge, [0, 180)
     FbpFilter filter = FbpFilter::ramp;
 
@@ -100,10 +100,10 @@ struct SimulationOptions {
 /// Images of one split (train or test), each (N, size, size). Which members are filled
 /// depends on the kind; the others stay empty.
 struct SimulatedSplit {
-    Stack noisy;     ///< shapes, ct, seg: the noisy input; n2n: the first realization
-    Stack noisy_b;   ///< n2n: the second, independent realization
-    Stack clean;     ///< every kind: the label (ct: full-view noise-free FBP)
-    Stack labels;    ///< seg: uint8 class per pixel
+    Stack noisy;    ///< shapes, ct, seg: the noisy input; n2n: the first realization
+    Stack noisy_b;  ///< n2n: the second, independent realization
+    Stack clean;    ///< every kind: the label (ct: full-view noise-free FBP)
+    Stack labels;   ///< seg: uint8 class per pixel
 };
 
 /// A simulated data set: what simulate() returns and write_simulated_dataset() stores.

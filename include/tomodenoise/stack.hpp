@@ -49,8 +49,10 @@ public:
 
     /// Typed access for T in std::uint8_t, std::uint16_t, std::int16_t, float, double;
     /// throws InvalidArgument when T does not match type().
-    template <typename T> T* as();
-    template <typename T> const T* as() const;
+    template <typename T>
+    T* as();
+    template <typename T>
+    const T* as() const;
 
     /// Every pixel converted to float32 (a copy, or the data itself when already float32).
     /// Throws FormatError naming `source` (what the stack is: its file and dataset) and the

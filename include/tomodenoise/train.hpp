@@ -25,7 +25,7 @@ enum class TrainingLayout {
 
 /// The images a denoiser learns from, as float32 stacks.
 struct TrainingData {
-    Stack inputs, targets;            ///< one shape, at least one slice
+    Stack inputs, targets;  ///< one shape, at least one slice
     /// Evaluated after every epoch: one shape (not necessarily the training one), or both
     /// empty (no slices) for no test.
     Stack test_inputs, test_targets;
@@ -52,12 +52,12 @@ struct TrainOptions {
     /// A model file (as `checkpoint` writes it, with its optimizer state) to continue training
     /// from; empty: train from scratch.
     std::string resume;
-    int epochs = 10;                 ///< at least 1
-    int batch = 8;                   ///< patches per step, at least 1
-    std::int64_t patch = 64;         ///< patch side in pixels, at least 1, at most the images'
-    int steps_per_epoch = 0;         ///< 0: as many as the training images fill, at least 1
-    double learning_rate = 1e-3;     ///< Adam's, finite and positive
-    std::uint32_t seed = 0;          ///< initial weights, patch positions and order
+    int epochs = 10;              ///< at least 1
+    int batch = 8;                ///< patches per step, at least 1
+    std::int64_t patch = 64;      ///< patch side in pixels, at least 1, at most the images'
+    int steps_per_epoch = 0;      ///< 0: as many as the training images fill, at least 1
+    double learning_rate = 1e-3;  ///< Adam's, finite and positive
+    std::uint32_t seed = 0;       ///< initial weights, patch positions and order
     /// OpenMP threads training runs with (the caller's count is restored on return or throw);
     /// 0: the default (all cores, or OMP_NUM_THREADS). At most max_threads().
     int threads = 0;
@@ -73,13 +73,13 @@ struct TrainOptions {
 
 /// How an epoch went.
 struct TrainingEpoch {
-    int epoch = 0;             ///< 1-based, counted in this run
-    double train_loss = 0;     ///< mean MSE over the epoch's steps
-    double test_loss = -1;     ///< MSE over the whole test images; -1 without test data
+    int epoch = 0;          ///< 1-based, counted in this run
+    double train_loss = 0;  ///< mean MSE over the epoch's steps
+    double test_loss = -1;  ///< MSE over the whole test images; -1 without test data
     /// 10 log10(R^2 / test_loss) with R the test targets' value range (max - min); NaN without
     /// test data.
     double test_psnr = std::numeric_limits<double>::quiet_NaN();
-    double seconds = 0;        ///< the epoch's wall time: its steps and the test
+    double seconds = 0;  ///< the epoch's wall time: its steps and the test
 };
 
 /// What train_denoiser reports while it runs; each may be empty.

@@ -35,7 +35,9 @@ public:
     static constexpr int min_levels = 16;
 
     IntegerOutputCheck(PixelType type, std::function<void(const IntegerOutputWarning&)> report)
-        : type_(type), range_(pixel_range(type)), integer_(is_integer(type)),
+        : type_(type),
+          range_(pixel_range(type)),
+          integer_(is_integer(type)),
           report_(std::move(report)) {}
 
     void update(const float* values, std::size_t count, std::int64_t first_slice) {
@@ -90,8 +92,8 @@ void check_options(const DenoiseStackOptions& options) {
     if (options.output_scale) {
         const OutputScale& scale = *options.output_scale;
         if (!is_integer(options.output_type))
-            throw invalid("output_scale", "is for an integer output_type, not " +
-                                              to_string(options.output_type));
+            throw invalid("output_scale",
+                          "is for an integer output_type, not " + to_string(options.output_type));
         if (!(std::isfinite(scale.from_low) && std::isfinite(scale.from_high) &&
               scale.from_low < scale.from_high))
             throw invalid("output_scale", std::to_string(scale.from_low) + ":" +
@@ -155,10 +157,10 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
         // The slab read holds the batch and the neighbours its first and last slices need.
         const std::int64_t low = std::max<std::int64_t>(0, first - half);
         const std::int64_t high = std::min(shape.n, first + count + half);
-        std::vector<float> slab = read_hdf5_slab(input, low, high - low)
-                                      .to_float("the slab of slices " + std::to_string(low) +
-                                                ".." + std::to_string(high - 1) + " of '" +
-                                                input.to_string() + "'");
+        std::vector<float> slab =
+            read_hdf5_slab(input, low, high - low)
+                .to_float("the slab of slices " + std::to_string(low) + ".." +
+                          std::to_string(high - 1) + " of '" + input.to_string() + "'");
         for (std::int64_t s = low; s < high; ++s)
             normalize(slab.data() + (s - low) * plane, one_slice, clean, slice_name(s));
         const auto slab_slice = [&](std::int64_t s) {
@@ -190,8 +192,8 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
                                pixel_range(output_type));
         else
             integer_output_check.update(model_output.data(), model_output.size(), first);
-        writer.write_slab(first, Stack::from_float({count, shape.h, shape.w},
-                                                   model_output.data(), output_type));
+        writer.write_slab(
+            first, Stack::from_float({count, shape.h, shape.w}, model_output.data(), output_type));
         if (callbacks.on_progress) callbacks.on_progress(first + count, shape.n);
     }
     writer.commit();

@@ -34,8 +34,8 @@ Model::Impl::Impl(Network net, const ApplyOptions& options, std::vector<Network>
     const int total = options.threads > 0 ? options.threads : omp_get_max_threads();
     const int per_image = std::max(1, total / int(more.size() + 1));
     for (auto& copy : more)
-        copies.push_back(std::make_unique<ModelReplica>(std::move(copy), 0,
-                                                        options.direct_convolution));
+        copies.push_back(
+            std::make_unique<ModelReplica>(std::move(copy), 0, options.direct_convolution));
     if (!copies.empty()) {
         threads_per_image = per_image;
         arena = std::make_unique<tbb::task_arena>(int(copies.size() + 1));
@@ -59,9 +59,10 @@ Model Model::load(const std::string& path, const ApplyOptions& options) {
     // Each copy of the network needs a thread of its own; more copies would only hold memory.
     const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
     if (options.parallel_images < 1 || options.parallel_images > threads)
-        throw InvalidArgument("ApplyOptions::parallel_images must be between 1 and the thread "
-                              "count " + std::to_string(threads) + ", got " +
-                              std::to_string(options.parallel_images));
+        throw InvalidArgument(
+            "ApplyOptions::parallel_images must be between 1 and the thread "
+            "count " +
+            std::to_string(threads) + ", got " + std::to_string(options.parallel_images));
     Network net = load_network(path);
     std::vector<Network> copies;
     for (int i = 1; i < options.parallel_images; ++i) copies.push_back(load_network(path));
@@ -72,9 +73,13 @@ Model Model::load(const std::string& path, const ApplyOptions& options) {
     }
 }
 
-void Model::save(const std::string& path) { save_network(path, impl_->network); }
+void Model::save(const std::string& path) {
+    save_network(path, impl_->network);
+}
 
-std::int64_t Model::input_channels() const { return impl_->network.input_channels(0); }
+std::int64_t Model::input_channels() const {
+    return impl_->network.input_channels(0);
+}
 
 std::int64_t Model::output_channels() const {
     const auto& nodes = impl_->network.nodes();
@@ -84,9 +89,13 @@ std::int64_t Model::output_channels() const {
     return 0;
 }
 
-std::int64_t Model::size_multiple() const { return impl_->multiple; }
+std::int64_t Model::size_multiple() const {
+    return impl_->multiple;
+}
 
-std::int64_t Model::parameter_count() const { return impl_->network.parameter_count(); }
+std::int64_t Model::parameter_count() const {
+    return impl_->network.parameter_count();
+}
 
 std::string Model::summary() const {
     std::ostringstream s;

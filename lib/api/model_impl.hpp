@@ -47,7 +47,9 @@ struct ModelAccess {
 };
 
 /// What `model` holds: its network, context and buffers.
-inline ModelAccess::Impl& model_impl(Model& model) { return ModelAccess::impl(model); }
+inline ModelAccess::Impl& model_impl(Model& model) {
+    return ModelAccess::impl(model);
+}
 
 /// A Model around a network built here (by a model builder or a trainer).
 Model make_model(Network network, const ApplyOptions& options = {});

@@ -20,8 +20,8 @@ Context::Context(int threads)
     : stream_(cpu_engine()), cache_(std::make_shared<PrimitiveCache>()), threads_(threads) {
     if (threads < 0 || threads > max_threads())
         throw InvalidArgument("thread count must be between 0 (the default) and " +
-                              std::to_string(max_threads()) +
-                              " (4 x the hardware threads), got " + std::to_string(threads));
+                              std::to_string(max_threads()) + " (4 x the hardware threads), got " +
+                              std::to_string(threads));
     if (threads == 0 && omp_get_max_threads() > max_threads())
         throw InvalidArgument("OMP_NUM_THREADS asks for " + std::to_string(omp_get_max_threads()) +
                               " threads, more than the maximum " + std::to_string(max_threads()) +
@@ -39,14 +39,12 @@ void Context::reorder(const dnnl::memory& src, const dnnl::memory& dst, const st
     const auto src_md = src.get_desc(), dst_md = dst.get_desc();
     auto& r = cache_->get<dnnl::reorder>(
         CacheKey("reorder") << src_md << dst_md,
-        "reorder " + layout_name(src_md) + " -> " + layout_name(dst_md) + " of " + what, [&] {
-            return dnnl::reorder::primitive_desc(cpu_engine(), src_md, cpu_engine(), dst_md);
-        });
+        "reorder " + layout_name(src_md) + " -> " + layout_name(dst_md) + " of " + what,
+        [&] { return dnnl::reorder::primitive_desc(cpu_engine(), src_md, cpu_engine(), dst_md); });
     r.primitive.execute(stream_, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
 }
 
-const Tensor& Context::as_layout(const Tensor& src, const dnnl::memory::desc& md,
-                                 Tensor& scratch) {
+const Tensor& Context::as_layout(const Tensor& src, const dnnl::memory::desc& md, Tensor& scratch) {
     if (src.desc() == md) return src;
     scratch.reshape(md);
     reorder(src, scratch);

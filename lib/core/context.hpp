@@ -17,7 +17,7 @@ enum class ConvolutionAlgorithm {
     /// Winograd for layers wide enough to gain: at inference the library's own AVX-512 kernel
     /// where it fits, otherwise oneDNN's where it implements one; direct elsewhere
     automatic,
-    direct,     ///< always direct convolution
+    direct,  ///< always direct convolution
 };
 
 class Context {

@@ -6,7 +6,8 @@ namespace tomodenoise {
 
 void Network::add_input(const std::string& name, std::int64_t channels, std::int64_t height,
                         std::int64_t width) {
-    if (index_.count(name)) throw InvalidArgument("network already has a node named '" + name + "'");
+    if (index_.count(name))
+        throw InvalidArgument("network already has a node named '" + name + "'");
     if (channels < 1)
         throw InvalidArgument("network input '" + name + "' needs at least one channel, got " +
                               std::to_string(channels));
@@ -27,7 +28,8 @@ void Network::add_input(const std::string& name, std::int64_t channels, std::int
 
 Layer& Network::add(std::unique_ptr<Layer> layer, const std::vector<std::string>& inputs) {
     const std::string name = layer->name();
-    if (index_.count(name)) throw InvalidArgument("network already has a node named '" + name + "'");
+    if (index_.count(name))
+        throw InvalidArgument("network already has a node named '" + name + "'");
     if (inputs.empty()) throw InvalidArgument("layer '" + name + "' is given no inputs");
     const std::size_t want = layer->input_count();
     if (want != 0 && inputs.size() != want)
@@ -35,7 +37,8 @@ Layer& Network::add(std::unique_ptr<Layer> layer, const std::vector<std::string>
                          std::to_string(want) + " input(s), got " + std::to_string(inputs.size()));
     Node node;
     node.name = name;
-    for (const auto& in : inputs) node.inputs.push_back(node_index(in, "input of layer '" + name + "'"));
+    for (const auto& in : inputs)
+        node.inputs.push_back(node_index(in, "input of layer '" + name + "'"));
     node.layer = std::move(layer);
     index_[name] = nodes_.size();
     nodes_.push_back(std::move(node));
@@ -116,7 +119,9 @@ const std::vector<Tensor>& Network::forward(Context& ctx, const std::vector<cons
     // Training runs every layer into its own output, concatenations included, which can
     // reshape them under the plan's views; inference on other dims needs another plan.
     if (!inference || planned_for_ != dims) clear_concatenation_plan();
-    auto out = [&](Node& node) -> Tensor& { return inference ? inference_output(node) : node.output; };
+    auto out = [&](Node& node) -> Tensor& {
+        return inference ? inference_output(node) : node.output;
+    };
     std::size_t next_input = 0;
     std::vector<const Tensor*> src;
     for (auto& node : nodes_) {
@@ -182,8 +187,7 @@ void Network::accumulate(Context& ctx, Tensor& into, const Tensor& addend) {
     auto& add = ctx.cache().get<dnnl::binary>(
         CacheKey("binary_add") << into.desc(), "gradient sum of " + into.dims().to_string(), [&] {
             return dnnl::binary::primitive_desc(
-                {dnnl::algorithm::binary_add, into.desc(), into.desc(), into.desc()},
-                cpu_engine());
+                {dnnl::algorithm::binary_add, into.desc(), into.desc(), into.desc()}, cpu_engine());
         });
     add.primitive.execute(ctx.stream(), {{DNNL_ARG_SRC_0, into.memory()},
                                          {DNNL_ARG_SRC_1, a.memory()},
@@ -220,7 +224,8 @@ const std::vector<Tensor>& Network::backward(Context& ctx,
         if (!node.layer) continue;
         if (!has_diff_[idx]) {
             // Nothing downstream of this layer reaches an output: its parameters get no gradient.
-            for (Parameter* p : node.layer->parameters()) std::fill(p->grad(), p->grad() + p->size(), 0.f);
+            for (Parameter* p : node.layer->parameters())
+                std::fill(p->grad(), p->grad() + p->size(), 0.f);
             continue;
         }
         src.clear();

@@ -21,17 +21,17 @@ public:
         std::string name;
         std::unique_ptr<Layer> layer;  ///< null for a network input
         std::vector<std::size_t> inputs;
-        std::int64_t channels = 0;     ///< declared channels of a network input
+        std::int64_t channels = 0;  ///< declared channels of a network input
         /// Declared height and width of a network input, 0 when free: what a Keras file stores
         /// as its batch_input_shape. Not enforced here; layers that need a size (Dense after
         /// Flatten) check it when built.
         std::int64_t height = 0, width = 0;
-        Dims dims;                     ///< output dims from the last build
+        Dims dims;  ///< output dims from the last build
         Tensor output, diff;
         /// Inference only: where this node writes instead of `output`: its channel range of a
         /// concatenation's output, which then need not run (see plan_concatenations).
         Tensor alias;
-        bool elided = false;           ///< inference only: a concatenation its inputs fill
+        bool elided = false;  ///< inference only: a concatenation its inputs fill
     };
 
     Network() = default;
@@ -72,7 +72,8 @@ public:
     /// After forward(..., Mode::training): back-propagates the outputs' gradients (any
     /// layout), overwriting every parameter's gradient. Returns the inputs' gradients (plain)
     /// when `input_gradients`, otherwise an empty list.
-    const std::vector<Tensor>& backward(Context& ctx, const std::vector<const Tensor*>& diff_outputs,
+    const std::vector<Tensor>& backward(Context& ctx,
+                                        const std::vector<const Tensor*>& diff_outputs,
                                         bool input_gradients = false);
     const std::vector<Tensor>& backward(Context& ctx, const Tensor& diff_output,
                                         bool input_gradients = false);

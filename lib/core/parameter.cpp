@@ -10,11 +10,16 @@ namespace {
 dnnl::memory::format_tag plain_tag(std::size_t rank) {
     using tag = dnnl::memory::format_tag;
     switch (rank) {
-        case 1: return tag::a;
-        case 2: return tag::ab;
-        case 3: return tag::abc;
-        case 4: return tag::abcd;
-        default: throw ShapeError("parameter rank " + std::to_string(rank) + " is not 1..4");
+        case 1:
+            return tag::a;
+        case 2:
+            return tag::ab;
+        case 3:
+            return tag::abc;
+        case 4:
+            return tag::abcd;
+        default:
+            throw ShapeError("parameter rank " + std::to_string(rank) + " is not 1..4");
     }
 }
 
@@ -38,6 +43,8 @@ std::string shape_string(const std::vector<std::int64_t>& shape) {
     return s + ")";
 }
 
-std::string Parameter::shape_string() const { return tomodenoise::shape_string(shape_); }
+std::string Parameter::shape_string() const {
+    return tomodenoise::shape_string(shape_);
+}
 
 }  // namespace tomodenoise

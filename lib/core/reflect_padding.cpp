@@ -32,8 +32,7 @@ void reflect_pad(const float* src, const Dims& s, Tensor& dst) {
 
 void crop(const Tensor& src, const Dims& window, float* dst) {
     const Dims& d = src.dims();
-    if (!src.is_plain() || d.n != window.n || d.c != window.c || d.h < window.h ||
-        d.w < window.w)
+    if (!src.is_plain() || d.n != window.n || d.c != window.c || d.h < window.h || d.w < window.w)
         throw ShapeError("cannot crop " + window.to_string() + " from " + d.to_string() +
                          (src.is_plain() ? "" : " (not plain NCHW)"));
     const std::int64_t h = window.h, w = window.w;

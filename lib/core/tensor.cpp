@@ -28,7 +28,9 @@ std::shared_ptr<float> allocate_floats(std::size_t count) {
 
 }  // namespace
 
-std::uint64_t tensor_allocation_count() { return allocations; }
+std::uint64_t tensor_allocation_count() {
+    return allocations;
+}
 
 std::string Dims::to_string() const {
     std::ostringstream s;
@@ -52,7 +54,8 @@ dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
 
 Dims dims_of(const dnnl::memory::desc& md) {
     const auto d = md.dims();
-    if (d.size() != 4) throw ShapeError("expected a 4D tensor, got rank " + std::to_string(d.size()));
+    if (d.size() != 4)
+        throw ShapeError("expected a 4D tensor, got rank " + std::to_string(d.size()));
     return Dims{d[0], d[1], d[2], d[3]};
 }
 
@@ -84,13 +87,14 @@ std::string desc_key(const dnnl::memory::desc& md) {
 
 Tensor::Tensor(const Dims& dims) : Tensor(plain_desc(dims)) {}
 
-Tensor::Tensor(const dnnl::memory::desc& md)
-    : dims_(dims_of(md)), md_(md), owning_(true) {
+Tensor::Tensor(const dnnl::memory::desc& md) : dims_(dims_of(md)), md_(md), owning_(true) {
     capacity_ = storage_size();
     data_ = allocate_floats(capacity_);
 }
 
-Tensor Tensor::view(float* data, const Dims& dims) { return view(data, plain_desc(dims)); }
+Tensor Tensor::view(float* data, const Dims& dims) {
+    return view(data, plain_desc(dims));
+}
 
 Tensor Tensor::view(float* data, const dnnl::memory::desc& md) {
     Tensor t;
@@ -100,7 +104,9 @@ Tensor Tensor::view(float* data, const dnnl::memory::desc& md) {
     return t;
 }
 
-bool Tensor::is_plain() const { return md_ == plain_desc(dims_); }
+bool Tensor::is_plain() const {
+    return md_ == plain_desc(dims_);
+}
 
 void Tensor::reshape(const dnnl::memory::desc& md) {
     if (md == md_ && data_) return;

@@ -9,7 +9,8 @@
 namespace tomodenoise {
 
 ThreadCountScope::ThreadCountScope(int threads) {
-    if (threads < 0) throw InvalidArgument("thread count must be >= 0, got " + std::to_string(threads));
+    if (threads < 0)
+        throw InvalidArgument("thread count must be >= 0, got " + std::to_string(threads));
     if (threads == 0) return;
     previous_ = omp_get_max_threads();
     omp_set_num_threads(threads);

@@ -6,7 +6,9 @@
 
 namespace tomodenoise {
 
-std::string version() { return TOMODENOISE_VERSION_STRING; }
+std::string version() {
+    return TOMODENOISE_VERSION_STRING;
+}
 
 std::string backend_version() {
     const dnnl_version_t* v = dnnl_version();

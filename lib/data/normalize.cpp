@@ -10,8 +10,7 @@ namespace tomodenoise {
 
 double percentile(const float* values, std::size_t count, double percent) {
     if (!(percent >= 0.0 && percent <= 100.0))
-        throw InvalidArgument("percentile " + std::to_string(percent) +
-                              " is outside [0, 100]");
+        throw InvalidArgument("percentile " + std::to_string(percent) + " is outside [0, 100]");
     std::vector<float> finite;
     finite.reserve(count);
     std::copy_if(values, values + count, std::back_inserter(finite),
@@ -59,24 +58,23 @@ Normalization normalize(float* values, const StackShape& shape, const NormalizeO
     if (non_finite.count > 0) {
         if (options.non_finite == NonFinitePolicy::error) {
             const std::int64_t plane = shape.h * shape.w, i = non_finite.first;
-            throw FormatError(source + " " + shape.to_string() + " holds " +
-                              std::to_string(non_finite.count) +
-                              " NaN or infinite values, the first at (slice, row, col) = (" +
-                              std::to_string(i / plane) + ", " +
-                              std::to_string(i % plane / shape.w) + ", " +
-                              std::to_string(i % shape.w) + ")");
+            throw FormatError(
+                source + " " + shape.to_string() + " holds " + std::to_string(non_finite.count) +
+                " NaN or infinite values, the first at (slice, row, col) = (" +
+                std::to_string(i / plane) + ", " + std::to_string(i % plane / shape.w) + ", " +
+                std::to_string(i % shape.w) + ")");
         }
-        std::replace_if(values, values + count, [](float v) { return !std::isfinite(v); },
-                        options.replacement);
+        std::replace_if(
+            values, values + count, [](float v) { return !std::isfinite(v); }, options.replacement);
     }
 
     Normalization normalization;
     if (count == 0) return normalization;
     if (options.clip) {
         if (!(options.clip_low < options.clip_high))
-            throw InvalidArgument("clip percentiles " + std::to_string(options.clip_low) +
-                                  " and " + std::to_string(options.clip_high) + " for " +
-                                  source + " are not increasing");
+            throw InvalidArgument("clip percentiles " + std::to_string(options.clip_low) + " and " +
+                                  std::to_string(options.clip_high) + " for " + source +
+                                  " are not increasing");
         normalization.clip_low = percentile(values, count, options.clip_low);
         normalization.clip_high = percentile(values, count, options.clip_high);
     }

@@ -12,21 +12,43 @@ namespace tomodenoise {
 
 namespace {
 
-template <typename T> constexpr PixelType pixel_type_of();
-template <> constexpr PixelType pixel_type_of<std::uint8_t>() { return PixelType::uint8; }
-template <> constexpr PixelType pixel_type_of<std::uint16_t>() { return PixelType::uint16; }
-template <> constexpr PixelType pixel_type_of<std::int16_t>() { return PixelType::int16; }
-template <> constexpr PixelType pixel_type_of<float>() { return PixelType::float32; }
-template <> constexpr PixelType pixel_type_of<double>() { return PixelType::float64; }
+template <typename T>
+constexpr PixelType pixel_type_of();
+template <>
+constexpr PixelType pixel_type_of<std::uint8_t>() {
+    return PixelType::uint8;
+}
+template <>
+constexpr PixelType pixel_type_of<std::uint16_t>() {
+    return PixelType::uint16;
+}
+template <>
+constexpr PixelType pixel_type_of<std::int16_t>() {
+    return PixelType::int16;
+}
+template <>
+constexpr PixelType pixel_type_of<float>() {
+    return PixelType::float32;
+}
+template <>
+constexpr PixelType pixel_type_of<double>() {
+    return PixelType::float64;
+}
 
 // Calls f(T{}) with T the C++ type of `type`.
-template <typename F> decltype(auto) visit_pixel_type(PixelType type, F&& f) {
+template <typename F>
+decltype(auto) visit_pixel_type(PixelType type, F&& f) {
     switch (type) {
-    case PixelType::uint8: return f(std::uint8_t{});
-    case PixelType::uint16: return f(std::uint16_t{});
-    case PixelType::int16: return f(std::int16_t{});
-    case PixelType::float32: return f(float{});
-    case PixelType::float64: return f(double{});
+        case PixelType::uint8:
+            return f(std::uint8_t{});
+        case PixelType::uint16:
+            return f(std::uint16_t{});
+        case PixelType::int16:
+            return f(std::int16_t{});
+        case PixelType::float32:
+            return f(float{});
+        case PixelType::float64:
+            return f(double{});
     }
     throw InvalidArgument("unknown pixel type " + std::to_string(static_cast<int>(type)));
 }
@@ -39,7 +61,8 @@ std::string pixel_index(const StackShape& shape, std::int64_t i) {
 
 // Round to nearest (halves away from zero) and clamp to T's range; NaN has no integer value
 // and is refused rather than stored as an arbitrary number.
-template <typename T> T round_and_saturate(float value, const StackShape& shape, std::int64_t i) {
+template <typename T>
+T round_and_saturate(float value, const StackShape& shape, std::int64_t i) {
     if constexpr (std::is_floating_point_v<T>) {
         return static_cast<T>(value);
     } else {
@@ -60,11 +83,16 @@ template <typename T> T round_and_saturate(float value, const StackShape& shape,
 
 std::string to_string(PixelType type) {
     switch (type) {
-    case PixelType::uint8: return "uint8";
-    case PixelType::uint16: return "uint16";
-    case PixelType::int16: return "int16";
-    case PixelType::float32: return "float32";
-    case PixelType::float64: return "float64";
+        case PixelType::uint8:
+            return "uint8";
+        case PixelType::uint16:
+            return "uint16";
+        case PixelType::int16:
+            return "int16";
+        case PixelType::float32:
+            return "float32";
+        case PixelType::float64:
+            return "float64";
     }
     return "pixel type " + std::to_string(static_cast<int>(type));
 }
@@ -99,11 +127,13 @@ Stack::Stack(StackShape shape, PixelType type) : shape_(shape), type_(type) {
     data_.assign(static_cast<std::size_t>(shape.pixels()) * pixel_size(type), 0);
 }
 
-template <typename T> T* Stack::as() {
+template <typename T>
+T* Stack::as() {
     return const_cast<T*>(static_cast<const Stack*>(this)->as<T>());
 }
 
-template <typename T> const T* Stack::as() const {
+template <typename T>
+const T* Stack::as() const {
     if (pixel_type_of<T>() != type_)
         throw InvalidArgument("a stack of " + tomodenoise::to_string(type_) + " pixels " +
                               shape_.to_string() + " accessed as " +

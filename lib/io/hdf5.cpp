@@ -92,8 +92,7 @@ std::int64_t element_count(const std::vector<std::int64_t>& dims) {
 void select_box(hid_t space, const std::vector<std::int64_t>& offset,
                 const std::vector<std::int64_t>& count, const std::string& where) {
     const std::vector<hsize_t> start = to_hsize(offset), extent = to_hsize(count);
-    check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, extent.data(),
-                              nullptr),
+    check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr),
           "H5Sselect_hyperslab", where);
 }
 
@@ -156,8 +155,8 @@ void delete_attribute(const File& file, const std::string& object_path, const st
 
 Handle create_attribute(const File& file, const std::string& object_path, const std::string& name,
                         hid_t type, hid_t space) {
-    return Handle(check(H5Acreate_by_name(file.id(), object_path.c_str(), name.c_str(), type,
-                                          space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+    return Handle(check(H5Acreate_by_name(file.id(), object_path.c_str(), name.c_str(), type, space,
+                                          H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                         "H5Acreate_by_name", attribute_where(file, object_path, name)),
                   H5Aclose);
 }
@@ -249,14 +248,13 @@ void write_strings(const File& file, const std::string& object_path, const std::
 // ---- groups and links ---------------------------------------------------------------------
 
 Handle open_group(const File& file, const std::string& path) {
-    return Handle(check(H5Gopen2(file.id(), path.c_str(), H5P_DEFAULT), "H5Gopen2",
-                        file.where(path)),
-                  H5Gclose);
+    return Handle(
+        check(H5Gopen2(file.id(), path.c_str(), H5P_DEFAULT), "H5Gopen2", file.where(path)),
+        H5Gclose);
 }
 
 Handle create_group(const File& file, const std::string& path) {
-    return Handle(check(H5Gcreate2(file.id(), path.c_str(), H5P_DEFAULT, H5P_DEFAULT,
-                                   H5P_DEFAULT),
+    return Handle(check(H5Gcreate2(file.id(), path.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                         "H5Gcreate2", file.where(path)),
                   H5Gclose);
 }
@@ -299,20 +297,25 @@ void Handle::reset() noexcept {
     id_ = H5I_INVALID_HID;
 }
 
-hid_t Handle::release() noexcept { return std::exchange(id_, H5I_INVALID_HID); }
+hid_t Handle::release() noexcept {
+    return std::exchange(id_, H5I_INVALID_HID);
+}
 
 // ---- File ---------------------------------------------------------------------------------
 
 File File::open(const std::string& path, unsigned flags) {
     silence_error_printing();
-    return File(Handle(check(H5Fopen(path.c_str(), flags, H5P_DEFAULT), "H5Fopen", path),
-                       H5Fclose),
+    return File(Handle(check(H5Fopen(path.c_str(), flags, H5P_DEFAULT), "H5Fopen", path), H5Fclose),
                 path);
 }
 
-File File::open_read(const std::string& path) { return open(path, H5F_ACC_RDONLY); }
+File File::open_read(const std::string& path) {
+    return open(path, H5F_ACC_RDONLY);
+}
 
-File File::open_read_write(const std::string& path) { return open(path, H5F_ACC_RDWR); }
+File File::open_read_write(const std::string& path) {
+    return open(path, H5F_ACC_RDWR);
+}
 
 File File::create(const std::string& path) {
     silence_error_printing();
@@ -322,7 +325,9 @@ File File::create(const std::string& path) {
                 path);
 }
 
-std::string File::where(const std::string& object_path) const { return path_ + ":" + object_path; }
+std::string File::where(const std::string& object_path) const {
+    return path_ + ":" + object_path;
+}
 
 void File::close() {
     check(H5Fflush(handle_.id(), H5F_SCOPE_LOCAL), "H5Fflush", path_);
@@ -434,8 +439,8 @@ double read_double_attribute(const File& file, const std::string& object_path,
     const Handle space = attribute_space(attribute.id(), where);
     const std::vector<std::int64_t> dims = space_dims(space.id(), where);
     if ((kind != H5T_FLOAT && kind != H5T_INTEGER) || element_count(dims) != 1)
-        throw FormatError("'" + where + "' is not a single number (dims " +
-                          dims_to_string(dims) + ")");
+        throw FormatError("'" + where + "' is not a single number (dims " + dims_to_string(dims) +
+                          ")");
     double value = 0;
     read_attribute(attribute.id(), H5T_NATIVE_DOUBLE, &value, where);
     return value;
@@ -447,10 +452,9 @@ Dataset Dataset::open(const File& file, const std::string& path) {
     silence_error_printing();
     const std::string where = file.where(path);
     if (!link_exists(file, path)) throw IoError("no dataset '" + where + "'");
-    Dataset dataset(Handle(check(H5Dopen2(file.id(), path.c_str(), H5P_DEFAULT), "H5Dopen2",
-                                 where),
-                           H5Dclose),
-                    where);
+    Dataset dataset(
+        Handle(check(H5Dopen2(file.id(), path.c_str(), H5P_DEFAULT), "H5Dopen2", where), H5Dclose),
+        where);
     dataset.expect_size_within(file);
     return dataset;
 }
@@ -497,8 +501,8 @@ Dataset Dataset::create(const File& file, const std::string& path, hid_t file_ty
     silence_error_printing();
     const std::string where = file.where(path);
     if (layout.gzip_level < 0 || layout.gzip_level > 9)
-        throw InvalidArgument("gzip level " + std::to_string(layout.gzip_level) + " for '" +
-                              where + "' is outside 0..9");
+        throw InvalidArgument("gzip level " + std::to_string(layout.gzip_level) + " for '" + where +
+                              "' is outside 0..9");
     if (layout.gzip_level > 0 && layout.chunk.empty())
         throw InvalidArgument("gzip compression of '" + where + "' needs a chunked layout");
     if (!layout.chunk.empty() && layout.chunk.size() != dims.size())
@@ -527,7 +531,9 @@ Handle Dataset::space() const {
     return Handle(check(H5Dget_space(id()), "H5Dget_space", where_), H5Sclose);
 }
 
-std::vector<std::int64_t> Dataset::dims() const { return space_dims(space().id(), where_); }
+std::vector<std::int64_t> Dataset::dims() const {
+    return space_dims(space().id(), where_);
+}
 
 ElementType Dataset::element_type() const {
     const Handle type(check(H5Dget_type(id()), "H5Dget_type", where_), H5Tclose);
@@ -621,8 +627,7 @@ void write_float_dataset(const File& file, const std::string& path,
 
 std::string dims_to_string(const std::vector<std::int64_t>& dims) {
     std::string text = "(";
-    for (std::size_t i = 0; i < dims.size(); ++i)
-        text += (i ? ", " : "") + std::to_string(dims[i]);
+    for (std::size_t i = 0; i < dims.size(); ++i) text += (i ? ", " : "") + std::to_string(dims[i]);
     return text + ")";
 }
 

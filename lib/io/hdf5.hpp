@@ -122,8 +122,7 @@ public:
     /// Creates a dataset of `file_type` (a predefined type such as H5T_IEEE_F32LE) and `dims`,
     /// creating missing groups on the way.
     static Dataset create(const File& file, const std::string& path, hid_t file_type,
-                          const std::vector<std::int64_t>& dims,
-                          const DatasetLayout& layout = {});
+                          const std::vector<std::int64_t>& dims, const DatasetLayout& layout = {});
 
     hid_t id() const { return handle_.id(); }
     /// "FILE:/path", for messages.

@@ -17,11 +17,16 @@ namespace {
 
 hid_t memory_type(PixelType type) {
     switch (type) {
-    case PixelType::uint8: return H5T_NATIVE_UINT8;
-    case PixelType::uint16: return H5T_NATIVE_UINT16;
-    case PixelType::int16: return H5T_NATIVE_INT16;
-    case PixelType::float32: return H5T_NATIVE_FLOAT;
-    case PixelType::float64: return H5T_NATIVE_DOUBLE;
+        case PixelType::uint8:
+            return H5T_NATIVE_UINT8;
+        case PixelType::uint16:
+            return H5T_NATIVE_UINT16;
+        case PixelType::int16:
+            return H5T_NATIVE_INT16;
+        case PixelType::float32:
+            return H5T_NATIVE_FLOAT;
+        case PixelType::float64:
+            return H5T_NATIVE_DOUBLE;
     }
     throw InvalidArgument("unknown pixel type " + std::to_string(static_cast<int>(type)));
 }
@@ -29,11 +34,16 @@ hid_t memory_type(PixelType type) {
 // Little-endian on disk whatever the machine, as h5py and most writers do.
 hid_t file_type(PixelType type) {
     switch (type) {
-    case PixelType::uint8: return H5T_STD_U8LE;
-    case PixelType::uint16: return H5T_STD_U16LE;
-    case PixelType::int16: return H5T_STD_I16LE;
-    case PixelType::float32: return H5T_IEEE_F32LE;
-    case PixelType::float64: return H5T_IEEE_F64LE;
+        case PixelType::uint8:
+            return H5T_STD_U8LE;
+        case PixelType::uint16:
+            return H5T_STD_U16LE;
+        case PixelType::int16:
+            return H5T_STD_I16LE;
+        case PixelType::float32:
+            return H5T_IEEE_F32LE;
+        case PixelType::float64:
+            return H5T_IEEE_F64LE;
     }
     throw InvalidArgument("unknown pixel type " + std::to_string(static_cast<int>(type)));
 }
@@ -41,18 +51,30 @@ hid_t file_type(PixelType type) {
 std::string describe(const hdf5::ElementType& element) {
     const std::string bits = std::to_string(element.size * 8) + "-bit ";
     switch (element.type_class) {
-    case H5T_INTEGER: return bits + (element.is_signed ? "signed" : "unsigned") + " integer";
-    case H5T_FLOAT: return bits + "floating-point";
-    case H5T_STRING: return "string";
-    case H5T_COMPOUND: return "compound";
-    case H5T_ENUM: return "enum (h5py stores bool arrays so)";
-    case H5T_TIME: return "time";
-    case H5T_BITFIELD: return "bitfield";
-    case H5T_OPAQUE: return "opaque";
-    case H5T_REFERENCE: return "reference";
-    case H5T_VLEN: return "variable-length";
-    case H5T_ARRAY: return "array";
-    default: return "HDF5 type class " + std::to_string(static_cast<int>(element.type_class));
+        case H5T_INTEGER:
+            return bits + (element.is_signed ? "signed" : "unsigned") + " integer";
+        case H5T_FLOAT:
+            return bits + "floating-point";
+        case H5T_STRING:
+            return "string";
+        case H5T_COMPOUND:
+            return "compound";
+        case H5T_ENUM:
+            return "enum (h5py stores bool arrays so)";
+        case H5T_TIME:
+            return "time";
+        case H5T_BITFIELD:
+            return "bitfield";
+        case H5T_OPAQUE:
+            return "opaque";
+        case H5T_REFERENCE:
+            return "reference";
+        case H5T_VLEN:
+            return "variable-length";
+        case H5T_ARRAY:
+            return "array";
+        default:
+            return "HDF5 type class " + std::to_string(static_cast<int>(element.type_class));
     }
 }
 
@@ -105,8 +127,7 @@ hdf5::Dataset create_stack_dataset(const hdf5::File& file, const std::string& pa
                                    const StackShape& shape, PixelType type, int gzip_level) {
     hdf5::DatasetLayout layout;
     if (shape.pixels() > 0) layout = {{1, shape.h, shape.w}, gzip_level};
-    return hdf5::Dataset::create(file, path, file_type(type), {shape.n, shape.h, shape.w},
-                                 layout);
+    return hdf5::Dataset::create(file, path, file_type(type), {shape.n, shape.h, shape.w}, layout);
 }
 
 std::string temporary_dataset_path(const std::string& path) {
@@ -160,7 +181,9 @@ DatasetAddress DatasetAddress::parse(const std::string& text) {
     return {text.substr(0, separator), text.substr(separator + 1)};
 }
 
-std::string DatasetAddress::to_string() const { return file + ":" + dataset; }
+std::string DatasetAddress::to_string() const {
+    return file + ":" + dataset;
+}
 
 namespace {
 
@@ -225,8 +248,8 @@ struct Hdf5StackWriter::State {
     bool committed = false;
 };
 
-Hdf5StackWriter::Hdf5StackWriter(const DatasetAddress& address, StackShape shape,
-                                 PixelType type, const Hdf5WriteOptions& options)
+Hdf5StackWriter::Hdf5StackWriter(const DatasetAddress& address, StackShape shape, PixelType type,
+                                 const Hdf5WriteOptions& options)
     : state_(std::make_unique<State>()) {
     if (shape.n < 0 || shape.h < 0 || shape.w < 0)
         throw ShapeError("cannot write a stack of dims " + shape.to_string() + " to '" +
@@ -271,8 +294,7 @@ Hdf5StackWriter::~Hdf5StackWriter() {
 
 void Hdf5StackWriter::write_slab(std::int64_t first, const Stack& slab) {
     State& s = *state_;
-    if (s.committed)
-        throw InvalidArgument("'" + s.address.to_string() + "' is already committed");
+    if (s.committed) throw InvalidArgument("'" + s.address.to_string() + "' is already committed");
     if (slab.type() != s.type || slab.shape().h != s.shape.h || slab.shape().w != s.shape.w ||
         !inside(first, slab.shape().n, s.shape.n))
         throw InvalidArgument("cannot write a " + to_string(slab.type()) + " slab " +
@@ -291,8 +313,8 @@ void Hdf5StackWriter::commit() {
     const auto missing = std::find(s.written.begin(), s.written.end(), false);
     if (missing != s.written.end()) {
         const auto count = std::count(s.written.begin(), s.written.end(), false);
-        throw IoError("cannot commit '" + s.address.to_string() + "': " +
-                      std::to_string(count) + " of " + std::to_string(s.shape.n) +
+        throw IoError("cannot commit '" + s.address.to_string() + "': " + std::to_string(count) +
+                      " of " + std::to_string(s.shape.n) +
                       " slices were never written, the first is slice " +
                       std::to_string(missing - s.written.begin()));
     }
@@ -330,8 +352,8 @@ TomoGanDataset read_tomogan_dataset(const std::string& file) {
     for (int i = 0; i < 4; i += 2)
         if (stacks[i]->shape() != stacks[i + 1]->shape())
             throw ShapeError("'" + file + "': " + tomogan_names[i] + " " +
-                             stacks[i]->shape().to_string() + " and " + tomogan_names[i + 1] +
-                             " " + stacks[i + 1]->shape().to_string() + " differ in shape");
+                             stacks[i]->shape().to_string() + " and " + tomogan_names[i + 1] + " " +
+                             stacks[i + 1]->shape().to_string() + " differ in shape");
     return data;
 }
 

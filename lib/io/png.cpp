@@ -25,11 +25,16 @@ void append_slice(const Stack& stack, std::int64_t slice, std::vector<float>& va
 // One slice of `stack` appended to `values` as float.
 void append_slice_as_float(const Stack& stack, std::int64_t slice, std::vector<float>& values) {
     switch (stack.type()) {
-    case PixelType::uint8: return append_slice<std::uint8_t>(stack, slice, values);
-    case PixelType::uint16: return append_slice<std::uint16_t>(stack, slice, values);
-    case PixelType::int16: return append_slice<std::int16_t>(stack, slice, values);
-    case PixelType::float32: return append_slice<float>(stack, slice, values);
-    case PixelType::float64: return append_slice<double>(stack, slice, values);
+        case PixelType::uint8:
+            return append_slice<std::uint8_t>(stack, slice, values);
+        case PixelType::uint16:
+            return append_slice<std::uint16_t>(stack, slice, values);
+        case PixelType::int16:
+            return append_slice<std::int16_t>(stack, slice, values);
+        case PixelType::float32:
+            return append_slice<float>(stack, slice, values);
+        case PixelType::float64:
+            return append_slice<double>(stack, slice, values);
     }
 }
 
@@ -60,8 +65,8 @@ void write_png_montage(const std::string& file,
         if (panel.shape().h != shape.h || panel.shape().w != shape.w || slice < 0 ||
             slice >= panel.shape().n)
             throw InvalidArgument("quick look '" + file + "': slice " + std::to_string(slice) +
-                                  " of a stack " + panel.shape().to_string() +
-                                  " beside one of " + shape.to_string());
+                                  " of a stack " + panel.shape().to_string() + " beside one of " +
+                                  shape.to_string());
     if (shape.h <= 0 || shape.w <= 0 || options.gap < 0 ||
         !(options.low_percent < options.high_percent))
         throw InvalidArgument("quick look '" + file + "' of slices " + shape.to_string() +

@@ -147,7 +147,9 @@ bool parse_temporary_name(const std::string& name, TemporaryWriter& writer) {
     return true;
 }
 
-bool process_runs(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+bool process_runs(pid_t pid) {
+    return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
 
 // Removes the temporaries in `folder` that a process of this host left when it died; once per
 // folder and process, as a folder of TIFF slices holds as many temporaries as slices. Best
@@ -220,8 +222,7 @@ std::string output_file_path(const std::string& path) {
                       describe_file_type(info.st_mode) + ", not to a regular file");
     std::error_code error;
     const fs::path target = fs::canonical(path, error);
-    if (error)
-        throw IoError("cannot resolve the symbolic link '" + path + "': " + error.message());
+    if (error) throw IoError("cannot resolve the symbolic link '" + path + "': " + error.message());
     return target.string();
 }
 
@@ -235,8 +236,8 @@ TemporaryFile::TemporaryFile(const std::string& final_path)
         throw IoError("cannot write '" + final_path_ + "': folder '" + folder.string() +
                       "' does not exist");
     remove_stale_temporaries(folder);
-    const std::string prefix = "." + target.filename().string() + temporary_marker +
-                               host_name() + "-" + std::to_string(getpid()) + "-";
+    const std::string prefix = "." + target.filename().string() + temporary_marker + host_name() +
+                               "-" + std::to_string(getpid()) + "-";
     std::random_device entropy;
     std::uniform_int_distribution<unsigned> hex_digit(0, 15);
     do {
@@ -262,8 +263,7 @@ void TemporaryFile::commit() {
     std::error_code error;
     fs::rename(path_, final_path_, error);
     if (error)
-        throw IoError("cannot rename '" + path_ + "' to '" + final_path_ + "': " +
-                      error.message());
+        throw IoError("cannot rename '" + path_ + "' to '" + final_path_ + "': " + error.message());
     mark_committed();
 }
 
@@ -274,8 +274,7 @@ void TemporaryFile::mark_committed() {
 }
 
 bool TemporaryFile::commit_unless_exists() {
-    if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, final_path_.c_str(), RENAME_NOREPLACE) ==
-        0) {
+    if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, final_path_.c_str(), RENAME_NOREPLACE) == 0) {
         mark_committed();
         return true;
     }

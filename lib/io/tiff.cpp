@@ -17,14 +17,16 @@ int keep_error(TIFF*, void* user_data, const char* module, const char* format, v
     return 1;  // handled: the global handler (stderr) is not called
 }
 
-int ignore_warning(TIFF*, void*, const char*, const char*, va_list) { return 1; }
+int ignore_warning(TIFF*, void*, const char*, const char*, va_list) {
+    return 1;
+}
 
 }  // namespace
 
 File File::open(const std::string& path, const char* mode) {
     auto last_error = std::make_unique<std::string>();
     std::unique_ptr<TIFFOpenOptions, void (*)(TIFFOpenOptions*)> options(TIFFOpenOptionsAlloc(),
-                                                                        TIFFOpenOptionsFree);
+                                                                         TIFFOpenOptionsFree);
     if (!options) throw IoError("cannot allocate libtiff options to open '" + path + "'");
     TIFFOpenOptionsSetErrorHandlerExtR(options.get(), keep_error, last_error.get());
     TIFFOpenOptionsSetWarningHandlerExtR(options.get(), ignore_warning, nullptr);
@@ -35,16 +37,21 @@ File File::open(const std::string& path, const char* mode) {
     return File(tiff, path, std::move(last_error));
 }
 
-File File::open_read(const std::string& path) { return open(path, "r"); }
+File File::open_read(const std::string& path) {
+    return open(path, "r");
+}
 
-File File::create(const std::string& path, bool big) { return open(path, big ? "w8" : "w"); }
+File File::create(const std::string& path, bool big) {
+    return open(path, big ? "w8" : "w");
+}
 
 File::~File() {
     if (tiff_) TIFFClose(tiff_);
 }
 
 File::File(File&& other) noexcept
-    : tiff_(std::exchange(other.tiff_, nullptr)), path_(std::move(other.path_)),
+    : tiff_(std::exchange(other.tiff_, nullptr)),
+      path_(std::move(other.path_)),
       last_error_(std::move(other.last_error_)) {}
 
 void File::fail(const std::string& what) const {
@@ -75,14 +82,18 @@ void File::set_page_number(std::uint16_t page, std::uint16_t pages) {
         fail("cannot set the page number");
 }
 
-std::int64_t File::page_count() const { return TIFFNumberOfDirectories(tiff_); }
+std::int64_t File::page_count() const {
+    return TIFFNumberOfDirectories(tiff_);
+}
 
 void File::select_page(std::int64_t page) {
     if (TIFFSetDirectory(tiff_, static_cast<tdir_t>(page)) != 1)
         fail("cannot read page " + std::to_string(page));
 }
 
-bool File::is_tiled() const { return TIFFIsTiled(tiff_) != 0; }
+bool File::is_tiled() const {
+    return TIFFIsTiled(tiff_) != 0;
+}
 
 std::size_t File::tile_bytes() const {
     const tmsize_t size = TIFFTileSize(tiff_);
@@ -92,8 +103,7 @@ std::size_t File::tile_bytes() const {
 
 void File::read_tile(void* buffer, std::uint32_t x, std::uint32_t y) {
     if (TIFFReadTile(tiff_, buffer, x, y, 0, 0) < 0)
-        fail("cannot read the tile at column " + std::to_string(x) + ", row " +
-             std::to_string(y));
+        fail("cannot read the tile at column " + std::to_string(x) + ", row " + std::to_string(y));
 }
 
 void File::read_row(void* buffer, std::uint32_t row) {
@@ -107,7 +117,9 @@ void File::write_row(const void* buffer, std::uint32_t row) {
         fail("cannot write row " + std::to_string(row));
 }
 
-std::uint32_t File::default_strip_rows() const { return TIFFDefaultStripSize(tiff_, 0); }
+std::uint32_t File::default_strip_rows() const {
+    return TIFFDefaultStripSize(tiff_, 0);
+}
 
 void File::write_page() {
     if (TIFFWriteDirectory(tiff_) != 1) fail("cannot write the page directory");

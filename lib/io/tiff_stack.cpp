@@ -29,8 +29,7 @@ struct PageFormat {
 };
 
 std::string describe(const PageFormat& format) {
-    return std::to_string(format.h) + "x" + std::to_string(format.w) + " " +
-           to_string(format.type);
+    return std::to_string(format.h) + "x" + std::to_string(format.w) + " " + to_string(format.type);
 }
 
 PageFormat page_format(const tiff::File& file) {
@@ -43,17 +42,21 @@ PageFormat page_format(const tiff::File& file) {
     if (samples != 1)
         throw FormatError("TIFF '" + file.path() + "' has " + std::to_string(samples) +
                           " samples per pixel; a stack slice is one grey sample");
-    if (sample_format == SAMPLEFORMAT_UINT && bits == 8) format.type = PixelType::uint8;
-    else if (sample_format == SAMPLEFORMAT_UINT && bits == 16) format.type = PixelType::uint16;
-    else if (sample_format == SAMPLEFORMAT_INT && bits == 16) format.type = PixelType::int16;
-    else if (sample_format == SAMPLEFORMAT_IEEEFP && bits == 32) format.type = PixelType::float32;
+    if (sample_format == SAMPLEFORMAT_UINT && bits == 8)
+        format.type = PixelType::uint8;
+    else if (sample_format == SAMPLEFORMAT_UINT && bits == 16)
+        format.type = PixelType::uint16;
+    else if (sample_format == SAMPLEFORMAT_INT && bits == 16)
+        format.type = PixelType::int16;
+    else if (sample_format == SAMPLEFORMAT_IEEEFP && bits == 32)
+        format.type = PixelType::float32;
     else {
         const char* kind = sample_format == SAMPLEFORMAT_UINT     ? " unsigned integer"
                            : sample_format == SAMPLEFORMAT_INT    ? " signed integer"
                            : sample_format == SAMPLEFORMAT_IEEEFP ? " floating-point"
                                                                   : "-bit other";
-        throw FormatError("TIFF '" + file.path() + "' has " + std::to_string(bits) + "-bit" +
-                          kind + " pixels; supported are uint8, uint16, int16 and float32");
+        throw FormatError("TIFF '" + file.path() + "' has " + std::to_string(bits) + "-bit" + kind +
+                          " pixels; supported are uint8, uint16, int16 and float32");
     }
     return format;
 }
@@ -118,8 +121,8 @@ bool is_tiff_name(const std::string& name) {
     std::transform(lower.begin(), lower.end(), lower.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     const auto ends_with = [&](const std::string& end) {
-        return lower.size() > end.size() && lower.compare(lower.size() - end.size(), end.size(),
-                                                          end) == 0;
+        return lower.size() > end.size() &&
+               lower.compare(lower.size() - end.size(), end.size(), end) == 0;
     };
     return name.front() != '.' && (ends_with(".tif") || ends_with(".tiff"));
 }
@@ -138,7 +141,9 @@ bool split_index(const std::string& name, IndexedName& split) {
     return true;
 }
 
-std::string pattern(const IndexedName& name) { return name.prefix + "#" + name.suffix; }
+std::string pattern(const IndexedName& name) {
+    return name.prefix + "#" + name.suffix;
+}
 
 // The files of `folder` in the series prefix#suffix, by index.
 std::map<std::int64_t, std::string> series_members(const std::string& folder,
@@ -197,11 +202,10 @@ TiffSeries find_tiff_series(const std::string& folder) {
         const std::int64_t expected = series.first + static_cast<std::int64_t>(i);
         if (index != expected)
             throw FormatError("TIFF folder '" + folder + "': " +
-                              (index < expected ? "index " + std::to_string(index) +
-                                                      " appears twice"
-                                                : "slice " + std::to_string(expected) +
-                                                      " of series '" + pattern(names[i]) +
-                                                      "' is missing"));
+                              (index < expected
+                                   ? "index " + std::to_string(index) + " appears twice"
+                                   : "slice " + std::to_string(expected) + " of series '" +
+                                         pattern(names[i]) + "' is missing"));
         if (names[i].digits.size() != names.front().digits.size()) series.digits = 0;
     }
     return series;
@@ -214,8 +218,8 @@ Stack read_tiff_stack(const std::string& path) {
         PageFormat first_format;
         std::size_t slice_bytes = 0;
         for (std::int64_t slice = 0; slice < series.count; ++slice) {
-            tiff::File file = tiff::File::open_read((fs::path(path) / series.file_name(slice))
-                                                        .string());
+            tiff::File file =
+                tiff::File::open_read((fs::path(path) / series.file_name(slice)).string());
             if (file.page_count() != 1)
                 throw FormatError("TIFF '" + file.path() + "' in folder '" + path + "' has " +
                                   std::to_string(file.page_count()) +
@@ -227,11 +231,11 @@ Stack read_tiff_stack(const std::string& path) {
                 slice_bytes = stack.bytes() / static_cast<std::size_t>(series.count);
             } else if (!(format == first_format)) {
                 throw FormatError("TIFF folder '" + path + "' mixes images: '" +
-                                  series.file_name(0) + "' is " + describe(first_format) +
-                                  ", '" + series.file_name(slice) + "' is " + describe(format));
+                                  series.file_name(0) + "' is " + describe(first_format) + ", '" +
+                                  series.file_name(slice) + "' is " + describe(format));
             }
-            read_page(file, format, static_cast<unsigned char*>(stack.data()) +
-                                        slice * slice_bytes);
+            read_page(file, format,
+                      static_cast<unsigned char*>(stack.data()) + slice * slice_bytes);
         }
         return stack;
     }
@@ -263,8 +267,7 @@ void write_tiff_series(const TiffSeries& series, const Stack& stack) {
                           " slices written now; remove it or choose another prefix");
     std::error_code error;
     fs::create_directories(series.folder, error);
-    if (error)
-        throw IoError("cannot create folder '" + series.folder + "': " + error.message());
+    if (error) throw IoError("cannot create folder '" + series.folder + "': " + error.message());
 
     const bool big = stack.bytes() / std::max<std::int64_t>(n, 1) > big_tiff_threshold;
     std::list<TemporaryFile> files;  // a list: TemporaryFile neither moves nor copies

@@ -17,14 +17,14 @@ namespace {
 
 // Both exist and are one file: same device and inode, after following symbolic links.
 bool same_file(const std::string& a, const std::string& b) {
-    struct stat info_a {}, info_b {};
+    struct stat info_a {
+    }, info_b{};
     return stat(a.c_str(), &info_a) == 0 && stat(b.c_str(), &info_b) == 0 &&
            info_a.st_dev == info_b.st_dev && info_a.st_ino == info_b.st_ino;
 }
 
 std::string describe(const ToolFile& file) {
-    return file.option + " '" + file.file + (file.dataset.empty() ? "" : ":" + file.dataset) +
-           "'";
+    return file.option + " '" + file.file + (file.dataset.empty() ? "" : ":" + file.dataset) + "'";
 }
 
 // Both name datasets of one file: whether they are one dataset (both must exist for that).

@@ -46,8 +46,8 @@ T get(const json& config, const char* key, const std::string& where) {
     try {
         return value.get<T>();
     } catch (const json::exception&) {
-        throw FormatError(where + ": '" + key + "' in the layer's config has the wrong type: " +
-                          brief(value));
+        throw FormatError(where + ": '" + key +
+                          "' in the layer's config has the wrong type: " + brief(value));
     }
 }
 
@@ -82,7 +82,8 @@ std::int64_t square(const json& config, const char* key, const std::string& wher
 void expect_channels_last(const json& config, const std::string& where) {
     const auto fmt = get_or<std::string>(config, "data_format", "channels_last", where);
     if (fmt != "channels_last")
-        throw FormatError(where + ": data_format '" + fmt + "' is not supported (channels_last only)");
+        throw FormatError(where + ": data_format '" + fmt +
+                          "' is not supported (channels_last only)");
 }
 
 Padding padding_of(const json& config, const std::string& where) {
@@ -145,7 +146,8 @@ std::unique_ptr<Layer> upsampling_from_keras(const std::string& name, const json
     else if (mode == "bilinear")
         c.interpolation = Interpolation::bilinear;
     else
-        throw FormatError(where + ": interpolation '" + mode + "' is not supported (nearest, bilinear)");
+        throw FormatError(where + ": interpolation '" + mode +
+                          "' is not supported (nearest, bilinear)");
     return std::make_unique<UpsamplingLayer>(name, c);
 }
 
@@ -196,9 +198,8 @@ std::int64_t keras_integer(const json& value, const std::string& field, const st
                           std::to_string(low) + " and " + std::to_string(high));
     const auto v = value.get<std::int64_t>();
     if (v < low || v > high)
-        throw FormatError(where + ": " + field + " is " + std::to_string(v) +
-                          ", must be between " + std::to_string(low) + " and " +
-                          std::to_string(high));
+        throw FormatError(where + ": " + field + " is " + std::to_string(v) + ", must be between " +
+                          std::to_string(low) + " and " + std::to_string(high));
     return v;
 }
 
@@ -231,7 +232,8 @@ std::unique_ptr<Layer> layer_from_keras(const std::string& class_name, const jso
     }
     if (class_name == "LeakyReLU")
         return std::make_unique<ActivationLayer>(
-            name, Activation::leaky_relu(get_or<float>(config, "alpha", keras_leaky_relu_alpha, where)));
+            name,
+            Activation::leaky_relu(get_or<float>(config, "alpha", keras_leaky_relu_alpha, where)));
     throw FormatError(where + ": layer class '" + class_name +
                       "' is not supported (supported: InputLayer, Conv2D, Conv2DTranspose, "
                       "MaxPooling2D, UpSampling2D, Concatenate, Add, Dense, Flatten, Activation, "
@@ -258,28 +260,28 @@ json convolution_keras_config(const std::string& name, const ConvolutionConfig& 
     const json k = {config.kernel, config.kernel};
     const json s = {config.stride, config.stride};
     json c = {{"name", name},
-            {"trainable", true},
-            {"dtype", "float32"},
-            {"filters", config.filters},
-            {"kernel_size", k},
-            {"strides", s},
-            {"padding", config.padding == Padding::same ? "same" : "valid"},
-            {"data_format", "channels_last"},
-            {"dilation_rate", {1, 1}},
-            {"groups", 1},
-            {"activation", config.activation.name()},
-            {"use_bias", config.use_bias}};
+              {"trainable", true},
+              {"dtype", "float32"},
+              {"filters", config.filters},
+              {"kernel_size", k},
+              {"strides", s},
+              {"padding", config.padding == Padding::same ? "same" : "valid"},
+              {"data_format", "channels_last"},
+              {"dilation_rate", {1, 1}},
+              {"groups", 1},
+              {"activation", config.activation.name()},
+              {"use_bias", config.use_bias}};
     c.update(keras_weight_settings(config.kernel_initializer));
     return c;
 }
 
 json dense_keras_config(const std::string& name, const DenseConfig& config) {
     json c = {{"name", name},
-            {"trainable", true},
-            {"dtype", "float32"},
-            {"units", config.units},
-            {"activation", config.activation.name()},
-            {"use_bias", config.use_bias}};
+              {"trainable", true},
+              {"dtype", "float32"},
+              {"units", config.units},
+              {"activation", config.activation.name()},
+              {"use_bias", config.use_bias}};
     c.update(keras_weight_settings(config.kernel_initializer));
     return c;
 }
@@ -366,10 +368,14 @@ std::vector<int> keras_axes(const Layer& layer, const Parameter& p) {
 
 std::string keras_name(Initializer init) {
     switch (init) {
-        case Initializer::glorot_uniform: return "GlorotUniform";
-        case Initializer::he_uniform: return "HeUniform";
-        case Initializer::he_normal: return "HeNormal";
-        case Initializer::zeros: return "Zeros";
+        case Initializer::glorot_uniform:
+            return "GlorotUniform";
+        case Initializer::he_uniform:
+            return "HeUniform";
+        case Initializer::he_normal:
+            return "HeNormal";
+        case Initializer::zeros:
+            return "Zeros";
     }
     return "GlorotUniform";
 }

@@ -33,8 +33,8 @@ std::int64_t keras_integer(const nlohmann::json& value, const std::string& field
 
 /// A layer made from a Keras model_config entry (`class_name` and its `config`). Throws
 /// FormatError naming `where` (the file), the layer and its class for anything unsupported.
-std::unique_ptr<Layer> layer_from_keras(const std::string& class_name,
-                                        const nlohmann::json& config, const std::string& where);
+std::unique_ptr<Layer> layer_from_keras(const std::string& class_name, const nlohmann::json& config,
+                                        const std::string& where);
 
 /// Keras's LeakyReLU default negative slope.
 constexpr float keras_leaky_relu_alpha = 0.3f;

@@ -67,13 +67,13 @@ json model_config(Network& network) {
             const auto declared = [](std::int64_t size) {
                 return size > 0 ? json(size) : json(nullptr);
             };
-            entry["config"] = {{"batch_input_shape",
-                                {nullptr, declared(node.height), declared(node.width),
-                                 node.channels}},
-                               {"dtype", "float32"},
-                               {"sparse", false},
-                               {"ragged", false},
-                               {"name", node.name}};
+            entry["config"] = {
+                {"batch_input_shape",
+                 {nullptr, declared(node.height), declared(node.width), node.channels}},
+                {"dtype", "float32"},
+                {"sparse", false},
+                {"ragged", false},
+                {"name", node.name}};
             entry["inbound_nodes"] = json::array();
         } else {
             entry["class_name"] = node.layer->type();
@@ -152,8 +152,7 @@ void write_file(const std::string& path, Network& network, const Optimizer* opti
                                  hdf5::StringStorage::variable);
     hdf5::write_string_attribute(file, "/", "keras_version", keras_version_written,
                                  hdf5::StringStorage::variable);
-    hdf5::write_string_attribute(file, "/", "backend", "tensorflow",
-                                 hdf5::StringStorage::variable);
+    hdf5::write_string_attribute(file, "/", "backend", "tensorflow", hdf5::StringStorage::variable);
     hdf5::write_string_attribute(file, "/", "tomodenoise_version", version(),
                                  hdf5::StringStorage::variable);
     hdf5::create_groups(file, weights_group);
@@ -240,8 +239,7 @@ KerasInputShape input_shape_of(const json& layer_config, const std::string& wher
         throw FormatError(where + ": input shape must be [batch, H, W, C] with known C, got " +
                           (shape ? shape->dump() : std::string("none")));
     const auto size = [&](const json& value, const char* field) -> std::int64_t {
-        return value.is_null() ? 0
-                               : keras_integer(value, field, where, 1, max_keras_input_size);
+        return value.is_null() ? 0 : keras_integer(value, field, where, 1, max_keras_input_size);
     };
     KerasInputShape s;
     s.h = size((*shape)[1], "input height");
@@ -378,10 +376,10 @@ Network load_network(const std::string& path) {
             inputs = {previous};
         }
         auto made = layer_from_keras(class_name, cfg, path);
-        made->set_parameter_check([&file](const Layer& l, std::size_t k,
-                                          const std::vector<std::int64_t>& shape) {
-            check_stored_weight(file, l, k, shape);
-        });
+        made->set_parameter_check(
+            [&file](const Layer& l, std::size_t k, const std::vector<std::int64_t>& shape) {
+                check_stored_weight(file, l, k, shape);
+            });
         try {
             network.add(std::move(made), inputs);
         } catch (const Error& e) {
@@ -423,7 +421,8 @@ void load_optimizer_state(const std::string& path, Network& network, Optimizer& 
                           optimizer_group + "/" + optimizer.type() + ")");
     const auto refs = weights_by_name(network);
     std::vector<OptimizerStateArray> state;
-    for (const auto& name : hdf5::read_string_list_attribute(file, optimizer_group, "weight_names")) {
+    for (const auto& name :
+         hdf5::read_string_list_attribute(file, optimizer_group, "weight_names")) {
         if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + 2 ||
             name.compare(name.size() - 2, 2, ":0") != 0)
             throw FormatError(path + ": optimizer weight '" + name + "' is not " + prefix +

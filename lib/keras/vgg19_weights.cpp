@@ -23,7 +23,6 @@ std::string weights_root(const hdf5::File& file) {
                       "Keras weights file");
 }
 
-
 }  // namespace
 
 void load_vgg19_weights(Network& vgg, const std::string& path) {

@@ -7,11 +7,16 @@ namespace tomodenoise {
 
 std::string Activation::name() const {
     switch (kind) {
-        case Kind::linear: return "linear";
-        case Kind::relu: return "relu";
-        case Kind::leaky_relu: return "leaky_relu";
-        case Kind::sigmoid: return "sigmoid";
-        case Kind::tanh: return "tanh";
+        case Kind::linear:
+            return "linear";
+        case Kind::relu:
+            return "relu";
+        case Kind::leaky_relu:
+            return "leaky_relu";
+        case Kind::sigmoid:
+            return "sigmoid";
+        case Kind::tanh:
+            return "tanh";
     }
     return "linear";
 }
@@ -19,12 +24,15 @@ std::string Activation::name() const {
 dnnl::algorithm Activation::algorithm(bool use_dst) const {
     using a = dnnl::algorithm;
     switch (kind) {
-        case Kind::linear: return a::eltwise_linear;
+        case Kind::linear:
+            return a::eltwise_linear;
         case Kind::relu:
-        case Kind::leaky_relu: return use_dst ? a::eltwise_relu_use_dst_for_bwd : a::eltwise_relu;
+        case Kind::leaky_relu:
+            return use_dst ? a::eltwise_relu_use_dst_for_bwd : a::eltwise_relu;
         case Kind::sigmoid:
             return use_dst ? a::eltwise_logistic_use_dst_for_bwd : a::eltwise_logistic;
-        case Kind::tanh: return use_dst ? a::eltwise_tanh_use_dst_for_bwd : a::eltwise_tanh;
+        case Kind::tanh:
+            return use_dst ? a::eltwise_tanh_use_dst_for_bwd : a::eltwise_tanh;
     }
     return a::eltwise_linear;
 }
@@ -39,8 +47,8 @@ dnnl::primitive_attr fused_activation_attr(const Activation& activation) {
 }
 
 const Tensor& fused_activation_backward(Context& ctx, const Activation& activation,
-                                        const Tensor& dst, const Tensor& diff_dst,
-                                        Tensor& diff_pre, const std::string& where) {
+                                        const Tensor& dst, const Tensor& diff_dst, Tensor& diff_pre,
+                                        const std::string& where) {
     if (activation.is_linear()) return diff_dst;
     const auto algo = activation.algorithm(true);
     const float alpha = activation.eltwise_alpha();

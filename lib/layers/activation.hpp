@@ -40,7 +40,7 @@ dnnl::primitive_attr fused_activation_attr(const Activation& activation);
 /// input. Returns `diff_dst` itself for a linear activation, otherwise `diff_pre` (reshaped to
 /// dst's layout) filled. `where` names the layer and dims in errors.
 const Tensor& fused_activation_backward(Context& ctx, const Activation& activation,
-                                        const Tensor& dst, const Tensor& diff_dst,
-                                        Tensor& diff_pre, const std::string& where);
+                                        const Tensor& dst, const Tensor& diff_dst, Tensor& diff_pre,
+                                        const std::string& where);
 
 }  // namespace tomodenoise

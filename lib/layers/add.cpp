@@ -6,8 +6,8 @@ namespace tomodenoise {
 
 Dims AddLayer::build(const std::vector<Dims>& inputs) {
     if (inputs.size() < 2)
-        throw ShapeError(what() + " needs at least 2 inputs, got " +
-                         std::to_string(inputs.size()) + ": " + dims_list(inputs));
+        throw ShapeError(what() + " needs at least 2 inputs, got " + std::to_string(inputs.size()) +
+                         ": " + dims_list(inputs));
     for (const auto& d : inputs)
         if (d != inputs[0])
             throw ShapeError(what() + ": inputs must have identical dims, got " +
@@ -26,8 +26,8 @@ void AddLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, Tens
         key << t->desc();
     }
     build(dims);
-    auto& sum = ctx.cache().get<dnnl::sum>(
-        key, what() + " forward on inputs " + dims_list(dims), [&] {
+    auto& sum =
+        ctx.cache().get<dnnl::sum>(key, what() + " forward on inputs " + dims_list(dims), [&] {
             const std::vector<float> scales(mds.size(), 1.f);
             try {
                 return dnnl::sum::primitive_desc(scales, mds, cpu_engine());
@@ -48,9 +48,8 @@ void AddLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, Tens
     sum.primitive.execute(ctx.stream(), args);
 }
 
-void AddLayer::backward(Context& ctx, const std::vector<const Tensor*>& src,
-                        const Tensor& /*dst*/, const Tensor& diff_dst,
-                        const std::vector<Tensor*>& diff_src) {
+void AddLayer::backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& /*dst*/,
+                        const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) {
     for (std::size_t k = 0; k < diff_src.size() && k < src.size(); ++k) {
         if (!diff_src[k]) continue;
         diff_src[k]->reshape(src[k]->desc());

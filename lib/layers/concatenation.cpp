@@ -35,14 +35,14 @@ std::optional<dnnl::memory::format_tag> common_tag(const std::vector<dnnl::memor
 
 Dims ConcatenationLayer::build(const std::vector<Dims>& inputs) {
     if (inputs.size() < 2)
-        throw ShapeError(what() + " needs at least 2 inputs, got " +
-                         std::to_string(inputs.size()) + ": " + dims_list(inputs));
+        throw ShapeError(what() + " needs at least 2 inputs, got " + std::to_string(inputs.size()) +
+                         ": " + dims_list(inputs));
     Dims out = inputs[0];
     out.c = 0;
     for (const auto& d : inputs) {
         if (d.n != out.n || d.h != out.h || d.w != out.w)
-            throw ShapeError(what() + ": inputs differ in batch, height or width: " +
-                             dims_list(inputs));
+            throw ShapeError(what() +
+                             ": inputs differ in batch, height or width: " + dims_list(inputs));
         out.c += d.c;
     }
     return out;
@@ -58,13 +58,13 @@ void ConcatenationLayer::forward(Context& ctx, const std::vector<const Tensor*>&
         mds.push_back(t->desc());
         key << t->desc();
     }
-    auto& cat = ctx.cache().get<dnnl::concat>(
-        key, what() + " forward on inputs " + dims_list(dims), [&] {
+    auto& cat =
+        ctx.cache().get<dnnl::concat>(key, what() + " forward on inputs " + dims_list(dims), [&] {
             if (const auto t = common_tag(mds)) {
                 try {
                     return dnnl::concat::primitive_desc(
-                        dnnl::memory::desc(out.to_dnnl(), dnnl::memory::data_type::f32, *t), 1,
-                        mds, cpu_engine());
+                        dnnl::memory::desc(out.to_dnnl(), dnnl::memory::data_type::f32, *t), 1, mds,
+                        cpu_engine());
                 } catch (const dnnl::error&) {
                     // A blocked output that a channel range cannot start inside: let oneDNN pick.
                 }

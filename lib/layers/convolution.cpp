@@ -52,8 +52,8 @@ Dims ConvolutionLayer::build(const std::vector<Dims>& inputs) {
                          std::to_string(config_.kernel) + "x" + std::to_string(config_.kernel) +
                          " kernel with 'valid' padding");
     if (in_channels_ == 0) {
-        kernel_ = create_parameter(0, "kernel",
-                                   {config_.filters, in.c, config_.kernel, config_.kernel});
+        kernel_ =
+            create_parameter(0, "kernel", {config_.filters, in.c, config_.kernel, config_.kernel});
         if (config_.use_bias) bias_ = create_parameter(1, "bias", {config_.filters});
         in_channels_ = in.c;
     }
@@ -74,9 +74,9 @@ ConvolutionLayer::Geometry ConvolutionLayer::geometry(const Dims& src) const {
 }
 
 bool ConvolutionLayer::wants_winograd(const Context& ctx) const {
-    return ctx.convolution_algorithm() == ConvolutionAlgorithm::automatic &&
-           config_.kernel == 3 && config_.stride == 1 &&
-           in_channels_ >= winograd_min_channels && config_.filters >= winograd_min_channels;
+    return ctx.convolution_algorithm() == ConvolutionAlgorithm::automatic && config_.kernel == 3 &&
+           config_.stride == 1 && in_channels_ >= winograd_min_channels &&
+           config_.filters >= winograd_min_channels;
 }
 
 bool ConvolutionLayer::uses_own_winograd(const Context& ctx, Mode mode) const {
@@ -99,15 +99,14 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
     // layout as it is, so that the layout flows between layers without reorders. Only with
     // whole 16-channel output blocks: a padded blocked output costs more to read than a
     // reorder saves.
-    const bool keep_incoming =
-        mode == Mode::inference && !winograd && config_.filters % 16 == 0 && incoming &&
-        *incoming == blocked_desc(src);
+    const bool keep_incoming = mode == Mode::inference && !winograd && config_.filters % 16 == 0 &&
+                               incoming && *incoming == blocked_desc(src);
     const auto prop = mode == Mode::training ? dnnl::prop_kind::forward_training
                                              : dnnl::prop_kind::forward_inference;
     CacheKey key("conv_fwd");
-    key << int(prop) << winograd << src_dims << w_dims << g.strides << g.pad_before
-        << g.pad_after << config_.use_bias << int(config_.activation.kind)
-        << config_.activation.alpha << keep_incoming;
+    key << int(prop) << winograd << src_dims << w_dims << g.strides << g.pad_before << g.pad_after
+        << config_.use_bias << int(config_.activation.kind) << config_.activation.alpha
+        << keep_incoming;
     if (keep_incoming) key << *incoming;
     return ctx.cache().get<dnnl::convolution_forward>(
         key, what() + " forward on input " + src.to_string(), [&] {
@@ -178,9 +177,8 @@ void ConvolutionLayer::forward(Context& ctx, const std::vector<const Tensor*>& s
     const Tensor& xs = ctx.as_layout(x, conv.pd.src_desc(), src_reordered_);
     const Tensor& w = weights(ctx, conv.pd.weights_desc());
     dst.reshape(conv.pd.dst_desc());
-    std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, xs.memory()},
-                                                  {DNNL_ARG_WEIGHTS, w.memory()},
-                                                  {DNNL_ARG_DST, dst.memory()}};
+    std::unordered_map<int, dnnl::memory> args = {
+        {DNNL_ARG_SRC, xs.memory()}, {DNNL_ARG_WEIGHTS, w.memory()}, {DNNL_ARG_DST, dst.memory()}};
     if (config_.use_bias) args[DNNL_ARG_BIAS] = bias_.value_memory();
     conv.primitive.execute(ctx.stream(), args);
 }
@@ -193,10 +191,9 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
     const auto g = geometry(x.dims());
     const std::string where = what() + " backward on input " + x.dims().to_string();
 
-    const Tensor& diff_pre =
-        fused_activation_backward(ctx, config_.activation, dst,
-                                  ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
-                                  diff_pre_, where);
+    const Tensor& diff_pre = fused_activation_backward(
+        ctx, config_.activation, dst, ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
+        diff_pre_, where);
 
     const auto algo = std::strstr(fwd.pd.impl_info_str(), "wino") != nullptr
                           ? dnnl::algorithm::convolution_winograd
@@ -209,10 +206,10 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
         CacheKey("conv_bww") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
                              << g.pad_after << config_.use_bias,
         where, [&] {
-            dnnl::convolution_backward_weights::desc d(
-                algo, any_desc(src_dims), any_desc(w_dims),
-                bias_desc(config_.filters, config_.use_bias), any_desc(dst_dims), g.strides,
-                g.pad_before, g.pad_after);
+            dnnl::convolution_backward_weights::desc d(algo, any_desc(src_dims), any_desc(w_dims),
+                                                       bias_desc(config_.filters, config_.use_bias),
+                                                       any_desc(dst_dims), g.strides, g.pad_before,
+                                                       g.pad_after);
             return dnnl::convolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
         });
     weight_gradient_.compute(

@@ -78,7 +78,8 @@ private:
     WeightGradient weight_gradient_;
     WinogradConvolution own_winograd_;
     std::uint64_t own_winograd_kernel_version_ = 0, own_winograd_bias_version_ = 0;
-    Tensor src_reordered_, diff_dst_reordered_, diff_pre_, src_for_weights_, diff_dst_for_weights_, diff_dst_for_data_;
+    Tensor src_reordered_, diff_dst_reordered_, diff_pre_, src_for_weights_, diff_dst_for_weights_,
+        diff_dst_for_data_;
     // Owned by the cached primitive descriptor, which lives as long as the cache: kept as
     // a pointer so that forward copies no string.
     const char* implementation_ = "";

@@ -35,8 +35,8 @@ Dims ConvolutionTransposeLayer::build(const std::vector<Dims>& inputs) {
                          " input channels, got input " + in.to_string());
     if (in.count() < 1) throw ShapeError(what() + ": empty input " + in.to_string());
     if (in_channels_ == 0) {
-        kernel_ = create_parameter(0, "kernel",
-                                   {config_.filters, in.c, config_.kernel, config_.kernel});
+        kernel_ =
+            create_parameter(0, "kernel", {config_.filters, in.c, config_.kernel, config_.kernel});
         if (config_.use_bias) bias_ = create_parameter(1, "bias", {config_.filters});
         in_channels_ = in.c;
     }
@@ -74,9 +74,9 @@ const CachedPrimitive<dnnl::deconvolution_forward>& ConvolutionTransposeLayer::f
     return ctx.cache().get<dnnl::deconvolution_forward>(
         key, what() + " forward on input " + src.to_string(), [&] {
             dnnl::deconvolution_forward::desc d(
-                prop, dnnl::algorithm::deconvolution_direct, any_desc(g.src),
-                any_desc(g.weights), bias_desc(config_.filters, config_.use_bias),
-                any_desc(g.dst), g.strides, g.pad_before, g.pad_after);
+                prop, dnnl::algorithm::deconvolution_direct, any_desc(g.src), any_desc(g.weights),
+                bias_desc(config_.filters, config_.use_bias), any_desc(g.dst), g.strides,
+                g.pad_before, g.pad_after);
             return dnnl::deconvolution_forward::primitive_desc(
                 d, fused_activation_attr(config_.activation), cpu_engine());
         });
@@ -94,9 +94,8 @@ void ConvolutionTransposeLayer::forward(Context& ctx, const std::vector<const Te
     const Tensor& xs = ctx.as_layout(x, deconv.pd.src_desc(), src_reordered_);
     const Tensor& w = weights(ctx, deconv.pd.weights_desc());
     dst.reshape(deconv.pd.dst_desc());
-    std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, xs.memory()},
-                                                  {DNNL_ARG_WEIGHTS, w.memory()},
-                                                  {DNNL_ARG_DST, dst.memory()}};
+    std::unordered_map<int, dnnl::memory> args = {
+        {DNNL_ARG_SRC, xs.memory()}, {DNNL_ARG_WEIGHTS, w.memory()}, {DNNL_ARG_DST, dst.memory()}};
     if (config_.use_bias) args[DNNL_ARG_BIAS] = bias_.value_memory();
     deconv.primitive.execute(ctx.stream(), args);
 }
@@ -110,10 +109,9 @@ void ConvolutionTransposeLayer::backward(Context& ctx, const std::vector<const T
     const std::string where = what() + " backward on input " + x.dims().to_string();
     const auto algo = dnnl::algorithm::deconvolution_direct;
 
-    const Tensor& diff_pre =
-        fused_activation_backward(ctx, config_.activation, dst,
-                                  ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
-                                  diff_pre_, where);
+    const Tensor& diff_pre = fused_activation_backward(
+        ctx, config_.activation, dst, ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
+        diff_pre_, where);
 
     auto& bww = ctx.cache().get<dnnl::deconvolution_backward_weights>(
         CacheKey("deconv_bww") << g.src << g.weights << g.strides << g.pad_before << g.pad_after

@@ -54,8 +54,8 @@ private:
 
     PrimitiveWeights weights_;
     WeightGradient weight_gradient_;
-    Tensor src_reordered_, diff_dst_reordered_, diff_pre_, src_for_weights_,
-        diff_dst_for_weights_, diff_dst_for_data_;
+    Tensor src_reordered_, diff_dst_reordered_, diff_pre_, src_for_weights_, diff_dst_for_weights_,
+        diff_dst_for_data_;
 };
 
 }  // namespace tomodenoise

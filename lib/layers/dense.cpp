@@ -48,8 +48,7 @@ Dims DenseLayer::build(const std::vector<Dims>& inputs) {
 }
 
 void DenseLayer::initialize(std::mt19937& rng) {
-    tomodenoise::initialize(kernel_, config_.kernel_initializer, in_features_, config_.units,
-                            rng);
+    tomodenoise::initialize(kernel_, config_.kernel_initializer, in_features_, config_.units, rng);
     if (config_.use_bias) tomodenoise::initialize(bias_, Initializer::zeros, 0, 0, rng);
 }
 
@@ -63,14 +62,13 @@ const CachedPrimitive<dnnl::inner_product_forward>& DenseLayer::forward_primitiv
     const auto prop = mode == Mode::training ? dnnl::prop_kind::forward_training
                                              : dnnl::prop_kind::forward_inference;
     CacheKey key("dense_fwd");
-    key << int(prop) << src << config_.units << config_.use_bias
-        << int(config_.activation.kind) << config_.activation.alpha;
+    key << int(prop) << src << config_.units << config_.use_bias << int(config_.activation.kind)
+        << config_.activation.alpha;
     return ctx.cache().get<dnnl::inner_product_forward>(
         key, what() + " forward on input " + in.to_string(), [&] {
-            dnnl::inner_product_forward::desc d(
-                prop, src, any_desc({config_.units, in.c, 1, 1}),
-                bias_desc(config_.units, config_.use_bias),
-                matrix_desc({in.n, config_.units, 1, 1}));
+            dnnl::inner_product_forward::desc d(prop, src, any_desc({config_.units, in.c, 1, 1}),
+                                                bias_desc(config_.units, config_.use_bias),
+                                                matrix_desc({in.n, config_.units, 1, 1}));
             return dnnl::inner_product_forward::primitive_desc(
                 d, fused_activation_attr(config_.activation), cpu_engine());
         });
@@ -104,10 +102,9 @@ void DenseLayer::backward(Context& ctx, const std::vector<const Tensor*>& src, c
     const auto dst_matrix = matrix_desc(dst.dims());
 
     // dst is plain, so the gradient before the activation is too and reads as a matrix.
-    const Tensor& diff_pre =
-        fused_activation_backward(ctx, config_.activation, dst,
-                                  ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
-                                  diff_pre_, where);
+    const Tensor& diff_pre = fused_activation_backward(
+        ctx, config_.activation, dst, ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
+        diff_pre_, where);
     const dnnl::memory diff_pre_matrix = storage_as(dst_matrix, diff_pre.data());
 
     auto& bww = ctx.cache().get<dnnl::inner_product_backward_weights>(

@@ -7,7 +7,9 @@ namespace tomodenoise {
 
 namespace {
 
-Dims flattened(const Dims& in) { return Dims{in.n, in.c * in.h * in.w, 1, 1}; }
+Dims flattened(const Dims& in) {
+    return Dims{in.n, in.c * in.h * in.w, 1, 1};
+}
 
 // The storage of a plain (N, H*W*C, 1, 1) tensor seen as (N, C, H, W) in nhwc order.
 dnnl::memory channels_last_view(const Dims& unflattened, float* data) {
@@ -33,17 +35,16 @@ void FlattenLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, 
                 what() + " forward on input " + x.dims().to_string());
 }
 
-void FlattenLayer::backward(Context& ctx, const std::vector<const Tensor*>& src,
-                            const Tensor& dst, const Tensor& diff_dst,
-                            const std::vector<Tensor*>& diff_src) {
+void FlattenLayer::backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
+                            const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) {
     if (diff_src.empty() || !diff_src[0]) return;
     const Tensor& x = *src.at(0);
     // The channels-last view needs diff_dst's storage plain, like dst's. oneDNN memory
     // handles are non-const; the reorder only reads this one.
     const Tensor& dd = ctx.as_layout(diff_dst, dst.desc(), diff_dst_plain_);
     diff_src[0]->reshape(x.desc());
-    ctx.reorder(channels_last_view(x.dims(), const_cast<float*>(dd.data())),
-                diff_src[0]->memory(), what() + " backward on input " + x.dims().to_string());
+    ctx.reorder(channels_last_view(x.dims(), const_cast<float*>(dd.data())), diff_src[0]->memory(),
+                what() + " backward on input " + x.dims().to_string());
 }
 
 }  // namespace tomodenoise

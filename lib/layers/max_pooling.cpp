@@ -8,8 +8,8 @@ MaxPoolingLayer::MaxPoolingLayer(std::string name, MaxPoolingConfig config)
     : Layer(std::move(name)), config_(config) {
     if (config_.pool < 1 || config_.stride < 1)
         throw InvalidArgument(what() + ": pool size and stride must be positive (got " +
-                              std::to_string(config_.pool) + ", " +
-                              std::to_string(config_.stride) + ")");
+                              std::to_string(config_.pool) + ", " + std::to_string(config_.stride) +
+                              ")");
 }
 
 MaxPoolingLayer::Geometry MaxPoolingLayer::geometry(const Dims& src) const {
@@ -81,8 +81,8 @@ void MaxPoolingLayer::backward(Context& ctx, const std::vector<const Tensor*>& s
                                 << g.pad_before << g.pad_after,
         where, [&] {
             return dnnl::pooling_backward::primitive_desc(
-                {dnnl::algorithm::pooling_max, x.desc(), fwd.pd.dst_desc(), g.strides,
-                 g.kernel, g.pad_before, g.pad_after},
+                {dnnl::algorithm::pooling_max, x.desc(), fwd.pd.dst_desc(), g.strides, g.kernel,
+                 g.pad_before, g.pad_after},
                 cpu_engine(), fwd.pd);
         });
     const Tensor& dd = ctx.as_layout(diff_dst, bwd.pd.diff_dst_desc(), diff_dst_reordered_);

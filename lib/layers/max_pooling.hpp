@@ -36,8 +36,9 @@ private:
         dnnl::memory::dims dst, strides, kernel, pad_before, pad_after;
     };
     Geometry geometry(const Dims& src) const;
-    const CachedPrimitive<dnnl::pooling_forward>& forward_primitive(
-        Context& ctx, const dnnl::memory::desc& src, Mode mode);
+    const CachedPrimitive<dnnl::pooling_forward>& forward_primitive(Context& ctx,
+                                                                    const dnnl::memory::desc& src,
+                                                                    Mode mode);
 
     MaxPoolingConfig config_;
     dnnl::memory workspace_;

@@ -20,8 +20,7 @@ const Tensor& PrimitiveWeights::laid_out(Context& ctx, const Parameter& param,
 
 dnnl::memory::desc bias_desc(std::int64_t count, bool used) {
     if (!used) return dnnl::memory::desc();
-    return dnnl::memory::desc({count}, dnnl::memory::data_type::f32,
-                              dnnl::memory::format_tag::x);
+    return dnnl::memory::desc({count}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::x);
 }
 
 void WeightGradient::compute(Context& ctx, const dnnl::primitive& primitive,

@@ -24,11 +24,9 @@ const CachedPrimitive<dnnl::softmax_forward>& SoftmaxLayer::forward_primitive(
                                              : dnnl::prop_kind::forward_inference;
     return ctx.cache().get<dnnl::softmax_forward>(
         CacheKey("softmax_fwd") << int(prop) << md,
-        what() + " forward on input " + dims_of(md).to_string() + " laid out as " +
-            layout_name(md),
+        what() + " forward on input " + dims_of(md).to_string() + " laid out as " + layout_name(md),
         [&] {
-            return dnnl::softmax_forward::primitive_desc({prop, md, channel_axis},
-                                                         cpu_engine());
+            return dnnl::softmax_forward::primitive_desc({prop, md, channel_axis}, cpu_engine());
         });
 }
 
@@ -41,17 +39,15 @@ void SoftmaxLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, 
                               {{DNNL_ARG_SRC, x.memory()}, {DNNL_ARG_DST, dst.memory()}});
 }
 
-void SoftmaxLayer::backward(Context& ctx, const std::vector<const Tensor*>& src,
-                            const Tensor& dst, const Tensor& diff_dst,
-                            const std::vector<Tensor*>& diff_src) {
+void SoftmaxLayer::backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
+                            const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) {
     if (diff_src.empty() || !diff_src[0]) return;
     const Tensor& x = *src.at(0);
     auto& fwd = forward_primitive(ctx, x.desc(), Mode::training);
     const auto& md = dst.desc();
     auto& bwd = ctx.cache().get<dnnl::softmax_backward>(
         CacheKey("softmax_bwd") << md,
-        what() + " backward on input " + x.dims().to_string() + " laid out as " +
-            layout_name(md),
+        what() + " backward on input " + x.dims().to_string() + " laid out as " + layout_name(md),
         [&] {
             return dnnl::softmax_backward::primitive_desc({md, md, channel_axis}, cpu_engine(),
                                                           fwd.pd);

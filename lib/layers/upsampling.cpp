@@ -18,9 +18,8 @@ Dims UpsamplingLayer::build(const std::vector<Dims>& inputs) {
 
 dnnl::algorithm UpsamplingLayer::algorithm() const {
     // oneDNN's linear resampling uses half-pixel centres and clamps at the borders, as TF2.
-    return config_.interpolation == Interpolation::bilinear
-               ? dnnl::algorithm::resampling_linear
-               : dnnl::algorithm::resampling_nearest;
+    return config_.interpolation == Interpolation::bilinear ? dnnl::algorithm::resampling_linear
+                                                            : dnnl::algorithm::resampling_nearest;
 }
 
 const CachedPrimitive<dnnl::resampling_forward>& UpsamplingLayer::forward_primitive(
@@ -53,8 +52,8 @@ void UpsamplingLayer::backward(Context& ctx, const std::vector<const Tensor*>& s
     const Tensor& x = *src.at(0);
     auto& fwd = forward_primitive(ctx, x.desc(), Mode::training);
     auto& bwd = ctx.cache().get<dnnl::resampling_backward>(
-        CacheKey("resampling_bwd") << int(algorithm()) << x.desc() << fwd.pd.dst_desc()
-                                   << config_.factor,
+        CacheKey("resampling_bwd")
+            << int(algorithm()) << x.desc() << fwd.pd.dst_desc() << config_.factor,
         what() + " backward on input " + x.dims().to_string(), [&] {
             const float f = float(config_.factor);
             return dnnl::resampling_backward::primitive_desc(

@@ -11,10 +11,10 @@ namespace tomodenoise {
 
 namespace {
 
-constexpr int out_tile = 4;   // output tile edge: F(4x4, 3x3)
-constexpr int in_tile = 6;    // input tile edge: out_tile + 3 - 1
+constexpr int out_tile = 4;  // output tile edge: F(4x4, 3x3)
+constexpr int in_tile = 6;   // input tile edge: out_tile + 3 - 1
 constexpr int positions = in_tile * in_tile;
-constexpr int lanes = 16;     // floats per AVX-512 register = nChw16c channel block
+constexpr int lanes = 16;  // floats per AVX-512 register = nChw16c channel block
 
 // The strip of tiles a thread carries through all three steps: its transformed inputs and
 // products should stay in the core's L2 cache (1-2 MiB on current x86 server cores) beside
@@ -30,9 +30,9 @@ enum class Fused { linear, relu, leaky_relu };
 // Strips run through the tiles of all images in order (row by row), so that narrow images
 // do not leave strips mostly padding.
 struct Strip {
-    std::int64_t tiles;   // tiles per strip, a multiple of the multiply kernel's rows
-    std::int64_t rows;    // tiles per multiply kernel call
-    int vectors;          // output-channel registers per multiply kernel call
+    std::int64_t tiles;  // tiles per strip, a multiple of the multiply kernel's rows
+    std::int64_t rows;   // tiles per multiply kernel call
+    int vectors;         // output-channel registers per multiply kernel call
 };
 
 // The multiply kernel keeps rows x vectors accumulators in registers (28 or 24 of 32).
@@ -58,8 +58,7 @@ Strip strip_for(std::int64_t in_channels, std::int64_t out_channels) {
 
 // B^T d for one column of an input tile (Lavin and Gray's F(4x4, 3x3)).
 inline void input_transform_1d(const __m512 d[in_tile], __m512 t[in_tile]) {
-    const __m512 four = _mm512_set1_ps(4.f), five = _mm512_set1_ps(5.f),
-                 two = _mm512_set1_ps(2.f);
+    const __m512 four = _mm512_set1_ps(4.f), five = _mm512_set1_ps(5.f), two = _mm512_set1_ps(2.f);
     t[0] = _mm512_fmadd_ps(d[0], four, _mm512_fnmadd_ps(d[2], five, d[4]));
     const __m512 a = _mm512_fnmadd_ps(d[2], four, d[4]);  // d4 - 4 d2
     const __m512 b = _mm512_fnmadd_ps(d[1], four, d[3]);  // d3 - 4 d1
@@ -108,8 +107,7 @@ void transform_input_tile(const float* block, std::int64_t h, std::int64_t w, st
         __m512 d[in_tile], t[in_tile];
         for (int i = 0; i < in_tile; ++i) d[i] = _mm512_load_ps(tmp + (i * in_tile + k) * lanes);
         input_transform_1d(d, t);
-        for (int a = 0; a < in_tile; ++a)
-            _mm512_storeu_ps(v + (a * in_tile + k) * v_stride, t[a]);
+        for (int a = 0; a < in_tile; ++a) _mm512_storeu_ps(v + (a * in_tile + k) * v_stride, t[a]);
     }
 }
 
@@ -144,20 +142,21 @@ void multiply_strip(const float* v, const float* u, float* m, std::int64_t tiles
         float* mp = m + p * stride_tiles * out_channels;
         for (std::int64_t co = 0; co < out_channels; co += vectors * lanes)
             for (std::int64_t t = 0; t < tiles; t += rows)
-                multiply<rows, vectors>(vp + t * in_channels, in_channels, up + co,
-                                        out_channels, mp + t * out_channels + co, out_channels,
-                                        in_channels);
+                multiply<rows, vectors>(vp + t * in_channels, in_channels, up + co, out_channels,
+                                        mp + t * out_channels + co, out_channels, in_channels);
     }
 }
 
 inline __m512 activate(__m512 x, Fused fused, __m512 alpha) {
     switch (fused) {
         // The masked form: GCC 12 warns of an uninitialized value inside _mm512_max_ps.
-        case Fused::relu: return _mm512_mask_max_ps(x, 0xffff, x, _mm512_setzero_ps());
+        case Fused::relu:
+            return _mm512_mask_max_ps(x, 0xffff, x, _mm512_setzero_ps());
         case Fused::leaky_relu:
-            return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ),
-                                      x, alpha);
-        case Fused::linear: break;
+            return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x,
+                                      alpha);
+        case Fused::linear:
+            break;
     }
     return x;
 }
@@ -169,7 +168,8 @@ void transform_output_tile(const float* m, std::int64_t m_stride, __m512 bias, F
                            std::int64_t y0, std::int64_t x0, float* tmp) {
     for (int b = 0; b < in_tile; ++b) {
         __m512 col[in_tile], o[out_tile];
-        for (int a = 0; a < in_tile; ++a) col[a] = _mm512_loadu_ps(m + (a * in_tile + b) * m_stride);
+        for (int a = 0; a < in_tile; ++a)
+            col[a] = _mm512_loadu_ps(m + (a * in_tile + b) * m_stride);
         output_transform_1d(col, o);
         for (int p = 0; p < out_tile; ++p) _mm512_store_ps(tmp + (p * in_tile + b) * lanes, o[p]);
     }
@@ -206,8 +206,7 @@ inline TilePlace place_of(const Problem& pb, std::int64_t index) {
 
 // One strip: tiles first .. first + count - 1.
 void run_strip(const Problem& pb, const float* src, const float* weights, const float* bias,
-               float* dst, std::int64_t first, std::int64_t count, float* v, float* m,
-               float* tmp) {
+               float* dst, std::int64_t first, std::int64_t count, float* v, float* m, float* tmp) {
     const std::int64_t plane = pb.h * pb.w * lanes;
     const std::int64_t tiles = pb.strip.tiles;
     // Channel block outermost: the input is read as six row streams at a time, which the
@@ -221,28 +220,32 @@ void run_strip(const Problem& pb, const float* src, const float* weights, const 
             const float* block = src + (at.image * pb.in_channels / lanes + cb) * plane;
             float* vt = v + t * pb.in_channels + cb * lanes;
             if (interior)
-                transform_input_tile<true>(block, pb.h, pb.w, y0, x0, vt,
-                                           tiles * pb.in_channels, tmp);
+                transform_input_tile<true>(block, pb.h, pb.w, y0, x0, vt, tiles * pb.in_channels,
+                                           tmp);
             else
-                transform_input_tile<false>(block, pb.h, pb.w, y0, x0, vt,
-                                            tiles * pb.in_channels, tmp);
+                transform_input_tile<false>(block, pb.h, pb.w, y0, x0, vt, tiles * pb.in_channels,
+                                            tmp);
         }
     }
     // Only the rows the multiply kernel reaches are multiplied; rows past `count` hold
     // values from an earlier strip (or zeros) and are never transformed back.
     const std::int64_t padded = (count + pb.strip.rows - 1) / pb.strip.rows * pb.strip.rows;
     switch (pb.strip.vectors) {
-        case 4: multiply_strip<6, 4>(v, weights, m, padded, tiles, pb.in_channels, pb.out_channels); break;
-        case 2: multiply_strip<14, 2>(v, weights, m, padded, tiles, pb.in_channels, pb.out_channels); break;
-        default: multiply_strip<28, 1>(v, weights, m, padded, tiles, pb.in_channels, pb.out_channels);
+        case 4:
+            multiply_strip<6, 4>(v, weights, m, padded, tiles, pb.in_channels, pb.out_channels);
+            break;
+        case 2:
+            multiply_strip<14, 2>(v, weights, m, padded, tiles, pb.in_channels, pb.out_channels);
+            break;
+        default:
+            multiply_strip<28, 1>(v, weights, m, padded, tiles, pb.in_channels, pb.out_channels);
     }
     const __m512 alpha = _mm512_set1_ps(pb.alpha);
     for (std::int64_t cb = 0; cb < pb.out_channels / lanes; ++cb)
         for (std::int64_t t = 0; t < count; ++t) {
             const TilePlace at = place_of(pb, first + t);
-            transform_output_tile(m + t * pb.out_channels + cb * lanes,
-                                  tiles * pb.out_channels, _mm512_loadu_ps(bias + cb * lanes),
-                                  pb.fused, alpha,
+            transform_output_tile(m + t * pb.out_channels + cb * lanes, tiles * pb.out_channels,
+                                  _mm512_loadu_ps(bias + cb * lanes), pb.fused, alpha,
                                   dst + (at.image * pb.out_channels / lanes + cb) * plane, pb.h,
                                   pb.w, at.y0, at.x0, tmp);
         }
@@ -279,9 +282,12 @@ void WinogradConvolution::set_weights(const float* kernel, const float* bias,
     weights_.reshape(Dims{positions, in_channels, out_channels, 1});
     bias_.reshape(Dims{1, out_channels, 1, 1});
     // G of F(4x4, 3x3); the kernel transform runs once per weight change, in double.
-    static const double g[in_tile][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. / 6},
-                                         {-1. / 6, 1. / 6, -1. / 6}, {1. / 24, 1. / 12, 1. / 6},
-                                         {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+    static const double g[in_tile][3] = {{1. / 4, 0, 0},
+                                         {-1. / 6, -1. / 6, -1. / 6},
+                                         {-1. / 6, 1. / 6, -1. / 6},
+                                         {1. / 24, 1. / 12, 1. / 6},
+                                         {1. / 24, -1. / 12, 1. / 6},
+                                         {0, 0, 1}};
     float* u = weights_.data();
     for (std::int64_t co = 0; co < out_channels; ++co)
         for (std::int64_t ci = 0; ci < in_channels; ++ci) {
@@ -298,8 +304,7 @@ void WinogradConvolution::set_weights(const float* kernel, const float* bias,
                         static_cast<float>(s);
                 }
         }
-    for (std::int64_t co = 0; co < out_channels; ++co)
-        bias_.data()[co] = bias ? bias[co] : 0.f;
+    for (std::int64_t co = 0; co < out_channels; ++co) bias_.data()[co] = bias ? bias[co] : 0.f;
 }
 
 void WinogradConvolution::forward(const float* src, float* dst, std::int64_t n, std::int64_t h,
@@ -308,8 +313,9 @@ void WinogradConvolution::forward(const float* src, float* dst, std::int64_t n, 
         throw InvalidArgument("Winograd convolution: forward before set_weights");
     if (reinterpret_cast<std::uintptr_t>(src) % 64 != 0 ||
         reinterpret_cast<std::uintptr_t>(dst) % 64 != 0)
-        throw InvalidArgument("Winograd convolution: source and destination must be 64-byte "
-                              "aligned, as tensor storage is");
+        throw InvalidArgument(
+            "Winograd convolution: source and destination must be 64-byte "
+            "aligned, as tensor storage is");
     Problem pb;
     pb.h = h;
     pb.w = w;
@@ -339,9 +345,8 @@ void WinogradConvolution::forward(const float* src, float* dst, std::int64_t n, 
     for (std::int64_t s = 0; s < strips; ++s) {
         const std::int64_t first = s * pb.strip.tiles;
         float* own = scratch + omp_get_thread_num() * per_thread;
-        run_strip(pb, src, weights, bias, dst, first,
-                  std::min(pb.strip.tiles, total_tiles - first), own + positions * lanes,
-                  own + positions * lanes + v_size, own);
+        run_strip(pb, src, weights, bias, dst, first, std::min(pb.strip.tiles, total_tiles - first),
+                  own + positions * lanes, own + positions * lanes + v_size, own);
     }
 }
 

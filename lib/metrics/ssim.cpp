@@ -95,15 +95,15 @@ double ssim_block_sum(const float* x, const float* y, std::int64_t width, std::i
             const double vx = window.covariance_norm * (vertical[2 * out_w + c] - mx * mx);
             const double vy = window.covariance_norm * (vertical[3 * out_w + c] - my * my);
             const double vxy = window.covariance_norm * (vertical[4 * out_w + c] - mx * my);
-            sum += ((2 * mx * my + c1) * (2 * vxy + c2)) /
-                   ((mx * mx + my * my + c1) * (vx + vy + c2));
+            sum +=
+                ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
         }
     }
     return sum;
 }
 
-double ssim_mean(const float* reference, const float* test, std::int64_t height,
-                 std::int64_t width, double data_range, const SsimWindow& window) {
+double ssim_mean(const float* reference, const float* test, std::int64_t height, std::int64_t width,
+                 double data_range, const SsimWindow& window) {
     const std::int64_t size = std::int64_t(window.taps.size());
     if (height < size || width < size)
         throw ShapeError(std::string(window.name) + ": images must be at least " +
@@ -125,9 +125,8 @@ double ssim_mean(const float* reference, const float* test, std::int64_t height,
                           for (std::int64_t b = range.begin(); b != range.end(); ++b) {
                               const std::int64_t first = b * k_rows_per_block;
                               const std::int64_t rows = std::min(k_rows_per_block, out_h - first);
-                              block_sums[b] =
-                                  ssim_block_sum(reference, test, width, first, rows, window, c1,
-                                                 c2, horizontal, vertical);
+                              block_sums[b] = ssim_block_sum(reference, test, width, first, rows,
+                                                             window, c1, c2, horizontal, vertical);
                           }
                       });
     return std::accumulate(block_sums.begin(), block_sums.end(), 0.0) / double(out_h * out_w);

@@ -25,8 +25,7 @@ Network build_cnn_denoiser(const CnnDenoiserConfig& config) {
     expect_option_in_range(builder, "input_channels", config.input_channels, 1);
     expect_option_in_range(builder, "output_channels", config.output_channels, 1);
     for (std::size_t i = 0; i < config.widths.size(); ++i)
-        expect_option_in_range(builder, "widths[" + std::to_string(i) + "]", config.widths[i],
-                               1);
+        expect_option_in_range(builder, "widths[" + std::to_string(i) + "]", config.widths[i], 1);
 
     Network network;
     KerasNames names;

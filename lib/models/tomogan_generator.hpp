@@ -20,8 +20,8 @@ namespace tomodenoise {
 
 /// How the U-Net decoder doubles the size of its feature maps.
 enum class UnetUpsampling {
-    nearest,     ///< UpSampling2D, nearest neighbour (TomoGAN.h5)
-    bilinear,    ///< UpSampling2D, bilinear with half-pixel centres (TomoGAN-toy.h5)
+    nearest,   ///< UpSampling2D, nearest neighbour (TomoGAN.h5)
+    bilinear,  ///< UpSampling2D, bilinear with half-pixel centres (TomoGAN-toy.h5)
     /// Conv2DTranspose 2x2, stride 2, 'same', as many filters as it has input channels and no
     /// activation: a learned version of the linear upsamplings above.
     transposed,

@@ -69,8 +69,10 @@ void vgg19_preprocess_gray_backward(const Tensor& diff_bgr, Tensor& diff_gray) {
     expect_plain(diff_bgr, "vgg19_preprocess_gray_backward gradient");
     const Dims& d = diff_bgr.dims();
     if (d.c != rgb_channels)
-        throw ShapeError("vgg19_preprocess_gray_backward needs a gradient of 3 channels "
-                         "(N, 3, H, W), got " + d.to_string());
+        throw ShapeError(
+            "vgg19_preprocess_gray_backward needs a gradient of 3 channels "
+            "(N, 3, H, W), got " +
+            d.to_string());
     diff_gray.reshape(Dims{d.n, 1, d.h, d.w});
     for (std::int64_t n = 0; n < d.n; ++n)
         for (std::int64_t y = 0; y < d.h; ++y)

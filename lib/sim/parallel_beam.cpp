@@ -29,12 +29,12 @@ int padded_length(int bins) {
 double window_response(FbpFilter filter, int k, int length) {
     const double nu = double(k < length / 2 ? k : k - length) / length;
     switch (filter) {
-    case FbpFilter::ramp:
-        return 1.0;
-    case FbpFilter::shepp_logan:
-        return k == 0 ? 1.0 : std::sin(k_pi * nu) / (k_pi * nu);
-    case FbpFilter::hann:
-        return 0.5 * (1.0 + std::cos(2.0 * k_pi * nu));
+        case FbpFilter::ramp:
+            return 1.0;
+        case FbpFilter::shepp_logan:
+            return k == 0 ? 1.0 : std::sin(k_pi * nu) / (k_pi * nu);
+        case FbpFilter::hann:
+            return 0.5 * (1.0 + std::cos(2.0 * k_pi * nu));
     }
     return 1.0;
 }
@@ -55,8 +55,7 @@ std::vector<double> compute_filter_kernel(int bins, FbpFilter filter) {
     std::vector<double> response(length);
     for (int k = 0; k < length; ++k) {
         double sum = 0.0;
-        for (int i = 0; i < length; ++i)
-            sum += ramp[i] * cosine[(std::int64_t(i) * k) % length];
+        for (int i = 0; i < length; ++i) sum += ramp[i] * cosine[(std::int64_t(i) * k) % length];
         response[k] = sum * window_response(filter, k, length);
     }
     std::vector<double> kernel(2 * bins - 1);
@@ -92,7 +91,8 @@ const std::vector<double>& filter_kernel(int bins, FbpFilter filter) {
     static std::map<std::pair<int, FbpFilter>, std::unique_ptr<const std::vector<double>>> cache;
     std::lock_guard<std::mutex> lock(mutex);
     auto& slot = cache[{bins, filter}];
-    if (!slot) slot = std::make_unique<const std::vector<double>>(compute_filter_kernel(bins, filter));
+    if (!slot)
+        slot = std::make_unique<const std::vector<double>>(compute_filter_kernel(bins, filter));
     return *slot;
 }
 

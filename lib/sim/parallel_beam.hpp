@@ -13,9 +13,9 @@
 namespace tomodenoise::sim {
 
 struct ParallelGeometry {
-    int size = 0;                 ///< image side and number of detector bins
-    std::vector<double> angles;   ///< radians
-    double angle_step = 0;        ///< angular weight of each view in the back-projection
+    int size = 0;                ///< image side and number of detector bins
+    std::vector<double> angles;  ///< radians
+    double angle_step = 0;       ///< angular weight of each view in the back-projection
 
     /// `views` angles evenly spread over [0, pi).
     static ParallelGeometry full(int size, int views);

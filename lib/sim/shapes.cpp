@@ -22,30 +22,30 @@ struct Fill {
 
 struct Shape {
     ShapeClass kind;
-    double cx, cy;          // centre (disk, rectangle) or first end point (line), pixels
-    double a, b;            // radius; half sides; second end point
-    double angle, width;    // rectangle rotation; line half-width
+    double cx, cy;        // centre (disk, rectangle) or first end point (line), pixels
+    double a, b;          // radius; half sides; second end point
+    double angle, width;  // rectangle rotation; line half-width
     Fill fill;
 
     bool contains(double x, double y) const {
         switch (kind) {
-        case ShapeClass::disk:
-            return (x - cx) * (x - cx) + (y - cy) * (y - cy) <= a * a;
-        case ShapeClass::rectangle: {
-            const double u = (x - cx) * std::cos(angle) + (y - cy) * std::sin(angle);
-            const double v = -(x - cx) * std::sin(angle) + (y - cy) * std::cos(angle);
-            return std::abs(u) <= a && std::abs(v) <= b;
-        }
-        case ShapeClass::line: {
-            // Distance from (x, y) to the segment (cx, cy)-(a, b).
-            const double dx = a - cx, dy = b - cy;
-            const double t = std::clamp(((x - cx) * dx + (y - cy) * dy) /
-                                            std::max(dx * dx + dy * dy, 1e-12), 0.0, 1.0);
-            const double ex = x - (cx + t * dx), ey = y - (cy + t * dy);
-            return ex * ex + ey * ey <= width * width;
-        }
-        case ShapeClass::background:
-            break;
+            case ShapeClass::disk:
+                return (x - cx) * (x - cx) + (y - cy) * (y - cy) <= a * a;
+            case ShapeClass::rectangle: {
+                const double u = (x - cx) * std::cos(angle) + (y - cy) * std::sin(angle);
+                const double v = -(x - cx) * std::sin(angle) + (y - cy) * std::cos(angle);
+                return std::abs(u) <= a && std::abs(v) <= b;
+            }
+            case ShapeClass::line: {
+                // Distance from (x, y) to the segment (cx, cy)-(a, b).
+                const double dx = a - cx, dy = b - cy;
+                const double t = std::clamp(
+                    ((x - cx) * dx + (y - cy) * dy) / std::max(dx * dx + dy * dy, 1e-12), 0.0, 1.0);
+                const double ex = x - (cx + t * dx), ey = y - (cy + t * dy);
+                return ex * ex + ey * ey <= width * width;
+            }
+            case ShapeClass::background:
+                break;
         }
         return false;
     }
@@ -58,19 +58,19 @@ Shape random_shape(int size, std::mt19937_64& rng) {
     shape.cx = uniform(rng, 0, s);
     shape.cy = uniform(rng, 0, s);
     switch (shape.kind) {
-    case ShapeClass::disk:
-        shape.a = uniform(rng, s / 20, s / 6);
-        break;
-    case ShapeClass::rectangle:
-        shape.a = uniform(rng, s / 20, s / 5);
-        shape.b = uniform(rng, s / 20, s / 5);
-        shape.angle = uniform(rng, 0, k_pi);
-        break;
-    default:
-        shape.a = uniform(rng, 0, s);
-        shape.b = uniform(rng, 0, s);
-        shape.width = uniform(rng, 1.0, std::max(1.5, s / 64));
-        break;
+        case ShapeClass::disk:
+            shape.a = uniform(rng, s / 20, s / 6);
+            break;
+        case ShapeClass::rectangle:
+            shape.a = uniform(rng, s / 20, s / 5);
+            shape.b = uniform(rng, s / 20, s / 5);
+            shape.angle = uniform(rng, 0, k_pi);
+            break;
+        default:
+            shape.a = uniform(rng, 0, s);
+            shape.b = uniform(rng, 0, s);
+            shape.width = uniform(rng, 1.0, std::max(1.5, s / 64));
+            break;
     }
     const bool graded = std::uniform_int_distribution<int>(0, 2)(rng) == 0;
     shape.fill = {uniform(rng, 0.2, 1.0), graded ? uniform(rng, -0.5, 0.5) : 0.0,

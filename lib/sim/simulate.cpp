@@ -40,8 +40,8 @@ constexpr std::pair<const char*, SimulationKind> k_kind_names[] = {
     {"ct", SimulationKind::ct},
     {"n2n", SimulationKind::n2n},
     {"seg", SimulationKind::seg}};
-constexpr std::pair<const char*, NoiseModel> k_noise_names[] = {
-    {"gaussian", NoiseModel::gaussian}, {"poisson", NoiseModel::poisson}};
+constexpr std::pair<const char*, NoiseModel> k_noise_names[] = {{"gaussian", NoiseModel::gaussian},
+                                                                {"poisson", NoiseModel::poisson}};
 constexpr std::pair<const char*, PhantomKind> k_phantom_names[] = {
     {"shepp-logan", PhantomKind::shepp_logan},
     {"ellipses", PhantomKind::ellipses},
@@ -91,12 +91,12 @@ std::vector<sim::Ellipse> random_phantom(PhantomKind kind, std::mt19937_64& rng)
     if (kind == PhantomKind::mixed)
         kind = std::bernoulli_distribution(0.5)(rng) ? PhantomKind::ellipses : PhantomKind::spheres;
     switch (kind) {
-    case PhantomKind::shepp_logan:
-        return sim::shepp_logan_ellipses();
-    case PhantomKind::ellipses:
-        return sim::random_ellipses(rng);
-    default:
-        return sim::random_sphere_slice(rng);
+        case PhantomKind::shepp_logan:
+            return sim::shepp_logan_ellipses();
+        case PhantomKind::ellipses:
+            return sim::random_ellipses(rng);
+        default:
+            return sim::random_sphere_slice(rng);
     }
 }
 
@@ -136,7 +136,8 @@ SimulatedSplit simulate_split(const SimulationOptions& o, const CtScan& scan, in
         const sim::ShapesScene scene = sim::draw_shapes(size, rng);
         copy_into(out.clean, i, scene.image);
         copy_into(out.noisy, i, noisy_image(scene.image, o, rng));
-        if (o.kind == SimulationKind::n2n) copy_into(out.noisy_b, i, noisy_image(scene.image, o, rng));
+        if (o.kind == SimulationKind::n2n)
+            copy_into(out.noisy_b, i, noisy_image(scene.image, o, rng));
         if (o.kind == SimulationKind::seg)
             std::memcpy(out.labels.as<std::uint8_t>() + i * size * size, scene.labels.data(),
                         scene.labels.size());
@@ -158,12 +159,16 @@ PhantomKind parse_phantom_kind(const std::string& name, const std::string& optio
 FbpFilter parse_fbp_filter(const std::string& name, const std::string& option) {
     return parse_name(name, option, k_filter_names);
 }
-std::string to_string(SimulationKind kind) { return name_of(kind, k_kind_names); }
-std::string to_string(FbpFilter filter) { return name_of(filter, k_filter_names); }
+std::string to_string(SimulationKind kind) {
+    return name_of(kind, k_kind_names);
+}
+std::string to_string(FbpFilter filter) {
+    return name_of(filter, k_filter_names);
+}
 
 void SimulationOptions::validate() const {
-    require(count >= 1 && count <= max_images, "count", "between 1 and " + std::to_string(max_images),
-            std::to_string(count));
+    require(count >= 1 && count <= max_images, "count",
+            "between 1 and " + std::to_string(max_images), std::to_string(count));
     require(test_count >= 0 && test_count <= max_images, "test-count",
             "between 0 and " + std::to_string(max_images), std::to_string(test_count));
     require(size >= k_min_size && size <= max_size, "size",

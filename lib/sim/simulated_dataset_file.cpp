@@ -16,9 +16,9 @@ void write_simulated_dataset(const std::string& file, const SimulatedDataset& da
     }
     std::vector<std::pair<const char*, const Stack*>> datasets;
     if (data.kind == SimulationKind::n2n)
-        datasets = {{"train_a", &train.noisy},  {"train_b", &train.noisy_b},
+        datasets = {{"train_a", &train.noisy},     {"train_b", &train.noisy_b},
                     {"train_clean", &train.clean}, {"test_a", &test.noisy},
-                    {"test_b", &test.noisy_b},  {"test_clean", &test.clean}};
+                    {"test_b", &test.noisy_b},     {"test_clean", &test.clean}};
     else
         datasets = {{"train_ns", &train.noisy},
                     {"train_labels", &train.labels},

@@ -34,8 +34,8 @@ void expect_plain(const char* loss, const char* role, const Tensor& t) {
 void expect_same_dims(const char* loss, const char* role_a, const Tensor& a, const char* role_b,
                       const Tensor& b) {
     if (a.dims() != b.dims())
-        throw ShapeError(std::string(loss) + ": " + role_a + " " + a.dims().to_string() +
-                         " and " + role_b + " " + b.dims().to_string() + " differ");
+        throw ShapeError(std::string(loss) + ": " + role_a + " " + a.dims().to_string() + " and " +
+                         role_b + " " + b.dims().to_string() + " differ");
 }
 
 // Checks both operands and reshapes `grad` to the prediction's dims; returns its data or null.

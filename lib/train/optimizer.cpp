@@ -52,8 +52,8 @@ std::vector<NamedParameter> named_parameters(Network& net) {
     return named;
 }
 
-Optimizer::Optimizer(std::string type, std::vector<NamedParameter> parameters,
-                     double learning_rate, std::vector<std::string> slots)
+Optimizer::Optimizer(std::string type, std::vector<NamedParameter> parameters, double learning_rate,
+                     std::vector<std::string> slots)
     : type_(std::move(type)),
       parameters_(std::move(parameters)),
       learning_rate_(learning_rate),
@@ -62,8 +62,8 @@ Optimizer::Optimizer(std::string type, std::vector<NamedParameter> parameters,
     for (std::size_t i = 0; i < parameters_.size(); ++i) {
         const auto& np = parameters_[i];
         if (!np.parameter)
-            throw InvalidArgument(what() + ": parameter " + std::to_string(i) + " ('" +
-                                  np.name + "') is null");
+            throw InvalidArgument(what() + ": parameter " + std::to_string(i) + " ('" + np.name +
+                                  "') is null");
         if (!seen.insert(np.name).second)
             throw InvalidArgument(what() + ": two parameters are named '" + np.name + "'");
     }
@@ -73,7 +73,9 @@ Optimizer::Optimizer(std::string type, std::vector<NamedParameter> parameters,
         for (const auto& np : parameters_) slot.emplace_back(np.parameter->size(), 0.f);
 }
 
-std::string Optimizer::what() const { return "optimizer " + type_; }
+std::string Optimizer::what() const {
+    return "optimizer " + type_;
+}
 
 void Optimizer::set_learning_rate(double learning_rate) {
     expect_learning_rate(what(), learning_rate);
@@ -153,8 +155,7 @@ std::string Optimizer::first_non_finite_state() const {
 }
 
 Adam::Adam(std::vector<NamedParameter> parameters, const AdamConfig& config)
-    : Optimizer("Adam", std::move(parameters), config.learning_rate, {"m", "v"}),
-      config_(config) {
+    : Optimizer("Adam", std::move(parameters), config.learning_rate, {"m", "v"}), config_(config) {
     expect_option(config.beta_1 >= 0 && config.beta_1 < 1, what(), "beta_1", config.beta_1,
                   "a value in [0, 1)");
     expect_option(config.beta_2 >= 0 && config.beta_2 < 1, what(), "beta_2", config.beta_2,
@@ -183,12 +184,12 @@ void Adam::update(std::int64_t t, Parameter& p, const std::vector<float*>& slots
 }
 
 Sgd::Sgd(std::vector<NamedParameter> parameters, const SgdConfig& config)
-    : Optimizer("SGD", std::move(parameters), config.learning_rate,
-                config.momentum > 0 ? std::vector<std::string>{"momentum"}
-                                    : std::vector<std::string>{}),
+    : Optimizer(
+          "SGD", std::move(parameters), config.learning_rate,
+          config.momentum > 0 ? std::vector<std::string>{"momentum"} : std::vector<std::string>{}),
       config_(config) {
-    expect_option(config.momentum >= 0 && config.momentum < 1, what(), "momentum",
-                  config.momentum, "a value in [0, 1)");
+    expect_option(config.momentum >= 0 && config.momentum < 1, what(), "momentum", config.momentum,
+                  "a value in [0, 1)");
 }
 
 void Sgd::update(std::int64_t /*t*/, Parameter& p, const std::vector<float*>& slots) {

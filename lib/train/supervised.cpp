@@ -23,9 +23,8 @@ void check_pair(const Stack& a, const Stack& b, const char* what) {
     if (a.type() != PixelType::float32 || b.type() != PixelType::float32)
         throw InvalidArgument(std::string(what) + " stacks must be float32");
     if (a.shape() != b.shape() || a.shape().pixels() < 1)
-        throw ShapeError(std::string(what) + " inputs " + a.shape().to_string() +
-                         " and targets " + b.shape().to_string() +
-                         " must have one equal shape, not empty");
+        throw ShapeError(std::string(what) + " inputs " + a.shape().to_string() + " and targets " +
+                         b.shape().to_string() + " must have one equal shape, not empty");
 }
 
 // Copies the (patch x patch) window at (y, x) of slice `slice` into image `k` of `dst`.
@@ -57,8 +56,8 @@ constexpr const char* divergence_causes = " (outliers in the data, or a learning
 void expect_finite_loss(double loss, int epoch, int step) {
     if (!std::isfinite(loss))
         throw NumericalError("training diverged: the loss of epoch " + std::to_string(epoch) +
-                             ", step " + std::to_string(step + 1) + " is " +
-                             std::to_string(loss) + divergence_causes);
+                             ", step " + std::to_string(step + 1) + " is " + std::to_string(loss) +
+                             divergence_causes);
 }
 
 void expect_finite_weights(const Network& network, int epoch, int step) {
@@ -70,8 +69,8 @@ void expect_finite_weights(const Network& network, int epoch, int step) {
                 throw NumericalError("training diverged: after epoch " + std::to_string(epoch) +
                                      ", step " + std::to_string(step + 1) + ", layer '" +
                                      node.name + "' weight '" + p->name() + "' holds " +
-                                     std::to_string(non_finite.count) +
-                                     " NaN or infinite values" + divergence_causes);
+                                     std::to_string(non_finite.count) + " NaN or infinite values" +
+                                     divergence_causes);
         }
     }
 }
@@ -116,9 +115,10 @@ std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimi
 
     const std::int64_t patches_per_image =
         std::max<std::int64_t>(1, (sh.h / options.patch) * (sh.w / options.patch));
-    const int steps = options.steps_per_epoch > 0
-                          ? options.steps_per_epoch
-                          : int(std::max<std::int64_t>(1, sh.n * patches_per_image / options.batch));
+    const int steps =
+        options.steps_per_epoch > 0
+            ? options.steps_per_epoch
+            : int(std::max<std::int64_t>(1, sh.n * patches_per_image / options.batch));
     std::mt19937 rng(options.seed);
     std::uniform_int_distribution<std::int64_t> slice(0, sh.n - 1), row(0, sh.h - options.patch),
         col(0, sh.w - options.patch);
@@ -158,7 +158,8 @@ std::vector<EpochReport> train_supervised(Context& ctx, Network& network, Optimi
                                      std::to_string(epoch) + " is " +
                                      std::to_string(report.test_loss) + divergence_causes);
         }
-        report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        report.seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         reports.push_back(report);
         if (on_epoch) on_epoch(report);
     }

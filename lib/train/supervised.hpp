@@ -16,16 +16,16 @@ namespace tomodenoise {
 
 struct SupervisedTrainingOptions {
     int epochs = 10;
-    int batch = 8;                 ///< patches per step
-    std::int64_t patch = 64;       ///< patch side; a multiple of the network's size multiple
-    int steps_per_epoch = 0;       ///< 0: as many as the training images fill, at least 1
-    std::uint32_t seed = 0;        ///< patch positions and order
+    int batch = 8;            ///< patches per step
+    std::int64_t patch = 64;  ///< patch side; a multiple of the network's size multiple
+    int steps_per_epoch = 0;  ///< 0: as many as the training images fill, at least 1
+    std::uint32_t seed = 0;   ///< patch positions and order
 };
 
 struct EpochReport {
-    int epoch = 0;                 ///< 1-based
-    double train_loss = 0;         ///< mean MSE over the epoch's steps
-    double test_loss = -1;         ///< MSE over the whole test images (-1 without test data)
+    int epoch = 0;          ///< 1-based
+    double train_loss = 0;  ///< mean MSE over the epoch's steps
+    double test_loss = -1;  ///< MSE over the whole test images (-1 without test data)
     double seconds = 0;
 };
 
@@ -44,9 +44,8 @@ Stack apply_to_slices(Context& ctx, Network& network, const Stack& inputs, std::
 /// `on_epoch` sees the epoch, as soon as a loss, a weight or (checked after each epoch) the
 /// optimizer's state is NaN or infinite.
 std::vector<EpochReport> train_supervised(
-    Context& ctx, Network& network, Optimizer& optimizer, const Stack& inputs,
-    const Stack& targets, const Stack* test_inputs, const Stack* test_targets,
-    const SupervisedTrainingOptions& options,
+    Context& ctx, Network& network, Optimizer& optimizer, const Stack& inputs, const Stack& targets,
+    const Stack* test_inputs, const Stack* test_targets, const SupervisedTrainingOptions& options,
     const std::function<void(const EpochReport&)>& on_epoch = {});
 
 }  // namespace tomodenoise

@@ -80,8 +80,8 @@ TEST_F(DenoiseStackApi, EqualsModelApplyAndReportsStartAndProgressInOrder) {
 
     EXPECT_EQ(result.shape, shape);
     EXPECT_GE(result.seconds, 0);
-    EXPECT_EQ(events, (std::vector<std::string>{"start " + shape.to_string(), "2/5", "4/5",
-                                                "5/5"}));
+    EXPECT_EQ(events,
+              (std::vector<std::string>{"start " + shape.to_string(), "2/5", "4/5", "5/5"}));
     const std::vector<float> stored =
         Stack::from_float(shape, stack.to_float().data(), PixelType::uint16).to_float();
     EXPECT_TRUE(within_fraction_of_range(read_output(), apply_model(stored, shape.n), 1e-5));
@@ -166,7 +166,9 @@ TEST_F(DenoiseStackApi, OptionsOutOfBoundsAreNamedAndWriteNothing) {
     const auto before = folder_entries(dir_.path());
     const std::pair<void (*)(DenoiseStackOptions&), const char*> cases[] = {
         {[](DenoiseStackOptions& o) { o.batch = 0; }, "DenoiseStackOptions::batch"},
-        {[](DenoiseStackOptions& o) { o.output_scale = OutputScale{0, 1}; },
+        {[](DenoiseStackOptions& o) {
+             o.output_scale = OutputScale{0, 1};
+         },
          "DenoiseStackOptions::output_scale"},  // float32 output
         {[](DenoiseStackOptions& o) {
              o.output_type = PixelType::uint16;

@@ -15,7 +15,8 @@ using namespace tomodenoise;
 
 namespace {
 
-template <typename T, typename = void> struct has_impl_accessor : std::false_type {};
+template <typename T, typename = void>
+struct has_impl_accessor : std::false_type {};
 template <typename T>
 struct has_impl_accessor<T, std::void_t<decltype(std::declval<T&>().impl())>> : std::true_type {};
 

@@ -30,8 +30,8 @@ TrainingData simulated_training_data(std::int64_t test_count = 2) {
     sim.size = 32;
     sim.seed = 5;
     SimulatedDataset data = simulate(sim);
-    return {std::move(data.train.noisy), std::move(data.train.clean),
-            std::move(data.test.noisy), std::move(data.test.clean)};
+    return {std::move(data.train.noisy), std::move(data.train.clean), std::move(data.test.noisy),
+            std::move(data.test.clean)};
 }
 
 TrainOptions short_training(const ScratchDir& dir) {

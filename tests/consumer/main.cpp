@@ -17,8 +17,8 @@ int main() {
     const td::SimulatedDataset data = td::simulate(options);
 
     const auto file = std::filesystem::temp_directory_path() / "tomodenoise_consumer.h5";
-    td::write_tomogan_dataset(file.string(), {data.train.noisy, data.train.clean,
-                                              data.test.noisy, data.test.clean});
+    td::write_tomogan_dataset(
+        file.string(), {data.train.noisy, data.train.clean, data.test.noisy, data.test.clean});
     const td::Stack noisy = td::read_hdf5_stack({file.string(), "/train_ns"});
     const td::Stack clean = td::read_hdf5_stack({file.string(), "/train_gt"});
     std::filesystem::remove(file);

@@ -115,10 +115,12 @@ TEST(Network, GradientsThroughABranchingGraphMatchFiniteDifferences) {
         ASSERT_GT(s2, 0) << label;
         EXPECT_LT(std::sqrt(d2 / s2), 1e-2) << label;
     };
-    check(x.data(), analytic_x, in.count(), [] {}, "input");
+    check(
+        x.data(), analytic_x, in.count(), [] {}, "input");
     for (Parameter* p : net.parameters()) {
         const std::vector<float> analytic(p->grad(), p->grad() + p->size());
-        check(p->value(), analytic, p->size(), [p] { p->mark_changed(); }, p->name());
+        check(
+            p->value(), analytic, p->size(), [p] { p->mark_changed(); }, p->name());
     }
 }
 
@@ -149,7 +151,8 @@ TEST(Network, SecondRunOnTheSameShapesCreatesNoPrimitive) {
     const Tensor x = random_tensor(in, 2);
     net.forward(ctx, {&x}, Mode::inference);
     net.forward(ctx, {&x}, Mode::training);
-    const Tensor r1 = random_tensor(Dims{1, 13, 32, 30}, 3), r2 = random_tensor(Dims{1, 2, 16, 15}, 4);
+    const Tensor r1 = random_tensor(Dims{1, 13, 32, 30}, 3),
+                 r2 = random_tensor(Dims{1, 2, 16, 15}, 4);
     net.backward(ctx, {&r1, &r2});
     const auto misses = ctx.cache().misses();
     const auto hits = ctx.cache().hits();
@@ -210,7 +213,8 @@ TEST(Network, InferenceLetsTheInputsOfADeclaredChannelConcatenationWriteItsOutpu
     for (const char* input : {"a", "b"}) {
         const auto& node = node_named(net, input);
         if (node.output.desc() != blocked_desc(node.dims))
-            GTEST_SKIP() << "oneDNN lays out convolution outputs as " << layout_name(node.output.desc())
+            GTEST_SKIP() << "oneDNN lays out convolution outputs as "
+                         << layout_name(node.output.desc())
                          << " on this CPU, not in 16-channel blocks: nothing to write in place";
     }
     EXPECT_TRUE(node_named(net, "stack").elided);

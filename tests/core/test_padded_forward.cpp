@@ -46,9 +46,9 @@ TEST(ForwardPadded, RejectsANetworkWhoseOutputIsNotWhatTheCallerSizedFor) {
     const std::vector<float> input(6 * 6, 1.f);
     std::vector<float> one_channel(6 * 6, -1.f), two_channels(2 * 6 * 6, -1.f);
     Tensor padded;
-    EXPECT_THROW(forward_padded(ctx, net, input.data(), Dims{1, 1, 6, 6}, 1, 4, padded,
-                                one_channel.data()),
-                 ShapeError);
+    EXPECT_THROW(
+        forward_padded(ctx, net, input.data(), Dims{1, 1, 6, 6}, 1, 4, padded, one_channel.data()),
+        ShapeError);
     for (float v : one_channel) ASSERT_EQ(v, -1.f);
     forward_padded(ctx, net, input.data(), Dims{1, 1, 6, 6}, 2, 4, padded, two_channels.data());
     for (float v : two_channels) ASSERT_NE(v, -1.f);

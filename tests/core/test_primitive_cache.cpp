@@ -30,8 +30,8 @@ TEST(PrimitiveCache, ConcurrentRequestsCreateEachPrimitiveOnce) {
         pool.emplace_back([&, t] {
             for (int r = 0; r < rounds; ++r) {
                 const int k = (t + r) % keys;
-                const auto& entry = cache.get<dnnl::eltwise_forward>(
-                    CacheKey("relu") << k, "relu", [&] {
+                const auto& entry =
+                    cache.get<dnnl::eltwise_forward>(CacheKey("relu") << k, "relu", [&] {
                         ++created;
                         return relu_pd(k + 1);
                     });

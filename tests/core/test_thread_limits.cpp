@@ -26,9 +26,9 @@ TEST(ThreadLimits, MaximumIsFourTimesTheHardwareThreads) {
 
 TEST(ThreadLimits, ContextRefusesCountsBeyondTheMaximum) {
     const int before = omp_get_max_threads();
-    expect_error_naming<InvalidArgument>([] { Context context(max_threads() + 1); },
-                                         {std::to_string(max_threads() + 1),
-                                          std::to_string(max_threads())});
+    expect_error_naming<InvalidArgument>(
+        [] { Context context(max_threads() + 1); },
+        {std::to_string(max_threads() + 1), std::to_string(max_threads())});
     expect_error_naming<InvalidArgument>([] { Context context(100000); }, {"100000"});
     EXPECT_THROW(Context context(-1), InvalidArgument);
     EXPECT_EQ(omp_get_max_threads(), before);  // a refused count changed nothing

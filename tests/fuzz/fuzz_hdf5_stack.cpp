@@ -31,8 +31,8 @@ void read_stack(const td::DatasetAddress& address) {
         } else if (shape.h * shape.w > max_read_pixels) {
             return;  // even one slice is too large for the fuzzer's memory limit
         }
-        td::read_hdf5_tile(address, 0, shape.n > 0 ? 1 : 0, shape.h / 3, shape.w / 4,
-                           shape.h / 2, shape.w / 2);
+        td::read_hdf5_tile(address, 0, shape.n > 0 ? 1 : 0, shape.h / 3, shape.w / 4, shape.h / 2,
+                           shape.w / 2);
     } catch (const td::Error&) {
         // Not a readable stack: refused with a clear error, as it should be.
     }

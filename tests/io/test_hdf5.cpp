@@ -14,9 +14,9 @@
 namespace tomodenoise::hdf5 {
 namespace {
 
-using tomodenoise::testing::ScratchDir;
 using tomodenoise::testing::expect_error_naming;
 using tomodenoise::testing::folder_entries;
+using tomodenoise::testing::ScratchDir;
 
 TEST(Hdf5, FloatDatasetOfRankFourRoundTrips) {
     ScratchDir dir;
@@ -135,9 +135,9 @@ TEST(Hdf5, FixedStringPaddingsAreTrimmed) {
             ASSERT_GE(H5Tset_size(type.id(), 8), 0);
             ASSERT_GE(H5Tset_strpad(type.id(), padding), 0);
             Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-            Handle attribute(H5Acreate2(file.id(), name, type.id(), space.id(), H5P_DEFAULT,
-                                        H5P_DEFAULT),
-                             H5Aclose);
+            Handle attribute(
+                H5Acreate2(file.id(), name, type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT),
+                H5Aclose);
             const char bytes[8] = {'a', 'b', 'c', padding == H5T_STR_SPACEPAD ? ' ' : '\0',
                                    ' ', ' ', ' ', ' '};
             ASSERT_GE(H5Awrite(attribute.id(), type.id(), bytes), 0);
@@ -164,10 +164,15 @@ TEST(Hdf5, DatasetBoxesMatchTheWholeAndAreChecked) {
                 EXPECT_EQ(box[(n * 3 + y) * 2 + x], values[((1 + n) * 5 + 2 + y) * 6 + 3 + x]);
 
     expect_error_naming<InvalidArgument>(
-        [&] { dataset.read(H5T_NATIVE_FLOAT, {3, 0, 0}, {2, 5, 6}, box.data()); },
+        [&] {
+            dataset.read(H5T_NATIVE_FLOAT, {3, 0, 0}, {2, 5, 6}, box.data());
+        },
         {"b.h5:/g/v", "(4, 5, 6)", "(3, 0, 0)"});
     expect_error_naming<InvalidArgument>(
-        [&] { Dataset::create(file, "/z", H5T_IEEE_F32LE, {4}, {{}, 5}); }, {"b.h5:/z", "chunk"});
+        [&] {
+            Dataset::create(file, "/z", H5T_IEEE_F32LE, {4}, {{}, 5});
+        },
+        {"b.h5:/z", "chunk"});
 }
 
 TEST(Hdf5, HandleClosesOnceAndMoves) {

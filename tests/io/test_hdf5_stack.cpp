@@ -18,9 +18,9 @@ namespace tomodenoise {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::ScratchDir;
 using testing::expect_error_naming;
 using testing::folder_entries;
+using testing::ScratchDir;
 
 constexpr PixelType all_pixel_types[] = {PixelType::uint8, PixelType::uint16, PixelType::int16,
                                          PixelType::float32, PixelType::float64};
@@ -94,14 +94,13 @@ TEST(Hdf5Stack, SlabsAndTilesEqualTheWholeRead) {
         const Stack whole = read_hdf5_stack(address);
         EXPECT_TRUE(same_pixels(read_hdf5_slab(address, 2, 3), cut(whole, 2, 3, 0, 0, 9, 11)));
         EXPECT_TRUE(same_pixels(read_hdf5_slab(address, 5, 1), cut(whole, 5, 1, 0, 0, 9, 11)));
-        EXPECT_TRUE(same_pixels(read_hdf5_tile(address, 1, 4, 3, 2, 5, 7),
-                                cut(whole, 1, 4, 3, 2, 5, 7)));
-        EXPECT_TRUE(same_pixels(read_hdf5_tile(address, 0, 6, 8, 10, 1, 1),
-                                cut(whole, 0, 6, 8, 10, 1, 1)));
+        EXPECT_TRUE(
+            same_pixels(read_hdf5_tile(address, 1, 4, 3, 2, 5, 7), cut(whole, 1, 4, 3, 2, 5, 7)));
+        EXPECT_TRUE(
+            same_pixels(read_hdf5_tile(address, 0, 6, 8, 10, 1, 1), cut(whole, 0, 6, 8, 10, 1, 1)));
         EXPECT_EQ(read_hdf5_slab(address, 6, 0).shape(), (StackShape{0, 9, 11}));
-        expect_error_naming<InvalidArgument>(
-            [&] { read_hdf5_tile(address, 0, 1, 5, 0, 5, 11); },
-            {address.to_string(), "(6, 9, 11)", "rows [5, 10)"});
+        expect_error_naming<InvalidArgument>([&] { read_hdf5_tile(address, 0, 1, 5, 0, 5, 11); },
+                                             {address.to_string(), "(6, 9, 11)", "rows [5, 10)"});
         expect_error_naming<InvalidArgument>([&] { read_hdf5_slab(address, 4, 3); },
                                              {address.to_string(), "slices [4, 7)"});
     }
@@ -138,8 +137,7 @@ TEST(Hdf5Stack, GzipRoundTripsAndIsStoredCompressed) {
     ASSERT_EQ(H5Pget_nfilters(properties.id()), 1);
     unsigned flags = 0, level = 0;
     std::size_t level_count = 1;
-    EXPECT_EQ(H5Pget_filter2(properties.id(), 0, &flags, &level_count, &level, 0, nullptr,
-                             nullptr),
+    EXPECT_EQ(H5Pget_filter2(properties.id(), 0, &flags, &level_count, &level, 0, nullptr, nullptr),
               H5Z_FILTER_DEFLATE);
     EXPECT_EQ(level, 6u);
     hsize_t chunk[3] = {};
@@ -168,16 +166,27 @@ TEST(Hdf5Stack, BadInputNamesTheFile) {
         hdf5::Dataset::create(h5, "/int8", H5T_STD_I8LE, {2, 2, 2})
             .write(H5T_NATIVE_INT8, bytes.data());
     }
-    expect_error_naming<IoError>([&] { read_hdf5_stack({file, "/absent"}); },
-                                 {file + ":/absent"});
-    expect_error_naming<FormatError>([&] { read_hdf5_stack({file, "/rank4"}); },
-                                     {file + ":/rank4", "(2, 2, 2, 2)"});
-    expect_error_naming<FormatError>([&] { hdf5_stack_shape({file, "/rank1"}); },
-                                     {file + ":/rank1", "(16)"});
-    expect_error_naming<FormatError>([&] { read_hdf5_stack({file, "/int32"}); },
-                                     {file + ":/int32", "32-bit signed integer"});
-    expect_error_naming<FormatError>([&] { read_hdf5_slab({file, "/int8"}, 0, 1); },
-                                     {file + ":/int8", "8-bit signed integer"});
+    expect_error_naming<IoError>([&] { read_hdf5_stack({file, "/absent"}); }, {file + ":/absent"});
+    expect_error_naming<FormatError>(
+        [&] {
+            read_hdf5_stack({file, "/rank4"});
+        },
+        {file + ":/rank4", "(2, 2, 2, 2)"});
+    expect_error_naming<FormatError>(
+        [&] {
+            hdf5_stack_shape({file, "/rank1"});
+        },
+        {file + ":/rank1", "(16)"});
+    expect_error_naming<FormatError>(
+        [&] {
+            read_hdf5_stack({file, "/int32"});
+        },
+        {file + ":/int32", "32-bit signed integer"});
+    expect_error_naming<FormatError>(
+        [&] {
+            read_hdf5_slab({file, "/int8"}, 0, 1);
+        },
+        {file + ":/int8", "8-bit signed integer"});
 }
 
 TEST(Hdf5Stack, UnsupportedTypeClassesAreNamedNotNumbered) {
@@ -187,8 +196,8 @@ TEST(Hdf5Stack, UnsupportedTypeClassesAreNamedNotNumbered) {
         // h5py's bool arrays: an enum of int8 with FALSE = 0 and TRUE = 1.
         const hid_t h5 = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
         const hid_t boolean = H5Tenum_create(H5T_NATIVE_INT8);
-        for (const auto& [name, value] : {std::pair<const char*, std::int8_t>{"FALSE", 0},
-                                          {"TRUE", 1}})
+        for (const auto& [name, value] :
+             {std::pair<const char*, std::int8_t>{"FALSE", 0}, {"TRUE", 1}})
             H5Tenum_insert(boolean, name, &value);
         const hsize_t dims[3] = {1, 2, 2};
         const hid_t space = H5Screate_simple(3, dims, nullptr);
@@ -200,8 +209,11 @@ TEST(Hdf5Stack, UnsupportedTypeClassesAreNamedNotNumbered) {
         H5Tclose(boolean);
         H5Fclose(h5);
     }
-    expect_error_naming<FormatError>([&] { read_hdf5_stack({file, "/mask"}); },
-                                     {file + ":/mask", "enum", "not supported"});
+    expect_error_naming<FormatError>(
+        [&] {
+            read_hdf5_stack({file, "/mask"});
+        },
+        {file + ":/mask", "enum", "not supported"});
 }
 
 // A dataset created and never (or partly) written holds its fill value: its shape and any part
@@ -221,10 +233,16 @@ TEST(Hdf5Stack, ReadsLargerThanMemoryAreRefusedBeforeAllocating) {
     }
     const std::string huge = file + ":/huge";
     EXPECT_EQ(hdf5_stack_shape({file, "/huge"}), (StackShape{100000, 100000, 1000}));
-    expect_error_naming<InvalidArgument>([&] { read_hdf5_stack({file, "/huge"}); },
-                                         {huge, "100000 x 100000 x 1000", "memory"});
-    expect_error_naming<InvalidArgument>([&] { read_hdf5_stack({file, "/huge_gzip"}); },
-                                         {file + ":/huge_gzip", "memory"});
+    expect_error_naming<InvalidArgument>(
+        [&] {
+            read_hdf5_stack({file, "/huge"});
+        },
+        {huge, "100000 x 100000 x 1000", "memory"});
+    expect_error_naming<InvalidArgument>(
+        [&] {
+            read_hdf5_stack({file, "/huge_gzip"});
+        },
+        {file + ":/huge_gzip", "memory"});
     const hdf5::File h5 = hdf5::File::open_read(file);
     expect_error_naming<InvalidArgument>([&] { hdf5::read_float_dataset(h5, "/huge_gzip"); },
                                          {file + ":/huge_gzip", "memory"});
@@ -335,8 +353,11 @@ TEST(Hdf5StackWriter, ExistingDatasetIsReplacedOnlyOnCommit) {
         EXPECT_EQ(hdf5::child_names(h5, "/g"), (std::vector<std::string>{"data", "other"}));
     }
 
-    expect_error_naming<IoError>([&] { write_hdf5_stack(address, new_stack, {0, false}); },
-                                 {address.to_string(), "exists"});
+    expect_error_naming<IoError>(
+        [&] {
+            write_hdf5_stack(address, new_stack, {0, false});
+        },
+        {address.to_string(), "exists"});
     write_hdf5_stack(address, new_stack);
     EXPECT_TRUE(same_pixels(read_hdf5_stack(address), new_stack));
     EXPECT_TRUE(same_pixels(read_hdf5_stack({address.file, "/g/other"}), old_stack));
@@ -347,16 +368,25 @@ TEST(Hdf5StackWriter, RefusesSlabsThatDoNotFit) {
     const DatasetAddress address{dir.file("fit.h5"), "/d"};
     Hdf5StackWriter writer(address, {3, 4, 5}, PixelType::uint16);
     expect_error_naming<InvalidArgument>(
-        [&] { writer.write_slab(0, Stack({1, 4, 5}, PixelType::uint8)); },
+        [&] {
+            writer.write_slab(0, Stack({1, 4, 5}, PixelType::uint8));
+        },
         {address.to_string(), "uint8", "uint16"});
     expect_error_naming<InvalidArgument>(
-        [&] { writer.write_slab(0, Stack({1, 5, 4}, PixelType::uint16)); },
+        [&] {
+            writer.write_slab(0, Stack({1, 5, 4}, PixelType::uint16));
+        },
         {address.to_string(), "(1, 5, 4)", "(3, 4, 5)"});
     expect_error_naming<InvalidArgument>(
-        [&] { writer.write_slab(2, Stack({2, 4, 5}, PixelType::uint16)); },
+        [&] {
+            writer.write_slab(2, Stack({2, 4, 5}, PixelType::uint16));
+        },
         {address.to_string(), "slice 2"});
     expect_error_naming<InvalidArgument>(
-        [] { Hdf5StackWriter({"x.h5", "/"}, {1, 1, 1}, PixelType::uint8); }, {"x.h5:/"});
+        [] {
+            Hdf5StackWriter({"x.h5", "/"}, {1, 1, 1}, PixelType::uint8);
+        },
+        {"x.h5:/"});
 }
 
 TEST(TomoGan, DatasetRoundTripsAndChecksPairs) {
@@ -390,8 +420,7 @@ TEST(TomoGan, FailedWriteLeavesNoFile) {
     EXPECT_THROW(write_tomogan_dataset(dir.file("t.h5"), data, {12, true}), InvalidArgument);
     EXPECT_TRUE(folder_entries(dir.path()).empty());
     expect_error_naming<IoError>(
-        [&] { write_tomogan_dataset(dir.file("no/such/folder/t.h5"), data); },
-        {"no/such/folder"});
+        [&] { write_tomogan_dataset(dir.file("no/such/folder/t.h5"), data); }, {"no/such/folder"});
 }
 
 }  // namespace

@@ -17,8 +17,8 @@
 
 #include "core/network.hpp"
 #include "io/hdf5.hpp"
-#include "keras/model_file.hpp"
 #include "io/temporary_file.hpp"
+#include "keras/model_file.hpp"
 #include "layers/convolution.hpp"
 #include "output_checks.hpp"
 #include "test_support.hpp"
@@ -30,10 +30,10 @@ namespace tomodenoise {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::ScratchDir;
 using testing::expect_error_naming;
 using testing::file_bytes;
 using testing::folder_entries;
+using testing::ScratchDir;
 
 Stack small_stack(std::int64_t n = 2) {
     const StackShape shape{n, 6, 7};
@@ -60,7 +60,9 @@ std::vector<std::pair<std::string, std::function<void(const std::string&)>>> eve
     sim.size = 8;
     return {
         {"write_hdf5_stack",
-         [](const std::string& p) { write_hdf5_stack({p, "/s"}, small_stack()); }},
+         [](const std::string& p) {
+             write_hdf5_stack({p, "/s"}, small_stack());
+         }},
         {"Hdf5StackWriter",
          [](const std::string& p) {
              Hdf5StackWriter writer({p, "/s"}, {1, 6, 7}, PixelType::float32);
@@ -117,8 +119,7 @@ TEST(OutputSafety, NoWriterReplacesAFifoAFolderOrALinkToADevice) {
 
         expect_error_naming<IoError>([&] { write(fifo); }, {"FIFO", "not a regular file"});
         expect_error_naming<IoError>([&] { write(folder); }, {"folder"});
-        expect_error_naming<IoError>([&] { write(device_link); },
-                                     {"link to a character device"});
+        expect_error_naming<IoError>([&] { write(device_link); }, {"link to a character device"});
         expect_error_naming<IoError>([&] { write(dangling); }, {"link to nothing"});
         EXPECT_TRUE(fs::is_fifo(fs::symlink_status(as_written(writer, fifo))));
         EXPECT_TRUE(fs::is_directory(fs::symlink_status(as_written(writer, folder))));
@@ -157,18 +158,20 @@ TEST(OutputSafety, AnOutputThatIsAnInputIsRefusedWhateverItsName) {
     for (const std::string& output : {data, dir.file("hard.h5"), dir.file("soft.h5"), spelled}) {
         SCOPED_TRACE(output);
         expect_error_naming<InvalidArgument>(
-            [&] { check_output_is_not_an_input({"--out", output, ""}, {{"--data", data, ""}}); },
+            [&] {
+                check_output_is_not_an_input({"--out", output, ""}, {{"--data", data, ""}});
+            },
             {"--out '" + output + "'", "--data '" + data + "'", "same file"});
         // A dataset in an input file that is read whole is refused as well.
-        EXPECT_THROW(check_output_is_not_an_input({"--out", output, "/new"},
-                                                  {{"--model", data, ""}}),
-                     InvalidArgument);
+        EXPECT_THROW(
+            check_output_is_not_an_input({"--out", output, "/new"}, {{"--model", data, ""}}),
+            InvalidArgument);
     }
-    EXPECT_NO_THROW(check_output_is_not_an_input({"--out", dir.file("other.h5"), ""},
-                                                 {{"--data", data, ""}}));
+    EXPECT_NO_THROW(
+        check_output_is_not_an_input({"--out", dir.file("other.h5"), ""}, {{"--data", data, ""}}));
     write_hdf5_stack({dir.file("other.h5"), "/a"}, small_stack());
-    EXPECT_NO_THROW(check_output_is_not_an_input({"--out", dir.file("other.h5"), ""},
-                                                 {{"--data", data, ""}}));
+    EXPECT_NO_THROW(
+        check_output_is_not_an_input({"--out", dir.file("other.h5"), ""}, {{"--data", data, ""}}));
     EXPECT_EQ(read_hdf5_stack({data, "/a"}).to_float(), small_stack().to_float());
 }
 
@@ -178,9 +181,9 @@ TEST(OutputSafety, ADatasetBesideTheInputIsAllowedTheInputDatasetIsNot) {
     write_hdf5_stack({data, "/group/a"}, small_stack());
     {
         const hdf5::File file = hdf5::File::open_read_write(data);
-        ASSERT_GE(H5Lcreate_hard(file.id(), "/group/a", file.id(), "/alias", H5P_DEFAULT,
-                                 H5P_DEFAULT),
-                  0);
+        ASSERT_GE(
+            H5Lcreate_hard(file.id(), "/group/a", file.id(), "/alias", H5P_DEFAULT, H5P_DEFAULT),
+            0);
         ASSERT_GE(H5Lcreate_soft("/group/a", file.id(), "/soft", H5P_DEFAULT, H5P_DEFAULT), 0);
     }
     const ToolFile input{"--input", data, "/group/a"};
@@ -200,7 +203,9 @@ TEST(OutputSafety, ANonRegularOutputIsRefusedBeforeAnyWork) {
     ScratchDir dir;
     ASSERT_EQ(mkfifo(dir.file("fifo").c_str(), 0600), 0);
     expect_error_naming<IoError>(
-        [&] { check_output_is_not_an_input({"--out", dir.file("fifo"), ""}, {}); },
+        [&] {
+            check_output_is_not_an_input({"--out", dir.file("fifo"), ""}, {});
+        },
         {dir.file("fifo"), "FIFO"});
 }
 

@@ -112,7 +112,9 @@ TEST(Png, RefusesMismatchedPanelsAndLeavesNoFile) {
     ScratchDir dir;
     const Stack a({1, 4, 4}, PixelType::uint8), b({1, 4, 5}, PixelType::uint8);
     const std::string file = dir.file("bad.png");
-    for (auto write : {std::function<void()>([&] { write_png_montage(file, {a, b}, 0); }),
+    for (auto write : {std::function<void()>([&] {
+                           write_png_montage(file, {a, b}, 0);
+                       }),
                        std::function<void()>([&] { write_png_slice(file, a, 1); })}) {
         try {
             write();

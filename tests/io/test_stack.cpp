@@ -50,7 +50,7 @@ TEST(Stack, ZeroFilledAndTypedAccessChecked) {
 
 TEST(Stack, FromFloatRoundsHalfAwayFromZeroAndSaturates) {
     const float inf = std::numeric_limits<float>::infinity();
-    const std::vector<float> values = {-1.6f, -0.5f, 0.4f, 0.5f, 1.5f, 254.5f,
+    const std::vector<float> values = {-1.6f,  -0.5f, 0.4f,    0.5f, 1.5f, 254.5f,
                                        255.4f, 300.f, 70000.f, -inf, inf};
     const StackShape shape{1, 1, static_cast<std::int64_t>(values.size())};
 

@@ -16,9 +16,9 @@ namespace tomodenoise {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::ScratchDir;
 using testing::expect_error_naming;
 using testing::folder_entries;
+using testing::ScratchDir;
 
 constexpr PixelType tiff_pixel_types[] = {PixelType::uint8, PixelType::uint16, PixelType::int16,
                                           PixelType::float32};
@@ -51,9 +51,9 @@ TEST(TiffSeries, EveryPixelTypeRoundTripsThroughAFolder) {
         const std::string folder = dir.file(to_string(type));
         const Stack stack = random_stack({3, 13, 17}, type, 4);
         write_tiff_series(recon_series(folder), stack);
-        EXPECT_EQ(folder_entries(folder),
-                  (std::vector<std::string>{"recon_00000.tiff", "recon_00001.tiff",
-                                            "recon_00002.tiff"}));
+        EXPECT_EQ(
+            folder_entries(folder),
+            (std::vector<std::string>{"recon_00000.tiff", "recon_00001.tiff", "recon_00002.tiff"}));
         EXPECT_TRUE(same_pixels(read_tiff_stack(folder), stack)) << to_string(type);
     }
 }
@@ -206,8 +206,8 @@ TEST(MultipageTiff, BadFilesAreNamed) {
 TEST(TiffWrites, RefusalsAndFailuresLeaveNothing) {
     ScratchDir dir;
     const Stack doubles = random_stack({2, 4, 4}, PixelType::float64, 1);
-    expect_error_naming<FormatError>(
-        [&] { write_multipage_tiff(dir.file("d.tif"), doubles); }, {"d.tif", "float64"});
+    expect_error_naming<FormatError>([&] { write_multipage_tiff(dir.file("d.tif"), doubles); },
+                                     {"d.tif", "float64"});
     expect_error_naming<FormatError>(
         [&] { write_tiff_series(recon_series(dir.file("d")), doubles); }, {"float64"});
     EXPECT_TRUE(folder_entries(dir.path()).empty());

@@ -61,8 +61,8 @@ TEST(KerasModels, OddSizesWorkWithEveryModel) {
     for (const char* name : {"TomoGAN", "TomoGAN-toy", "dn-mdl-toy"}) {
         TOMODENOISE_SHARED_FILE_OR_SKIP(path, std::string("models/keras/") + name + ".h5");
         Model model = Model::load(path.string());
-        for (auto [h, w] : {std::pair<std::int64_t, std::int64_t>{1000, 750}, {37, 53}, {1, 1},
-                            {5, 130}}) {
+        for (auto [h, w] :
+             {std::pair<std::int64_t, std::int64_t>{1000, 750}, {37, 53}, {1, 1}, {5, 130}}) {
             const auto x = random_values(static_cast<std::size_t>(h * w), 3, 0.f, 1.f);
             std::vector<float> y(x.size(), std::nanf(""));
             model.apply(x.data(), 1, h, w, y.data());

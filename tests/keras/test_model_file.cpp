@@ -17,10 +17,10 @@
 #include "layers/convolution.hpp"
 #include "layers/max_pooling.hpp"
 #include "layers/upsampling.hpp"
-#include "train/loss.hpp"
-#include "train/optimizer.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/model.hpp"
+#include "train/loss.hpp"
+#include "train/optimizer.hpp"
 
 using namespace tomodenoise;
 using namespace tomodenoise::testing;
@@ -79,7 +79,8 @@ TEST(ModelFile, RoundTripKeepsWeightsBitExactAndOutputs) {
     EXPECT_EQ(kernel.dims, (std::vector<std::int64_t>{3, 3, 2, 5}));
     // Keras HWIO [ky][kx][c][f] equals oneDNN OIHW [f][c][ky][kx].
     const Parameter& k = *net.parameters()[0];
-    EXPECT_EQ(kernel.values[((1 * 3 + 2) * 2 + 1) * 5 + 4], k.value()[((4 * 2 + 1) * 3 + 1) * 3 + 2]);
+    EXPECT_EQ(kernel.values[((1 * 3 + 2) * 2 + 1) * 5 + 4],
+              k.value()[((4 * 2 + 1) * 3 + 1) * 3 + 2]);
     EXPECT_EQ(hdf5::read_string_attribute(file, "/", "backend"), "tensorflow");
 }
 
@@ -248,7 +249,10 @@ TEST(ModelFile, SizesInTheConfigAreCheckedAgainstLimitsAndWeightsBeforeAllocatin
     // Layer 0 is the input, 1 conv_a (5 filters over 2 channels), 2 conv_b.
     load_error(path, [](auto& l) { l[1]["config"]["filters"] = 1000000000; },
                {"conv_a", "'filters'", "1000000000"});
-    load_error(path, [](auto& l) { l[1]["config"]["kernel_size"] = {100000, 100000}; },
+    load_error(path,
+               [](auto& l) {
+                   l[1]["config"]["kernel_size"] = {100000, 100000};
+               },
                {"conv_a", "'kernel_size'", "100000"});
     load_error(path, [](auto& l) { l[0]["config"]["batch_input_shape"][3] = 1000000000; },
                {"input channels", "1000000000"});

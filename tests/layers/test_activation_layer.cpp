@@ -18,18 +18,23 @@ using tag = dnnl::memory::format_tag;
 
 double reference_activation(const Activation& a, double x) {
     switch (a.kind) {
-        case Activation::Kind::relu: return x > 0 ? x : 0.0;
-        case Activation::Kind::leaky_relu: return x > 0 ? x : double(a.alpha) * x;
-        case Activation::Kind::sigmoid: return 1 / (1 + std::exp(-x));
-        case Activation::Kind::tanh: return std::tanh(x);
-        case Activation::Kind::linear: return x;
+        case Activation::Kind::relu:
+            return x > 0 ? x : 0.0;
+        case Activation::Kind::leaky_relu:
+            return x > 0 ? x : double(a.alpha) * x;
+        case Activation::Kind::sigmoid:
+            return 1 / (1 + std::exp(-x));
+        case Activation::Kind::tanh:
+            return std::tanh(x);
+        case Activation::Kind::linear:
+            return x;
     }
     return x;
 }
 
-const Activation all_activations[] = {Activation::relu(), Activation::leaky_relu(0.3f),
-                                      Activation::leaky_relu(0.05f), Activation::sigmoid(),
-                                      Activation::tanh(), Activation::linear()};
+const Activation all_activations[] = {
+    Activation::relu(),    Activation::leaky_relu(0.3f), Activation::leaky_relu(0.05f),
+    Activation::sigmoid(), Activation::tanh(),           Activation::linear()};
 
 const Dims awkward_dims[] = {{2, 1, 17, 13}, {2, 3, 9, 11}, {2, 13, 7, 5}, {2, 17, 5, 9}};
 
@@ -58,8 +63,8 @@ TEST(ActivationLayer, ForwardMatchesNaiveReferenceInEveryLayoutAndMode) {
                     layer.forward(ctx, {&x}, dst, mode);
                     EXPECT_EQ(dst.desc(), x.desc()) << "eltwise must keep the input's layout";
                     EXPECT_TRUE(near_all(plain_values(ctx, dst), want, 1e-6, true))
-                        << act.name() << " alpha " << act.alpha << " on "
-                        << dims.to_string() << " " << layout_name(x.desc());
+                        << act.name() << " alpha " << act.alpha << " on " << dims.to_string() << " "
+                        << layout_name(x.desc());
                 }
             }
         }
@@ -96,11 +101,20 @@ TEST(ActivationLayer, BackwardAcceptsGradientInAnyLayout) {
         for (std::size_t i = 0; i < y.size(); ++i) {
             double d = 1;
             switch (act.kind) {
-                case Activation::Kind::relu: d = xv[i] > 0 ? 1 : 0; break;
-                case Activation::Kind::leaky_relu: d = xv[i] > 0 ? 1 : act.alpha; break;
-                case Activation::Kind::sigmoid: d = double(y[i]) * (1 - y[i]); break;
-                case Activation::Kind::tanh: d = 1 - double(y[i]) * y[i]; break;
-                case Activation::Kind::linear: break;
+                case Activation::Kind::relu:
+                    d = xv[i] > 0 ? 1 : 0;
+                    break;
+                case Activation::Kind::leaky_relu:
+                    d = xv[i] > 0 ? 1 : act.alpha;
+                    break;
+                case Activation::Kind::sigmoid:
+                    d = double(y[i]) * (1 - y[i]);
+                    break;
+                case Activation::Kind::tanh:
+                    d = 1 - double(y[i]) * y[i];
+                    break;
+                case Activation::Kind::linear:
+                    break;
             }
             want[i] = d * diff_plain.data()[i];
         }
@@ -118,7 +132,7 @@ TEST(ActivationLayer, KerasConfigAndType) {
     ActivationLayer relu("act_1", Activation::relu());
     EXPECT_EQ(relu.type(), "Activation");
     EXPECT_EQ(keras_layer_config(relu), nlohmann::json::parse(
-                                       R"({"name": "act_1", "trainable": true,
+                                            R"({"name": "act_1", "trainable": true,
                                            "dtype": "float32", "activation": "relu"})"));
     ActivationLayer sigmoid("out", Activation::sigmoid());
     EXPECT_EQ(keras_layer_config(sigmoid).at("activation"), "sigmoid");

@@ -9,8 +9,8 @@
 
 #include "core/context.hpp"
 #include "layer_check.hpp"
-#include "relayout.hpp"
 #include "layers/convolution.hpp"
+#include "relayout.hpp"
 #include "tomodenoise/error.hpp"
 
 using namespace tomodenoise;
@@ -220,8 +220,7 @@ TEST(WinogradConvolution, RejectsMisalignedBuffersAndMissingWeights) {
     if (!WinogradConvolution::cpu_supported()) GTEST_SKIP() << "no AVX-512 here";
     WinogradConvolution wino;
     Tensor x(Dims{1, 16, 4, 4}), y(Dims{1, 16, 4, 4});
-    EXPECT_THROW(wino.forward(x.data(), y.data(), 1, 4, 4, Activation::linear()),
-                 InvalidArgument);
+    EXPECT_THROW(wino.forward(x.data(), y.data(), 1, 4, 4, Activation::linear()), InvalidArgument);
     std::vector<float> kernel(16 * 16 * 9, 0.1f);
     wino.set_weights(kernel.data(), nullptr, 16, 16);
     EXPECT_THROW(wino.forward(x.data() + 1, y.data(), 1, 4, 4, Activation::linear()),

@@ -134,8 +134,8 @@ TEST(ConvolutionTransposeBackward, MatchesFiniteDifferences) {
 
 TEST(ConvolutionTransposeBackward, ReluGradientAwayFromTheKink) {
     Context ctx;
-    ConvolutionTransposeLayer layer("deconv_relu", cfg(13, 3, 2, Padding::same,
-                                                       Activation::relu()));
+    ConvolutionTransposeLayer layer("deconv_relu",
+                                    cfg(13, 3, 2, Padding::same, Activation::relu()));
     check_relu_gradients_away_from_kink(ctx, layer, Dims{2, 17, 4, 5});
 }
 
@@ -162,8 +162,7 @@ TEST(ConvolutionTransposeBackward, AcceptsDiffDstInAnyLayout) {
                         dnnl::memory::format_tag::nChw8c}) {
         Tensor dd(dnnl::memory::desc(out.to_dnnl(), dnnl::memory::data_type::f32, layout));
         ctx.reorder(diff_dst, dd);
-        EXPECT_TRUE(near_all(gradients(dd), std::vector<double>(plain.begin(), plain.end()),
-                             1e-5))
+        EXPECT_TRUE(near_all(gradients(dd), std::vector<double>(plain.begin(), plain.end()), 1e-5))
             << layout_name(dd.desc());
     }
 }

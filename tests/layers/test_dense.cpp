@@ -152,9 +152,9 @@ TEST(Dense, BackwardAcceptsDiffDstInAnotherLayout) {
     dense.backward(ctx, {&x}, dst, laid_out(ctx, diff_dst, tag::nChw16c), {&blocked_grad});
     const auto a = plain_values(ctx, plain_grad), b = plain_values(ctx, blocked_grad);
     EXPECT_TRUE(near_all(b, std::vector<double>(a.begin(), a.end()), 1e-6));
-    EXPECT_TRUE(near_all(std::vector<float>(dense.kernel().grad(),
-                                            dense.kernel().grad() + dense.kernel().size()),
-                         std::vector<double>(kernel_grad.begin(), kernel_grad.end()), 1e-6));
+    EXPECT_TRUE(near_all(
+        std::vector<float>(dense.kernel().grad(), dense.kernel().grad() + dense.kernel().size()),
+        std::vector<double>(kernel_grad.begin(), kernel_grad.end()), 1e-6));
 }
 
 TEST(Dense, AfterFlattenReadsChannelsLastFeatures) {

@@ -32,8 +32,8 @@ Tensor laid_out(Context& ctx, const Tensor& plain, tag layout) {
 }
 
 TEST(Flatten, MatchesKerasChannelsLastOrderInAnyInputLayout) {
-    for (const Dims& in : {Dims{2, 1, 7, 5}, Dims{2, 3, 5, 9}, Dims{2, 13, 3, 7},
-                           Dims{2, 17, 1, 1}, Dims{1, 17, 4, 3}}) {
+    for (const Dims& in : {Dims{2, 1, 7, 5}, Dims{2, 3, 5, 9}, Dims{2, 13, 3, 7}, Dims{2, 17, 1, 1},
+                           Dims{1, 17, 4, 3}}) {
         for (tag layout : {tag::nchw, tag::nhwc, tag::nChw16c, tag::nChw8c}) {
             for (auto mode : {Mode::inference, Mode::training}) {
                 Context ctx;
@@ -71,9 +71,9 @@ TEST(Flatten, BackwardIsTheInversePermutation) {
         ctx.to_plain(diff_src, diff_src_plain);
         // Flattening the gradient must give back diff_dst exactly.
         const auto refolded = reference_flatten(diff_src_plain);
-        EXPECT_TRUE(near_all(refolded, std::vector<double>(diff_dst_plain.data(),
-                                                           diff_dst_plain.data() + out.count()),
-                             0.0));
+        EXPECT_TRUE(near_all(
+            refolded,
+            std::vector<double>(diff_dst_plain.data(), diff_dst_plain.data() + out.count()), 0.0));
     }
 }
 

@@ -14,7 +14,9 @@ namespace {
 // A 3x3 convolution kernel from 32 to 64 channels: Keras's fans are 32*9 in and 64*9 out.
 constexpr std::int64_t fan_in = 32 * 9, fan_out = 64 * 9;
 
-Parameter make_kernel() { return Parameter("kernel", {64, 32, 3, 3}); }
+Parameter make_kernel() {
+    return Parameter("kernel", {64, 32, 3, 3});
+}
 
 struct Moments {
     double mean = 0, variance = 0, largest = 0;

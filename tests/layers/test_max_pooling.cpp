@@ -111,8 +111,7 @@ TEST(MaxPooling, SamePaddingRoundsUpAndPaddedCellsNeverWin) {
     // The last row and column of windows hold only the input's last row / column.
     Tensor plain;
     ctx.to_plain(dst, plain);
-    for (std::int64_t c = 0; c < in.c; ++c)
-        EXPECT_EQ(plain.at(1, c, 3, 4), x.at(1, c, 6, 8));
+    for (std::int64_t c = 0; c < in.c; ++c) EXPECT_EQ(plain.at(1, c, 3, 4), x.at(1, c, 6, 8));
     EXPECT_TRUE(near_all(got, reference_max_pooling(x, pool.config()), 0.0));
 
     MaxPoolingLayer valid("pool_valid", pooling(2, 2, Padding::valid));

@@ -38,8 +38,8 @@ Tensor laid_out(Context& ctx, const Tensor& plain, tag layout) {
 }
 
 TEST(Softmax, MatchesNaiveReferenceInAnyInputLayout) {
-    for (const Dims& in : {Dims{2, 1, 5, 3}, Dims{2, 3, 7, 9}, Dims{2, 13, 5, 3},
-                           Dims{2, 17, 3, 7}, Dims{2, 10, 1, 1}}) {
+    for (const Dims& in : {Dims{2, 1, 5, 3}, Dims{2, 3, 7, 9}, Dims{2, 13, 5, 3}, Dims{2, 17, 3, 7},
+                           Dims{2, 10, 1, 1}}) {
         for (tag layout : {tag::nchw, tag::nhwc, tag::nChw16c}) {
             for (auto mode : {Mode::inference, Mode::training}) {
                 Context ctx;

@@ -59,9 +59,8 @@ void for_each_term(const Dims& in, const UpsamplingConfig& cfg, Term&& term) {
 std::vector<double> reference_upsampling(const Tensor& x, const UpsamplingConfig& cfg) {
     const Dims in = x.dims();
     std::vector<double> out(static_cast<std::size_t>(in.count() * cfg.factor * cfg.factor));
-    for_each_term(in, cfg, [&](std::int64_t o, std::int64_t i, double w) {
-        out[o] += w * x.data()[i];
-    });
+    for_each_term(in, cfg,
+                  [&](std::int64_t o, std::int64_t i, double w) { out[o] += w * x.data()[i]; });
     return out;
 }
 

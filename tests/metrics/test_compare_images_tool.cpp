@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "test_support.hpp"
-#include "tool_runner.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/metrics.hpp"
+#include "tool_runner.hpp"
 
 namespace {
 
@@ -70,10 +70,9 @@ TEST(CompareImagesTool, PrintsTheLibraryMetricsAsJson) {
     const auto ranged =
         run_tool(tool, "'" + file + ":/clean' '" + file + ":/noisy' --data-range 2");
     ASSERT_EQ(ranged.exit_code, 0) << ranged.err;
-    EXPECT_NEAR(nlohmann::json::parse(ranged.out).at("psnr").get<double>(),
-                tomodenoise::compare_stacks(p.reference.data(), p.test.data(), shape, 2.0)
-                    .mean.psnr,
-                1e-9);
+    EXPECT_NEAR(
+        nlohmann::json::parse(ranged.out).at("psnr").get<double>(),
+        tomodenoise::compare_stacks(p.reference.data(), p.test.data(), shape, 2.0).mean.psnr, 1e-9);
 }
 
 TEST(CompareImagesTool, AcceptsTwoDimensionalDatasets) {
@@ -89,8 +88,8 @@ TEST(CompareImagesTool, AcceptsTwoDimensionalDatasets) {
         const hid_t h5 = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
         const hsize_t dims[2] = {16, 16};
         const hid_t space = H5Screate_simple(2, dims, nullptr);
-        const hid_t set = H5Dcreate2(h5, "/a2d", H5T_IEEE_F32LE, space, H5P_DEFAULT,
-                                     H5P_DEFAULT, H5P_DEFAULT);
+        const hid_t set =
+            H5Dcreate2(h5, "/a2d", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.reference.data());
         H5Dclose(set);
         H5Sclose(space);
@@ -118,11 +117,9 @@ TEST(CompareImagesTool, ErrorsAreOneLineNamingTheFile) {
         EXPECT_TRUE(r.out.empty()) << r.out;
     };
     expect_one_line_error("'" + file + ":/two' '" + file + ":/one'", "shapes.h5:/one");
-    expect_one_line_error("'" + file + ":/two' '" + dir.file("missing.h5") + ":/x'",
-                          "missing.h5");
+    expect_one_line_error("'" + file + ":/two' '" + dir.file("missing.h5") + ":/x'", "missing.h5");
     expect_one_line_error("'" + file + ":/two' '" + file + ":/nothing'", "/nothing");
-    expect_one_line_error("'" + file + ":/two' '" + file + ":/two' --data-range 0",
-                          "--data-range");
+    expect_one_line_error("'" + file + ":/two' '" + file + ":/two' --data-range 0", "--data-range");
 }
 
 }  // namespace

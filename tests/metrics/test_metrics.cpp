@@ -47,8 +47,8 @@ double naive_ssim(const std::vector<float>& x, const std::vector<float>& y, int 
             vx *= norm;
             vy *= norm;
             vxy *= norm;
-            total += (2 * mx * my + c1) * (2 * vxy + c2) /
-                     ((mx * mx + my * my + c1) * (vx + vy + c2));
+            total +=
+                (2 * mx * my + c1) * (2 * vxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2));
         }
     return total / (double(h - size + 1) * (w - size + 1));
 }
@@ -86,8 +86,8 @@ TEST(Metrics, ErrorMetricsMatchNaiveSums) {
     EXPECT_NEAR(tomodenoise::mean_squared_error(a.data(), b.data(), a.size()), mse, 1e-12);
     EXPECT_NEAR(tomodenoise::mean_absolute_error(a.data(), b.data(), a.size()), ae / a.size(),
                 1e-12);
-    EXPECT_NEAR(tomodenoise::psnr(a.data(), b.data(), a.size(), 2.0),
-                10 * std::log10(4.0 / mse), 1e-9);
+    EXPECT_NEAR(tomodenoise::psnr(a.data(), b.data(), a.size(), 2.0), 10 * std::log10(4.0 / mse),
+                1e-9);
     EXPECT_EQ(tomodenoise::psnr(a.data(), a.data(), a.size(), 1.0),
               std::numeric_limits<double>::infinity());
     EXPECT_THROW(tomodenoise::psnr(a.data(), b.data(), a.size(), 0.0),
@@ -176,8 +176,7 @@ std::vector<float> read_image(hid_t file, const std::string& name, hsize_t dims[
     EXPECT_EQ(H5Sget_simple_extent_ndims(space), 2) << name;
     H5Sget_simple_extent_dims(space, dims, nullptr);
     std::vector<float> values(dims[0] * dims[1]);
-    EXPECT_GE(H5Dread(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
-              0);
+    EXPECT_GE(H5Dread(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
     H5Sclose(space);
     H5Dclose(dataset);
     return values;
@@ -185,8 +184,7 @@ std::vector<float> read_image(hid_t file, const std::string& name, hsize_t dims[
 
 double read_attribute(hid_t file, const std::string& group, const std::string& name) {
     double value = std::numeric_limits<double>::quiet_NaN();
-    const hid_t attr = H5Aopen_by_name(file, group.c_str(), name.c_str(), H5P_DEFAULT,
-                                       H5P_DEFAULT);
+    const hid_t attr = H5Aopen_by_name(file, group.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
     EXPECT_GE(attr, 0) << group << "@" << name;
     EXPECT_GE(H5Aread(attr, H5T_NATIVE_DOUBLE, &value), 0);
     H5Aclose(attr);
@@ -207,9 +205,9 @@ TEST(Metrics, MatchPublishedFixture) {
         const auto image = read_image(file, "/" + group + "/image", idims);
         ASSERT_EQ(idims[0], dims[0]);
         ASSERT_EQ(idims[1], dims[1]);
-        const auto m = tomodenoise::compare_stacks(
-            reference.data(), image.data(), {1, std::int64_t(dims[0]), std::int64_t(dims[1])},
-            range);
+        const auto m =
+            tomodenoise::compare_stacks(reference.data(), image.data(),
+                                        {1, std::int64_t(dims[0]), std::int64_t(dims[1])}, range);
         EXPECT_NEAR(m.mean.psnr, read_attribute(file, group, "psnr"), 1e-3) << group;
         EXPECT_NEAR(m.mean.ssim, read_attribute(file, group, "ssim_gaussian"), 1e-3) << group;
         EXPECT_NEAR(m.mean.ssim_uniform7, read_attribute(file, group, "ssim_uniform7"), 1e-3)
@@ -225,15 +223,10 @@ namespace {
 TEST(Metrics, EmptyImagesAndNonFiniteDataRangesAreErrorsNotNumbers) {
     const auto x = smooth_image(16, 16);
     // A mean over no values used to come out as 0 (and PSNR as +infinity).
-    for (auto metric : {+[](const float* a, std::size_t n) {
-                            return tomodenoise::mean_squared_error(a, a, n);
-                        },
-                        +[](const float* a, std::size_t n) {
-                            return tomodenoise::mean_absolute_error(a, a, n);
-                        },
-                        +[](const float* a, std::size_t n) {
-                            return tomodenoise::psnr(a, a, n, 1.0);
-                        }})
+    for (auto metric :
+         {+[](const float*a, std::size_t n) { return tomodenoise::mean_squared_error(a, a, n); },
+          +[](const float*a, std::size_t n) { return tomodenoise::mean_absolute_error(a, a, n); },
+          +[](const float*a, std::size_t n) { return tomodenoise::psnr(a, a, n, 1.0); }})
         EXPECT_THROW(metric(x.data(), 0), tomodenoise::ShapeError);
     for (const auto shape : {tomodenoise::StackShape{0, 16, 16}, tomodenoise::StackShape{1, 0, 16},
                              tomodenoise::StackShape{1, 16, 0}})

@@ -40,9 +40,9 @@ TEST(TomoGanDiscriminator, LayersFollowTheDesignNotes) {
     Network net = build_tomogan_discriminator();
     std::vector<std::string> names;
     for (const auto& node : net.nodes()) names.push_back(node.name);
-    EXPECT_EQ(names, (std::vector<std::string>{"input_1", "conv2d", "conv2d_1", "conv2d_2",
-                                               "conv2d_3", "conv2d_4", "conv2d_5", "flatten",
-                                               "dense", "dense_1"}));
+    EXPECT_EQ(names,
+              (std::vector<std::string>{"input_1", "conv2d", "conv2d_1", "conv2d_2", "conv2d_3",
+                                        "conv2d_4", "conv2d_5", "flatten", "dense", "dense_1"}));
     const std::int64_t filters[] = {64, 64, 128, 128, 128, 4}, strides[] = {1, 2, 1, 2, 1, 2};
     for (int i = 0; i < 6; ++i) {
         const std::string name = i == 0 ? "conv2d" : "conv2d_" + std::to_string(i);
@@ -147,10 +147,12 @@ TEST(TomoGanDiscriminator, GradientsMatchFiniteDifferences) {
     for (Parameter* p : params) analytic.emplace_back(p->grad(), p->grad() + p->size());
     for (std::size_t k = 0; k < params.size(); ++k) {
         Parameter* p = params[k];
-        check(p->value(), static_cast<std::size_t>(p->size()), analytic[k],
-              [p] { p->mark_changed(); }, "parameter " + std::to_string(k) + " " + p->name());
+        check(
+            p->value(), static_cast<std::size_t>(p->size()), analytic[k],
+            [p] { p->mark_changed(); }, "parameter " + std::to_string(k) + " " + p->name());
     }
-    check(x.data(), static_cast<std::size_t>(x.dims().count()), input_grad, [] {}, "input");
+    check(
+        x.data(), static_cast<std::size_t>(x.dims().count()), input_grad, [] {}, "input");
 }
 
 TEST(TomoGanDiscriminator, ExportsInKerasLayoutWithItsPatchSize) {

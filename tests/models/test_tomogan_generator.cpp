@@ -30,10 +30,9 @@ class PublishedGenerator : public ::testing::TestWithParam<Published> {};
 // (k*k*in + 1) * out for each convolution, in order.
 std::int64_t published_parameter_count() {
     const std::int64_t convolutions[][3] = {
-        {1, 1, 8},     {3, 8, 32},    {3, 32, 32},   {3, 32, 64},   {3, 64, 64},
-        {3, 64, 128},  {3, 128, 128}, {3, 128, 128}, {3, 256, 64},  {3, 64, 64},
-        {3, 128, 32},  {3, 32, 32},   {3, 64, 32},   {3, 32, 32},   {1, 32, 16},
-        {1, 16, 1}};
+        {1, 1, 8},     {3, 8, 32},    {3, 32, 32},  {3, 32, 64}, {3, 64, 64},  {3, 64, 128},
+        {3, 128, 128}, {3, 128, 128}, {3, 256, 64}, {3, 64, 64}, {3, 128, 32}, {3, 32, 32},
+        {3, 64, 32},   {3, 32, 32},   {1, 32, 16},  {1, 16, 1}};
     std::int64_t count = 0;
     for (const auto& c : convolutions) count += (c[0] * c[0] * c[1] + 1) * c[2];
     return count;

@@ -189,9 +189,8 @@ std::string load_error(const std::string& path) {
 }
 
 bool names_all(const std::string& message, const std::vector<std::string>& parts) {
-    return std::all_of(parts.begin(), parts.end(), [&](const std::string& p) {
-        return message.find(p) != std::string::npos;
-    });
+    return std::all_of(parts.begin(), parts.end(),
+                       [&](const std::string& p) { return message.find(p) != std::string::npos; });
 }
 
 TEST(Vgg19, WeightsThatDoNotFitAreNamedWithTheFileAndLayer) {

@@ -89,7 +89,7 @@ TEST(Normalize, MeanStdMatchesReference) {
 TEST(Normalize, ClipsOutliersAtPercentilesFirst) {
     const StackShape shape{1, 40, 50};
     std::vector<float> input = random_values(shape.pixels(), 7, 0.f, 1.f);
-    input[10] = 1e6f;  // hot pixel
+    input[10] = 1e6f;   // hot pixel
     input[99] = -5e5f;  // dead pixel
     std::vector<float> values = input;
     NormalizeOptions options;

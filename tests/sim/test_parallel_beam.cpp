@@ -77,7 +77,8 @@ TEST(ParallelBeam, RampKernelIsKakSlaney) {
         const auto& kernel = tomodenoise::sim::filter_kernel(bins, FbpFilter::ramp);
         ASSERT_EQ(kernel.size(), std::size_t(2 * bins - 1));
         for (int d = -(bins - 1); d <= bins - 1; ++d) {
-            EXPECT_NEAR(kernel[d + bins - 1], kak_slaney_ramp(d), 1e-12) << "bins " << bins << ", offset " << d;
+            EXPECT_NEAR(kernel[d + bins - 1], kak_slaney_ramp(d), 1e-12)
+                << "bins " << bins << ", offset " << d;
         }
     }
 }
@@ -91,8 +92,7 @@ TEST(ParallelBeam, WindowedKernelsMatchClosedForms) {
     // of the ramp kernel.
     const auto& hann = tomodenoise::sim::filter_kernel(bins, FbpFilter::hann);
     for (int d = -(bins - 1); d <= bins - 1; ++d) {
-        EXPECT_NEAR(shepp_logan[d + bins - 1], -2.0 / (k_pi * k_pi * (4.0 * d * d - 1)), 1e-5)
-            << d;
+        EXPECT_NEAR(shepp_logan[d + bins - 1], -2.0 / (k_pi * k_pi * (4.0 * d * d - 1)), 1e-5) << d;
         EXPECT_NEAR(hann[d + bins - 1],
                     0.25 * kak_slaney_ramp(d - 1) + 0.5 * kak_slaney_ramp(d) +
                         0.25 * kak_slaney_ramp(d + 1),

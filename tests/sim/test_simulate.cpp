@@ -95,8 +95,8 @@ TEST(Simulate, CtMissingWedgeLowersPsnr) {
 }
 
 TEST(Simulate, SameSeedSameOutputDifferentSeedDiffers) {
-    for (auto kind : {SimulationKind::shapes, SimulationKind::ct, SimulationKind::n2n,
-                      SimulationKind::seg}) {
+    for (auto kind :
+         {SimulationKind::shapes, SimulationKind::ct, SimulationKind::n2n, SimulationKind::seg}) {
         auto o = small(kind);
         const auto a = tomodenoise::simulate(o);
         const auto b = tomodenoise::simulate(o);
@@ -288,8 +288,8 @@ TEST(Simulate, PoissonSamplesHaveThePoissonMeanAndVarianceOnBothSidesOfTheApprox
     // correct sampler misses with negligible probability and a wrong variance fails.
     constexpr int draws = 20000;
     const double threshold = tomodenoise::sim::k_poisson_normal_approximation_mean;
-    for (const double mean : {3.0, 1e4, threshold, threshold * 10, 1e19,
-                              SimulationOptions::max_counts}) {
+    for (const double mean :
+         {3.0, 1e4, threshold, threshold * 10, 1e19, SimulationOptions::max_counts}) {
         const auto [sample_mean, sample_variance] = poisson_moments(mean, draws, 5);
         EXPECT_NEAR(sample_mean, mean, 6 * std::sqrt(mean / draws)) << mean;
         EXPECT_NEAR(sample_variance / mean, 1.0, 6 * std::sqrt(2.0 / draws)) << mean;

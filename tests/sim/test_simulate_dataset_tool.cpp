@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "test_support.hpp"
-#include "tool_runner.hpp"
 #include "tomodenoise/io.hpp"
+#include "tool_runner.hpp"
 
 namespace {
 
@@ -30,21 +30,33 @@ TEST(SimulateDatasetTool, WritesTheLayoutOfEachKind) {
         std::vector<std::pair<const char*, PixelType>> datasets;
     };
     const Layout layouts[] = {
-        {"shapes", {{"train_ns", PixelType::float32}, {"train_gt", PixelType::float32},
-                    {"test_ns", PixelType::float32}, {"test_gt", PixelType::float32}}},
-        {"ct", {{"train_ns", PixelType::float32}, {"train_gt", PixelType::float32},
-                {"test_ns", PixelType::float32}, {"test_gt", PixelType::float32}}},
-        {"n2n", {{"train_a", PixelType::float32}, {"train_b", PixelType::float32},
-                 {"train_clean", PixelType::float32}, {"test_a", PixelType::float32},
-                 {"test_b", PixelType::float32}, {"test_clean", PixelType::float32}}},
-        {"seg", {{"train_ns", PixelType::float32}, {"train_labels", PixelType::uint8},
-                 {"test_ns", PixelType::float32}, {"test_labels", PixelType::uint8}}},
+        {"shapes",
+         {{"train_ns", PixelType::float32},
+          {"train_gt", PixelType::float32},
+          {"test_ns", PixelType::float32},
+          {"test_gt", PixelType::float32}}},
+        {"ct",
+         {{"train_ns", PixelType::float32},
+          {"train_gt", PixelType::float32},
+          {"test_ns", PixelType::float32},
+          {"test_gt", PixelType::float32}}},
+        {"n2n",
+         {{"train_a", PixelType::float32},
+          {"train_b", PixelType::float32},
+          {"train_clean", PixelType::float32},
+          {"test_a", PixelType::float32},
+          {"test_b", PixelType::float32},
+          {"test_clean", PixelType::float32}}},
+        {"seg",
+         {{"train_ns", PixelType::float32},
+          {"train_labels", PixelType::uint8},
+          {"test_ns", PixelType::float32},
+          {"test_labels", PixelType::uint8}}},
     };
     for (const Layout& layout : layouts) {
         const std::string file = dir.file(std::string(layout.kind) + ".h5");
-        const auto r = run_tool(tool,
-                                std::string("--kind ") + layout.kind + " --out '" + file +
-                                    "' --count 3 --test-count 2 --size 24 --views 90");
+        const auto r = run_tool(tool, std::string("--kind ") + layout.kind + " --out '" + file +
+                                          "' --count 3 --test-count 2 --size 24 --views 90");
         ASSERT_EQ(r.exit_code, 0) << layout.kind << ": " << r.err;
         EXPECT_NE(r.out.find(file), std::string::npos) << r.out;
         EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
@@ -63,9 +75,8 @@ TEST(SimulateDatasetTool, SameSeedSameFileContents) {
     ScratchDir dir;
     auto simulate = [&](const std::string& name, int seed) {
         const std::string file = dir.file(name);
-        const auto r = run_tool(tool,
-                                "--kind ct --out '" + file + "' --count 2 --size 32 --seed " +
-                                    std::to_string(seed));
+        const auto r = run_tool(tool, "--kind ct --out '" + file + "' --count 2 --size 32 --seed " +
+                                          std::to_string(seed));
         EXPECT_EQ(r.exit_code, 0) << r.err;
         return tomodenoise::read_hdf5_stack({file, "/train_ns"});
     };
@@ -81,12 +92,11 @@ TEST(SimulateDatasetTool, BadOptionsAreNamedAndLeaveNoFile) {
     TOMODENOISE_TOOL_OR_SKIP(tool, "simulate_dataset");
     ScratchDir dir;
     const std::string file = dir.file("bad.h5");
-    for (const auto& [args, option] :
-         {std::pair<std::string, std::string>{"--kind mri", "--kind"},
-          {"--size 4", "--size"},
-          {"--count 0", "--count"},
-          {"--kind ct --views 7", "--views"},
-          {"--kind ct --filter cosine", "--filter"}}) {
+    for (const auto& [args, option] : {std::pair<std::string, std::string>{"--kind mri", "--kind"},
+                                       {"--size 4", "--size"},
+                                       {"--count 0", "--count"},
+                                       {"--kind ct --views 7", "--views"},
+                                       {"--kind ct --filter cosine", "--filter"}}) {
         const auto r = run_tool(tool, args + " --out '" + file + "'");
         EXPECT_NE(r.exit_code, 0) << args;
         EXPECT_NE(r.err.find(option), std::string::npos) << args << ": " << r.err;

@@ -37,19 +37,24 @@ inline std::vector<float> plain_values(Context& ctx, const Tensor& t) {
 /// `activation` applied to `x` in double precision, from its definition.
 inline double reference_activation(const Activation& activation, double x) {
     switch (activation.kind) {
-        case Activation::Kind::relu: return std::max(x, 0.0);
-        case Activation::Kind::leaky_relu: return x > 0 ? x : activation.alpha * x;
-        case Activation::Kind::sigmoid: return 1 / (1 + std::exp(-x));
-        case Activation::Kind::tanh: return std::tanh(x);
-        case Activation::Kind::linear: return x;
+        case Activation::Kind::relu:
+            return std::max(x, 0.0);
+        case Activation::Kind::leaky_relu:
+            return x > 0 ? x : activation.alpha * x;
+        case Activation::Kind::sigmoid:
+            return 1 / (1 + std::exp(-x));
+        case Activation::Kind::tanh:
+            return std::tanh(x);
+        case Activation::Kind::linear:
+            return x;
     }
     return x;
 }
 
 struct GradientCheckOptions {
-    double epsilon = 1e-2;       ///< central-difference step
-    double bound = 1e-2;         ///< ||analytic - numeric|| / ||analytic + numeric||
-    std::size_t samples = 40;    ///< entries probed per tensor (all when fewer)
+    double epsilon = 1e-2;     ///< central-difference step
+    double bound = 1e-2;       ///< ||analytic - numeric|| / ||analytic + numeric||
+    std::size_t samples = 40;  ///< entries probed per tensor (all when fewer)
     std::uint32_t seed = 7;
 };
 

@@ -25,10 +25,10 @@ inline std::filesystem::path shared_dir() {
 }
 
 /// A file under ../shared; the calling test is skipped (with the reason) when it is absent.
-#define TOMODENOISE_SHARED_FILE_OR_SKIP(var, relative)                                   \
-    std::filesystem::path var = ::tomodenoise::testing::shared_dir();                   \
-    if (var.empty() || !std::filesystem::exists(var / (relative)))                      \
-        GTEST_SKIP() << "shared file " << (relative) << " is absent";                   \
+#define TOMODENOISE_SHARED_FILE_OR_SKIP(var, relative)                \
+    std::filesystem::path var = ::tomodenoise::testing::shared_dir(); \
+    if (var.empty() || !std::filesystem::exists(var / (relative)))    \
+        GTEST_SKIP() << "shared file " << (relative) << " is absent"; \
     var /= (relative)
 
 /// A fresh scratch folder under the system temp dir, removed at destruction.
@@ -79,9 +79,9 @@ template <typename A, typename B>
         if (g == 0.0) ++zeros;
         const double err = std::abs(g - w) / std::max(std::abs(w), 1.0);
         if (!(err <= tol))
-            return ::testing::AssertionFailure() << "mismatch at index " << i << ": got " << g
-                                                 << ", want " << w << " (error " << err
-                                                 << " > " << tol << ")";
+            return ::testing::AssertionFailure()
+                   << "mismatch at index " << i << ": got " << g << ", want " << w << " (error "
+                   << err << " > " << tol << ")";
     }
     if (!allow_mostly_zero && got.size() > 8 && zeros * 2 > got.size())
         return ::testing::AssertionFailure()
@@ -115,11 +115,10 @@ inline ::testing::AssertionResult within_fraction_of_range(const std::vector<flo
     if (worst > fraction * range)
         return ::testing::AssertionFailure()
                << "error " << worst << " at index " << worst_index << " (got " << got[worst_index]
-               << ", want " << want[worst_index] << ") is " << worst / range
-               << " of the range " << range << ", above " << fraction;
+               << ", want " << want[worst_index] << ") is " << worst / range << " of the range "
+               << range << ", above " << fraction;
     return ::testing::AssertionSuccess();
 }
-
 
 /// Runs `action`, expecting an exception of type E whose message contains every one of `parts`.
 template <typename E, typename Action>

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -11,8 +13,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "test_support.hpp"
 
@@ -28,10 +28,11 @@ inline std::filesystem::path tool_path(const std::string& name) {
 }
 
 /// The calling test is skipped when the tool is absent.
-#define TOMODENOISE_TOOL_OR_SKIP(var, name)                                                  \
-    const std::filesystem::path var = ::tomodenoise::testing::tool_path(name);               \
-    if (var.empty()) GTEST_SKIP() << "tool " << (name) << " is not built (or "                \
-                                  << "TOMODENOISE_BINARY_DIR is unset)"
+#define TOMODENOISE_TOOL_OR_SKIP(var, name)                                    \
+    const std::filesystem::path var = ::tomodenoise::testing::tool_path(name); \
+    if (var.empty())                                                           \
+    GTEST_SKIP() << "tool " << (name) << " is not built (or "                  \
+                 << "TOMODENOISE_BINARY_DIR is unset)"
 
 struct ToolRun {
     int exit_code = -1;  ///< -1 when the tool did not exit normally (a crash)

@@ -68,7 +68,9 @@ std::vector<float> adjacent_slices(const std::vector<float>& stack, std::int64_t
     return input;
 }
 
-std::string shell_quoted(const std::string& text) { return "'" + text + "'"; }
+std::string shell_quoted(const std::string& text) {
+    return "'" + text + "'";
+}
 
 class DenoiseStack : public ::testing::Test {
 protected:
@@ -117,7 +119,8 @@ TEST_F(DenoiseStack, EqualsModelApplyForEachInputPixelType) {
         ASSERT_EQ(run.exit_code, 0) << run.output();
         const auto want = apply_model(model_, stack.to_float(), shape.n, shape.h, shape.w);
         EXPECT_TRUE(near_all(read_output(shape), want, 1e-6));
-        EXPECT_EQ(folder_entries(dir_.path()), (std::vector<std::string>{"in.h5", "model.h5", "out.h5"}));
+        EXPECT_EQ(folder_entries(dir_.path()),
+                  (std::vector<std::string>{"in.h5", "model.h5", "out.h5"}));
         EXPECT_NE(run.output().find("5 slices of 37x53"), std::string::npos) << run.output();
         EXPECT_NE(run.output().find("slices/s"), std::string::npos) << run.output();
     }
@@ -181,8 +184,8 @@ TEST_F(DenoiseStack, MinMaxNormalizesEachSliceAndNeighboursWithItsMapAndMapsBack
 
     std::vector<double> low(shape.n), high(shape.n);
     for (std::int64_t i = 0; i < shape.n; ++i) {
-        const auto [lo, hi] = std::minmax_element(values.begin() + i * plane,
-                                                  values.begin() + (i + 1) * plane);
+        const auto [lo, hi] =
+            std::minmax_element(values.begin() + i * plane, values.begin() + (i + 1) * plane);
         low[i] = *lo;
         high[i] = *hi;
     }
@@ -290,8 +293,8 @@ TEST_F(DenoiseStack, IntegerOutputOfASmallRangeWarnsAndOutputScaleUsesTheTypesRa
 
     // A:B maps the model's output range onto 0..255.
     const std::string from_low = std::to_string(*low), from_high = std::to_string(*high);
-    const ToolRun scaled = denoise("--overwrite --output-type uint8 --output-scale " + from_low +
-                                   ":" + from_high);
+    const ToolRun scaled =
+        denoise("--overwrite --output-type uint8 --output-scale " + from_low + ":" + from_high);
     ASSERT_EQ(scaled.exit_code, 0) << scaled.output();
     EXPECT_EQ(scaled.err.find("warning"), std::string::npos) << scaled.err;
     const Stack got = read_hdf5_stack({output_, "/denoised"});
@@ -402,8 +405,8 @@ TEST_F(DenoiseStack, FailureInAnExistingOutputFileLeavesItsOtherDatasetsOnly) {
 // at fault, and no output file.
 struct ErrorCase {
     std::string name;
-    std::string model_file;   // relative to the scratch folder
-    std::string input;        // address, relative to the scratch folder
+    std::string model_file;          // relative to the scratch folder
+    std::string input;               // address, relative to the scratch folder
     std::vector<std::string> named;  // what the message must name
 };
 
@@ -434,7 +437,9 @@ TEST_F(DenoiseStack, ErrorsNameTheFileAndLeaveNoOutput) {
     const std::vector<ErrorCase> cases = {
         {"missing model", "absent_model.h5", "in.h5:/noisy", {"absent_model.h5"}},
         {"corrupt model", "garbage.h5", "in.h5:/noisy", {"garbage.h5"}},
-        {"unsupported layer", "unknown_layer.h5", "in.h5:/noisy",
+        {"unsupported layer",
+         "unknown_layer.h5",
+         "in.h5:/noisy",
          {"unknown_layer.h5", "NoSuchLayer2D"}},
         {"two output channels", "two_out.h5", "in.h5:/noisy", {"two_out.h5", "2 output channels"}},
         {"two input channels", "two_in.h5", "in.h5:/noisy", {"two_in.h5", "2 input channels"}},
@@ -445,10 +450,10 @@ TEST_F(DenoiseStack, ErrorsNameTheFileAndLeaveNoOutput) {
     const auto before = folder_entries(dir_.path());
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
-        const ToolRun run = run_tool(
-            tool_, "--model " + shell_quoted(dir_.file(c.model_file)) + " --input " +
-                       shell_quoted(dir_.file(c.input)) + " --output " +
-                       shell_quoted(output_ + ":/denoised"));
+        const ToolRun run =
+            run_tool(tool_, "--model " + shell_quoted(dir_.file(c.model_file)) + " --input " +
+                                shell_quoted(dir_.file(c.input)) + " --output " +
+                                shell_quoted(output_ + ":/denoised"));
         EXPECT_EQ(run.exit_code, 1) << run.output();
         EXPECT_EQ(run.output().rfind("denoise_stack: error: ", 0), 0u) << run.output();
         const std::string output = run.output();
@@ -460,15 +465,16 @@ TEST_F(DenoiseStack, ErrorsNameTheFileAndLeaveNoOutput) {
 }
 
 TEST_F(DenoiseStack, BadCommandLinesGetCli11sMessageAndFail) {
-    const std::string addresses = " --input " + shell_quoted(input_ + ":/noisy") +
-                                  " --output " + shell_quoted(output_ + ":/d");
+    const std::string addresses = " --input " + shell_quoted(input_ + ":/noisy") + " --output " +
+                                  shell_quoted(output_ + ":/d");
     const ToolRun unknown = denoise("--no-such-option 3");
     EXPECT_NE(unknown.exit_code, 0) << unknown.output();
     EXPECT_NE(unknown.output().find("--no-such-option"), std::string::npos) << unknown.output();
 
     const ToolRun no_model = run_tool(tool_, addresses);
     EXPECT_NE(no_model.exit_code, 0) << no_model.output();
-    EXPECT_NE(no_model.output().find("--model is required"), std::string::npos) << no_model.output();
+    EXPECT_NE(no_model.output().find("--model is required"), std::string::npos)
+        << no_model.output();
 
     const ToolRun bad_type = denoise("--output-type int32");
     EXPECT_NE(bad_type.exit_code, 0) << bad_type.output();

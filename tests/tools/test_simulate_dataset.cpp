@@ -16,7 +16,9 @@ using namespace tomodenoise::testing;
 
 namespace {
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
+std::string quoted(const std::string& s) {
+    return "'" + s + "'";
+}
 
 const std::string small = " --kind shapes --count 2 --test-count 1 --size 16";
 

@@ -27,7 +27,9 @@ namespace {
 const char* const all_tools[] = {"simulate_dataset", "train_denoiser", "denoise_stack",
                                  "compare_images"};
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
+std::string quoted(const std::string& s) {
+    return "'" + s + "'";
+}
 
 // One line on stderr, `TOOL: error: ` first, naming every one of `parts`; nothing on stdout
 // that looks like a result.
@@ -156,8 +158,7 @@ TEST(ToolErrors, ThreadCountsAreBoundedOnTheCommandLine) {
     EXPECT_TRUE(folder_entries(dir.path()).empty());  // no temporary output left behind
     for (const char* name : {"denoise_stack", "train_denoiser"}) {
         TOMODENOISE_TOOL_OR_SKIP(tool, name);
-        EXPECT_NE(run_tool(tool, "--help").out.find("at most " + max), std::string::npos)
-            << name;
+        EXPECT_NE(run_tool(tool, "--help").out.find("at most " + max), std::string::npos) << name;
     }
 }
 
@@ -166,14 +167,14 @@ TEST(ToolErrors, CompareImagesRefusesEmptyStacksNamingThem) {
     TOMODENOISE_TOOL_OR_SKIP(tool, "compare_images");
     ScratchDir dir;
     const std::string file = dir.file("empty.h5");
-    for (const StackShape shape : {StackShape{0, 64, 64}, StackShape{4, 0, 64},
-                                   StackShape{4, 64, 0}}) {
+    for (const StackShape shape :
+         {StackShape{0, 64, 64}, StackShape{4, 0, 64}, StackShape{4, 64, 0}}) {
         const std::string dataset = "/empty_" + std::to_string(shape.n) + "_" +
                                     std::to_string(shape.h) + "_" + std::to_string(shape.w);
         create_empty_dataset(file, dataset, shape);
         for (const std::string extra : {"", " --data-range 1"}) {
-            const ToolRun run = run_tool(tool, quoted(file + ":" + dataset) + " " +
-                                                   quoted(file + ":" + dataset) + extra);
+            const ToolRun run = run_tool(
+                tool, quoted(file + ":" + dataset) + " " + quoted(file + ":" + dataset) + extra);
             expect_error(run, "compare_images", 1, {file + ":" + dataset, shape.to_string()},
                          shape.to_string() + extra);
         }
@@ -188,13 +189,13 @@ TEST(ToolErrors, CompareImagesDataRangeMustBeFiniteAndPositive) {
     const auto values = random_values(2 * 16 * 16, 3, 0.f, 1.f);
     write_hdf5_stack({file, "/a"}, Stack::from_float({2, 16, 16}, values.data()));
     for (const char* range : {"inf", "-inf", "nan", "0", "-1", "1e999", "abc"}) {
-        const ToolRun run = run_tool(tool, quoted(file + ":/a") + " " + quoted(file + ":/a") +
-                                               " --data-range " + range);
+        const ToolRun run = run_tool(
+            tool, quoted(file + ":/a") + " " + quoted(file + ":/a") + " --data-range " + range);
         expect_error(run, "compare_images", 2, {"--data-range"}, range);
         EXPECT_TRUE(run.out.empty()) << run.out;
     }
-    const ToolRun fine = run_tool(tool, quoted(file + ":/a") + " " + quoted(file + ":/a") +
-                                            " --data-range 1e-3");
+    const ToolRun fine =
+        run_tool(tool, quoted(file + ":/a") + " " + quoted(file + ":/a") + " --data-range 1e-3");
     EXPECT_EQ(fine.exit_code, 0) << fine.output();
 }
 
@@ -207,8 +208,8 @@ TEST(ToolErrors, Float64BeyondFloat32IsNamedAsSuch) {
     big.as<double>()[17] = 1e300;
     write_hdf5_stack({file, "/big"}, big);
     const ToolRun run = run_tool(tool, quoted(file + ":/big") + " " + quoted(file + ":/big"));
-    expect_error(run, "compare_images", 1, {file + ":/big", "1e+300", "float32's range", "(0, 1, 1)"},
-                 "1e300");
+    expect_error(run, "compare_images", 1,
+                 {file + ":/big", "1e+300", "float32's range", "(0, 1, 1)"}, "1e300");
     EXPECT_EQ(run.err.find("NaN"), std::string::npos) << run.err;
 }
 
@@ -256,10 +257,14 @@ TEST(ToolErrors, SimulateDatasetBoundsSizesBeforeAllocating) {
     ScratchDir dir;
     const std::string out = dir.file("sim.h5");
     const std::pair<std::string, const char*> refused[] = {
-        {"--size 1000000000", "--size"},      {"--count 1000000000", "--count"},
-        {"--test-count 1000000000", "--test-count"}, {"--kind ct --full-views 1000000000", "--full-views"},
-        {"--kind ct --i0 1e31", "--i0"},       {"--kind ct --i0 inf", "--i0"},
-        {"--noise poisson --peak nan", "--peak"}, {"--sigma inf", "--sigma"},
+        {"--size 1000000000", "--size"},
+        {"--count 1000000000", "--count"},
+        {"--test-count 1000000000", "--test-count"},
+        {"--kind ct --full-views 1000000000", "--full-views"},
+        {"--kind ct --i0 1e31", "--i0"},
+        {"--kind ct --i0 inf", "--i0"},
+        {"--noise poisson --peak nan", "--peak"},
+        {"--sigma inf", "--sigma"},
         {"--kind mri", "--kind"},
     };
     for (const auto& [arguments, option] : refused) {
@@ -276,8 +281,9 @@ TEST(ToolErrors, SimulateDatasetBoundsSizesBeforeAllocating) {
             run_tool(tool, arguments + " --count 1 --test-count 0 --size 16 --out " + quoted(out));
         ASSERT_EQ(run.exit_code, 0) << arguments << ": " << run.output();
         const std::vector<float> noisy = read_hdf5_stack({out, "/train_ns"}).to_float();
-        EXPECT_TRUE(std::all_of(noisy.begin(), noisy.end(), [](float v) { return std::isfinite(v); }))
-            << arguments;
+        EXPECT_TRUE(std::all_of(noisy.begin(), noisy.end(), [](float v) {
+            return std::isfinite(v);
+        })) << arguments;
     }
 }
 

@@ -18,7 +18,9 @@ using namespace tomodenoise::testing;
 
 namespace {
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
+std::string quoted(const std::string& s) {
+    return "'" + s + "'";
+}
 
 TEST(TrainDenoiser, TrainsSavesEveryEpochAndResumes) {
     TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
@@ -56,8 +58,8 @@ TEST(TrainDenoiser, BadDataIsNamedAndLeavesNoModel) {
     TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
     ScratchDir dir;
     const std::string model = dir.file("model.h5");
-    const ToolRun run = run_tool(tool, "--data " + quoted(dir.file("absent.h5")) + " --out " +
-                                           quoted(model));
+    const ToolRun run =
+        run_tool(tool, "--data " + quoted(dir.file("absent.h5")) + " --out " + quoted(model));
     EXPECT_EQ(run.exit_code, 1);
     EXPECT_NE(run.err.find("train_denoiser: error:"), std::string::npos) << run.err;
     EXPECT_NE(run.err.find("absent.h5"), std::string::npos) << run.err;
@@ -87,8 +89,8 @@ TEST(TrainDenoiser, RefusesTheDataFileAsOutputWhateverItsName) {
     const std::string spelled = (dir.path() / "." / "data.h5").string();
     for (const std::string& out : {data, dir.file("hard.h5"), dir.file("soft.h5"), spelled}) {
         SCOPED_TRACE(out);
-        const ToolRun run = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(out) +
-                                               one_short_epoch);
+        const ToolRun run =
+            run_tool(tool, "--data " + quoted(data) + " --out " + quoted(out) + one_short_epoch);
         EXPECT_GT(run.exit_code, 0) << run.output();
         EXPECT_NE(run.err.find("--out '" + out + "' is the same file as --data '" + data + "'"),
                   std::string::npos)
@@ -110,8 +112,8 @@ TEST(TrainDenoiser, RefusesAnOutputThatIsNotARegularFileBeforeTraining) {
     std::filesystem::create_symlink("/dev/null", device_link);
     for (const auto& [out, what] : {std::pair<std::string, std::string>{fifo, "FIFO"},
                                     {device_link, "link to a character device"}}) {
-        const ToolRun run = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(out) +
-                                               one_short_epoch);
+        const ToolRun run =
+            run_tool(tool, "--data " + quoted(data) + " --out " + quoted(out) + one_short_epoch);
         EXPECT_GT(run.exit_code, 0) << run.output();
         EXPECT_NE(run.err.find("'" + out + "'"), std::string::npos) << run.err;
         EXPECT_NE(run.err.find(what), std::string::npos) << run.err;
@@ -138,9 +140,9 @@ TEST(TrainDenoiser, NonFiniteTrainingValuesAreNamedBeforeTraining) {
         const std::string data = dir.file("data.h5"), model = dir.file("model.h5");
         SimulatedDataset sets = small_data();
         Stack& bad = in_targets ? sets.train.clean : sets.train.noisy;
-        bad.as<float>()[2 * 32 * 32 + 5 * 32 + 7] =
-            in_targets ? std::numeric_limits<float>::infinity()
-                       : std::numeric_limits<float>::quiet_NaN();
+        bad.as<float>()[2 * 32 * 32 + 5 * 32 + 7] = in_targets
+                                                        ? std::numeric_limits<float>::infinity()
+                                                        : std::numeric_limits<float>::quiet_NaN();
         write_simulated_dataset(data, sets);
         const ToolRun run = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) +
                                                " --epochs 1 --steps 2 --batch 2 --patch 32");
@@ -209,9 +211,9 @@ TEST(TrainDenoiser, ResumingAnAbsurdModelFileIsAClearError) {
         hdf5::write_string_attribute(file, "/", "model_config", config);
         file.close();
     }
-    const ToolRun run = run_tool(tool, "--data " + quoted(data) + " --out " +
-                                           quoted(dir.file("again.h5")) + " --resume " +
-                                           quoted(model) + " --epochs 1 --batch 2 --patch 32");
+    const ToolRun run =
+        run_tool(tool, "--data " + quoted(data) + " --out " + quoted(dir.file("again.h5")) +
+                           " --resume " + quoted(model) + " --epochs 1 --batch 2 --patch 32");
     EXPECT_EQ(run.exit_code, 1) << run.output();
     EXPECT_NE(run.err.find("model.h5"), std::string::npos) << run.err;
     EXPECT_NE(run.err.find("'filters'"), std::string::npos) << run.err;

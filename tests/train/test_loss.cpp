@@ -30,9 +30,8 @@ std::vector<double> times(const Tensor& t, double factor) {
 // Compares `analytic` with central differences of `loss` over every entry of `x`:
 // ||analytic - numeric|| / ||analytic + numeric|| < bound. The step actually taken in float is
 // the denominator, so rounding of x +- epsilon does not count as error.
-void expect_gradient_matches(Tensor& x, const Tensor& analytic,
-                             const std::function<double()>& loss, double epsilon = 1e-3,
-                             double bound = 1e-4) {
+void expect_gradient_matches(Tensor& x, const Tensor& analytic, const std::function<double()>& loss,
+                             double epsilon = 1e-3, double bound = 1e-4) {
     ASSERT_EQ(x.dims(), analytic.dims());
     double diff2 = 0, sum2 = 0;
     for (std::int64_t i = 0; i < x.dims().count(); ++i) {
@@ -101,11 +100,15 @@ TEST(MeanSquaredError, RejectsMismatchedEmptyAndBlockedTensors) {
     const Tensor p = random_tensor(small_dims, 1);
     const Tensor t = random_tensor(Dims{2, 3, 5, 8}, 2);
     expect_error_naming<ShapeError>([&] { mean_squared_error_loss(p, t, nullptr); },
-                             {"mean_squared_error", "[2, 3, 5, 7]", "[2, 3, 5, 8]"});
-    expect_error_naming<ShapeError>([&] { mean_squared_error_loss(Tensor(Dims{0, 3, 5, 7}), p, nullptr); },
-                             {"mean_squared_error", "empty", "[0, 3, 5, 7]"});
-    expect_error_naming<ShapeError>([&] { mean_squared_error_loss(blocked_tensor(small_dims), p, nullptr); },
-                             {"mean_squared_error", "nChw8c", "[2, 3, 5, 7]"});
+                                    {"mean_squared_error", "[2, 3, 5, 7]", "[2, 3, 5, 8]"});
+    expect_error_naming<ShapeError>(
+        [&] {
+            mean_squared_error_loss(Tensor(Dims{0, 3, 5, 7}), p, nullptr);
+        },
+        {"mean_squared_error", "empty", "[0, 3, 5, 7]"});
+    expect_error_naming<ShapeError>(
+        [&] { mean_squared_error_loss(blocked_tensor(small_dims), p, nullptr); },
+        {"mean_squared_error", "nChw8c", "[2, 3, 5, 7]"});
 }
 
 // ---- mean absolute error ----
@@ -185,11 +188,13 @@ TEST(MaskedMeanSquaredError, RejectsNonBinaryMaskAndMismatchedDims) {
     const Tensor p = random_tensor(small_dims, 17), t = random_tensor(small_dims, 18);
     Tensor m = random_mask(small_dims, 19);
     m.at(1, 2, 3, 4) = 0.5f;
-    expect_error_naming<InvalidArgument>([&] { masked_mean_squared_error_loss(p, t, m, nullptr); },
-                                  {"masked_mean_squared_error", "mask", "0.5", "[1, 2, 3, 4]"});
+    expect_error_naming<InvalidArgument>(
+        [&] { masked_mean_squared_error_loss(p, t, m, nullptr); },
+        {"masked_mean_squared_error", "mask", "0.5", "[1, 2, 3, 4]"});
     const Tensor small_mask(Dims{2, 1, 5, 7});
-    expect_error_naming<ShapeError>([&] { masked_mean_squared_error_loss(p, t, small_mask, nullptr); },
-                             {"mask", "[2, 1, 5, 7]", "[2, 3, 5, 7]"});
+    expect_error_naming<ShapeError>(
+        [&] { masked_mean_squared_error_loss(p, t, small_mask, nullptr); },
+        {"mask", "[2, 1, 5, 7]", "[2, 3, 5, 7]"});
 }
 
 // ---- binary cross-entropy on logits ----
@@ -235,8 +240,8 @@ TEST(Wasserstein, CriticLossMatchesReferenceAndFiniteDifferences) {
     for (int i = 0; i < 3; ++i) fake_mean += fake.data()[i] / 3.0;
     for (int i = 0; i < 5; ++i) real_mean += real.data()[i] / 5.0;
     Tensor grad_fake, grad_real;
-    EXPECT_NEAR(wasserstein_critic_loss(fake, real, &grad_fake, &grad_real),
-                fake_mean - real_mean, 1e-12);
+    EXPECT_NEAR(wasserstein_critic_loss(fake, real, &grad_fake, &grad_real), fake_mean - real_mean,
+                1e-12);
     auto value = [&] { return wasserstein_critic_loss(fake, real, nullptr, nullptr); };
     expect_gradient_matches(fake, grad_fake, value);
     expect_gradient_matches(real, grad_real, value);
@@ -256,7 +261,9 @@ TEST(Wasserstein, GeneratorLossMatchesReferenceAndFiniteDifferences) {
 TEST(Wasserstein, RejectsEmptyCriticOutput) {
     const Tensor real = random_tensor(Dims{2, 1, 1, 1}, 25);
     expect_error_naming<ShapeError>(
-        [&] { wasserstein_critic_loss(Tensor(Dims{0, 1, 1, 1}), real, nullptr, nullptr); },
+        [&] {
+            wasserstein_critic_loss(Tensor(Dims{0, 1, 1, 1}), real, nullptr, nullptr);
+        },
         {"wasserstein_critic_loss", "fake", "[0, 1, 1, 1]"});
 }
 
@@ -360,14 +367,19 @@ TEST(SparseSoftmaxCrossentropy, RejectsBadLabelsWeightsAndDims) {
     }
     const Tensor labels = random_labels(dims, 32);
     expect_error_naming<InvalidArgument>(
-        [&] { sparse_softmax_crossentropy(x, labels, {1.f, 2.f}, nullptr); },
+        [&] {
+            sparse_softmax_crossentropy(x, labels, {1.f, 2.f}, nullptr);
+        },
         {"2 class weights", "3 classes", "[2, 3, 5, 7]"});
     expect_error_naming<InvalidArgument>(
-        [&] { sparse_softmax_crossentropy(x, labels, {1.f, -2.f, 1.f}, nullptr); },
+        [&] {
+            sparse_softmax_crossentropy(x, labels, {1.f, -2.f, 1.f}, nullptr);
+        },
         {"class weight 1", "-2"});
     const Tensor wide_labels(Dims{2, 2, 5, 7});
-    expect_error_naming<ShapeError>([&] { sparse_softmax_crossentropy(x, wide_labels, {}, nullptr); },
-                             {"[2, 2, 5, 7]", "[2, 3, 5, 7]", "[2, 1, 5, 7]"});
+    expect_error_naming<ShapeError>(
+        [&] { sparse_softmax_crossentropy(x, wide_labels, {}, nullptr); },
+        {"[2, 2, 5, 7]", "[2, 3, 5, 7]", "[2, 1, 5, 7]"});
 }
 
 }  // namespace

@@ -117,17 +117,29 @@ TEST(Adam, StepSizeIsEpsilonHatFormulaNotPaperFormula) {
 
 TEST(Adam, RejectsOutOfRangeOptions) {
     Model model;
-    expect_error_naming<InvalidArgument>([&] { Adam(model.named, AdamConfig{0.0, 0.9, 0.999, 1e-7}); },
-                                  {"Adam", "learning_rate", "0"});
-    expect_error_naming<InvalidArgument>([&] { Adam(model.named, AdamConfig{1e-3, 1.0, 0.999, 1e-7}); },
-                                  {"Adam", "beta_1", "1", "[0, 1)"});
-    expect_error_naming<InvalidArgument>([&] { Adam(model.named, AdamConfig{1e-3, 0.9, -0.5, 1e-7}); },
-                                  {"Adam", "beta_2", "-0.5"});
-    expect_error_naming<InvalidArgument>([&] { Adam(model.named, AdamConfig{1e-3, 0.9, 0.999, 0.0}); },
-                                  {"Adam", "epsilon"});
+    expect_error_naming<InvalidArgument>(
+        [&] {
+            Adam(model.named, AdamConfig{0.0, 0.9, 0.999, 1e-7});
+        },
+        {"Adam", "learning_rate", "0"});
+    expect_error_naming<InvalidArgument>(
+        [&] {
+            Adam(model.named, AdamConfig{1e-3, 1.0, 0.999, 1e-7});
+        },
+        {"Adam", "beta_1", "1", "[0, 1)"});
+    expect_error_naming<InvalidArgument>(
+        [&] {
+            Adam(model.named, AdamConfig{1e-3, 0.9, -0.5, 1e-7});
+        },
+        {"Adam", "beta_2", "-0.5"});
+    expect_error_naming<InvalidArgument>(
+        [&] {
+            Adam(model.named, AdamConfig{1e-3, 0.9, 0.999, 0.0});
+        },
+        {"Adam", "epsilon"});
     Adam adam(model.named);
     expect_error_naming<InvalidArgument>([&] { adam.set_learning_rate(-1); },
-                                  {"Adam", "learning_rate", "-1"});
+                                         {"Adam", "learning_rate", "-1"});
     auto duplicated = model.named;
     duplicated[1].name = duplicated[0].name;
     expect_error_naming<InvalidArgument>([&] { Adam{duplicated}; }, {"two parameters", "a/kernel"});
@@ -170,8 +182,8 @@ TEST_P(SgdSteps, MatchDoubleReferenceOfKerasFormula) {
             for (std::int64_t j = 0; j < p.size(); ++j) {
                 const double g = p.grad()[j];
                 velocity[i][j] = c.momentum * velocity[i][j] - c.learning_rate * g;
-                w[i][j] += c.nesterov ? c.momentum * velocity[i][j] - c.learning_rate * g
-                                      : velocity[i][j];
+                w[i][j] +=
+                    c.nesterov ? c.momentum * velocity[i][j] - c.learning_rate * g : velocity[i][j];
             }
         }
         sgd.step();
@@ -197,8 +209,11 @@ TEST(Sgd, SlotsAndConfigFollowMomentum) {
     EXPECT_EQ(config.at("name"), "SGD");
     EXPECT_DOUBLE_EQ(config.at("momentum").get<double>(), 0.5);
     EXPECT_EQ(config.at("nesterov"), true);
-    expect_error_naming<InvalidArgument>([&] { Sgd(model.named, SgdConfig{0.01, 1.0, false}); },
-                                  {"SGD", "momentum", "1"});
+    expect_error_naming<InvalidArgument>(
+        [&] {
+            Sgd(model.named, SgdConfig{0.01, 1.0, false});
+        },
+        {"SGD", "momentum", "1"});
 }
 
 // ---- state ----
@@ -210,7 +225,7 @@ TEST(OptimizerState, NamesShapesAndOrderFollowKeras) {
     adam.step();
     adam.step();
     const auto state = adam.state();
-    const std::vector<std::string> names = {"iter",       "a/kernel/m", "a/bias/m", "b/kernel/m",
+    const std::vector<std::string> names = {"iter",       "a/kernel/m", "a/bias/m",  "b/kernel/m",
                                             "a/kernel/v", "a/bias/v",   "b/kernel/v"};
     ASSERT_EQ(state.size(), names.size());
     for (std::size_t i = 0; i < names.size(); ++i) EXPECT_EQ(state[i].name, names[i]);
@@ -281,10 +296,11 @@ TEST(OptimizerState, LoadRejectsMismatchesAndLeavesStateUnchanged) {
     auto wrong_size = good;
     wrong_size[5].values.pop_back();
     expect_error_naming<FormatError>([&] { target.load_state(wrong_size); },
-                              {"Adam", "a/bias/v", "3 values", "'a/bias' (4)", "needs 4"});
+                                     {"Adam", "a/bias/v", "3 values", "'a/bias' (4)", "needs 4"});
     auto missing = good;
     missing.erase(missing.begin() + 3);
-    expect_error_naming<FormatError>([&] { target.load_state(missing); }, {"b/kernel/m", "missing"});
+    expect_error_naming<FormatError>([&] { target.load_state(missing); },
+                                     {"b/kernel/m", "missing"});
     auto extra = good;
     extra.push_back({"c/kernel/m", {2}, {0.f, 0.f}});
     expect_error_naming<FormatError>([&] { target.load_state(extra); }, {"c/kernel/m"});
@@ -292,7 +308,8 @@ TEST(OptimizerState, LoadRejectsMismatchesAndLeavesStateUnchanged) {
     fractional[0].values[0] = 2.5f;
     expect_error_naming<FormatError>([&] { target.load_state(fractional); }, {"iter", "2.5"});
     Sgd sgd(model.named, SgdConfig{0.01, 0.9, false});
-    expect_error_naming<FormatError>([&] { target.load_state(sgd.state()); }, {"a/kernel/m", "missing"});
+    expect_error_naming<FormatError>([&] { target.load_state(sgd.state()); },
+                                     {"a/kernel/m", "missing"});
 
     EXPECT_EQ(target.iterations(), 2);
     const auto after = target.state();

@@ -68,9 +68,9 @@ TEST(SupervisedTraining, LearnsToDenoiseSimulatedShapes) {
     opt.patch = 32;
     opt.steps_per_epoch = 25;
     int calls = 0;
-    const auto reports = train_supervised(ctx, net, adam, data.train.noisy, data.train.clean,
-                                          &t.noisy, &t.clean, opt,
-                                          [&](const EpochReport&) { ++calls; });
+    const auto reports =
+        train_supervised(ctx, net, adam, data.train.noisy, data.train.clean, &t.noisy, &t.clean,
+                         opt, [&](const EpochReport&) { ++calls; });
     ASSERT_EQ(reports.size(), 6u);
     EXPECT_EQ(calls, 6);
     EXPECT_LT(reports.back().train_loss, reports.front().train_loss);
@@ -107,8 +107,8 @@ TEST(SupervisedTraining, StopsBeforeReportingAnEpochWhoseLossIsNotFinite) {
     opt.steps_per_epoch = 2;
     std::vector<int> reported;
     const std::string msg = message_of([&] {
-        train_supervised(ctx, net, adam, data.train.noisy, data.train.clean, nullptr, nullptr,
-                         opt, [&](const EpochReport& r) {
+        train_supervised(ctx, net, adam, data.train.noisy, data.train.clean, nullptr, nullptr, opt,
+                         [&](const EpochReport& r) {
                              reported.push_back(r.epoch);
                              // Epoch 2 trains towards infinite targets.
                              float* target = data.train.clean.as<float>();
@@ -143,8 +143,8 @@ TEST(SupervisedTraining, StopsWhenAWeightIsNoLongerFinite) {
     opt.steps_per_epoch = 2;
     int reported = 0;
     const std::string msg = message_of([&] {
-        train_supervised(ctx, net, adam, data.train.noisy, data.train.clean, nullptr, nullptr,
-                         opt, [&](const EpochReport&) { ++reported; });
+        train_supervised(ctx, net, adam, data.train.noisy, data.train.clean, nullptr, nullptr, opt,
+                         [&](const EpochReport&) { ++reported; });
     });
     EXPECT_EQ(reported, 0);
     EXPECT_NE(msg.find("training diverged"), std::string::npos) << msg;
@@ -201,8 +201,9 @@ TEST(SupervisedTraining, RunsWithTheContextsThreadsAndRestoresTheCallersOnReturn
     opt.patch = 16;
     opt.steps_per_epoch = 1;
     std::vector<int> threads_in_epoch;
-    train_supervised(ctx, net, adam, images, images, &images, &images, opt,
-                     [&](const EpochReport&) { threads_in_epoch.push_back(omp_get_max_threads()); });
+    train_supervised(
+        ctx, net, adam, images, images, &images, &images, opt,
+        [&](const EpochReport&) { threads_in_epoch.push_back(omp_get_max_threads()); });
     EXPECT_EQ(threads_in_epoch, (std::vector<int>{before + 1, before + 1}));
     EXPECT_EQ(omp_get_max_threads(), before);
 
