@@ -16,6 +16,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   clang libomp-dev       # the fuzz build (cmake/fuzz.sh): clang and its OpenMP runtime
   libclang-rt-dev        # libclang_rt.fuzzer-x86_64.a (libFuzzer) and clang's sanitizer runtimes
+  clang-format           # the layout CI checks (cmake/check-format.sh, .clang-format)
 )
 
 missing=()
