@@ -16,22 +16,6 @@ namespace {
 
 using tag = dnnl::memory::format_tag;
 
-double reference_activation(const Activation& a, double x) {
-    switch (a.kind) {
-        case Activation::Kind::relu:
-            return x > 0 ? x : 0.0;
-        case Activation::Kind::leaky_relu:
-            return x > 0 ? x : double(a.alpha) * x;
-        case Activation::Kind::sigmoid:
-            return 1 / (1 + std::exp(-x));
-        case Activation::Kind::tanh:
-            return std::tanh(x);
-        case Activation::Kind::linear:
-            return x;
-    }
-    return x;
-}
-
 const Activation all_activations[] = {
     Activation::relu(),    Activation::leaky_relu(0.3f), Activation::leaky_relu(0.05f),
     Activation::sigmoid(), Activation::tanh(),           Activation::linear()};
