@@ -13,16 +13,18 @@
 /// - `n2n`: float32 `train_a`, `train_b` (two independent noisy realizations of each scene),
 ///   `train_clean` (the noise-free scene, for evaluation only), and `test_a`, `test_b`,
 ///   `test_clean`.
+/// - `n2s` (Noise2Self): float32 `train_ns` (noisy images only), and for evaluation `test_ns`,
+///   `test_gt`.
 /// - `seg`: float32 `train_ns` (noisy images), uint8 `train_labels` (0 background, 1 disk,
 ///   2 rectangle, 3 line; where shapes overlap, the one drawn last), `test_ns`, `test_labels`.
 ///
 /// Kinds:
-/// - `shapes` (also the scenes of `n2n` and `seg`): random disks, rotated rectangles and
+/// - `shapes` (also the scenes of `n2n`, `n2s` and `seg`): random disks, rotated rectangles and
 ///   thick lines, each of a constant or linearly graded value, on a linearly graded background;
-///   clean values in [0, 1]. Noise: Gaussian (`sigma`), or Poisson with `peak` counts at value
-///   1 (noisy = Poisson(peak * clean) / peak). Noisy values are not clipped, so the noise stays
-///   zero-mean. Poisson means above 1e12 (here and for `ct`) are drawn from the normal
-///   approximation N(m, m), rounded: its skewness is then 1e-6 or less.
+///   clean values in [0, 1] (clipped there after texturing). Noise: Gaussian (`sigma`), or Poisson
+///   with `peak` counts at value 1 (noisy = Poisson(peak * clean) / peak). Noisy values are not
+///   clipped, so the noise stays zero-mean. Poisson means above 1e12 (here and for `ct`) are drawn
+///   from the normal approximation N(m, m), rounded: its skewness is then 1e-6 or less.
 /// - `ct`: a 2D phantom (`phantom`), its exact parallel-beam projections over `full_views`
 ///   angles in [0, 180) degrees, degraded by keeping every (full_views / views)-th angle, by
 ///   dropping the angles at or above 180 - `wedge_degrees` (missing wedge), and by photon noise:
@@ -32,16 +34,34 @@
 ///   of the degraded sinogram; the label is the FBP of the full-view, noise-free sinogram (not
 ///   the phantom), so a network learns to remove what the degradation adds, not the FBP's
 ///   own blur. Values are attenuation per pixel, around the phantom's [0, 1].
+///
+/// Noise levels (`sigma`, `peak`, `i0`) are ranges: each image draws its own level,
+/// log-uniformly between the bounds (so every octave of dose gets as many images), from its own
+/// random stream; a range of one value gives every image that value. The test split may have
+/// levels of its own (`test_sigma`, `test_peak`, `test_i0`), so a model trained over a range of
+/// doses can be evaluated at one dose. The scenes (and textures) of image i of a split do not
+/// depend on the noise options: data sets that differ only in them hold the same scenes, and
+/// the test split never holds a training scene.
+///
+/// Texture (`texture` > 0): every shape (shapes) and every ellipse or sphere (ct) carries its
+/// own band-limited random field: value x (1 + texture x f(x)), f a sum of texture_waves
+/// plane waves of random direction and phase with wavelengths log-uniform in
+/// [min_texture_wavelength, max_texture_wavelength] pixels, scaled to unit RMS. So
+/// `texture` is the texture's RMS as a fraction of the shape's value; the background carries
+/// none. Where ellipses overlap, values and textures add; CT projections of textured ellipses
+/// stay exact line integrals (each wave integrates in closed form along a chord).
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "tomodenoise/stack.hpp"
 
 namespace tomodenoise {
 
 /// What to simulate.
-enum class SimulationKind { shapes, ct, n2n, seg };
+enum class SimulationKind { shapes, ct, n2n, n2s, seg };
 /// Noise of the shape images.
 enum class NoiseModel { gaussian, poisson };
 /// CT phantoms: the modified Shepp-Logan head, random ellipses, a slice through random spheres
@@ -51,7 +71,24 @@ enum class PhantomKind { shepp_logan, ellipses, spheres, mixed };
 /// ramp x Hann window.
 enum class FbpFilter { ramp, shepp_logan, hann };
 
-/// Parsers for the names used on the command line ("shapes", "ct", "n2n", "seg";
+/// A closed interval [min, max] of a per-image noise level. Converts implicitly from one value,
+/// so `options.sigma = 0.1` keeps meaning "every image at 0.1".
+struct ValueRange {
+    double min = 0, max = 0;
+    ValueRange() = default;
+    ValueRange(double value) : min(value), max(value) {}
+    ValueRange(double lo, double hi) : min(lo), max(hi) {}
+    bool single() const { return min == max; }
+    bool operator==(const ValueRange& other) const { return min == other.min && max == other.max; }
+};
+
+/// Parses "A" or "A:B" (numbers as strtod reads them); InvalidArgument naming `option` for
+/// anything else. The bounds are checked by SimulationOptions::validate().
+ValueRange parse_value_range(const std::string& text, const std::string& option);
+/// "A" or "A:B", as parse_value_range reads them back.
+std::string to_string(const ValueRange& range);
+
+/// Parsers for the names used on the command line ("shapes", "ct", "n2n", "n2s", "seg";
 /// "gaussian", "poisson"; "shepp-logan", "ellipses", "spheres", "mixed"; "ramp",
 /// "shepp-logan", "hann"). Throw InvalidArgument naming `option` and the accepted values.
 SimulationKind parse_simulation_kind(const std::string& name, const std::string& option = "kind");
@@ -72,6 +109,9 @@ struct SimulationOptions {
     static constexpr double max_sigma = 1e6;
     static constexpr double max_counts = 1e30;  ///< peak, i0
     static constexpr double min_mu_scale = 1e-6, max_mu_scale = 1e6;
+    static constexpr double max_texture = 1.0;
+    static constexpr int texture_waves = 16;
+    static constexpr double min_texture_wavelength = 4, max_texture_wavelength = 32;  ///< pixels
 
     SimulationKind kind = SimulationKind::shapes;
     std::int64_t count = 64;      ///< training images, [1, max_images]
@@ -79,17 +119,24 @@ struct SimulationOptions {
     std::int64_t size = 256;      ///< images are size x size, [8, max_size]
     std::uint64_t seed = 0;
 
-    NoiseModel noise = NoiseModel::gaussian;  ///< shapes, n2n, seg
-    double sigma = 0.1;                       ///< Gaussian standard deviation, (0, max_sigma]
-    double peak = 20.0;                       ///< Poisson counts at value 1, (0, max_counts]
+    NoiseModel noise = NoiseModel::gaussian;  ///< shapes, n2n, n2s, seg
+    ValueRange sigma = 0.1;  ///< Gaussian standard deviation, within (0, max_sigma]
+    ValueRange peak = 20.0;  ///< Poisson counts at value 1, within (0, max_counts]
+    /// RMS of the texture inside shapes, ellipses and spheres as a fraction of their value,
+    /// [0, max_texture]; 0: piecewise constant (or graded) as without texture.
+    double texture = 0;
 
     PhantomKind phantom = PhantomKind::mixed;  ///< ct
-    double i0 = 1e4;           ///< incident photons per ray, [0, max_counts]; 0: no photon noise
+    /// Incident photons per ray, within (0, max_counts]; the single value 0: no photon noise.
+    ValueRange i0 = 1e4;
     double mu_scale = 4.0;     ///< optical depth of a full-width ray through value 1
     int full_views = 360;      ///< angles of the full scan over 180 degrees, [1, max_views]
     int views = 360;           ///< angles kept; must divide full_views
     double wedge_degrees = 0;  ///< missing wedge, [0, 180)
     FbpFilter filter = FbpFilter::ramp;
+
+    /// Noise levels of the test split; unset: the training ones above.
+    std::optional<ValueRange> test_sigma, test_peak, test_i0;
 
     /// Throws InvalidArgument naming the first option out of range (NaN is out of every range).
     void validate() const;
@@ -102,8 +149,11 @@ struct SimulationOptions {
 struct SimulatedSplit {
     Stack noisy;    ///< shapes, ct, seg: the noisy input; n2n: the first realization
     Stack noisy_b;  ///< n2n: the second, independent realization
-    Stack clean;    ///< every kind: the label (ct: full-view noise-free FBP)
+    Stack clean;    ///< every kind: the label (ct: full-view noise-free FBP; n2s: not written
+                    ///< for training)
     Stack labels;   ///< seg: uint8 class per pixel
+    /// The noise level each image drew: i0 (ct), sigma or peak (the others, by `noise`).
+    std::vector<double> noise_levels;
 };
 
 /// A simulated data set: what simulate() returns and write_simulated_dataset() stores.

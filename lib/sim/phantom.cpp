@@ -65,6 +65,11 @@ std::vector<Ellipse> random_sphere_slice(std::mt19937_64& rng) {
     return disks;
 }
 
+void add_texture(std::vector<Ellipse>& ellipses, double texture, int size, std::mt19937_64& rng) {
+    for (Ellipse& e : ellipses)
+        e.texture = random_texture(texture * std::abs(e.value), 2.0 / size, rng);
+}
+
 std::vector<float> rasterize(const std::vector<Ellipse>& ellipses, int size, int subsamples) {
     std::vector<float> image(std::size_t(size) * size, 0.0f);
     const double pixel = 2.0 / size;
@@ -79,16 +84,16 @@ std::vector<float> rasterize(const std::vector<Ellipse>& ellipses, int size, int
         const int row1 = std::min(size - 1, int(std::ceil((1.0 - e.center_y + reach) / pixel)));
         for (int row = row0; row <= row1; ++row)
             for (int col = col0; col <= col1; ++col) {
-                int inside = 0;
+                double sum = 0;
                 for (int a = 0; a < subsamples; ++a)
                     for (int b = 0; b < subsamples; ++b) {
                         const double x = -1.0 + (col + (b + 0.5) / subsamples) * pixel - e.center_x;
                         const double y = 1.0 - (row + (a + 0.5) / subsamples) * pixel - e.center_y;
                         const double u = (x * c + y * s) / e.semi_x;
                         const double v = (-x * s + y * c) / e.semi_y;
-                        inside += u * u + v * v <= 1.0;
+                        if (u * u + v * v <= 1.0) sum += e.value + texture_at(e.texture, x, y);
                     }
-                image[std::size_t(row) * size + col] += float(e.value * inside * sample_weight);
+                image[std::size_t(row) * size + col] += float(sum * sample_weight);
             }
     }
     return image;
@@ -109,11 +114,28 @@ std::vector<float> project(const std::vector<Ellipse>& ellipses, const ParallelG
             const double w2 = e.semi_x * e.semi_x * std::cos(rel) * std::cos(rel) +
                               e.semi_y * e.semi_y * std::sin(rel) * std::sin(rel);
             const double shadow = e.center_x * ct + e.center_y * st;
+            // The ray is s n + t d relative to the centre, n = (cos, sin) theta, d = (-sin, cos)
+            // theta; along it the chord is centred at t = s * midpoint_slope.
+            const double ab = e.semi_x * e.semi_y;
+            const double midpoint_slope =
+                -std::sin(rel) * std::cos(rel) * (e.semi_x * e.semi_x - e.semi_y * e.semi_y) / w2;
             for (int k = 0; k < bins; ++k) {
                 const double s = (k - centre) / half - shadow;
                 if (s * s >= w2) continue;
-                sinogram[v * bins + k] +=
-                    float(half * 2.0 * e.value * e.semi_x * e.semi_y * std::sqrt(w2 - s * s) / w2);
+                const double half_chord = ab * std::sqrt(w2 - s * s) / w2;
+                double integral = 2.0 * e.value * half_chord;
+                // A wave cos(beta + gamma t) integrates over [t_m - h, t_m + h] to
+                // 2 cos(beta + gamma t_m) sin(gamma h) / gamma.
+                const double t_mid = s * midpoint_slope;
+                for (const Wave& wave : e.texture) {
+                    const double along = wave.ky * ct - wave.kx * st;   // k . d
+                    const double across = wave.kx * ct + wave.ky * st;  // k . n
+                    const double gh = along * half_chord;
+                    const double sinc_h = std::abs(gh) < 1e-9 ? half_chord : std::sin(gh) / along;
+                    integral += 2.0 * wave.amplitude *
+                                std::cos(s * across + t_mid * along + wave.phase) * sinc_h;
+                }
+                sinogram[v * bins + k] += float(half * integral);
             }
         }
     }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/texture.hpp"
+
 namespace tomodenoise::sim {
 namespace {
 
@@ -26,6 +28,11 @@ struct Shape {
     double a, b;          // radius; half sides; second end point
     double angle, width;  // rectangle rotation; line half-width
     Fill fill;
+    std::vector<Wave> texture;
+
+    double value_at(double x, double y, double size) const {
+        return fill.at(x, y, size) + texture_at(texture, x - cx, y - cy);
+    }
 
     bool contains(double x, double y) const {
         switch (kind) {
@@ -80,12 +87,14 @@ Shape random_shape(int size, std::mt19937_64& rng) {
 
 }  // namespace
 
-ShapesScene draw_shapes(int size, std::mt19937_64& rng) {
+ShapesScene draw_shapes(int size, double texture, std::mt19937_64& rng) {
     const double s = size;
     const Fill background{uniform(rng, 0.0, 0.3), uniform(rng, -0.2, 0.2), uniform(rng, -0.2, 0.2),
                           s / 2, s / 2};
     std::vector<Shape> shapes(std::uniform_int_distribution<int>(3, 8)(rng));
     for (Shape& shape : shapes) shape = random_shape(size, rng);
+    for (Shape& shape : shapes)
+        shape.texture = random_texture(texture * shape.fill.value, 1.0, rng);
 
     ShapesScene scene{std::vector<float>(std::size_t(size) * size),
                       std::vector<std::uint8_t>(std::size_t(size) * size, ShapeClass::background)};
@@ -96,7 +105,7 @@ ShapesScene draw_shapes(int size, std::mt19937_64& rng) {
             std::uint8_t label = ShapeClass::background;
             for (const Shape& shape : shapes)
                 if (shape.contains(x, y)) {
-                    value = shape.fill.at(x, y, s);
+                    value = shape.value_at(x, y, s);
                     label = shape.kind;
                 }
             scene.image[std::size_t(row) * size + col] = float(std::clamp(value, 0.0, 1.0));

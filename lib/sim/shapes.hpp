@@ -17,7 +17,9 @@ struct ShapesScene {
 };
 
 /// A linearly graded background with 3 to 8 disks, rotated rectangles and thick lines, each
-/// of a constant value or (one in three) linearly graded.
-ShapesScene draw_shapes(int size, std::mt19937_64& rng);
+/// of a constant value or (one in three) linearly graded, and with a random texture of RMS
+/// `texture` x its value (see simulate.hpp). The texture is drawn after the shapes, so the
+/// shapes do not depend on it.
+ShapesScene draw_shapes(int size, double texture, std::mt19937_64& rng);
 
 }  // namespace tomodenoise::sim

@@ -2,8 +2,10 @@
 
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -22,6 +24,7 @@ namespace {
 
 constexpr double k_pi = 3.14159265358979323846;
 constexpr int k_min_size = 8;
+constexpr int k_train_split = 0, k_test_split = 1;
 
 template <typename Enum, std::size_t N>
 Enum parse_name(const std::string& name, const std::string& option,
@@ -39,6 +42,7 @@ constexpr std::pair<const char*, SimulationKind> k_kind_names[] = {
     {"shapes", SimulationKind::shapes},
     {"ct", SimulationKind::ct},
     {"n2n", SimulationKind::n2n},
+    {"n2s", SimulationKind::n2s},
     {"seg", SimulationKind::seg}};
 constexpr std::pair<const char*, NoiseModel> k_noise_names[] = {{"gaussian", NoiseModel::gaussian},
                                                                 {"poisson", NoiseModel::poisson}};
@@ -77,17 +81,37 @@ std::uint64_t mix(std::uint64_t x) {
     return x ^ (x >> 31);
 }
 
+// Every range a range check names: "0 (no photon noise) or " when `zero_allowed`.
+void require_range(const ValueRange& range, const std::string& option, double max,
+                   bool zero_allowed) {
+    const std::string value = to_string(range);
+    if (zero_allowed && range.min == 0 && range.max == 0) return;
+    require(range.min > 0 && range.max <= max, option,
+            std::string(zero_allowed ? "0 (no photon noise) or " : "") + "positive and at most " +
+                number(max),
+            value);
+    require(range.min <= range.max, option, "a range MIN:MAX with MIN <= MAX", value);
+}
+
+// One image's noise level: log-uniform within the range, so each octave gets as many images.
+double draw_level(const ValueRange& range, std::mt19937_64& rng) {
+    if (range.single()) return range.min;
+    const double level = std::exp(
+        std::uniform_real_distribution<double>(std::log(range.min), std::log(range.max))(rng));
+    return std::clamp(level, range.min, range.max);  // exp(log(x)) may round just outside
+}
+
 std::uint64_t image_seed(std::uint64_t seed, int split, std::int64_t index) {
     return mix(mix(mix(seed) ^ std::uint64_t(split)) ^ std::uint64_t(index));
 }
 
-std::vector<float> noisy_image(const std::vector<float>& clean, const SimulationOptions& o,
+std::vector<float> noisy_image(const std::vector<float>& clean, NoiseModel noise, double level,
                                std::mt19937_64& rng) {
-    return o.noise == NoiseModel::gaussian ? sim::gaussian_noise(clean, o.sigma, rng)
-                                           : sim::poisson_noise(clean, o.peak, rng);
+    return noise == NoiseModel::gaussian ? sim::gaussian_noise(clean, level, rng)
+                                         : sim::poisson_noise(clean, level, rng);
 }
 
-std::vector<sim::Ellipse> random_phantom(PhantomKind kind, std::mt19937_64& rng) {
+std::vector<sim::Ellipse> random_ellipses(PhantomKind kind, std::mt19937_64& rng) {
     if (kind == PhantomKind::mixed)
         kind = std::bernoulli_distribution(0.5)(rng) ? PhantomKind::ellipses : PhantomKind::spheres;
     switch (kind) {
@@ -100,11 +124,36 @@ std::vector<sim::Ellipse> random_phantom(PhantomKind kind, std::mt19937_64& rng)
     }
 }
 
+std::vector<sim::Ellipse> random_phantom(const SimulationOptions& o, std::mt19937_64& rng) {
+    std::vector<sim::Ellipse> phantom = random_ellipses(o.phantom, rng);
+    sim::add_texture(phantom, o.texture, int(o.size), rng);
+    return phantom;
+}
+
+// The range of the noise level that applies to the kind: i0 (ct), sigma or peak.
+ValueRange noise_range(const SimulationOptions& o, bool test) {
+    if (o.kind == SimulationKind::ct) return test && o.test_i0 ? *o.test_i0 : o.i0;
+    if (o.noise == NoiseModel::gaussian) return test && o.test_sigma ? *o.test_sigma : o.sigma;
+    return test && o.test_peak ? *o.test_peak : o.peak;
+}
+
 /// The scan geometries, shared by every image of a CT simulation.
 struct CtScan {
     sim::ParallelGeometry full, degraded;
+    int step = 1;         // the degraded scan keeps every step-th angle of the full one
     double mu_per_pixel;  // optical depth per pixel length of value 1
 };
+
+// The degraded scan's angles are the full scan's angles 0, step, 2 step, ... (the same
+// doubles): its sinogram is those rows of the full one, with no second projection.
+std::vector<float> degraded_sinogram(const std::vector<float>& full, const CtScan& scan) {
+    const std::size_t bins = std::size_t(scan.full.size);
+    std::vector<float> kept(scan.degraded.angles.size() * bins);
+    for (std::size_t view = 0; view < scan.degraded.angles.size(); ++view)
+        std::copy_n(full.begin() + std::ptrdiff_t(view * std::size_t(scan.step) * bins), bins,
+                    kept.begin() + std::ptrdiff_t(view * bins));
+    return kept;
+}
 
 void copy_into(Stack& stack, std::int64_t index, const std::vector<float>& image) {
     std::memcpy(stack.as<float>() + index * std::int64_t(image.size()), image.data(),
@@ -113,6 +162,7 @@ void copy_into(Stack& stack, std::int64_t index, const std::vector<float>& image
 
 SimulatedSplit simulate_split(const SimulationOptions& o, const CtScan& scan, int split,
                               std::int64_t count) {
+    const ValueRange levels = noise_range(o, split == k_test_split);
     const StackShape shape{count, o.size, o.size};
     const int size = int(o.size);
     SimulatedSplit out;
@@ -120,24 +170,30 @@ SimulatedSplit simulate_split(const SimulationOptions& o, const CtScan& scan, in
     out.clean = Stack(shape, PixelType::float32);
     if (o.kind == SimulationKind::n2n) out.noisy_b = Stack(shape, PixelType::float32);
     if (o.kind == SimulationKind::seg) out.labels = Stack(shape, PixelType::uint8);
+    out.noise_levels.resize(std::size_t(count));
+    // Each image draws its scene, then its noise level, then its noise from its own stream.
     tbb::parallel_for(std::int64_t(0), count, [&](std::int64_t i) {
         std::mt19937_64 rng(image_seed(o.seed, split, i));
         if (o.kind == SimulationKind::ct) {
-            const auto phantom = random_phantom(o.phantom, rng);
+            const std::vector<float> full_sinogram =
+                sim::project(random_phantom(o, rng), scan.full);
             copy_into(out.clean, i,
-                      sim::filtered_back_projection(sim::project(phantom, scan.full), scan.full,
-                                                    o.filter));
-            auto sinogram = sim::project(phantom, scan.degraded);
-            if (o.i0 > 0) sinogram = sim::photon_noise(sinogram, o.i0, scan.mu_per_pixel, rng);
+                      sim::filtered_back_projection(full_sinogram, scan.full, o.filter));
+            const double i0 = draw_level(levels, rng);
+            out.noise_levels[std::size_t(i)] = i0;
+            std::vector<float> sinogram = degraded_sinogram(full_sinogram, scan);
+            if (i0 > 0) sinogram = sim::photon_noise(sinogram, i0, scan.mu_per_pixel, rng);
             copy_into(out.noisy, i,
                       sim::filtered_back_projection(sinogram, scan.degraded, o.filter));
             return;
         }
-        const sim::ShapesScene scene = sim::draw_shapes(size, rng);
+        const sim::ShapesScene scene = sim::draw_shapes(size, o.texture, rng);
         copy_into(out.clean, i, scene.image);
-        copy_into(out.noisy, i, noisy_image(scene.image, o, rng));
+        const double level = draw_level(levels, rng);
+        out.noise_levels[std::size_t(i)] = level;
+        copy_into(out.noisy, i, noisy_image(scene.image, o.noise, level, rng));
         if (o.kind == SimulationKind::n2n)
-            copy_into(out.noisy_b, i, noisy_image(scene.image, o, rng));
+            copy_into(out.noisy_b, i, noisy_image(scene.image, o.noise, level, rng));
         if (o.kind == SimulationKind::seg)
             std::memcpy(out.labels.as<std::uint8_t>() + i * size * size, scene.labels.data(),
                         scene.labels.size());
@@ -159,6 +215,23 @@ PhantomKind parse_phantom_kind(const std::string& name, const std::string& optio
 FbpFilter parse_fbp_filter(const std::string& name, const std::string& option) {
     return parse_name(name, option, k_filter_names);
 }
+ValueRange parse_value_range(const std::string& text, const std::string& option) {
+    const auto parse_number = [&](const std::string& part) {
+        char* end = nullptr;
+        const double value = std::strtod(part.c_str(), &end);
+        if (part.empty() || end != part.c_str() + part.size())
+            throw InvalidArgument("--" + option + ": '" + text +
+                                  "' is neither a number nor a range MIN:MAX");
+        return value;
+    };
+    const std::size_t colon = text.find(':');
+    if (colon == std::string::npos) return ValueRange(parse_number(text));
+    return ValueRange(parse_number(text.substr(0, colon)), parse_number(text.substr(colon + 1)));
+}
+std::string to_string(const ValueRange& range) {
+    const bool one_value = range.single() || (std::isnan(range.min) && std::isnan(range.max));
+    return one_value ? number(range.min) : number(range.min) + ":" + number(range.max);
+}
 std::string to_string(SimulationKind kind) {
     return name_of(kind, k_kind_names);
 }
@@ -174,12 +247,14 @@ void SimulationOptions::validate() const {
     require(size >= k_min_size && size <= max_size, "size",
             "between " + std::to_string(k_min_size) + " and " + std::to_string(max_size),
             std::to_string(size));
-    require(sigma > 0 && sigma <= max_sigma, "sigma", "positive and at most " + number(max_sigma),
-            number(sigma));
-    require(peak > 0 && peak <= max_counts, "peak", "positive and at most " + number(max_counts),
-            number(peak));
-    require(i0 >= 0 && i0 <= max_counts, "i0",
-            "0 (no photon noise) or positive, at most " + number(max_counts), number(i0));
+    require_range(sigma, "sigma", max_sigma, false);
+    require_range(peak, "peak", max_counts, false);
+    require_range(i0, "i0", max_counts, true);
+    if (test_sigma) require_range(*test_sigma, "test-sigma", max_sigma, false);
+    if (test_peak) require_range(*test_peak, "test-peak", max_counts, false);
+    if (test_i0) require_range(*test_i0, "test-i0", max_counts, true);
+    require(texture >= 0 && texture <= max_texture, "texture",
+            "between 0 and " + number(max_texture), number(texture));
     require(mu_scale >= min_mu_scale && mu_scale <= max_mu_scale, "mu-scale",
             "between " + number(min_mu_scale) + " and " + number(max_mu_scale), number(mu_scale));
     require(full_views >= 1 && full_views <= max_views, "full-views",
@@ -211,16 +286,16 @@ SimulatedDataset simulate(const SimulationOptions& options) {
     const int size = int(options.size);
     CtScan scan;
     if (options.kind == SimulationKind::ct) {
+        scan.step = options.full_views / options.views;
         scan.full = sim::ParallelGeometry::full(size, options.full_views);
-        scan.degraded = sim::ParallelGeometry::degraded(size, options.full_views,
-                                                        options.full_views / options.views,
+        scan.degraded = sim::ParallelGeometry::degraded(size, options.full_views, scan.step,
                                                         options.wedge_degrees * k_pi / 180);
         scan.mu_per_pixel = options.mu_scale / size;
     }
     SimulatedDataset data;
     data.kind = options.kind;
-    data.train = simulate_split(options, scan, 0, options.count);
-    data.test = simulate_split(options, scan, 1, options.test_count);
+    data.train = simulate_split(options, scan, k_train_split, options.count);
+    data.test = simulate_split(options, scan, k_test_split, options.test_count);
     return data;
 }
 

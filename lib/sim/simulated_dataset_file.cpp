@@ -19,6 +19,8 @@ void write_simulated_dataset(const std::string& file, const SimulatedDataset& da
         datasets = {{"train_a", &train.noisy},     {"train_b", &train.noisy_b},
                     {"train_clean", &train.clean}, {"test_a", &test.noisy},
                     {"test_b", &test.noisy_b},     {"test_clean", &test.clean}};
+    else if (data.kind == SimulationKind::n2s)
+        datasets = {{"train_ns", &train.noisy}, {"test_ns", &test.noisy}, {"test_gt", &test.clean}};
     else
         datasets = {{"train_ns", &train.noisy},
                     {"train_labels", &train.labels},
