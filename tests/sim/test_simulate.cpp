@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <tbb/global_control.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -110,18 +111,224 @@ TEST(Simulate, SameSeedSameOutputDifferentSeedDiffers) {
 }
 
 TEST(Simulate, OutputDoesNotDependOnThreadsOrTrainCount) {
-    auto o = small(SimulationKind::ct);
-    const auto parallel = tomodenoise::simulate(o);
-    {
-        tbb::global_control one_thread(tbb::global_control::max_allowed_parallelism, 1);
-        const auto serial = tomodenoise::simulate(o);
-        EXPECT_TRUE(same_pixels(parallel.train.noisy, serial.train.noisy));
-        EXPECT_TRUE(same_pixels(parallel.test.noisy, serial.test.noisy));
+    auto plain = small(SimulationKind::ct);
+    auto textured_ct = plain;
+    textured_ct.texture = 0.3;
+    textured_ct.i0 = {1000, 50000};
+    auto textured_shapes = small(SimulationKind::shapes);
+    textured_shapes.texture = 0.3;
+    textured_shapes.sigma = {0.01, 0.3};
+    for (SimulationOptions o : {plain, textured_ct, textured_shapes}) {
+        const auto parallel = tomodenoise::simulate(o);
+        {
+            tbb::global_control one_thread(tbb::global_control::max_allowed_parallelism, 1);
+            const auto serial = tomodenoise::simulate(o);
+            EXPECT_TRUE(same_pixels(parallel.train.noisy, serial.train.noisy));
+            EXPECT_TRUE(same_pixels(parallel.train.clean, serial.train.clean));
+            EXPECT_TRUE(same_pixels(parallel.test.noisy, serial.test.noisy));
+            EXPECT_EQ(parallel.train.noise_levels, serial.train.noise_levels);
+        }
+        o.count = 1;
+        const auto fewer = tomodenoise::simulate(o);
+        EXPECT_TRUE(same_pixels(parallel.test.noisy, fewer.test.noisy));
+        EXPECT_EQ(fewer.train.noisy.shape().n, 1);
     }
-    o.count = 1;
-    const auto fewer = tomodenoise::simulate(o);
-    EXPECT_TRUE(same_pixels(parallel.test.noisy, fewer.test.noisy));
-    EXPECT_EQ(fewer.train.noisy.shape().n, 1);
+}
+
+TEST(Simulate, NoiseLevelRangesAreDrawnLogUniformlyPerImage) {
+    auto o = small(SimulationKind::shapes);
+    o.count = 400;
+    o.test_count = 0;
+    o.size = 8;
+    o.sigma = {0.01, 1.0};
+    const auto data = tomodenoise::simulate(o);
+    const std::vector<double>& levels = data.train.noise_levels;
+    ASSERT_EQ(levels.size(), 400u);
+    // Log-uniform over two decades: about half below the geometric mean 0.1, a quarter in
+    // each half-decade; a uniform draw would put 9% below 0.1.
+    int below_mean = 0, lowest_quarter = 0;
+    for (double level : levels) {
+        EXPECT_GE(level, 0.01);
+        EXPECT_LE(level, 1.0);
+        below_mean += level < 0.1;
+        lowest_quarter += level < std::sqrt(0.1 * 0.01);
+    }
+    EXPECT_NEAR(below_mean / 400.0, 0.5, 0.1);
+    EXPECT_NEAR(lowest_quarter / 400.0, 0.25, 0.08);
+}
+
+TEST(Simulate, EachImageCarriesTheNoiseOfItsOwnLevel) {
+    auto gaussian = small(SimulationKind::shapes);
+    gaussian.count = 12;
+    gaussian.size = 48;
+    gaussian.sigma = {0.02, 0.5};
+    auto poisson = gaussian;
+    poisson.noise = tomodenoise::NoiseModel::poisson;
+    poisson.peak = {5, 500};
+    for (const SimulationOptions& o : {gaussian, poisson}) {
+        const auto data = tomodenoise::simulate(o);
+        const auto pixels = o.size * o.size;
+        for (std::int64_t i = 0; i < o.count; ++i) {
+            const float* clean = data.train.clean.as<float>() + i * pixels;
+            const float* noisy = data.train.noisy.as<float>() + i * pixels;
+            // Gaussian: variance sigma^2; Poisson: variance clean / peak.
+            double variance = 0, expected = 0;
+            for (std::int64_t p = 0; p < pixels; ++p) {
+                variance += (noisy[p] - clean[p]) * double(noisy[p] - clean[p]);
+                const double level = data.train.noise_levels[std::size_t(i)];
+                expected +=
+                    o.noise == tomodenoise::NoiseModel::gaussian ? level * level : clean[p] / level;
+            }
+            EXPECT_NEAR(variance / expected, 1.0, 0.15) << "image " << i;
+        }
+        const auto [lo, hi] =
+            std::minmax_element(data.train.noise_levels.begin(), data.train.noise_levels.end());
+        EXPECT_GT(*hi / *lo, 2.0);  // the images do differ in level
+    }
+}
+
+TEST(Simulate, TestSplitLevelsAreTheirOwnAndScenesDoNotDependOnThem) {
+    auto o = small(SimulationKind::ct);
+    o.texture = 0.2;
+    o.i0 = {1000, 50000};
+    o.test_i0 = 2000;
+    const auto low = tomodenoise::simulate(o);
+    for (double level : low.test.noise_levels) EXPECT_EQ(level, 2000.0);
+    for (double level : low.train.noise_levels) {
+        EXPECT_GE(level, 1000.0);
+        EXPECT_LE(level, 50000.0);
+    }
+    o.test_i0 = 50000;
+    const auto high = tomodenoise::simulate(o);
+    EXPECT_TRUE(same_pixels(low.test.clean, high.test.clean));
+    EXPECT_TRUE(same_pixels(low.train.clean, high.train.clean));
+    EXPECT_FALSE(same_pixels(low.test.noisy, high.test.noisy));
+    EXPECT_LT(tomodenoise::compare_stacks(low.test.clean, low.test.noisy, 1.0).mean.psnr,
+              tomodenoise::compare_stacks(high.test.clean, high.test.noisy, 1.0).mean.psnr);
+    // Held-out scenes are not training scenes.
+    const auto pixels = o.size * o.size;
+    for (std::int64_t t = 0; t < o.test_count; ++t)
+        for (std::int64_t i = 0; i < o.count; ++i)
+            EXPECT_NE(std::memcmp(low.test.clean.as<float>() + t * pixels,
+                                  low.train.clean.as<float>() + i * pixels,
+                                  std::size_t(pixels) * sizeof(float)),
+                      0)
+                << "test image " << t << " is training image " << i;
+}
+
+TEST(Simulate, TextureChangesShapeImagesOnlyInsideTheShapes) {
+    auto o = small(SimulationKind::seg);
+    o.size = 64;
+    const auto plain = tomodenoise::simulate(o);
+    o.texture = 0.2;
+    const auto textured = tomodenoise::simulate(o);
+    ASSERT_TRUE(same_pixels(plain.train.labels, textured.train.labels));
+    const std::uint8_t* labels = plain.train.labels.as<std::uint8_t>();
+    const float* a = plain.train.clean.as<float>();
+    const float* b = textured.train.clean.as<float>();
+    double change2 = 0, value2 = 0;
+    std::int64_t inside = 0;
+    for (std::int64_t i = 0; i < plain.train.clean.shape().pixels(); ++i) {
+        if (labels[i] == 0) {
+            ASSERT_EQ(a[i], b[i]) << "background pixel " << i << " changed";
+            continue;
+        }
+        change2 += (b[i] - a[i]) * double(b[i] - a[i]);
+        value2 += a[i] * double(a[i]);
+        ++inside;
+    }
+    ASSERT_GT(inside, 0);
+    // The texture's RMS is about 0.2 of the shapes' values (less where clipped at 1).
+    EXPECT_NEAR(std::sqrt(change2 / value2), 0.2, 0.07);
+}
+
+TEST(Simulate, TextureChangesCtLabelsInsideThePhantomOnly) {
+    auto o = small(SimulationKind::ct);
+    o.phantom = tomodenoise::PhantomKind::spheres;  // a cylinder of radius 0.85
+    o.size = 64;
+    o.i0 = 0;
+    const auto plain = tomodenoise::simulate(o);
+    o.texture = 0.3;
+    const auto textured = tomodenoise::simulate(o);
+    const int size = int(o.size);
+    double inside2 = 0, outside2 = 0;
+    int inside = 0, outside = 0;
+    for (std::int64_t n = 0; n < o.count; ++n)
+        for (int r = 0; r < size; ++r)
+            for (int c = 0; c < size; ++c) {
+                const double x = (c + 0.5) * 2 / size - 1, y = (r + 0.5) * 2 / size - 1;
+                const std::int64_t i = (n * size + r) * size + c;
+                const double d =
+                    textured.train.clean.as<float>()[i] - plain.train.clean.as<float>()[i];
+                if (x * x + y * y < 0.6 * 0.6) {
+                    inside2 += d * d;
+                    ++inside;
+                } else if (x * x + y * y > 0.95 * 0.95) {
+                    outside2 += d * d;
+                    ++outside;
+                }
+            }
+    const double inside_rms = std::sqrt(inside2 / inside),
+                 outside_rms = std::sqrt(outside2 / outside);
+    EXPECT_GT(inside_rms, 0.01);
+    EXPECT_LT(outside_rms, 0.1 * inside_rms);  // FBP blur leaks a little, no more
+}
+
+TEST(Simulate, Noise2SelfKindHasNoisyTrainingImagesAndCleanTestImages) {
+    const auto data = tomodenoise::simulate(small(SimulationKind::n2s));
+    EXPECT_EQ(data.train.noisy.shape(), (tomodenoise::StackShape{3, 40, 40}));
+    EXPECT_EQ(data.test.clean.shape(), (tomodenoise::StackShape{2, 40, 40}));
+    EXPECT_FALSE(same_pixels(data.test.noisy, data.test.clean));
+    EXPECT_EQ(data.train.labels.bytes(), 0u);
+    EXPECT_EQ(data.train.noisy_b.bytes(), 0u);
+}
+
+TEST(Simulate, BadRangesAndTexturesNameTheOption) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    struct Case {
+        const char* option;
+        void (*set)(SimulationOptions&, tomodenoise::ValueRange);
+        tomodenoise::ValueRange value;
+    };
+    const auto i0 = [](SimulationOptions& o, tomodenoise::ValueRange v) { o.i0 = v; };
+    const auto sigma = [](SimulationOptions& o, tomodenoise::ValueRange v) { o.sigma = v; };
+    const auto peak = [](SimulationOptions& o, tomodenoise::ValueRange v) { o.peak = v; };
+    const auto test_i0 = [](SimulationOptions& o, tomodenoise::ValueRange v) { o.test_i0 = v; };
+    const auto test_sigma = [](SimulationOptions& o, tomodenoise::ValueRange v) {
+        o.test_sigma = v;
+    };
+    const auto test_peak = [](SimulationOptions& o, tomodenoise::ValueRange v) { o.test_peak = v; };
+    const auto texture = [](SimulationOptions& o, tomodenoise::ValueRange v) { o.texture = v.min; };
+    const Case cases[] = {
+        {"--i0", i0, {5000, 1000}},
+        {"--i0", i0, {0, 10}},
+        {"--i0", i0, {nan, 10}},
+        {"--i0", i0, {10, nan}},
+        {"--sigma", sigma, {0.5, 0.1}},
+        {"--sigma", sigma, {0, 0.1}},
+        {"--sigma", sigma, nan},
+        {"--peak", peak, {-1, 10}},
+        {"--peak", peak, {10, 1e31}},
+        {"--test-i0", test_i0, {5, 1}},
+        {"--test-sigma", test_sigma, {0, 1}},
+        {"--test-peak", test_peak, nan},
+        {"--texture", texture, -0.1},
+        {"--texture", texture, 1.5},
+        {"--texture", texture, nan},
+    };
+    for (const Case& c : cases) {
+        SimulationOptions o = small(SimulationKind::ct);
+        c.set(o, c.value);
+        tomodenoise::testing::expect_error_naming<tomodenoise::InvalidArgument>(
+            [&] { tomodenoise::simulate(o); }, {c.option});
+    }
+    for (const char* text : {"", ":", "1:", ":2", "1:2:3", "a", "1e4x", "1:x"})
+        tomodenoise::testing::expect_error_naming<tomodenoise::InvalidArgument>(
+            [&] { tomodenoise::parse_value_range(text, "i0"); }, {"--i0", text});
+    EXPECT_EQ(tomodenoise::parse_value_range("1000:50000", "i0"),
+              tomodenoise::ValueRange(1000, 50000));
+    EXPECT_EQ(tomodenoise::parse_value_range("0.1", "sigma"), tomodenoise::ValueRange(0.1));
+    EXPECT_EQ(tomodenoise::to_string(tomodenoise::ValueRange(1000, 50000)), "1000:50000");
 }
 
 TEST(Simulate, ShapesGaussianNoiseHasTheRequestedSigma) {
@@ -161,7 +368,7 @@ TEST(Simulate, ShapesPoissonNoiseVarianceIsValueOverPeak) {
         const double d = double(noisy[i]) - clean[i];
         residual += d;
         variance += d * d;
-        expected += clean[i] / o.peak;
+        expected += clean[i] / o.peak.min;
     }
     EXPECT_NEAR(residual / n, 0.0, 0.003);
     EXPECT_NEAR(variance / expected, 1.0, 0.05);
