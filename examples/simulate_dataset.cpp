@@ -20,7 +20,8 @@
 int main(int argc, char** argv) {
     CLI::App app{"Simulates a training data set of noisy and clean images and writes it to HDF5"};
     tomodenoise::SimulationOptions o;
-    std::string kind = "shapes", noise = "gaussian", phantom = "mixed", filter = "ramp", out;
+    std::string kind = "shapes", scene = "shapes", noise = "gaussian", phantom = "mixed",
+                filter = "ramp", out;
     std::string sigma = "0.1", peak = "20", i0 = "10000", test_sigma, test_peak, test_i0;
     app.add_option("--kind", kind, "shapes | ct | n2n | n2s (noisy images only) | seg")
         ->capture_default_str();
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
                    "image side in pixels (8 to " + std::to_string(Limits::max_size) + ")")
         ->capture_default_str();
     app.add_option("--seed", o.seed, "base random seed")->capture_default_str();
+    app.add_option("--scene", scene, "n2n, n2s: shapes | ct (CT phantoms and scan as --kind ct)")
+        ->capture_default_str();
     app.add_option("--noise", noise, "shapes, n2n, n2s, seg: gaussian | poisson")
         ->capture_default_str();
     app.add_option("--sigma", sigma,
@@ -49,7 +52,8 @@ int main(int argc, char** argv) {
                    "RMS of a band-limited random texture inside each shape, ellipse and sphere, "
                    "as a fraction of its value (0 to 1; 0: piecewise constant)")
         ->capture_default_str();
-    app.add_option("--phantom", phantom, "ct: shepp-logan | ellipses | spheres | mixed")
+    app.add_option("--phantom", phantom,
+                   "ct (and ct scenes): shepp-logan | ellipses | spheres | mixed")
         ->capture_default_str();
     app.add_option("--i0", i0,
                    "ct: incident photons per ray (0: no photon noise; at most 1e30); A:B draws "
@@ -83,6 +87,7 @@ int main(int argc, char** argv) {
     return tomodenoise::tool::run_tool("simulate_dataset", app, argc, argv, [&] {
         tomodenoise::tool::check_command_line([&] {
             o.kind = tomodenoise::parse_simulation_kind(kind);
+            o.scene = tomodenoise::parse_scene_kind(scene);
             o.noise = tomodenoise::parse_noise_model(noise);
             o.phantom = tomodenoise::parse_phantom_kind(phantom);
             o.filter = tomodenoise::parse_fbp_filter(filter);

@@ -10,7 +10,8 @@
 /// File layouts written by write_simulated_dataset (every dataset (N, size, size)):
 /// - `shapes`, `ct`: the TomoGAN layout, float32 `train_ns`, `train_gt`, `test_ns`, `test_gt`
 ///   (ns = noisy input, gt = clean label).
-/// - `n2n`: float32 `train_a`, `train_b` (two independent noisy realizations of each scene),
+/// - `n2n`: float32 `train_a`, `train_b` (two independent noisy realizations of each scene;
+///   with ct scenes two independent low-dose scans of one phantom at one dose),
 ///   `train_clean` (the noise-free scene, for evaluation only), and `test_a`, `test_b`,
 ///   `test_clean`.
 /// - `n2s` (Noise2Self): float32 `train_ns` (noisy images only), and for evaluation `test_ns`,
@@ -19,13 +20,15 @@
 ///   2 rectangle, 3 line; where shapes overlap, the one drawn last), `test_ns`, `test_labels`.
 ///
 /// Kinds:
-/// - `shapes` (also the scenes of `n2n`, `n2s` and `seg`): random disks, rotated rectangles and
+/// - `shapes` (also the scenes of `seg`, and of `n2n` and `n2s` unless `scene` is ct): random
+/// disks, rotated rectangles and
 ///   thick lines, each of a constant or linearly graded value, on a linearly graded background;
 ///   clean values in [0, 1] (clipped there after texturing). Noise: Gaussian (`sigma`), or Poisson
 ///   with `peak` counts at value 1 (noisy = Poisson(peak * clean) / peak). Noisy values are not
 ///   clipped, so the noise stays zero-mean. Poisson means above 1e12 (here and for `ct`) are drawn
 ///   from the normal approximation N(m, m), rounded: its skewness is then 1e-6 or less.
-/// - `ct`: a 2D phantom (`phantom`), its exact parallel-beam projections over `full_views`
+/// - `ct` (also the scenes of `n2n` and `n2s` with `scene` ct): a 2D phantom (`phantom`), its exact
+/// parallel-beam projections over `full_views`
 ///   angles in [0, 180) degrees, degraded by keeping every (full_views / views)-th angle, by
 ///   dropping the angles at or above 180 - `wedge_degrees` (missing wedge), and by photon noise:
 ///   counts ~ Poisson(i0 exp(-p mu)), p_noisy = -log(max(counts, 1) / i0) / mu, with p the line
@@ -62,6 +65,9 @@ namespace tomodenoise {
 
 /// What to simulate.
 enum class SimulationKind { shapes, ct, n2n, n2s, seg };
+/// Scenes of the `n2n` and `n2s` kinds: shape images with image noise, or CT phantoms through
+/// the scan of `ct` (low dose, sparse views, missing wedge).
+enum class SceneKind { shapes, ct };
 /// Noise of the shape images.
 enum class NoiseModel { gaussian, poisson };
 /// CT phantoms: the modified Shepp-Logan head, random ellipses, a slice through random spheres
@@ -89,9 +95,11 @@ ValueRange parse_value_range(const std::string& text, const std::string& option)
 std::string to_string(const ValueRange& range);
 
 /// Parsers for the names used on the command line ("shapes", "ct", "n2n", "n2s", "seg";
+/// scenes "shapes", "ct";
 /// "gaussian", "poisson"; "shepp-logan", "ellipses", "spheres", "mixed"; "ramp",
 /// "shepp-logan", "hann"). Throw InvalidArgument naming `option` and the accepted values.
 SimulationKind parse_simulation_kind(const std::string& name, const std::string& option = "kind");
+SceneKind parse_scene_kind(const std::string& name, const std::string& option = "scene");
 NoiseModel parse_noise_model(const std::string& name, const std::string& option = "noise");
 PhantomKind parse_phantom_kind(const std::string& name, const std::string& option = "phantom");
 FbpFilter parse_fbp_filter(const std::string& name, const std::string& option = "filter");
@@ -114,9 +122,10 @@ struct SimulationOptions {
     static constexpr double min_texture_wavelength = 4, max_texture_wavelength = 32;  ///< pixels
 
     SimulationKind kind = SimulationKind::shapes;
-    std::int64_t count = 64;      ///< training images, [1, max_images]
-    std::int64_t test_count = 8;  ///< test images, [0, max_images]
-    std::int64_t size = 256;      ///< images are size x size, [8, max_size]
+    SceneKind scene = SceneKind::shapes;  ///< n2n, n2s (the other kinds name their scene)
+    std::int64_t count = 64;              ///< training images, [1, max_images]
+    std::int64_t test_count = 8;          ///< test images, [0, max_images]
+    std::int64_t size = 256;              ///< images are size x size, [8, max_size]
     std::uint64_t seed = 0;
 
     NoiseModel noise = NoiseModel::gaussian;  ///< shapes, n2n, n2s, seg
@@ -138,6 +147,8 @@ struct SimulationOptions {
     /// Noise levels of the test split; unset: the training ones above.
     std::optional<ValueRange> test_sigma, test_peak, test_i0;
 
+    /// Whether the images are CT reconstructions: kind ct, or n2n and n2s with ct scenes.
+    bool ct_scenes() const;
     /// Throws InvalidArgument naming the first option out of range (NaN is out of every range).
     void validate() const;
     /// Bytes of the images simulate() returns (after validate()).
@@ -147,7 +158,7 @@ struct SimulationOptions {
 /// Images of one split (train or test), each (N, size, size). Which members are filled
 /// depends on the kind; the others stay empty.
 struct SimulatedSplit {
-    Stack noisy;    ///< shapes, ct, seg: the noisy input; n2n: the first realization
+    Stack noisy;    ///< shapes, ct, n2s, seg: the noisy input; n2n: the first realization
     Stack noisy_b;  ///< n2n: the second, independent realization
     Stack clean;    ///< every kind: the label (ct: full-view noise-free FBP; n2s: not written
                     ///< for training)

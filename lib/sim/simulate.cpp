@@ -51,6 +51,8 @@ constexpr std::pair<const char*, PhantomKind> k_phantom_names[] = {
     {"ellipses", PhantomKind::ellipses},
     {"spheres", PhantomKind::spheres},
     {"mixed", PhantomKind::mixed}};
+constexpr std::pair<const char*, SceneKind> k_scene_names[] = {{"shapes", SceneKind::shapes},
+                                                               {"ct", SceneKind::ct}};
 constexpr std::pair<const char*, FbpFilter> k_filter_names[] = {
     {"ramp", FbpFilter::ramp}, {"shepp-logan", FbpFilter::shepp_logan}, {"hann", FbpFilter::hann}};
 
@@ -132,7 +134,7 @@ std::vector<sim::Ellipse> random_phantom(const SimulationOptions& o, std::mt1993
 
 // The range of the noise level that applies to the kind: i0 (ct), sigma or peak.
 ValueRange noise_range(const SimulationOptions& o, bool test) {
-    if (o.kind == SimulationKind::ct) return test && o.test_i0 ? *o.test_i0 : o.i0;
+    if (o.ct_scenes()) return test && o.test_i0 ? *o.test_i0 : o.i0;
     if (o.noise == NoiseModel::gaussian) return test && o.test_sigma ? *o.test_sigma : o.sigma;
     return test && o.test_peak ? *o.test_peak : o.peak;
 }
@@ -174,17 +176,21 @@ SimulatedSplit simulate_split(const SimulationOptions& o, const CtScan& scan, in
     // Each image draws its scene, then its noise level, then its noise from its own stream.
     tbb::parallel_for(std::int64_t(0), count, [&](std::int64_t i) {
         std::mt19937_64 rng(image_seed(o.seed, split, i));
-        if (o.kind == SimulationKind::ct) {
+        if (o.ct_scenes()) {
             const std::vector<float> full_sinogram =
                 sim::project(random_phantom(o, rng), scan.full);
             copy_into(out.clean, i,
                       sim::filtered_back_projection(full_sinogram, scan.full, o.filter));
             const double i0 = draw_level(levels, rng);
             out.noise_levels[std::size_t(i)] = i0;
-            std::vector<float> sinogram = degraded_sinogram(full_sinogram, scan);
-            if (i0 > 0) sinogram = sim::photon_noise(sinogram, i0, scan.mu_per_pixel, rng);
-            copy_into(out.noisy, i,
-                      sim::filtered_back_projection(sinogram, scan.degraded, o.filter));
+            const std::vector<float> sinogram = degraded_sinogram(full_sinogram, scan);
+            const auto low_dose_fbp = [&] {
+                return sim::filtered_back_projection(
+                    i0 > 0 ? sim::photon_noise(sinogram, i0, scan.mu_per_pixel, rng) : sinogram,
+                    scan.degraded, o.filter);
+            };
+            copy_into(out.noisy, i, low_dose_fbp());
+            if (o.kind == SimulationKind::n2n) copy_into(out.noisy_b, i, low_dose_fbp());
             return;
         }
         const sim::ShapesScene scene = sim::draw_shapes(size, o.texture, rng);
@@ -208,6 +214,9 @@ SimulationKind parse_simulation_kind(const std::string& name, const std::string&
 }
 NoiseModel parse_noise_model(const std::string& name, const std::string& option) {
     return parse_name(name, option, k_noise_names);
+}
+SceneKind parse_scene_kind(const std::string& name, const std::string& option) {
+    return parse_name(name, option, k_scene_names);
 }
 PhantomKind parse_phantom_kind(const std::string& name, const std::string& option) {
     return parse_name(name, option, k_phantom_names);
@@ -239,7 +248,16 @@ std::string to_string(FbpFilter filter) {
     return name_of(filter, k_filter_names);
 }
 
+bool SimulationOptions::ct_scenes() const {
+    return kind == SimulationKind::ct ||
+           (scene == SceneKind::ct && (kind == SimulationKind::n2n || kind == SimulationKind::n2s));
+}
+
 void SimulationOptions::validate() const {
+    require(
+        scene == SceneKind::shapes || kind == SimulationKind::n2n || kind == SimulationKind::n2s,
+        "scene", "shapes for --kind " + to_string(kind) + " (ct scenes: --kind ct, n2n or n2s)",
+        name_of(scene, k_scene_names));
     require(count >= 1 && count <= max_images, "count",
             "between 1 and " + std::to_string(max_images), std::to_string(count));
     require(test_count >= 0 && test_count <= max_images, "test-count",
@@ -285,7 +303,7 @@ SimulatedDataset simulate(const SimulationOptions& options) {
                               gibibytes(memory) + ")");
     const int size = int(options.size);
     CtScan scan;
-    if (options.kind == SimulationKind::ct) {
+    if (options.ct_scenes()) {
         scan.step = options.full_views / options.views;
         scan.full = sim::ParallelGeometry::full(size, options.full_views);
         scan.degraded = sim::ParallelGeometry::degraded(size, options.full_views, scan.step,

@@ -283,6 +283,45 @@ TEST(Simulate, Noise2SelfKindHasNoisyTrainingImagesAndCleanTestImages) {
     EXPECT_EQ(data.train.noisy_b.bytes(), 0u);
 }
 
+TEST(Simulate, CtScenesGiveNoise2NoisePairsAndNoise2SelfImagesOfTheCtScan) {
+    auto ct = small(SimulationKind::ct);
+    ct.texture = 0.2;
+    ct.i0 = {1000, 5000};
+    auto n2n = ct;
+    n2n.kind = SimulationKind::n2n;
+    n2n.scene = tomodenoise::SceneKind::ct;
+    auto n2s = n2n;
+    n2s.kind = SimulationKind::n2s;
+    const auto supervised = tomodenoise::simulate(ct);
+    const auto pairs = tomodenoise::simulate(n2n);
+    const auto noisy_only = tomodenoise::simulate(n2s);
+    // One phantom, scan and dose per image, whatever the kind.
+    EXPECT_TRUE(same_pixels(pairs.train.clean, supervised.train.clean));
+    EXPECT_TRUE(same_pixels(pairs.train.noisy, supervised.train.noisy));
+    EXPECT_TRUE(same_pixels(noisy_only.train.noisy, supervised.train.noisy));
+    EXPECT_EQ(pairs.train.noise_levels, supervised.train.noise_levels);
+    // The second scan's noise is independent of the first one's, and as strong.
+    const float* clean = pairs.train.clean.as<float>();
+    const float* a = pairs.train.noisy.as<float>();
+    const float* b = pairs.train.noisy_b.as<float>();
+    double ab = 0, aa = 0, bb = 0;
+    for (std::int64_t i = 0; i < pairs.train.clean.shape().pixels(); ++i) {
+        ab += (a[i] - clean[i]) * double(b[i] - clean[i]);
+        aa += (a[i] - clean[i]) * double(a[i] - clean[i]);
+        bb += (b[i] - clean[i]) * double(b[i] - clean[i]);
+    }
+    EXPECT_GT(aa, 0.0);
+    EXPECT_NEAR(bb / aa, 1.0, 0.2);
+    EXPECT_LT(std::abs(ab / std::sqrt(aa * bb)), 0.05);
+    // Shapes and seg have no ct scenes.
+    for (SimulationKind kind : {SimulationKind::shapes, SimulationKind::seg}) {
+        auto o = small(kind);
+        o.scene = tomodenoise::SceneKind::ct;
+        tomodenoise::testing::expect_error_naming<tomodenoise::InvalidArgument>(
+            [&] { tomodenoise::simulate(o); }, {"--scene", to_string(kind)});
+    }
+}
+
 TEST(Simulate, BadRangesAndTexturesNameTheOption) {
     const double nan = std::numeric_limits<double>::quiet_NaN();
     struct Case {

@@ -51,6 +51,17 @@ TEST(SimulateDatasetTool, WritesTheLayoutOfEachKind) {
          {{"train_ns", PixelType::float32},
           {"test_ns", PixelType::float32},
           {"test_gt", PixelType::float32}}},
+        {"n2n --scene ct",
+         {{"train_a", PixelType::float32},
+          {"train_b", PixelType::float32},
+          {"train_clean", PixelType::float32},
+          {"test_a", PixelType::float32},
+          {"test_b", PixelType::float32},
+          {"test_clean", PixelType::float32}}},
+        {"n2s --scene ct",
+         {{"train_ns", PixelType::float32},
+          {"test_ns", PixelType::float32},
+          {"test_gt", PixelType::float32}}},
         {"seg",
          {{"train_ns", PixelType::float32},
           {"train_labels", PixelType::uint8},
@@ -58,7 +69,7 @@ TEST(SimulateDatasetTool, WritesTheLayoutOfEachKind) {
           {"test_labels", PixelType::uint8}}},
     };
     for (const Layout& layout : layouts) {
-        const std::string file = dir.file(std::string(layout.kind) + ".h5");
+        const std::string file = dir.file(std::to_string(&layout - layouts) + ".h5");
         const auto r = run_tool(tool, std::string("--kind ") + layout.kind + " --out '" + file +
                                           "' --count 3 --test-count 2 --size 24 --views 90");
         ASSERT_EQ(r.exit_code, 0) << layout.kind << ": " << r.err;
