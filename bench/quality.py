@@ -1,0 +1,330 @@
+"""bench/quality's measurements (run through bench/quality, which documents them)."""
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import h5py
+import numpy as np
+from scipy import ndimage
+from skimage.metrics import structural_similarity
+from skimage.restoration import denoise_tv_chambolle
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOLS = ("simulate_dataset", "train_denoiser", "denoise_stack", "compare_images")
+
+# The training command, one place for both trainers. {mode} is supervised, n2n or n2s; the
+# library trainer (train_denoiser --help lists --max-seconds) stops itself at the budget; the
+# legacy one runs "forever" and is stopped by SIGTERM, its --out keeping the last whole epoch.
+TRAINING = {
+    "library": "--mode {mode} --arch unet --max-seconds {seconds} --batch 8 --patch 64 "
+               "--lr 1e-3 --seed {seed}",
+    "legacy": "--arch tomogan --epochs 1000000 --steps 5 --batch 8 --patch 64 --lr 1e-3 "
+              "--seed {seed}",
+}
+LEGACY_MODE_FLAGS = {"supervised": [], "n2n": ["--noise2noise"]}
+# Noise2Self inference variants: denoise_stack options appended for each (the model file records
+# the default; a variant the tool does not know is reported as failed, not fatal).
+N2S_INFERENCE = {"single-pass": [], "J-invariant": ["--n2s-inference", "j-invariant"]}
+
+GAUSSIAN_SIGMAS = np.geomspace(0.3, 8.0, 13)  # pixels
+TV_WEIGHTS = np.geomspace(1e-3, 1.0, 13)      # times the ground truth's range
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(command, **kwargs):
+    log("$ " + " ".join(shlex.quote(str(c)) for c in command))
+    return subprocess.run([str(c) for c in command], check=True, **kwargs)
+
+
+def tool_help(tool):
+    return subprocess.run([tool, "--help"], capture_output=True, text=True).stdout
+
+
+def ensure_tools(build):
+    tools = {name: os.path.join(build, "examples", name) for name in TOOLS}
+    if not all(os.access(path, os.X_OK) for path in tools.values()):
+        run(["cmake", "-S", REPO, "-B", build, "-DCMAKE_BUILD_TYPE=Release"],
+            stdout=subprocess.DEVNULL)
+        run(["cmake", "--build", build, "-j", str(os.cpu_count()), "--target", *TOOLS],
+            stdout=subprocess.DEVNULL)
+    return tools
+
+
+def read(file, dataset):
+    with h5py.File(file, "r") as f:
+        return np.asarray(f[dataset], dtype=np.float64)
+
+
+# --- metrics: one data range for every column ---------------------------------------------
+
+def psnr(truth, test, data_range):
+    """Mean over slices of 10 log10(R^2 / MSE), as compare_images computes it."""
+    mse = np.mean((truth - test) ** 2, axis=(1, 2))
+    return float(np.mean(10 * np.log10(data_range ** 2 / mse)))
+
+
+def ssim(truth, test, data_range):
+    """Mean over slices of the Gaussian-window SSIM (Wang et al. 2004), as compare_images."""
+    return float(np.mean([
+        structural_similarity(t, x, data_range=data_range, gaussian_weights=True, sigma=1.5,
+                              use_sample_covariance=False)
+        for t, x in zip(truth, test)]))
+
+
+def gaussian(noisy, sigma):
+    return ndimage.gaussian_filter(noisy, sigma=(0, sigma, sigma), mode="reflect")
+
+
+def tv(noisy, weight):
+    return np.stack([denoise_tv_chambolle(s, weight=weight) for s in noisy])
+
+
+def _score(job):
+    name, noisy, truth, data_range, parameter = job
+    out = gaussian(noisy, parameter) if name == "gaussian" else tv(noisy, parameter * data_range)
+    return psnr(truth, out, data_range)
+
+
+def best_filter(name, grid, noisy, truth, data_range, pool):
+    """The grid's best parameter, refined on a finer grid between its neighbours."""
+    def scores(parameters):
+        jobs = [(name, noisy, truth, data_range, p) for p in parameters]
+        return list(pool.map(_score, jobs))
+    coarse = scores(grid)
+    i = int(np.argmax(coarse))
+    fine_grid = np.geomspace(grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)], 7)
+    fine = scores(fine_grid)
+    j = int(np.argmax(fine))
+    parameter, score = (fine_grid[j], fine[j]) if fine[j] >= coarse[i] else (grid[i], coarse[i])
+    out = gaussian(noisy, parameter) if name == "gaussian" else tv(noisy, parameter * data_range)
+    return parameter, score, out
+
+
+# --- training and inference ----------------------------------------------------------------
+
+def train(tools, mode, data, model, seconds, seed, threads):
+    help_text = tool_help(tools["train_denoiser"])
+    library = "--max-seconds" in help_text
+    if not library and mode not in LEGACY_MODE_FLAGS:
+        return None, "train_denoiser has no --mode %s (the library trainer is not in)" % mode
+    options = TRAINING["library" if library else "legacy"].format(mode=mode, seconds=seconds,
+                                                                 seed=seed)
+    command = [tools["train_denoiser"], "--data", data, "--out", model, "--threads", threads,
+               *shlex.split(options)]
+    if not library:
+        command += LEGACY_MODE_FLAGS[mode]
+    if os.path.exists(model):
+        os.remove(model)
+    log("$ " + " ".join(shlex.quote(str(c)) for c in command))
+    start = time.monotonic()
+    process = subprocess.Popen([str(c) for c in command], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = start + seconds + (60 if library else 0)  # the library stops itself
+        while process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    lines = [line for line in output.splitlines() if line.strip()]
+    last_line = lines[-1] if lines else ""
+    elapsed = time.monotonic() - start
+    if not os.path.exists(model):
+        sys.exit("quality: training wrote no model (%s)\n%s" % (model, output[-2000:]))
+    epochs = sum(1 for line in lines if line.lstrip().lower().startswith("epoch"))
+    note = "%s trainer, %.0f s%s; last line: %s" % (
+        "library" if library else "legacy", elapsed,
+        "" if library else ", %d epochs" % epochs, last_line.strip())
+    return model, note
+
+
+def denoise(tools, model, data, dataset, output, threads, extra=()):
+    if os.path.exists(output):
+        os.remove(output)
+    run([tools["denoise_stack"], "--model", model, "--input", "%s:%s" % (data, dataset),
+         "--output", "%s:/denoised" % output, "--threads", threads, *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return read(output, "/denoised")
+
+
+def compare_images_psnr(tools, truth, test, data_range):
+    result = subprocess.run([tools["compare_images"], truth, test, "--data-range",
+                             repr(data_range)], check=True, capture_output=True, text=True)
+    return json.loads(result.stdout)["psnr"]
+
+
+# --- reports -------------------------------------------------------------------------------
+
+def evaluate(name, noisy, truth, models, pool, with_tv=True):
+    """Row of PSNRs (and SSIMs) of the input, the tuned classical filters and each model."""
+    data_range = float(truth.max() - truth.min())
+    row = {"name": name, "range": data_range, "input": psnr(truth, noisy, data_range),
+           "input_ssim": ssim(truth, noisy, data_range)}
+    sigma, row["gaussian"], out = best_filter("gaussian", GAUSSIAN_SIGMAS, noisy, truth,
+                                              data_range, pool)
+    row["gaussian_sigma"], row["gaussian_ssim"] = sigma, ssim(truth, out, data_range)
+    if with_tv:
+        weight, row["tv"], out = best_filter("tv", TV_WEIGHTS, noisy, truth, data_range, pool)
+        row["tv_weight"], row["tv_ssim"] = weight, ssim(truth, out, data_range)
+    row["models"] = {label: (psnr(truth, out, data_range), ssim(truth, out, data_range))
+                     for label, out in models.items()}
+    return row
+
+
+def print_table(title, rows, with_tv=True):
+    print("\n" + title)
+    labels = list(rows[0]["models"]) if rows else []
+    header = "%-16s | %-7s | %-16s |" % ("dose", "input", "Gaussian (sigma)")
+    if with_tv:
+        header += " %-16s |" % "TV (weight)"
+    for label in labels:
+        header += " %-9s | %-7s |" % (label, "margin")
+    print(header + " SSIM " + "/".join(["input", "Gauss"] + (["TV"] if with_tv else []) + labels))
+    print("-" * len(header))
+    for row in rows:
+        line = "%-16s | %7.2f | %7.2f (%5.2f)  |" % (row["name"], row["input"], row["gaussian"],
+                                                   row["gaussian_sigma"])
+        best = row["gaussian"]
+        if with_tv:
+            line += " %7.2f (%.4f) |" % (row["tv"], row["tv_weight"])
+            best = max(best, row["tv"])
+        ssims = [row["input_ssim"], row["gaussian_ssim"]] + ([row["tv_ssim"]] if with_tv else [])
+        for label in labels:
+            value, model_ssim = row["models"][label]
+            line += " %9.2f | %+7.2f |" % (value, value - best)
+            ssims.append(model_ssim)
+        print(line + " " + "/".join("%.3f" % s for s in ssims))
+    print("PSNR in dB over the held-out slices, data range = the ground truth's max - min; "
+          "margin = model - best classical filter")
+
+
+def ct_simulation(args, out, extra):
+    return ["--kind", "ct", "--size", args.size, "--texture", args.texture, "--views",
+            args.views, "--out", out, *extra]
+
+
+def supervised_and_n2n(args, tools, work, pool, modes):
+    sim = tools["simulate_dataset"]
+    seconds = int(args.minutes * 60)
+    models, notes = {}, []
+    for mode in modes:
+        data = os.path.join(work, "train_%s.h5" % mode)
+        kind = ["--kind", "n2n", "--scene", "ct"] if mode == "n2n" else []
+        command = ct_simulation(args, data, ["--count", args.count, "--test-count", 2,
+                                             "--i0", args.i0, "--test-i0", 10000,
+                                             "--seed", args.seed])
+        if kind:
+            command = kind + command[2:]
+        run([sim, *command], stdout=subprocess.DEVNULL)
+        model, note = train(tools, mode, data, os.path.join(work, "%s.h5" % mode), seconds,
+                            args.seed, args.threads)
+        notes.append("%s: %s" % (mode, note))
+        if model:
+            models[mode] = model
+    rows = []
+    for dose in args.doses:
+        # Another seed than training: held-out scenes, the same ones at every dose.
+        data = os.path.join(work, "heldout_%s.h5" % dose)
+        run([sim, *ct_simulation(args, data, ["--count", 1, "--test-count", args.test_count,
+                                               "--test-i0", dose,
+                                               "--seed", int(args.seed) + 1000])],
+            stdout=subprocess.DEVNULL)
+        truth, noisy = read(data, "/test_gt"), read(data, "/test_ns")
+        outputs = {}
+        for mode, model in models.items():
+            output = os.path.join(work, "denoised_%s_%s.h5" % (mode, dose))
+            outputs[mode] = denoise(tools, model, data, "/test_ns", output, args.threads)
+            reference = compare_images_psnr(tools, data + ":/test_gt", output + ":/denoised",
+                                            float(truth.max() - truth.min()))
+            mine = psnr(truth, outputs[mode], float(truth.max() - truth.min()))
+            if abs(reference - mine) > 0.01:
+                notes.append("dose %s %s: compare_images says %.3f dB, this script %.3f dB"
+                             % (dose, mode, reference, mine))
+        rows.append(evaluate("I0 %s" % dose, noisy, truth, outputs, pool))
+    print_table("CT, textured phantoms (--texture %s), trained on I0 %s, %s min per model"
+                % (args.texture, args.i0, args.minutes), rows)
+    if "supervised" in models and "n2n" in models:
+        print("n2n - supervised: " + ", ".join(
+            "%s %+.2f dB" % (r["name"], r["models"]["n2n"][0] - r["models"]["supervised"][0])
+            for r in rows))
+    for note in notes:
+        print("  " + note)
+
+
+def noise2self(args, tools, work, pool):
+    sim = tools["simulate_dataset"]
+    seconds = int(args.minutes * 60)
+    for noise, train_level, test_level in (("gaussian", ["--sigma", "0.05:0.2"],
+                                            ["--test-sigma", "0.1"]),
+                                           ("poisson", ["--peak", "10:100"],
+                                            ["--test-peak", "30"])):
+        data = os.path.join(work, "n2s_%s.h5" % noise)
+        run([sim, "--kind", "n2s", "--noise", noise, "--size", args.size, "--texture",
+             args.texture, "--count", args.count, "--test-count", args.test_count,
+             "--seed", args.seed, *train_level, *test_level, "--out", data],
+            stdout=subprocess.DEVNULL)
+        truth, noisy = read(data, "/test_gt"), read(data, "/test_ns")
+        model, note = train(tools, "n2s", data, os.path.join(work, "n2s_%s_model.h5" % noise),
+                            seconds, args.seed, args.threads)
+        outputs, notes = {}, [note]
+        if model:
+            for variant, options in N2S_INFERENCE.items():
+                output = os.path.join(work, "n2s_%s_%s.h5" % (noise, variant))
+                try:
+                    outputs[variant] = denoise(tools, model, data, "/test_ns", output,
+                                               args.threads, options)
+                except subprocess.CalledProcessError as error:
+                    notes.append("%s inference failed: %s" % (
+                        variant, (error.stderr or "").strip().splitlines()[-1:]))
+        row = evaluate(" ".join(test_level), noisy, truth, outputs, pool)
+        print_table("Noise2Self, shapes with %s noise (trained on %s, --texture %s)"
+                    % (noise, " ".join(train_level), args.texture), [row])
+        for line in notes:
+            print("  " + line)
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="bench/quality", description=__doc__)
+    parser.add_argument("--build", default=os.path.join(REPO, "build"))
+    parser.add_argument("--work", help="folder for data, models and outputs (default BUILD/quality)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model")
+    parser.add_argument("--mode", choices=("supervised", "n2n", "n2s", "all"),
+                        default="supervised")
+    parser.add_argument("--size", default="256")
+    parser.add_argument("--count", default="128", help="training images")
+    parser.add_argument("--test-count", default="16", help="held-out images per dose")
+    parser.add_argument("--texture", default="0.1")
+    parser.add_argument("--views", default="360")
+    parser.add_argument("--i0", default="1000:50000", help="training dose range")
+    parser.add_argument("--doses", default="2000,10000,50000", help="held-out doses")
+    parser.add_argument("--threads", default="0")
+    parser.add_argument("--seed", default="1")
+    args = parser.parse_args()
+    args.doses = [d for d in args.doses.split(",") if d]
+    build = os.path.abspath(args.build)
+    work = os.path.abspath(args.work or os.path.join(build, "quality"))
+    os.makedirs(work, exist_ok=True)
+    tools = ensure_tools(build)
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+        if args.mode in ("supervised", "n2n", "all"):
+            modes = ["supervised", "n2n"] if args.mode == "all" else [args.mode]
+            supervised_and_n2n(args, tools, work, pool, modes)
+        if args.mode in ("n2s", "all"):
+            noise2self(args, tools, work, pool)
+
+
+if __name__ == "__main__":
+    main()
