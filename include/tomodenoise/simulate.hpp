@@ -20,23 +20,23 @@
 ///   2 rectangle, 3 line; where shapes overlap, the one drawn last), `test_ns`, `test_labels`.
 ///
 /// Kinds:
-/// - `shapes` (also the scenes of `seg`, and of `n2n` and `n2s` unless `scene` is ct): random
-/// disks, rotated rectangles and
-///   thick lines, each of a constant or linearly graded value, on a linearly graded background;
-///   clean values in [0, 1] (clipped there after texturing). Noise: Gaussian (`sigma`), or Poisson
-///   with `peak` counts at value 1 (noisy = Poisson(peak * clean) / peak). Noisy values are not
-///   clipped, so the noise stays zero-mean. Poisson means above 1e12 (here and for `ct`) are drawn
-///   from the normal approximation N(m, m), rounded: its skewness is then 1e-6 or less.
-/// - `ct` (also the scenes of `n2n` and `n2s` with `scene` ct): a 2D phantom (`phantom`), its exact
-/// parallel-beam projections over `full_views`
-///   angles in [0, 180) degrees, degraded by keeping every (full_views / views)-th angle, by
-///   dropping the angles at or above 180 - `wedge_degrees` (missing wedge), and by photon noise:
-///   counts ~ Poisson(i0 exp(-p mu)), p_noisy = -log(max(counts, 1) / i0) / mu, with p the line
-///   integral in units of the image width (so `mu_scale` is the optical depth of a ray that
-///   crosses the whole width through value 1). The input is the filtered back-projection (FBP)
-///   of the degraded sinogram; the label is the FBP of the full-view, noise-free sinogram (not
-///   the phantom), so a network learns to remove what the degradation adds, not the FBP's
-///   own blur. Values are attenuation per pixel, around the phantom's [0, 1].
+/// - `shapes` (also the scenes of `seg`, and of `n2n` and `n2s` unless `scene` is ct):
+///   random disks, rotated rectangles and thick lines, each of a constant or linearly graded
+///   value, on a linearly graded background; clean values in [0, 1] (clipped there after
+///   texturing). Noise: Gaussian (`sigma`), or Poisson with `peak` counts at value 1 (noisy =
+///   Poisson(peak * clean) / peak). Noisy values are not clipped, so the noise stays zero-mean.
+///   Poisson means above 1e12 (here and for `ct`) are drawn from the normal approximation
+///   N(m, m), rounded: its skewness is then 1e-6 or less.
+/// - `ct` (also the scenes of `n2n` and `n2s` with `scene` ct): a 2D phantom (`phantom`), its
+///   exact parallel-beam projections over `full_views` angles in [0, 180) degrees, degraded by
+///   keeping every (full_views / views)-th angle, by dropping the angles at or above 180 -
+///   `wedge_degrees` (missing wedge), and by photon noise: counts ~ Poisson(i0 exp(-p mu)), p_noisy
+///   = -log(max(counts, 1) / i0) / mu, with p the line integral in units of the image width (so
+///   `mu_scale` is the optical depth of a ray that crosses the whole width through value 1). The
+///   input is the filtered back-projection (FBP) of the degraded sinogram; the label is the FBP of
+///   the full-view, noise-free sinogram (not the phantom), so a network learns to remove what the
+///   degradation adds, not the FBP's own blur. Values are attenuation per pixel, around the
+///   phantom's [0, 1].
 ///
 /// Noise levels (`sigma`, `peak`, `i0`) are ranges: each image draws its own level,
 /// log-uniformly between the bounds (so every octave of dose gets as many images), from its own
@@ -91,7 +91,7 @@ struct ValueRange {
 /// Parses "A" or "A:B" (numbers as strtod reads them); InvalidArgument naming `option` for
 /// anything else. The bounds are checked by SimulationOptions::validate().
 ValueRange parse_value_range(const std::string& text, const std::string& option);
-/// "A" or "A:B", as parse_value_range reads them back.
+/// "A" or "A:B" with the numbers as %g prints them, for messages.
 std::string to_string(const ValueRange& range);
 
 /// Parsers for the names used on the command line ("shapes", "ct", "n2n", "n2s", "seg";

@@ -83,7 +83,8 @@ std::uint64_t mix(std::uint64_t x) {
     return x ^ (x >> 31);
 }
 
-// Every range a range check names: "0 (no photon noise) or " when `zero_allowed`.
+// Refuses a range outside (0, max] or one that decreases; NaN fails every comparison. The
+// single value 0 passes when `zero_allowed` (i0: no photon noise).
 void require_range(const ValueRange& range, const std::string& option, double max,
                    bool zero_allowed) {
     const std::string value = to_string(range);
