@@ -181,7 +181,8 @@ void prepare_output_folder(const ToolFile& folder);
 /// Temporaries of a process that died otherwise (SIGKILL, a crash) are removed by the next
 /// writer in their folder on the same host, once their process no longer runs. A dataset being
 /// written into an existing HDF5 file keeps its temporary name (".NAME.tmp-writing", never
-/// read as complete) and is removed by the next writer of that dataset.
+/// read as complete) and is removed by the next writer of that dataset. Unfinished StackWriter
+/// outputs (".NAME.partial") are not temporaries: they are kept for a later run to resume.
 void remove_temporaries_on_signal();
 
 // ---- Stacks in any format, streamed ------------------------------------------------------------
@@ -222,7 +223,10 @@ SliceRange parse_slice_range(const std::string& text, std::int64_t slices,
 
 /// Reads any stack location slab by slab, reading only the slices asked for: an HDF5 hyperslab,
 /// only those TIFF files of a folder, only those pages of a multi-page TIFF (the file stays
-/// open and pages are reached by their directory, never by reading the pages before them).
+/// open and pages are reached by their directory, never by reading the pages before them). An
+/// HDF5 file is opened for each read and closed after it, so that a StackWriter of the same
+/// process may add a dataset to the file meanwhile (HDF5 refuses to open for writing a file
+/// that is open read-only).
 ///
 /// Opening checks everything a later read could trip on, so that a bad input fails before any
 /// work: the dataset's rank (1 or 4 and up: FormatError naming the file, dataset and dims) and
@@ -330,8 +334,8 @@ public:
     /// with the same signature (IoError saying which of shape, type or attribute differs, unless
     /// options.overwrite, which starts over); and that the output can be written (the partial
     /// output is created now: IoError naming the location).
-    StackWriter(const std::string& location, StackShape shape, PixelType type,
-                bool two_dimensional, const StackWriteOptions& options = {});
+    StackWriter(const std::string& location, StackShape shape, PixelType type, bool two_dimensional,
+                const StackWriteOptions& options = {});
     ~StackWriter();
     StackWriter(StackWriter&&) noexcept;
     StackWriter& operator=(StackWriter&&) noexcept;

@@ -555,8 +555,7 @@ Dataset Dataset::create(const File& file, const std::string& path, hid_t file_ty
     if (layout.allocate_early) {
         if (layout.gzip_level > 0)
             throw InvalidArgument("'" + where + "': compressed chunks cannot be placed early");
-        check(H5Pset_alloc_time(properties.id(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time",
-              where);
+        check(H5Pset_alloc_time(properties.id(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time", where);
         check(H5Pset_fill_time(properties.id(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", where);
         check(H5Pset_obj_track_times(properties.id(), 0), "H5Pset_obj_track_times", where);
     }

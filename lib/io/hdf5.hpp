@@ -91,8 +91,7 @@ std::string read_string_attribute(const File& file, const std::string& object_pa
 /// Names of the attributes of the object at `object_path`, in name order.
 std::vector<std::string> attribute_names(const File& file, const std::string& object_path);
 /// Whether the attribute `name` of the object at `object_path` holds strings.
-bool is_string_attribute(const File& file, const std::string& object_path,
-                         const std::string& name);
+bool is_string_attribute(const File& file, const std::string& object_path, const std::string& name);
 /// Writes (replacing) a scalar string attribute.
 void write_string_attribute(const File& file, const std::string& object_path,
                             const std::string& name, const std::string& value,

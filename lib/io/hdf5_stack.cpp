@@ -203,13 +203,15 @@ Stack read_stored_tile(const StoredStack& stored, const DatasetAddress& address,
     if (stored.single_slice)
         stored.dataset.read(hdf5_memory_type(stored.type), {y, x}, {h, w}, tile.data());
     else
-        stored.dataset.read(hdf5_memory_type(stored.type), {first, y, x}, {count, h, w}, tile.data());
+        stored.dataset.read(hdf5_memory_type(stored.type), {first, y, x}, {count, h, w},
+                            tile.data());
     return tile;
 }
 
 Stack read_hdf5_stack(const DatasetAddress& address) {
     const StoredStack stored = open_stored_stack(address);
-    return read_stored_tile(stored, address, 0, stored.shape.n, 0, 0, stored.shape.h, stored.shape.w);
+    return read_stored_tile(stored, address, 0, stored.shape.n, 0, 0, stored.shape.h,
+                            stored.shape.w);
 }
 
 Stack read_hdf5_slab(const DatasetAddress& address, std::int64_t first, std::int64_t count) {
@@ -297,8 +299,8 @@ void Hdf5StackWriter::write_slab(std::int64_t first, const Stack& slab) {
                               " of '" + s.address.to_string() + "', a " + to_string(s.type) +
                               " stack " + s.shape.to_string());
     if (slab.bytes() == 0) return;
-    s.dataset->write(hdf5_memory_type(s.type), {first, 0, 0}, {slab.shape().n, s.shape.h, s.shape.w},
-                     slab.data());
+    s.dataset->write(hdf5_memory_type(s.type), {first, 0, 0},
+                     {slab.shape().n, s.shape.h, s.shape.w}, slab.data());
     std::fill_n(s.written.begin() + first, slab.shape().n, true);
 }
 

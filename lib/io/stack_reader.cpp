@@ -96,7 +96,7 @@ struct StackReader::State {
     StackShape shape;
     PixelType type = PixelType::float32;
     bool two_dimensional = false;
-    std::optional<StoredStack> hdf5;  // StackFormat::hdf5
+    std::optional<DatasetAddress> address;  // StackFormat::hdf5
     TiffSeries series;                // StackFormat::tiff_folder
     std::optional<tiff::File> tiff;   // StackFormat::tiff_file
     PageFormat format;                // TIFF: every page's
@@ -108,8 +108,8 @@ struct StackReader::State {
     tiff::File open_slice(std::int64_t slice) const {
         tiff::File file = tiff::File::open_read(slice_file(slice));
         if (file.page_count() != 1)
-            throw FormatError("TIFF '" + file.path() + "' in folder '" + series.folder +
-                              "' has " + std::to_string(file.page_count()) +
+            throw FormatError("TIFF '" + file.path() + "' in folder '" + series.folder + "' has " +
+                              std::to_string(file.page_count()) +
                               " pages; a folder stack holds one image per file");
         const PageFormat here = page_format(file);
         if (slice > 0 && here != format)
@@ -137,10 +137,13 @@ StackReader::StackReader(const StackLocation& location) : state_(std::make_uniqu
     s.where = location;
     switch (location.format) {
         case StackFormat::hdf5: {
-            s.hdf5 = open_stored_stack({location.path, location.dataset});
-            s.shape = s.hdf5->shape;
-            s.type = s.hdf5->type;
-            s.two_dimensional = s.hdf5->single_slice;
+            // Closed again: a writer in this process may then open the file to add a dataset
+            // beside this one, which HDF5 refuses while the file is open read-only.
+            s.address = DatasetAddress{location.path, location.dataset};
+            const StoredStack stored = open_stored_stack(*s.address);
+            s.shape = stored.shape;
+            s.type = stored.type;
+            s.two_dimensional = stored.single_slice;
             return;
         }
         case StackFormat::tiff_folder: {
@@ -187,11 +190,12 @@ bool StackReader::two_dimensional() const {
 std::map<std::string, std::string> StackReader::attributes() const {
     const State& s = *state_;
     std::map<std::string, std::string> attributes;
-    if (s.hdf5) {
-        const std::string& path = s.where.dataset;
-        for (const std::string& name : hdf5::attribute_names(s.hdf5->file, path))
-            if (hdf5::is_string_attribute(s.hdf5->file, path, name))
-                attributes[name] = hdf5::read_string_attribute(s.hdf5->file, path, name);
+    if (s.address) {
+        const hdf5::File file = hdf5::File::open_read(s.address->file);
+        const std::string& path = s.address->dataset;
+        for (const std::string& name : hdf5::attribute_names(file, path))
+            if (hdf5::is_string_attribute(file, path, name))
+                attributes[name] = hdf5::read_string_attribute(file, path, name);
         return attributes;
     }
     std::string description;
@@ -211,9 +215,15 @@ std::map<std::string, std::string> StackReader::attributes() const {
 
 Stack StackReader::read(std::int64_t first, std::int64_t count) {
     State& s = *state_;
-    if (s.hdf5)
-        return read_stored_tile(*s.hdf5, {s.where.path, s.where.dataset}, first, count, 0, 0,
-                                s.shape.h, s.shape.w);
+    if (s.address) {
+        const StoredStack stored = open_stored_stack(*s.address);
+        if (stored.shape != s.shape || stored.type != s.type)
+            throw FormatError("'" + s.location + "' changed while being read: it was a " +
+                              to_string(s.type) + " stack " + s.shape.to_string() +
+                              ", it is now a " + to_string(stored.type) + " stack " +
+                              stored.shape.to_string());
+        return read_stored_tile(stored, *s.address, first, count, 0, 0, s.shape.h, s.shape.w);
+    }
     if (!range_inside(first, count, s.shape.n))
         throw InvalidArgument("slices [" + std::to_string(first) + ", " +
                               std::to_string(first + count) + ") are outside '" + s.location +

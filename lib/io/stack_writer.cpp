@@ -145,8 +145,7 @@ public:
     explicit FolderLock(const std::string& folder) {
         const std::string path = (fs::path(folder) / ".lock").string();
         fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd_ < 0)
-            throw IoError("cannot write in '" + folder + "': " + std::strerror(errno));
+        if (fd_ < 0) throw IoError("cannot write in '" + folder + "': " + std::strerror(errno));
         if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
             ::close(fd_);
             fd_ = -1;
@@ -182,7 +181,8 @@ void write_file_atomically(const std::string& path, const std::string& text) {
     }
     std::error_code error;
     fs::rename(writing, path, error);
-    if (error) throw IoError("cannot rename '" + writing + "' to '" + path + "': " + error.message());
+    if (error)
+        throw IoError("cannot rename '" + writing + "' to '" + path + "': " + error.message());
 }
 
 std::string read_small_file(const std::string& path) {
@@ -252,9 +252,8 @@ struct StackWriter::State {
 };
 
 bool StackWriter::State::accept_finished(const FoundStack& found) {
-    const std::string reason = found.signature
-                                   ? mismatch(*found.signature, signature, is_hdf5())
-                                   : "it is not a readable stack: " + found.unreadable;
+    const std::string reason = found.signature ? mismatch(*found.signature, signature, is_hdf5())
+                                               : "it is not a readable stack: " + found.unreadable;
     if (options.resume && reason.empty()) {
         finished_already = true;
         written.assign(static_cast<std::size_t>(n()), true);
@@ -274,8 +273,8 @@ bool StackWriter::State::resume_partial(const std::optional<Signature>& found,
                                      : "its record of what it holds is unreadable";
     if (reason.empty()) return true;
     if (options.overwrite) return false;
-    throw IoError("cannot resume the unfinished output '" + name + "' of " + options.option +
-                  " '" + location + "': " + reason +
+    throw IoError("cannot resume the unfinished output '" + name + "' of " + options.option + " '" +
+                  location + "': " + reason +
                   "; it was written by a run with other options or data. Ask to overwrite to "
                   "start over");
 }
@@ -300,10 +299,10 @@ void StackWriter::State::open_hdf5() {
             has_finished = hdf5::link_exists(h5, dataset);
             has_partial = hdf5::link_exists(h5, group) && hdf5::link_exists(h5, data_path());
         }
-        if (has_finished &&
-            accept_finished(find_stack({StackFormat::hdf5, final_file, dataset})))
+        if (has_finished && accept_finished(find_stack({StackFormat::hdf5, final_file, dataset})))
             return;
-        if (has_partial) partial = find_stack({StackFormat::hdf5, final_file, data_path()}).signature;
+        if (has_partial)
+            partial = find_stack({StackFormat::hdf5, final_file, data_path()}).signature;
         const bool resume = has_partial && resume_partial(partial, final_file + ":" + group);
         file = hdf5::File::open_read_write(final_file);  // held, locked, until commit
         owns_partial = true;
@@ -433,8 +432,7 @@ void StackWriter::State::open_tiff() {
     series.suffix = ".tiff";
     series.digits = std::max(5, decimal_digits(n() - 1));
     series.count = n();
-    if (!signature.attributes.empty())
-        description = nlohmann::json(signature.attributes).dump();
+    if (!signature.attributes.empty()) description = nlohmann::json(signature.attributes).dump();
 
     if (folder && fs::is_directory(final_path) && !fs::is_empty(final_path)) {
         for (const auto& entry : fs::directory_iterator(final_path)) {
@@ -522,9 +520,8 @@ void StackWriter::State::commit_tiff_file() {
     const StackShape& shape = signature.shape;
     const std::size_t slice_bytes =
         static_cast<std::size_t>(shape.h * shape.w) * pixel_size(signature.type);
-    tiff::File out = tiff::File::create(temporary.path(),
-                                        slice_bytes * static_cast<std::size_t>(n()) >
-                                            big_tiff_threshold);
+    tiff::File out = tiff::File::create(
+        temporary.path(), slice_bytes * static_cast<std::size_t>(n()) > big_tiff_threshold);
     Stack slice({1, shape.h, shape.w}, signature.type);
     const PageFormat format{shape.h, shape.w, signature.type};
     for (std::int64_t page = 0; page < n(); ++page) {
@@ -622,8 +619,8 @@ void StackWriter::write(std::int64_t first, const Stack& slab) {
     State& s = *state_;
     if (s.closed) throw InvalidArgument("'" + s.location + "' is already committed or discarded");
     const StackShape& shape = s.signature.shape;
-    if (slab.type() != s.signature.type || slab.shape().h != shape.h ||
-        slab.shape().w != shape.w || !range_inside(first, slab.shape().n, shape.n))
+    if (slab.type() != s.signature.type || slab.shape().h != shape.h || slab.shape().w != shape.w ||
+        !range_inside(first, slab.shape().n, shape.n))
         throw InvalidArgument("cannot write a " + to_string(slab.type()) + " slab " +
                               slab.shape().to_string() + " at slice " + std::to_string(first) +
                               " of '" + s.location + "', a " + to_string(s.signature.type) +
@@ -645,11 +642,11 @@ void StackWriter::commit() {
     }
     const auto missing = std::find(s.written.begin(), s.written.end(), false);
     if (missing != s.written.end())
-        throw IoError("cannot commit '" + s.location + "': " +
-                      std::to_string(std::count(s.written.begin(), s.written.end(), false)) +
-                      " of " + std::to_string(s.n()) +
-                      " slices were never written, the first is slice " +
-                      std::to_string(missing - s.written.begin()));
+        throw IoError(
+            "cannot commit '" + s.location +
+            "': " + std::to_string(std::count(s.written.begin(), s.written.end(), false)) + " of " +
+            std::to_string(s.n()) + " slices were never written, the first is slice " +
+            std::to_string(missing - s.written.begin()));
     if (s.is_hdf5())
         s.commit_hdf5();
     else if (s.where.format == StackFormat::tiff_folder)

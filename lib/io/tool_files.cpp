@@ -55,8 +55,7 @@ void check_folder_is_not_an_input(const ToolFile& folder, const std::vector<Tool
             std::filesystem::path(input.file).parent_path().empty()
                 ? std::string(".")
                 : std::filesystem::path(input.file).parent_path().string();
-        if (!same_file(folder.file, input.file) && !same_file(folder.file, input_folder))
-            continue;
+        if (!same_file(folder.file, input.file) && !same_file(folder.file, input_folder)) continue;
         throw InvalidArgument(describe(folder) + " is or holds " + describe(input) +
                               ": writing it would destroy the input; choose another output");
     }

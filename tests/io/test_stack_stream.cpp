@@ -96,7 +96,8 @@ TEST(SliceRange, ParsesPythonLikeRangesWithinTheStack) {
     EXPECT_EQ(range("7:"), std::make_pair(std::int64_t{7}, std::int64_t{3}));
     EXPECT_EQ(range("-3:"), std::make_pair(std::int64_t{7}, std::int64_t{3}));
     EXPECT_EQ(range("1:-1"), std::make_pair(std::int64_t{1}, std::int64_t{8}));
-    for (const char* bad : {"5:5", "6:2", "0:11", "10:", "-11:", "3", "1:2:3", "a:4", "1:4x", " 1:4"})
+    for (const char* bad :
+         {"5:5", "6:2", "0:11", "10:", "-11:", "3", "1:2:3", "a:4", "1:4x", " 1:4"})
         expect_error_naming<InvalidArgument>([&] { parse_slice_range(bad, 10, "--slices"); },
                                              {"--slices", std::string("'") + bad + "'"});
     expect_error_naming<InvalidArgument>([] { parse_slice_range("0:11", 10); },
@@ -318,7 +319,9 @@ TEST(StackWriter, AnOneImageStackBecomesAnHdf5ImageOfRankTwo) {
     EXPECT_TRUE(reader.two_dimensional());
     EXPECT_TRUE(same_pixels(reader.read(0, 1), image));
     expect_error_naming<ShapeError>(
-        [&] { StackWriter(dir.file("two.h5") + ":/x", {2, 6, 5}, image.type(), true); },
+        [&] {
+            StackWriter(dir.file("two.h5") + ":/x", {2, 6, 5}, image.type(), true);
+        },
         {"two.h5", "(2, 6, 5)"});
 }
 
@@ -344,8 +347,7 @@ TEST(StackWriter, RefusesBeforeAnyWork) {
     // Unwritable: a folder that cannot be made, a file in a missing folder.
     const std::string blocker = dir.file("stack.h5");  // a file, so no folder below it
     expect_error_naming<IoError>(
-        [&] { StackWriter(blocker + "/sub/out", stack.shape(), stack.type(), false); },
-        {"sub"});
+        [&] { StackWriter(blocker + "/sub/out", stack.shape(), stack.type(), false); }, {"sub"});
     expect_error_naming<IoError>(
         [&] {
             StackWriter(dir.file("missing/out.h5") + ":/d", stack.shape(), stack.type(), false);
@@ -497,7 +499,9 @@ TEST(StackWriter, ResumesOnlyTheSameRun) {
             [&] { StackWriter(location, stack.shape(), stack.type(), false, fewer); },
             {location, "cannot resume", "version"});
         expect_error_naming<IoError>(
-            [&] { StackWriter(location, {7, 8, 8}, stack.type(), false, options); },
+            [&] {
+                StackWriter(location, {7, 8, 8}, stack.type(), false, options);
+            },
             {location, "cannot resume", "(6, 8, 8)", "(7, 8, 8)"});
         expect_error_naming<IoError>(
             [&] { StackWriter(location, stack.shape(), PixelType::uint16, false, options); },
@@ -584,6 +588,33 @@ TEST(StackWriter, TwoRunsNeverShareAnUnfinishedOutput) {
         // Once the first run is gone its output resumes.
         write_remaining(location, stack, options);
         EXPECT_TRUE(same_pixels(StackReader(location).read(0, 4), stack));
+    }
+}
+
+}  // namespace
+}  // namespace tomodenoise
+
+namespace tomodenoise {
+namespace {
+
+TEST(StackWriter, WritesBesideItsInputInOneHdf5FileWhileReadingIt) {
+    ScratchDir dir;
+    const std::string file = dir.file("scan.h5");
+    const Stack input = random_stack({4, 6, 6}, PixelType::uint16, 20);
+    write_hdf5_stack({file, "/exchange/data"}, input);
+    for (const bool resume : {false, true}) {
+        StackReader reader(file + ":/exchange/data");
+        StackWriteOptions options;
+        options.resume = resume;
+        options.overwrite = true;
+        options.inputs = {StackLocation::parse(reader.location()).tool_file("--input")};
+        StackWriter writer(file + ":/exchange/copy", reader.shape(), reader.type(), false,
+                           options);
+        for (std::int64_t slice = 0; slice < 4; ++slice)
+            writer.write(slice, reader.read(slice, 1));
+        writer.commit();
+        EXPECT_TRUE(same_pixels(reader.read(0, 4), input));
+        EXPECT_TRUE(same_pixels(StackReader(file + ":/exchange/copy").read(0, 4), input));
     }
 }
 

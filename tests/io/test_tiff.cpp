@@ -140,7 +140,8 @@ TEST(TiffSeries, BadFoldersAreNamed) {
     const std::string gap = dir.file("gap");
     write_tiff_series(recon_series(gap), stack);
     fs::remove(fs::path(gap) / "recon_00002.tiff");
-    expect_error_naming<FormatError>([&] { read_tiff_stack(gap); }, {gap, "slice 2", "recon_00002.tiff", "missing"});
+    expect_error_naming<FormatError>([&] { read_tiff_stack(gap); },
+                                     {gap, "slice 2", "recon_00002.tiff", "missing"});
 
     const std::string other = dir.file("other");
     TiffSeries shifted = recon_series(other);
