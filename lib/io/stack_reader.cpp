@@ -97,9 +97,9 @@ struct StackReader::State {
     PixelType type = PixelType::float32;
     bool two_dimensional = false;
     std::optional<DatasetAddress> address;  // StackFormat::hdf5
-    TiffSeries series;                // StackFormat::tiff_folder
-    std::optional<tiff::File> tiff;   // StackFormat::tiff_file
-    PageFormat format;                // TIFF: every page's
+    TiffSeries series;                      // StackFormat::tiff_folder
+    std::optional<tiff::File> tiff;         // StackFormat::tiff_file
+    PageFormat format;                      // TIFF: every page's
 
     std::string slice_file(std::int64_t slice) const {
         return (fs::path(series.folder) / series.file_name(slice)).string();

@@ -608,10 +608,8 @@ TEST(StackWriter, WritesBesideItsInputInOneHdf5FileWhileReadingIt) {
         options.resume = resume;
         options.overwrite = true;
         options.inputs = {StackLocation::parse(reader.location()).tool_file("--input")};
-        StackWriter writer(file + ":/exchange/copy", reader.shape(), reader.type(), false,
-                           options);
-        for (std::int64_t slice = 0; slice < 4; ++slice)
-            writer.write(slice, reader.read(slice, 1));
+        StackWriter writer(file + ":/exchange/copy", reader.shape(), reader.type(), false, options);
+        for (std::int64_t slice = 0; slice < 4; ++slice) writer.write(slice, reader.read(slice, 1));
         writer.commit();
         EXPECT_TRUE(same_pixels(reader.read(0, 4), input));
         EXPECT_TRUE(same_pixels(StackReader(file + ":/exchange/copy").read(0, 4), input));
