@@ -105,4 +105,5 @@ status=0
 # checks them again.
 run_fuzzer fuzz_model_loader "$shared"/models/keras/*.h5 tests/fuzz/regressions/* || status=1
 run_fuzzer fuzz_hdf5_stack "$shared"/fixtures/*.h5 tests/fuzz/regressions/* || status=1
+run_fuzzer fuzz_tiff_stack tests/fuzz/seeds/*.tiff || status=1
 exit $status

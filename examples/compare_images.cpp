@@ -3,9 +3,11 @@
 // slices) and per_slice lists of each. An infinite PSNR (identical slices) prints as null.
 //
 //   compare_images clean.h5:/test_gt denoised.h5:/volume [--data-range 1]
+//   compare_images clean_tiffs/ denoised.tif
 //
-// Stacks are (N, H, W) or (H, W) datasets of any stored pixel type, compared as float. The
-// data range R of PSNR and SSIM defaults to the reference's max - min.
+// Each stack is an HDF5 dataset FILE.h5:/path ((N, H, W) or (H, W)), a folder of TIFFs (one
+// per slice) or a multi-page TIFF, of any stored pixel type, compared as float. The data range
+// R of PSNR and SSIM defaults to the reference's max - min.
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -52,39 +54,39 @@ int main(int argc, char** argv) {
     CLI::App app{"Compares a test image stack against a reference: PSNR, SSIM, MSE, MAE (JSON)"};
     std::string reference_text, test_text;
     double data_range = 0;
-    app.add_option("reference", reference_text, "reference (clean) stack, FILE.h5:/dataset")
+    app.add_option("reference", reference_text,
+                   "reference (clean) stack: FILE.h5:/dataset, a TIFF folder or a multi-page TIFF")
         ->required();
-    app.add_option("test", test_text, "stack to evaluate, FILE.h5:/dataset")->required();
+    app.add_option("test", test_text, "stack to evaluate, in any of the same forms")->required();
     app.add_option("--data-range", data_range,
                    "value range R for PSNR and SSIM, finite and positive (default: reference "
                    "max - min)")
         ->check(finite_positive);
 
     return tomodenoise::tool::run_tool("compare_images", app, argc, argv, [&] {
-        const auto reference_address = tomodenoise::DatasetAddress::parse(reference_text);
-        const auto test_address = tomodenoise::DatasetAddress::parse(test_text);
-        const tomodenoise::Stack reference = tomodenoise::read_hdf5_stack(reference_address);
-        const tomodenoise::Stack test = tomodenoise::read_hdf5_stack(test_address);
-        if (reference.shape() != test.shape())
-            throw tomodenoise::ShapeError("'" + test_address.to_string() + "' is " +
-                                          test.shape().to_string() + " but the reference '" +
-                                          reference_address.to_string() + "' is " +
-                                          reference.shape().to_string());
+        tomodenoise::StackReader reference_reader(reference_text), test_reader(test_text);
+        const std::string& reference_name = reference_reader.location();
+        const std::string& test_name = test_reader.location();
+        if (reference_reader.shape() != test_reader.shape())
+            throw tomodenoise::ShapeError("'" + test_name + "' is " +
+                                          test_reader.shape().to_string() + " but the reference '" +
+                                          reference_name + "' is " +
+                                          reference_reader.shape().to_string());
+        const tomodenoise::Stack reference = reference_reader.read(0, reference_reader.shape().n);
+        const tomodenoise::Stack test = test_reader.read(0, test_reader.shape().n);
         if (reference.shape().pixels() == 0)
-            throw tomodenoise::ShapeError("'" + reference_address.to_string() + "' has dims " +
+            throw tomodenoise::ShapeError("'" + reference_name + "' has dims " +
                                           reference.shape().to_string() +
                                           ": there is nothing to compare");
-        const std::vector<float> ref_values =
-            reference.to_float("'" + reference_address.to_string() + "'");
-        const std::vector<float> test_values = test.to_float("'" + test_address.to_string() + "'");
-        require_finite(ref_values, reference_address.to_string());
-        require_finite(test_values, test_address.to_string());
+        const std::vector<float> ref_values = reference.to_float("'" + reference_name + "'");
+        const std::vector<float> test_values = test.to_float("'" + test_name + "'");
+        require_finite(ref_values, reference_name);
+        require_finite(test_values, test_name);
         if (app.count("--data-range") == 0) {
             const auto [lo, hi] = std::minmax_element(ref_values.begin(), ref_values.end());
             data_range = double(*hi) - double(*lo);
             if (!(data_range > 0))
-                throw tomodenoise::InvalidArgument("the reference '" +
-                                                   reference_address.to_string() +
+                throw tomodenoise::InvalidArgument("the reference '" + reference_name +
                                                    "' is constant: give --data-range");
         }
         const tomodenoise::StackMetrics m = tomodenoise::compare_stacks(
@@ -102,8 +104,8 @@ int main(int argc, char** argv) {
             per_slice["mse"].push_back(s.mse);
             per_slice["mae"].push_back(s.mae);
         }
-        const nlohmann::json result = {{"reference", reference_address.to_string()},
-                                       {"test", test_address.to_string()},
+        const nlohmann::json result = {{"reference", reference_name},
+                                       {"test", test_name},
                                        {"shape", reference.shape().to_string()},
                                        {"data_range", data_range},
                                        {"psnr", m.mean.psnr},

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -180,7 +181,190 @@ void prepare_output_folder(const ToolFile& folder);
 /// Temporaries of a process that died otherwise (SIGKILL, a crash) are removed by the next
 /// writer in their folder on the same host, once their process no longer runs. A dataset being
 /// written into an existing HDF5 file keeps its temporary name (".NAME.tmp-writing", never
-/// read as complete) and is removed by the next writer of that dataset.
+/// read as complete) and is removed by the next writer of that dataset. Unfinished StackWriter
+/// outputs (".NAME.partial") are not temporaries: they are kept for a later run to resume.
 void remove_temporaries_on_signal();
+
+// ---- Stacks in any format, streamed ------------------------------------------------------------
+// A stack location is one of:
+//   "FILE.h5:/group/dataset"  an HDF5 dataset (DatasetAddress), (N, H, W) or (H, W);
+//   "FOLDER"                  a folder of 2D TIFFs, one per slice (find_tiff_series);
+//   "FILE.tif" / "FILE.tiff"  one multi-page TIFF, one slice per page.
+// Text with ":/" is an HDF5 address. Otherwise an existing folder, or for an output a name not
+// ending in .tif or .tiff, is a TIFF folder; the rest is a multi-page TIFF file.
+
+/// The three forms of a stack location.
+enum class StackFormat { hdf5, tiff_folder, tiff_file };
+
+/// A parsed stack location.
+struct StackLocation {
+    StackFormat format = StackFormat::hdf5;
+    std::string path;     ///< the HDF5 file, the TIFF folder or the TIFF file
+    std::string dataset;  ///< HDF5 only: "/group/dataset"
+    /// Parses `text` as above; InvalidArgument naming it for an empty text, an HDF5 address
+    /// without a dataset name, or an HDF5 file name (*.h5, *.hdf5, *.hdf, *.nxs) without ":/".
+    static StackLocation parse(const std::string& text);
+    std::string to_string() const;  ///< the text parse() reads back
+    /// The location as a tool's file, for check_output_is_not_an_input and messages.
+    ToolFile tool_file(const std::string& option) const;
+};
+
+/// Slices [first, first + count) of a stack.
+struct SliceRange {
+    std::int64_t first = 0, count = 0;
+};
+
+/// Parses `--slices A:B` for a stack of `slices` slices, as Python slices: A and B count from
+/// the end when negative, and an empty A or B means the stack's start or end ("10:", ":-1").
+/// InvalidArgument naming `option`, the text and `slices` unless the result is 0 <= A < B <= N
+/// (nothing is clamped: a range outside the stack is a mistake, not a request for less).
+SliceRange parse_slice_range(const std::string& text, std::int64_t slices,
+                             const std::string& option = "--slices");
+
+/// Reads any stack location slab by slab, reading only the slices asked for: an HDF5 hyperslab,
+/// only those TIFF files of a folder, only those pages of a multi-page TIFF (the file stays
+/// open and pages are reached by their directory, never by reading the pages before them). An
+/// HDF5 file is opened for each read and closed after it, so that a StackWriter of the same
+/// process may add a dataset to the file meanwhile (HDF5 refuses to open for writing a file
+/// that is open read-only).
+///
+/// Opening checks everything a later read could trip on, so that a bad input fails before any
+/// work: the dataset's rank (1 or 4 and up: FormatError naming the file, dataset and dims) and
+/// pixel type; for a folder, the series (a gap, a repeated index or mixed names: FormatError
+/// naming the folder and the file at fault) and every file's size and pixel type (mixed:
+/// FormatError naming both files); for a multi-page TIFF, every page's size and pixel type.
+///
+/// Threads: one object is used by one thread at a time (a pipeline's serial input stage);
+/// objects are independent, so several threads may each read through their own reader.
+class StackReader {
+public:
+    /// Opens `location` (see StackLocation); IoError when it cannot be opened or read.
+    explicit StackReader(const std::string& location);
+    explicit StackReader(const StackLocation& location);
+    ~StackReader();
+    StackReader(StackReader&&) noexcept;
+    StackReader& operator=(StackReader&&) noexcept;
+    StackReader(const StackReader&) = delete;
+    StackReader& operator=(const StackReader&) = delete;
+
+    /// The location as given, for messages.
+    const std::string& location() const;
+    StackFormat format() const;
+    /// (N, H, W); an (H, W) source reads as (1, H, W).
+    StackShape shape() const;
+    /// The stored pixel type, which read() returns.
+    PixelType type() const;
+    /// Whether the source is one (H, W) image (a rank-2 dataset or a single-page TIFF file), so
+    /// that a tool writes an (H, W) output for it.
+    bool two_dimensional() const;
+    /// The string metadata stored with the stack: an HDF5 dataset's string attributes, or the
+    /// attributes a StackWriter put in a TIFF's ImageDescription (a JSON object; other
+    /// descriptions give none).
+    std::map<std::string, std::string> attributes() const;
+
+    /// Slices [first, first + count) in the stored type; InvalidArgument naming the location
+    /// and its shape when the range is outside the stack.
+    Stack read(std::int64_t first, std::int64_t count);
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+/// How a StackWriter treats what it finds at its location.
+struct StackWriteOptions {
+    /// Replace a finished output found there (at commit(), never before), and start over where
+    /// an unfinished one cannot be resumed. Off: a finished output there is an IoError.
+    bool overwrite = false;
+    /// Continue an unfinished output of the same location left by an earlier run (killed,
+    /// failed, interrupted) when its shape, pixel type, dimensionality and attributes are those
+    /// given now; a finished one with the same signature counts as all written. Off: an
+    /// unfinished output is discarded and the stack written from the start.
+    bool resume = false;
+    /// Metadata stored with the stack (the model file, its checksum, the options, the library
+    /// version): string attributes of an HDF5 dataset; in TIFF, one JSON object in every
+    /// page's ImageDescription. They are also the run's signature that resume compares.
+    std::map<std::string, std::string> attributes;
+    /// The option that named the output and the inputs of the run, for the checks before any
+    /// work: an output that is one of the inputs is refused (check_output_is_not_an_input;
+    /// for a TIFF folder, also an input inside it).
+    std::string option = "--output";
+    std::vector<ToolFile> inputs;
+};
+
+/// Writes a stack to any location, slab by slab, in any order, resumably.
+///
+/// Nothing that looks complete exists before commit(). Until then the stack lives under a
+/// hidden name that is stable for the location, so that a later run finds it:
+///   HDF5, new file:       ".NAME.partial" beside the file, holding the group below;
+///   HDF5, existing file:  the group ".DATASET.partial" beside the dataset, holding "data" and
+///                         "written" (one uint8 per slice);
+///   TIFF folder or file:  the folder ".NAME.partial" beside it, holding one finished TIFF
+///                         per written slice and ".signature.json".
+/// commit() renames into place (a TIFF folder atomically; a multi-page TIFF is assembled from
+/// the slice files under a temporary name first; in an existing HDF5 file the dataset is
+/// renamed, replacing an older one only then).
+///
+/// A slice counts as written only once its data is flushed to the operating system: for HDF5
+/// the slab is written and flushed, then its "written" flags are set and flushed (the data's
+/// chunks are placed when the dataset is created, so that slice writes never change the file's
+/// structure); for TIFF the slice's file is closed and then renamed to its final name in the
+/// partial folder. A process killed at any moment therefore leaves an output that a rerun with
+/// `resume` reopens, learning from written() which slices to skip; a slice caught mid-write is
+/// written again. Finishing a resumed output gives the same stack and attributes as an
+/// uninterrupted run.
+///
+/// Two runs never share an unfinished output: the HDF5 partial file, or the existing file,
+/// stays locked (HDF5 file locking) by its writer until commit() or destruction, and a second
+/// writer fails to open it with an IoError. TIFF partial folders are not locked.
+///
+/// A writer destroyed before commit() keeps its unfinished output when `resume` is set (an
+/// exception on the way, one failing MPI rank: the next run resumes), and removes it otherwise.
+/// remove_temporaries_on_signal() leaves unfinished outputs alone for the same reason; a later
+/// writer of the location resumes or discards them.
+///
+/// Threads: one object is used by one thread at a time (a pipeline's serial output stage).
+class StackWriter {
+public:
+    /// Prepares the output and checks, before any work: `shape` positive, `type` storable
+    /// (TIFF: no float64), `two_dimensional` only with shape.n == 1 (the HDF5 dataset is then
+    /// (H, W)); that the output is none of options.inputs; that a finished output there is
+    /// refused unless options.overwrite (IoError naming its shape when it differs), or resumed
+    /// when options.resume and its signature matches; that an unfinished one is resumed only
+    /// with the same signature (IoError saying which of shape, type or attribute differs, unless
+    /// options.overwrite, which starts over); and that the output can be written (the partial
+    /// output is created now: IoError naming the location).
+    StackWriter(const std::string& location, StackShape shape, PixelType type, bool two_dimensional,
+                const StackWriteOptions& options = {});
+    ~StackWriter();
+    StackWriter(StackWriter&&) noexcept;
+    StackWriter& operator=(StackWriter&&) noexcept;
+    StackWriter(const StackWriter&) = delete;
+    StackWriter& operator=(const StackWriter&) = delete;
+
+    const std::string& location() const;
+    StackShape shape() const;
+    PixelType type() const;
+    /// Whether slice `slice` is written: by this writer, or by an earlier run it resumed.
+    bool written(std::int64_t slice) const;
+    /// Slices written so far.
+    std::int64_t written_count() const;
+    /// Slices an earlier run had written when this writer resumed its output (0 for a fresh one).
+    std::int64_t resumed_count() const;
+
+    /// Writes `slab` (this type, H and W) as slices [first, first + slab.shape().n); slices
+    /// already written are written again. InvalidArgument naming the location for a slab that
+    /// does not fit; IoError when writing fails (the slices stay unwritten).
+    void write(std::int64_t first, const Stack& slab);
+    /// Publishes the output; IoError naming the slices never written, if any. A second call does
+    /// nothing.
+    void commit();
+    /// Removes the unfinished output now, even when `resume` is set; never throws.
+    void discard() noexcept;
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
 
 }  // namespace tomodenoise

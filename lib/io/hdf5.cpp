@@ -264,6 +264,11 @@ herr_t append_link_name(hid_t, const char* name, const H5L_info_t*, void* data) 
     return 0;
 }
 
+herr_t append_attribute_name(hid_t, const char* name, const H5A_info_t*, void* data) {
+    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+    return 0;
+}
+
 // ---- property lists -----------------------------------------------------------------------
 
 Handle create_property_list(hid_t property_class, const std::string& where) {
@@ -323,6 +328,18 @@ File File::create(const std::string& path) {
                              "H5Fcreate", path),
                        H5Fclose),
                 path);
+}
+
+File File::create_new(const std::string& path) {
+    silence_error_printing();
+    return File(Handle(check(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT),
+                             "H5Fcreate", path),
+                       H5Fclose),
+                path);
+}
+
+void File::flush() const {
+    check(H5Fflush(handle_.id(), H5F_SCOPE_LOCAL), "H5Fflush", path_);
 }
 
 std::string File::where(const std::string& object_path) const {
@@ -401,6 +418,21 @@ bool same_object(const File& file, const std::string& a, const std::string& b) {
 bool attribute_exists(const File& file, const std::string& object_path, const std::string& name) {
     return check(H5Aexists_by_name(file.id(), object_path.c_str(), name.c_str(), H5P_DEFAULT),
                  "H5Aexists_by_name", attribute_where(file, object_path, name)) > 0;
+}
+
+std::vector<std::string> attribute_names(const File& file, const std::string& object_path) {
+    std::vector<std::string> names;
+    check(H5Aiterate_by_name(file.id(), object_path.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+                             append_attribute_name, &names, H5P_DEFAULT),
+          "H5Aiterate_by_name", file.where(object_path));
+    return names;
+}
+
+bool is_string_attribute(const File& file, const std::string& object_path,
+                         const std::string& name) {
+    const std::string where = attribute_where(file, object_path, name);
+    const Handle attribute = open_attribute(file, object_path, name);
+    return type_class(attribute_type(attribute.id(), where).id(), where) == H5T_STRING;
 }
 
 std::string read_string_attribute(const File& file, const std::string& object_path,
@@ -520,6 +552,13 @@ Dataset Dataset::create(const File& file, const std::string& path, hid_t file_ty
     if (layout.gzip_level > 0)
         check(H5Pset_deflate(properties.id(), static_cast<unsigned>(layout.gzip_level)),
               "H5Pset_deflate", where);
+    if (layout.allocate_early) {
+        if (layout.gzip_level > 0)
+            throw InvalidArgument("'" + where + "': compressed chunks cannot be placed early");
+        check(H5Pset_alloc_time(properties.id(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time", where);
+        check(H5Pset_fill_time(properties.id(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", where);
+        check(H5Pset_obj_track_times(properties.id(), 0), "H5Pset_obj_track_times", where);
+    }
     return Dataset(Handle(check(H5Dcreate2(file.id(), path.c_str(), file_type, space.id(),
                                            H5P_DEFAULT, properties.id(), H5P_DEFAULT),
                                 "H5Dcreate2", where),

@@ -50,6 +50,8 @@ public:
     static File open_read_write(const std::string& path);
     /// Creates `path`, truncating any file of that name.
     static File create(const std::string& path);
+    /// Creates `path`; IoError when a file of that name exists (two writers never share it).
+    static File create_new(const std::string& path);
 
     hid_t id() const { return handle_.id(); }
     const std::string& path() const { return path_; }
@@ -58,6 +60,9 @@ public:
     /// Flushes and closes, throwing IoError on failure: a writer calls it before declaring
     /// its output complete. Objects still open in the file must be closed first.
     void close();
+    /// Hands what was written to the operating system, so that it survives the end of the
+    /// process (a kill included) and the file reopens as it is now.
+    void flush() const;
 
 private:
     static File open(const std::string& path, unsigned flags);
@@ -83,6 +88,10 @@ bool attribute_exists(const File& file, const std::string& object_path, const st
 /// for space-padded strings, trailing spaces are removed.
 std::string read_string_attribute(const File& file, const std::string& object_path,
                                   const std::string& name);
+/// Names of the attributes of the object at `object_path`, in name order.
+std::vector<std::string> attribute_names(const File& file, const std::string& object_path);
+/// Whether the attribute `name` of the object at `object_path` holds strings.
+bool is_string_attribute(const File& file, const std::string& object_path, const std::string& name);
 /// Writes (replacing) a scalar string attribute.
 void write_string_attribute(const File& file, const std::string& object_path,
                             const std::string& name, const std::string& value,
@@ -104,6 +113,10 @@ double read_double_attribute(const File& file, const std::string& object_path,
 struct DatasetLayout {
     std::vector<std::int64_t> chunk;  ///< empty: contiguous
     int gzip_level = 0;               ///< 0: none; 1..9 needs chunks
+    /// Every chunk placed in the file at creation (not filled) and no modification times: later
+    /// writes then change raw data only, never the file's structure, so a process killed while
+    /// writing leaves a file that reopens as it was at its last flush. Not with gzip.
+    bool allocate_early = false;
 };
 
 /// What a stored element is: HDF5 class, bytes, and for integers whether signed.

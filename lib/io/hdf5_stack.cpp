@@ -7,15 +7,14 @@
 
 #include "core/system_memory.hpp"
 #include "io/hdf5.hpp"
+#include "io/hdf5_stack.hpp"
 #include "io/temporary_file.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
 
 namespace tomodenoise {
 
-namespace {
-
-hid_t memory_type(PixelType type) {
+hid_t hdf5_memory_type(PixelType type) {
     switch (type) {
         case PixelType::uint8:
             return H5T_NATIVE_UINT8;
@@ -31,8 +30,7 @@ hid_t memory_type(PixelType type) {
     throw InvalidArgument("unknown pixel type " + std::to_string(static_cast<int>(type)));
 }
 
-// Little-endian on disk whatever the machine, as h5py and most writers do.
-hid_t file_type(PixelType type) {
+hid_t hdf5_file_type(PixelType type) {
     switch (type) {
         case PixelType::uint8:
             return H5T_STD_U8LE;
@@ -47,6 +45,8 @@ hid_t file_type(PixelType type) {
     }
     throw InvalidArgument("unknown pixel type " + std::to_string(static_cast<int>(type)));
 }
+
+namespace {
 
 std::string describe(const hdf5::ElementType& element) {
     const std::string bits = std::to_string(element.size * 8) + "-bit ";
@@ -92,14 +92,7 @@ PixelType stored_pixel_type(const hdf5::Dataset& dataset) {
                       "float32 or float64");
 }
 
-// An open stack dataset; a rank-2 dataset is one slice.
-struct StoredStack {
-    hdf5::File file;
-    hdf5::Dataset dataset;
-    StackShape shape;
-    PixelType type;
-    bool single_slice;  // rank 2
-};
+}  // namespace
 
 StoredStack open_stored_stack(const DatasetAddress& address) {
     hdf5::File file = hdf5::File::open_read(address.file);
@@ -117,40 +110,48 @@ StoredStack open_stored_stack(const DatasetAddress& address) {
     return {std::move(file), std::move(dataset), shape, type, dims.size() == 2};
 }
 
-bool inside(std::int64_t first, std::int64_t count, std::int64_t extent) {
+bool range_inside(std::int64_t first, std::int64_t count, std::int64_t extent) {
     return first >= 0 && count >= 0 && first <= extent && count <= extent - first;
 }
 
-// Chunked by slice, so that reading a slab touches only its slices; an empty dataset stays
-// contiguous because HDF5 cannot chunk an empty fixed-size one.
 hdf5::Dataset create_stack_dataset(const hdf5::File& file, const std::string& path,
-                                   const StackShape& shape, PixelType type, int gzip_level) {
+                                   const StackShape& shape, PixelType type, int gzip_level,
+                                   bool single_slice, bool allocate_early) {
     hdf5::DatasetLayout layout;
-    if (shape.pixels() > 0) layout = {{1, shape.h, shape.w}, gzip_level};
-    return hdf5::Dataset::create(file, path, file_type(type), {shape.n, shape.h, shape.w}, layout);
+    if (shape.pixels() > 0) layout = {{1, shape.h, shape.w}, gzip_level, allocate_early};
+    if (single_slice) {
+        if (shape.n != 1)
+            throw ShapeError("'" + file.where(path) + "': a stack of dims " + shape.to_string() +
+                             " is not one (H, W) slice");
+        if (!layout.chunk.empty()) layout.chunk.erase(layout.chunk.begin());
+        return hdf5::Dataset::create(file, path, hdf5_file_type(type), {shape.h, shape.w}, layout);
+    }
+    return hdf5::Dataset::create(file, path, hdf5_file_type(type), {shape.n, shape.h, shape.w},
+                                 layout);
 }
+
+namespace {
 
 std::string temporary_dataset_path(const std::string& path) {
     const std::size_t slash = path.find_last_of('/');
     return path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".tmp-writing";
 }
 
-// Gives the complete dataset at `writing_path` its name, replacing an older dataset of that name.
+}  // namespace
+
 void publish_dataset(const hdf5::File& file, const std::string& writing_path,
                      const std::string& path) {
     if (hdf5::link_exists(file, path)) hdf5::unlink(file, path);
     hdf5::move_link(file, writing_path, path);
 }
 
-// The dataset, complete in the temporary file, is copied into the final file under its
-// temporary name and then renamed, as a writer on an existing file does. HDF5's file locking
-// keeps other processes from writing the file meanwhile (each opens it read-write or fails);
-// on any failure the final file keeps what it held.
-void add_to_existing_file(const TemporaryFile& temporary, const DatasetAddress& address,
-                          bool overwrite) {
-    output_file_path(temporary.final_path());  // IoError if no longer a regular file
-    const hdf5::File source = hdf5::File::open_read(temporary.path());
-    hdf5::File target = hdf5::File::open_read_write(temporary.final_path());
+// HDF5's file locking keeps other processes from writing the file meanwhile (each opens it
+// read-write or fails).
+void add_dataset_to_existing_file(const std::string& source_path, const DatasetAddress& address,
+                                  bool overwrite) {
+    output_file_path(address.file);  // IoError if no longer a regular file
+    const hdf5::File source = hdf5::File::open_read(source_path);
+    hdf5::File target = hdf5::File::open_read_write(address.file);
     if (!overwrite && hdf5::link_exists(target, address.dataset))
         throw IoError("'" + address.to_string() +
                       "' was created by another writer meanwhile and overwriting is off");
@@ -171,8 +172,6 @@ void add_to_existing_file(const TemporaryFile& temporary, const DatasetAddress& 
     target.close();
 }
 
-}  // namespace
-
 DatasetAddress DatasetAddress::parse(const std::string& text) {
     const std::size_t separator = text.rfind(":/");
     if (separator == std::string::npos || separator == 0 || separator + 2 == text.size())
@@ -185,13 +184,11 @@ std::string DatasetAddress::to_string() const {
     return file + ":" + dataset;
 }
 
-namespace {
-
-Stack read_tile(const StoredStack& stored, const DatasetAddress& address, std::int64_t first,
-                std::int64_t count, std::int64_t y, std::int64_t x, std::int64_t h,
-                std::int64_t w) {
-    if (!inside(first, count, stored.shape.n) || !inside(y, h, stored.shape.h) ||
-        !inside(x, w, stored.shape.w))
+Stack read_stored_tile(const StoredStack& stored, const DatasetAddress& address, std::int64_t first,
+                       std::int64_t count, std::int64_t y, std::int64_t x, std::int64_t h,
+                       std::int64_t w) {
+    if (!range_inside(first, count, stored.shape.n) || !range_inside(y, h, stored.shape.h) ||
+        !range_inside(x, w, stored.shape.w))
         throw InvalidArgument("slices [" + std::to_string(first) + ", " +
                               std::to_string(first + count) + "), rows [" + std::to_string(y) +
                               ", " + std::to_string(y + h) + "), columns [" + std::to_string(x) +
@@ -204,27 +201,27 @@ Stack read_tile(const StoredStack& stored, const DatasetAddress& address, std::i
     // A rank-2 box has no slice count, so zero slices would still read a whole image.
     if (stored.single_slice && count == 0) return tile;
     if (stored.single_slice)
-        stored.dataset.read(memory_type(stored.type), {y, x}, {h, w}, tile.data());
+        stored.dataset.read(hdf5_memory_type(stored.type), {y, x}, {h, w}, tile.data());
     else
-        stored.dataset.read(memory_type(stored.type), {first, y, x}, {count, h, w}, tile.data());
+        stored.dataset.read(hdf5_memory_type(stored.type), {first, y, x}, {count, h, w},
+                            tile.data());
     return tile;
 }
 
-}  // namespace
-
 Stack read_hdf5_stack(const DatasetAddress& address) {
     const StoredStack stored = open_stored_stack(address);
-    return read_tile(stored, address, 0, stored.shape.n, 0, 0, stored.shape.h, stored.shape.w);
+    return read_stored_tile(stored, address, 0, stored.shape.n, 0, 0, stored.shape.h,
+                            stored.shape.w);
 }
 
 Stack read_hdf5_slab(const DatasetAddress& address, std::int64_t first, std::int64_t count) {
     const StoredStack stored = open_stored_stack(address);
-    return read_tile(stored, address, first, count, 0, 0, stored.shape.h, stored.shape.w);
+    return read_stored_tile(stored, address, first, count, 0, 0, stored.shape.h, stored.shape.w);
 }
 
 Stack read_hdf5_tile(const DatasetAddress& address, std::int64_t first, std::int64_t count,
                      std::int64_t y, std::int64_t x, std::int64_t h, std::int64_t w) {
-    return read_tile(open_stored_stack(address), address, first, count, y, x, h, w);
+    return read_stored_tile(open_stored_stack(address), address, first, count, y, x, h, w);
 }
 
 StackShape hdf5_stack_shape(const DatasetAddress& address, PixelType* type) {
@@ -296,14 +293,14 @@ void Hdf5StackWriter::write_slab(std::int64_t first, const Stack& slab) {
     State& s = *state_;
     if (s.committed) throw InvalidArgument("'" + s.address.to_string() + "' is already committed");
     if (slab.type() != s.type || slab.shape().h != s.shape.h || slab.shape().w != s.shape.w ||
-        !inside(first, slab.shape().n, s.shape.n))
+        !range_inside(first, slab.shape().n, s.shape.n))
         throw InvalidArgument("cannot write a " + to_string(slab.type()) + " slab " +
                               slab.shape().to_string() + " at slice " + std::to_string(first) +
                               " of '" + s.address.to_string() + "', a " + to_string(s.type) +
                               " stack " + s.shape.to_string());
     if (slab.bytes() == 0) return;
-    s.dataset->write(memory_type(s.type), {first, 0, 0}, {slab.shape().n, s.shape.h, s.shape.w},
-                     slab.data());
+    s.dataset->write(hdf5_memory_type(s.type), {first, 0, 0},
+                     {slab.shape().n, s.shape.h, s.shape.w}, slab.data());
     std::fill_n(s.written.begin() + first, slab.shape().n, true);
 }
 
@@ -325,7 +322,7 @@ void Hdf5StackWriter::commit() {
     // Another writer may have created the file since this one started: its content is kept,
     // and the dataset added to it as if the file had existed from the start.
     if (s.temporary && !s.temporary->commit_unless_exists()) {
-        add_to_existing_file(*s.temporary, s.address, s.overwrite);
+        add_dataset_to_existing_file(s.temporary->path(), s.address, s.overwrite);
         s.temporary.reset();  // removes the temporary file
     }
     s.committed = true;
@@ -366,7 +363,7 @@ void write_tomogan_dataset(const std::string& file, const TomoGanDataset& data,
         const hdf5::Dataset dataset =
             create_stack_dataset(h5, std::string("/") + tomogan_names[i], stacks[i]->shape(),
                                  stacks[i]->type(), options.gzip_level);
-        dataset.write(memory_type(stacks[i]->type()), stacks[i]->data());
+        dataset.write(hdf5_memory_type(stacks[i]->type()), stacks[i]->data());
     }
     h5.close();
     temporary.commit();

@@ -273,24 +273,24 @@ void TemporaryFile::mark_committed() {
     signal_slot_ = nullptr;
 }
 
-bool TemporaryFile::commit_unless_exists() {
-    if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, final_path_.c_str(), RENAME_NOREPLACE) == 0) {
-        mark_committed();
-        return true;
-    }
+bool rename_unless_exists(const std::string& from, const std::string& to) {
+    if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
     if (errno == EEXIST) return false;
     if (errno != EINVAL && errno != ENOSYS)
-        throw IoError("cannot rename '" + path_ + "' to '" + final_path_ +
-                      "': " + std::strerror(errno));
+        throw IoError("cannot rename '" + from + "' to '" + to + "': " + std::strerror(errno));
     // The file system cannot rename without replacing; a new link fails the same way when the
     // name is taken.
-    if (link(path_.c_str(), final_path_.c_str()) != 0) {
+    if (link(from.c_str(), to.c_str()) != 0) {
         if (errno == EEXIST) return false;
-        throw IoError("cannot link '" + path_ + "' as '" + final_path_ +
-                      "': " + std::strerror(errno));
+        throw IoError("cannot link '" + from + "' as '" + to + "': " + std::strerror(errno));
     }
     std::error_code ignored;
-    fs::remove(path_, ignored);
+    fs::remove(from, ignored);
+    return true;
+}
+
+bool TemporaryFile::commit_unless_exists() {
+    if (!rename_unless_exists(path_, final_path_)) return false;
     mark_committed();
     return true;
 }

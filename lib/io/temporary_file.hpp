@@ -21,6 +21,11 @@ struct TemporaryNameSlot;  // the signal handler's record of one temporary name
 /// nothing: outputs never replace those.
 std::string output_file_path(const std::string& path);
 
+/// Renames `from` to `to` only if nothing is at `to`, atomically where the file system allows
+/// (renameat2 RENAME_NOREPLACE, else link() and unlink); false, nothing changed, when something
+/// is there. IoError naming both on failure.
+bool rename_unless_exists(const std::string& from, const std::string& to);
+
 class TemporaryFile {
 public:
     /// Picks an unused hidden name beside the file output_file_path(`final_path`) names, and

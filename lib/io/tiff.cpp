@@ -77,6 +77,16 @@ void File::set_field(ttag_t tag, std::uint32_t value) {
     if (TIFFSetField(tiff_, tag, value) != 1) fail("cannot set tag " + std::to_string(tag));
 }
 
+void File::set_text(ttag_t tag, const std::string& value) {
+    if (TIFFSetField(tiff_, tag, value.c_str()) != 1) fail("cannot set tag " + std::to_string(tag));
+}
+
+std::string File::text(ttag_t tag) const {
+    const char* value = nullptr;
+    if (TIFFGetField(tiff_, tag, &value) != 1 || !value) return {};
+    return value;
+}
+
 void File::set_page_number(std::uint16_t page, std::uint16_t pages) {
     if (TIFFSetField(tiff_, TIFFTAG_PAGENUMBER, page, pages) != 1)
         fail("cannot set the page number");

@@ -30,6 +30,10 @@ public:
     /// A uint16 tag, or libtiff's default for it.
     std::uint16_t defaulted_u16(ttag_t tag) const;
     void set_field(ttag_t tag, std::uint32_t value);
+    /// Sets an ASCII tag such as ImageDescription.
+    void set_text(ttag_t tag, const std::string& value);
+    /// An ASCII tag's value; empty when the page has none.
+    std::string text(ttag_t tag) const;
     void set_page_number(std::uint16_t page, std::uint16_t pages);
 
     /// Pages (image file directories) in the file.

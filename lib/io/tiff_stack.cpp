@@ -10,23 +10,13 @@
 
 #include "io/temporary_file.hpp"
 #include "io/tiff.hpp"
+#include "io/tiff_stack.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
 
 namespace tomodenoise {
 
-namespace {
-
 namespace fs = std::filesystem;
-
-// Beyond this many bytes a classic TIFF's 32-bit offsets may not reach; BigTIFF is used.
-constexpr std::size_t big_tiff_threshold = std::size_t{1} << 31;
-
-struct PageFormat {
-    std::int64_t h = 0, w = 0;
-    PixelType type = PixelType::uint8;
-    bool operator==(const PageFormat& o) const { return h == o.h && w == o.w && type == o.type; }
-};
 
 std::string describe(const PageFormat& format) {
     return std::to_string(format.h) + "x" + std::to_string(format.w) + " " + to_string(format.type);
@@ -61,7 +51,6 @@ PageFormat page_format(const tiff::File& file) {
     return format;
 }
 
-// The current page into `target` (h * w pixels of the page's type).
 void read_page(tiff::File& file, const PageFormat& format, unsigned char* target) {
     const std::size_t pixel = pixel_size(format.type);
     const std::size_t row_bytes = static_cast<std::size_t>(format.w) * pixel;
@@ -85,7 +74,8 @@ void read_page(tiff::File& file, const PageFormat& format, unsigned char* target
         }
 }
 
-void write_page(tiff::File& file, const Stack& stack, std::int64_t slice) {
+void write_page(tiff::File& file, const Stack& stack, std::int64_t slice,
+                const std::string& description) {
     const StackShape& shape = stack.shape();
     file.set_field(TIFFTAG_IMAGEWIDTH, static_cast<std::uint32_t>(shape.w));
     file.set_field(TIFFTAG_IMAGELENGTH, static_cast<std::uint32_t>(shape.h));
@@ -98,6 +88,7 @@ void write_page(tiff::File& file, const Stack& stack, std::int64_t slice) {
     file.set_field(TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
     file.set_field(TIFFTAG_COMPRESSION, COMPRESSION_NONE);
     file.set_field(TIFFTAG_ROWSPERSTRIP, file.default_strip_rows());
+    if (!description.empty()) file.set_text(TIFFTAG_IMAGEDESCRIPTION, description);
     const std::size_t row_bytes = static_cast<std::size_t>(shape.w) * pixel_size(stack.type());
     const auto* rows =
         static_cast<const unsigned char*>(stack.data()) + slice * shape.h * row_bytes;
@@ -105,15 +96,21 @@ void write_page(tiff::File& file, const Stack& stack, std::int64_t slice) {
         file.write_row(rows + row * row_bytes, static_cast<std::uint32_t>(row));
 }
 
-void require_tiff_pixel_type(const Stack& stack, const std::string& target) {
-    const PixelType type = stack.type();
+void append_page(tiff::File& file, const Stack& stack, std::int64_t slice, std::int64_t page,
+                 std::int64_t pages, const std::string& description) {
+    file.set_field(TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
+    file.set_page_number(static_cast<std::uint16_t>(page), static_cast<std::uint16_t>(pages));
+    write_page(file, stack, slice, description);
+    file.write_page();
+}
+
+void require_tiff_pixel_type(PixelType type, const StackShape& shape, const std::string& target) {
     if (type == PixelType::float64)
         throw FormatError("cannot write float64 pixels to TIFF '" + target +
                           "'; supported are uint8, uint16, int16 and float32");
-    if (stack.shape().h <= 0 || stack.shape().w <= 0 || stack.shape().h > UINT32_MAX ||
-        stack.shape().w > UINT32_MAX)
-        throw ShapeError("cannot write a stack of dims " + stack.shape().to_string() +
-                         " to TIFF '" + target + "'");
+    if (shape.h <= 0 || shape.w <= 0 || shape.h > UINT32_MAX || shape.w > UINT32_MAX)
+        throw ShapeError("cannot write a stack of dims " + shape.to_string() + " to TIFF '" +
+                         target + "'");
 }
 
 bool is_tiff_name(const std::string& name) {
@@ -126,6 +123,8 @@ bool is_tiff_name(const std::string& name) {
     };
     return name.front() != '.' && (ends_with(".tif") || ends_with(".tiff"));
 }
+
+namespace {
 
 // A file name split around its last run of digits.
 struct IndexedName {
@@ -145,7 +144,8 @@ std::string pattern(const IndexedName& name) {
     return name.prefix + "#" + name.suffix;
 }
 
-// The files of `folder` in the series prefix#suffix, by index.
+}  // namespace
+
 std::map<std::int64_t, std::string> series_members(const std::string& folder,
                                                    const std::string& prefix,
                                                    const std::string& suffix) {
@@ -160,8 +160,6 @@ std::map<std::int64_t, std::string> series_members(const std::string& folder,
     }
     return members;
 }
-
-}  // namespace
 
 std::string TiffSeries::file_name(std::int64_t slice) const {
     std::string index = std::to_string(first + slice);
@@ -204,61 +202,16 @@ TiffSeries find_tiff_series(const std::string& folder) {
             throw FormatError("TIFF folder '" + folder + "': " +
                               (index < expected
                                    ? "index " + std::to_string(index) + " appears twice"
-                                   : "slice " + std::to_string(expected) + " of series '" +
-                                         pattern(names[i]) + "' is missing"));
+                                   : "slice " + std::to_string(expected) + " ('" +
+                                         series.file_name(expected - series.first) +
+                                         "') of series '" + pattern(names[i]) + "' is missing"));
         if (names[i].digits.size() != names.front().digits.size()) series.digits = 0;
     }
     return series;
 }
 
-Stack read_tiff_stack(const std::string& path) {
-    if (fs::is_directory(path)) {
-        const TiffSeries series = find_tiff_series(path);
-        Stack stack;
-        PageFormat first_format;
-        std::size_t slice_bytes = 0;
-        for (std::int64_t slice = 0; slice < series.count; ++slice) {
-            tiff::File file =
-                tiff::File::open_read((fs::path(path) / series.file_name(slice)).string());
-            if (file.page_count() != 1)
-                throw FormatError("TIFF '" + file.path() + "' in folder '" + path + "' has " +
-                                  std::to_string(file.page_count()) +
-                                  " pages; a folder stack holds one image per file");
-            const PageFormat format = page_format(file);
-            if (slice == 0) {
-                first_format = format;
-                stack = Stack({series.count, format.h, format.w}, format.type);
-                slice_bytes = stack.bytes() / static_cast<std::size_t>(series.count);
-            } else if (!(format == first_format)) {
-                throw FormatError("TIFF folder '" + path + "' mixes images: '" +
-                                  series.file_name(0) + "' is " + describe(first_format) + ", '" +
-                                  series.file_name(slice) + "' is " + describe(format));
-            }
-            read_page(file, format,
-                      static_cast<unsigned char*>(stack.data()) + slice * slice_bytes);
-        }
-        return stack;
-    }
-
-    tiff::File file = tiff::File::open_read(path);
-    const std::int64_t pages = file.page_count();
-    const PageFormat format = page_format(file);
-    Stack stack({pages, format.h, format.w}, format.type);
-    const std::size_t slice_bytes = stack.bytes() / static_cast<std::size_t>(pages);
-    for (std::int64_t page = 0; page < pages; ++page) {
-        file.select_page(page);
-        const PageFormat page_format_here = page_format(file);
-        if (!(page_format_here == format))
-            throw FormatError("TIFF '" + path + "' mixes pages: page 0 is " + describe(format) +
-                              ", page " + std::to_string(page) + " is " +
-                              describe(page_format_here));
-        read_page(file, format, static_cast<unsigned char*>(stack.data()) + page * slice_bytes);
-    }
-    return stack;
-}
-
 void write_tiff_series(const TiffSeries& series, const Stack& stack) {
-    require_tiff_pixel_type(stack, series.folder);
+    require_tiff_pixel_type(stack.type(), stack.shape(), series.folder);
     const std::int64_t n = stack.shape().n;
     for (const auto& [index, name] : series_members(series.folder, series.prefix, series.suffix))
         if (index < series.first || index >= series.first + n)
@@ -292,19 +245,14 @@ void write_tiff_series(const TiffSeries& series, const Stack& stack) {
 }
 
 void write_multipage_tiff(const std::string& path, const Stack& stack) {
-    require_tiff_pixel_type(stack, path);
-    if (stack.shape().n < 1 || stack.shape().n > UINT16_MAX)
+    require_tiff_pixel_type(stack.type(), stack.shape(), path);
+    if (stack.shape().n < 1 || stack.shape().n > max_tiff_pages)
         throw ShapeError("a multi-page TIFF holds 1 to 65535 pages; cannot write " +
                          stack.shape().to_string() + " to '" + path + "'");
     TemporaryFile temporary(path);
     tiff::File file = tiff::File::create(temporary.path(), stack.bytes() > big_tiff_threshold);
-    const auto pages = static_cast<std::uint16_t>(stack.shape().n);
-    for (std::uint16_t page = 0; page < pages; ++page) {
-        file.set_field(TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
-        file.set_page_number(page, pages);
-        write_page(file, stack, page);
-        file.write_page();
-    }
+    for (std::int64_t page = 0; page < stack.shape().n; ++page)
+        append_page(file, stack, page, page, stack.shape().n);
     file.close();
     temporary.commit();
 }

@@ -8,6 +8,7 @@
 
 #include "io/hdf5.hpp"
 #include "io/temporary_file.hpp"
+#include "io/tool_files.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
 
@@ -45,6 +46,18 @@ void check_output_is_not_an_input(const ToolFile& output, const std::vector<Tool
                               (both_datasets ? "the same dataset as " : "the same file as ") +
                               describe(input) + ": writing it would destroy the input; choose " +
                               "another output");
+    }
+}
+
+void check_folder_is_not_an_input(const ToolFile& folder, const std::vector<ToolFile>& inputs) {
+    for (const ToolFile& input : inputs) {
+        const std::string input_folder =
+            std::filesystem::path(input.file).parent_path().empty()
+                ? std::string(".")
+                : std::filesystem::path(input.file).parent_path().string();
+        if (!same_file(folder.file, input.file) && !same_file(folder.file, input_folder)) continue;
+        throw InvalidArgument(describe(folder) + " is or holds " + describe(input) +
+                              ": writing it would destroy the input; choose another output");
     }
 }
 

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "io/hdf5.hpp"
+#include "stack_check.hpp"
 #include "test_support.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
@@ -20,26 +21,12 @@ namespace {
 namespace fs = std::filesystem;
 using testing::expect_error_naming;
 using testing::folder_entries;
+using testing::random_stack;
+using testing::same_pixels;
 using testing::ScratchDir;
 
 constexpr PixelType all_pixel_types[] = {PixelType::uint8, PixelType::uint16, PixelType::int16,
                                          PixelType::float32, PixelType::float64};
-
-// Random pixels spanning most of the type's range, so that a wrong conversion shows.
-Stack random_stack(StackShape shape, PixelType type, std::uint32_t seed) {
-    float lo = -1.f, hi = 1.f;
-    if (type == PixelType::uint8) lo = 0.f, hi = 255.f;
-    if (type == PixelType::uint16) lo = 0.f, hi = 65535.f;
-    if (type == PixelType::int16) lo = -32768.f, hi = 32767.f;
-    const std::vector<float> values =
-        testing::random_values(static_cast<std::size_t>(shape.pixels()), seed, lo, hi);
-    return Stack::from_float(shape, values.data(), type);
-}
-
-bool same_pixels(const Stack& a, const Stack& b) {
-    return a.type() == b.type() && a.shape() == b.shape() && a.bytes() == b.bytes() &&
-           std::memcmp(a.data(), b.data(), a.bytes()) == 0;
-}
 
 // The part of `whole` a tile read must return, cut out with plain loops.
 Stack cut(const Stack& whole, std::int64_t first, std::int64_t count, std::int64_t y,

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "io/tiff.hpp"
+#include "stack_check.hpp"
 #include "test_support.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
@@ -18,25 +19,12 @@ namespace {
 namespace fs = std::filesystem;
 using testing::expect_error_naming;
 using testing::folder_entries;
+using testing::random_stack;
+using testing::same_pixels;
 using testing::ScratchDir;
 
 constexpr PixelType tiff_pixel_types[] = {PixelType::uint8, PixelType::uint16, PixelType::int16,
                                           PixelType::float32};
-
-Stack random_stack(StackShape shape, PixelType type, std::uint32_t seed) {
-    float lo = -1000.f, hi = 1000.f;
-    if (type == PixelType::uint8) lo = 0.f, hi = 255.f;
-    if (type == PixelType::uint16) lo = 0.f, hi = 65535.f;
-    if (type == PixelType::int16) lo = -32768.f, hi = 32767.f;
-    const std::vector<float> values =
-        testing::random_values(static_cast<std::size_t>(shape.pixels()), seed, lo, hi);
-    return Stack::from_float(shape, values.data(), type);
-}
-
-bool same_pixels(const Stack& a, const Stack& b) {
-    return a.type() == b.type() && a.shape() == b.shape() &&
-           std::memcmp(a.data(), b.data(), a.bytes()) == 0;
-}
 
 TiffSeries recon_series(const std::string& folder) {
     TiffSeries series;
@@ -152,7 +140,8 @@ TEST(TiffSeries, BadFoldersAreNamed) {
     const std::string gap = dir.file("gap");
     write_tiff_series(recon_series(gap), stack);
     fs::remove(fs::path(gap) / "recon_00002.tiff");
-    expect_error_naming<FormatError>([&] { read_tiff_stack(gap); }, {gap, "slice 2", "missing"});
+    expect_error_naming<FormatError>([&] { read_tiff_stack(gap); },
+                                     {gap, "slice 2", "recon_00002.tiff", "missing"});
 
     const std::string other = dir.file("other");
     TiffSeries shifted = recon_series(other);

@@ -101,6 +101,46 @@ TEST(CompareImagesTool, AcceptsTwoDimensionalDatasets) {
     EXPECT_EQ(nlohmann::json::parse(a2d.out).at("psnr"), nlohmann::json::parse(a.out).at("psnr"));
 }
 
+TEST(CompareImagesTool, AcceptsTiffFoldersAndMultiPageTiffsAsEitherInput) {
+    TOMODENOISE_TOOL_OR_SKIP(tool, "compare_images");
+    ScratchDir dir;
+    const StackShape shape{3, 18, 20};
+    const Pair p = make_images(shape);
+    const Stack reference = Stack::from_float(shape, p.reference.data());
+    const Stack test = Stack::from_float(shape, p.test.data());
+    const std::string file = dir.file("pair.h5");
+    tomodenoise::write_hdf5_stack({file, "/clean"}, reference);
+    tomodenoise::write_hdf5_stack({file, "/noisy"}, test);
+    tomodenoise::TiffSeries series;
+    series.folder = dir.file("clean_tiffs");
+    series.prefix = "clean_";
+    tomodenoise::write_tiff_series(series, reference);
+    tomodenoise::write_multipage_tiff(dir.file("noisy.tif"), test);
+    series.folder = dir.file("noisy_tiffs");
+    tomodenoise::write_tiff_series(series, test);
+
+    const auto hdf5 = run_tool(tool, "'" + file + ":/clean' '" + file + ":/noisy'");
+    ASSERT_EQ(hdf5.exit_code, 0) << hdf5.err;
+    const auto want = nlohmann::json::parse(hdf5.out);
+    for (const auto& [ref, tst] : {std::make_pair(dir.file("clean_tiffs"), dir.file("noisy.tif")),
+                                   std::make_pair(file + ":/clean", dir.file("noisy_tiffs")),
+                                   std::make_pair(dir.file("clean_tiffs"), file + ":/noisy")}) {
+        const auto r = run_tool(tool, "'" + ref + "' '" + tst + "'");
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        const auto json = nlohmann::json::parse(r.out);
+        EXPECT_EQ(json.at("test"), tst);
+        for (const char* metric : {"psnr", "ssim", "ssim_uniform7", "mse", "mae", "data_range"})
+            EXPECT_EQ(json.at(metric), want.at(metric)) << ref << " " << tst << " " << metric;
+    }
+
+    // A TIFF folder with a gap is named with its missing file.
+    std::filesystem::remove(std::filesystem::path(dir.file("noisy_tiffs")) / "clean_00001.tiff");
+    const auto gap = run_tool(tool, "'" + file + ":/clean' '" + dir.file("noisy_tiffs") + "'");
+    EXPECT_NE(gap.exit_code, 0);
+    EXPECT_NE(gap.err.find("clean_00001.tiff"), std::string::npos) << gap.err;
+    EXPECT_EQ(std::count(gap.err.begin(), gap.err.end(), '\n'), 1) << gap.err;
+}
+
 TEST(CompareImagesTool, ErrorsAreOneLineNamingTheFile) {
     TOMODENOISE_TOOL_OR_SKIP(tool, "compare_images");
     ScratchDir dir;
