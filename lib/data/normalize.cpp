@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -10,9 +11,20 @@
 
 namespace tomodenoise {
 
+namespace {
+
+// A percent as a person writes it (0.05, 99.95, 1e-07), not std::to_string's 0.050000.
+std::string percent_text(double percent) {
+    std::ostringstream text;
+    text << percent;
+    return text.str();
+}
+
+}  // namespace
+
 double percentile(const float* values, std::size_t count, double percent) {
     if (!(percent >= 0.0 && percent <= 100.0))
-        throw InvalidArgument("percentile " + std::to_string(percent) + " is outside [0, 100]");
+        throw InvalidArgument("percentile " + percent_text(percent) + " is outside [0, 100]");
     std::vector<float> finite;
     finite.reserve(count);
     std::copy_if(values, values + count, std::back_inserter(finite),
@@ -132,14 +144,14 @@ void check_normalization_spec(const NormalizationSpec& spec) {
     if (spec.method != NormalizationMethod::percentile_range) return;
     const auto check_percent = [](double percent, const char* field) {
         if (!(percent >= 0.0 && percent <= 100.0))
-            throw InvalidArgument(std::string(field) + " " + std::to_string(percent) +
+            throw InvalidArgument(std::string(field) + " " + percent_text(percent) +
                                   " is not a percentile in [0, 100]");
     };
     check_percent(spec.low_percent, "low_percent");
     check_percent(spec.high_percent, "high_percent");
     if (!(spec.low_percent < spec.high_percent))
-        throw InvalidArgument("low_percent " + std::to_string(spec.low_percent) +
-                              " is not below high_percent " + std::to_string(spec.high_percent));
+        throw InvalidArgument("low_percent " + percent_text(spec.low_percent) +
+                              " is not below high_percent " + percent_text(spec.high_percent));
 }
 
 namespace {
@@ -362,7 +374,7 @@ StreamingPercentiles::StreamingPercentiles(std::vector<double> percents, std::st
     : state_(std::make_unique<State>()) {
     for (double percent : percents)
         if (!(percent >= 0.0 && percent <= 100.0))
-            throw InvalidArgument(source + ": percentile " + std::to_string(percent) +
+            throw InvalidArgument(source + ": percentile " + percent_text(percent) +
                                   " is outside [0, 100]");
     state_->percents = std::move(percents);
     state_->source = std::move(source);
@@ -422,7 +434,7 @@ std::int64_t StreamingPercentiles::count() const {
 double StreamingPercentiles::value(double percent) const {
     const State& s = *state_;
     if (std::find(s.percents.begin(), s.percents.end(), percent) == s.percents.end())
-        throw InvalidArgument(s.source + ": percentile " + std::to_string(percent) +
+        throw InvalidArgument(s.source + ": percentile " + percent_text(percent) +
                               " was not asked for");
     if (s.passes == 0)
         throw InvalidArgument(s.source + ": percentiles need a finished pass over the data");

@@ -164,36 +164,44 @@ json recipe_json(const ModelRecipe& recipe) {
             {"normalization", normalization}};
 }
 
-// `object[key]`, which must be present; `where` names the file and attribute.
-const json& recipe_field(const json& object, const std::string& key, const std::string& where) {
+// `object[prefix + key]`, which must be present: `where` names the file and attribute, `prefix`
+// the enclosing field ("normalization.").
+const json& recipe_field(const json& object, const std::string& key, const std::string& where,
+                         const std::string& prefix = "") {
     if (!object.is_object())
-        throw FormatError(where + ": expected a JSON object, got " + object.dump().substr(0, 80));
+        throw FormatError(where + ": " +
+                          (prefix.empty() ? "" : "field '" + prefix.substr(0, prefix.size() - 1) +
+                                                     "': ") +
+                          "expected a JSON object, got " + object.dump().substr(0, 80));
     const auto it = object.find(key);
-    if (it == object.end()) throw FormatError(where + ": field '" + key + "' is missing");
+    if (it == object.end())
+        throw FormatError(where + ": field '" + prefix + key + "' is missing");
     return *it;
 }
 
 // An enumerated field: a string that `parse` knows.
 template <typename Parse>
 auto recipe_name(const json& object, const std::string& key, const std::string& where,
-                 Parse parse) {
-    const json& value = recipe_field(object, key, where);
+                 Parse parse, const std::string& prefix = "") {
+    const json& value = recipe_field(object, key, where, prefix);
     if (!value.is_string())
-        throw FormatError(where + ": field '" + key + "' must be a string, got " +
+        throw FormatError(where + ": field '" + prefix + key + "' must be a string, got " +
                           value.dump().substr(0, 80));
     try {
         return parse(value.get<std::string>());
     } catch (const InvalidArgument& e) {
-        throw FormatError(where + ": field '" + key + "': " + e.what());
+        throw FormatError(where + ": field '" + prefix + key + "': " + e.what());
     }
 }
 
+constexpr const char* normalization_prefix = "normalization.";
+
 double recipe_percent(const json& object, const std::string& key, const std::string& where) {
-    const json& value = recipe_field(object, key, where);
+    const json& value = recipe_field(object, key, where, normalization_prefix);
     // NaN and infinities are written as null by JSON; neither is a percentile.
     if (!value.is_number() || !std::isfinite(value.get<double>()))
-        throw FormatError(where + ": field 'normalization." + key + "' must be a finite number, got " +
-                          value.dump().substr(0, 80));
+        throw FormatError(where + ": field '" + normalization_prefix + key +
+                          "' must be a finite number, got " + value.dump().substr(0, 80));
     return value.get<double>();
 }
 
@@ -223,9 +231,8 @@ ModelRecipe parse_recipe(const std::string& text, const std::string& where) {
     recipe.inference = recipe_name(root, "inference", where, parse_inference_method);
     recipe.splits = integer("splits");
     const json& normalization = recipe_field(root, "normalization", where);
-    const std::string normalization_where = where + ": field 'normalization'";
-    recipe.normalization.method =
-        recipe_name(normalization, "method", normalization_where, parse_normalization_method);
+    recipe.normalization.method = recipe_name(normalization, "method", where,
+                                              parse_normalization_method, normalization_prefix);
     if (recipe.normalization.method == NormalizationMethod::percentile_range) {
         recipe.normalization.low_percent = recipe_percent(normalization, "low_percent", where);
         recipe.normalization.high_percent = recipe_percent(normalization, "high_percent", where);
