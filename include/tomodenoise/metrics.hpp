@@ -64,7 +64,7 @@ StackMetrics compare_stacks(const Stack& reference, const Stack& test, double da
 /// (|R| + |T|). A class in neither map has NaN in `iou` and `dice` and is left out of the
 /// means.
 struct SegmentationMetrics {
-    std::vector<double> iou, dice;                          ///< per class
+    std::vector<double> iou, dice;                            ///< per class
     std::vector<std::int64_t> reference_pixels, test_pixels;  ///< per class
     double mean_iou = 0, mean_dice = 0;  ///< over the classes present in either map
 };

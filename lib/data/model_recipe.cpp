@@ -23,13 +23,20 @@ constexpr InferenceMethod inference_methods[] = {InferenceMethod::single_pass,
 
 std::string to_string(TrainingMode mode) {
     switch (mode) {
-    case TrainingMode::unknown: return "unknown";
-    case TrainingMode::supervised: return "supervised";
-    case TrainingMode::n2n: return "n2n";
-    case TrainingMode::n2s: return "n2s";
-    case TrainingMode::seg: return "seg";
-    case TrainingMode::gan: return "gan";
-    case TrainingMode::n2i: return "n2i";
+        case TrainingMode::unknown:
+            return "unknown";
+        case TrainingMode::supervised:
+            return "supervised";
+        case TrainingMode::n2n:
+            return "n2n";
+        case TrainingMode::n2s:
+            return "n2s";
+        case TrainingMode::seg:
+            return "seg";
+        case TrainingMode::gan:
+            return "gan";
+        case TrainingMode::n2i:
+            return "n2i";
     }
     return "unknown";
 }
@@ -45,8 +52,10 @@ TrainingMode parse_training_mode(const std::string& name) {
 
 std::string to_string(InferenceMethod method) {
     switch (method) {
-    case InferenceMethod::single_pass: return "single_pass";
-    case InferenceMethod::j_invariant: return "j_invariant";
+        case InferenceMethod::single_pass:
+            return "single_pass";
+        case InferenceMethod::j_invariant:
+            return "j_invariant";
     }
     return "unknown";
 }
@@ -65,9 +74,8 @@ bool operator==(const ModelRecipe& a, const ModelRecipe& b) {
         (a.normalization.method != NormalizationMethod::percentile_range ||
          (a.normalization.low_percent == b.normalization.low_percent &&
           a.normalization.high_percent == b.normalization.high_percent));
-    return same_normalization && a.mode == b.mode && a.depth == b.depth &&
-           a.classes == b.classes && a.mask_width == b.mask_width &&
-           a.inference == b.inference && a.splits == b.splits;
+    return same_normalization && a.mode == b.mode && a.depth == b.depth && a.classes == b.classes &&
+           a.mask_width == b.mask_width && a.inference == b.inference && a.splits == b.splits;
 }
 
 ModelRecipe default_recipe(std::int64_t input_channels) {
@@ -79,9 +87,9 @@ ModelRecipe default_recipe(std::int64_t input_channels) {
 void check_recipe(const ModelRecipe& recipe, std::int64_t input_channels,
                   std::int64_t output_channels) {
     if (recipe.depth != input_channels)
-        refuse("depth", recipe.depth,
-               "does not match the network's " + std::to_string(input_channels) +
-                   " input channel(s)");
+        refuse(
+            "depth", recipe.depth,
+            "does not match the network's " + std::to_string(input_channels) + " input channel(s)");
     if (recipe.mode == TrainingMode::seg) {
         if (recipe.classes < 2 || recipe.classes != output_channels)
             refuse("classes", recipe.classes,
@@ -92,9 +100,9 @@ void check_recipe(const ModelRecipe& recipe, std::int64_t input_channels,
     }
     if (recipe.mode == TrainingMode::n2s) {
         if (recipe.mask_width < 2 || recipe.mask_width > max_recipe_mask_width)
-            refuse("mask_width", recipe.mask_width,
-                   "of an n2s model must be between 2 and " +
-                       std::to_string(max_recipe_mask_width));
+            refuse(
+                "mask_width", recipe.mask_width,
+                "of an n2s model must be between 2 and " + std::to_string(max_recipe_mask_width));
     } else if (recipe.mask_width != 0) {
         refuse("mask_width", recipe.mask_width, "must be 0 for mode " + to_string(recipe.mode));
     }

@@ -125,9 +125,12 @@ Normalization normalize(float* values, const StackShape& shape, const NormalizeO
 
 std::string to_string(NormalizationMethod method) {
     switch (method) {
-    case NormalizationMethod::none: return "none";
-    case NormalizationMethod::percentile_range: return "percentile_range";
-    case NormalizationMethod::mean_std: return "mean_std";
+        case NormalizationMethod::none:
+            return "none";
+        case NormalizationMethod::percentile_range:
+            return "percentile_range";
+        case NormalizationMethod::mean_std:
+            return "mean_std";
     }
     return "unknown";
 }
@@ -180,18 +183,19 @@ Normalization fit_normalization(const NormalizationSpec& spec, const float* valu
                                 std::size_t count, const std::string& source) {
     check_normalization_spec(spec);
     switch (spec.method) {
-    case NormalizationMethod::none: return Normalization{};
-    case NormalizationMethod::percentile_range:
-        if (find_non_finite(values, count).count == static_cast<std::int64_t>(count))
-            throw InvalidArgument(source + ": no finite value among " + std::to_string(count) +
-                                  " to fit a percentile_range normalization to");
-        return percentile_range_map(percentile(values, count, spec.low_percent),
-                                    percentile(values, count, spec.high_percent));
-    case NormalizationMethod::mean_std: {
-        RunningMoments moments;
-        moments.add(values, count);
-        return mean_std_map(moments, source);
-    }
+        case NormalizationMethod::none:
+            return Normalization{};
+        case NormalizationMethod::percentile_range:
+            if (find_non_finite(values, count).count == static_cast<std::int64_t>(count))
+                throw InvalidArgument(source + ": no finite value among " + std::to_string(count) +
+                                      " to fit a percentile_range normalization to");
+            return percentile_range_map(percentile(values, count, spec.low_percent),
+                                        percentile(values, count, spec.high_percent));
+        case NormalizationMethod::mean_std: {
+            RunningMoments moments;
+            moments.add(values, count);
+            return mean_std_map(moments, source);
+        }
     }
     throw InvalidArgument(source + ": unknown normalization method");
 }
@@ -292,10 +296,10 @@ struct StreamingPercentiles::State {
     int passes = 0;
     std::int64_t count = 0, second_count = 0;
     float min = 0.f, max = 0.f;
-    std::vector<std::uint64_t> coarse;                   // first pass
-    std::vector<Rank> ranks;                             // sorted by rank, no duplicates
-    std::vector<std::uint32_t> fine_bin_ids;             // second pass: the bins refined
-    std::vector<std::vector<std::uint64_t>> fine_counts; // and their counts per float number
+    std::vector<std::uint64_t> coarse;                    // first pass
+    std::vector<Rank> ranks;                              // sorted by rank, no duplicates
+    std::vector<std::uint32_t> fine_bin_ids;              // second pass: the bins refined
+    std::vector<std::vector<std::uint64_t>> fine_counts;  // and their counts per float number
 
     // The position of `percent` among the order statistics, as percentile() computes it.
     std::pair<std::int64_t, double> position(double percent) const {
@@ -314,8 +318,7 @@ struct StreamingPercentiles::State {
 };
 
 void StreamingPercentiles::State::finish_first_pass() {
-    if (count == 0)
-        throw InvalidArgument(source + ": no finite value to take percentiles of");
+    if (count == 0) throw InvalidArgument(source + ": no finite value to take percentiles of");
     std::vector<std::int64_t> needed;
     for (double percent : percents) {
         const auto [below, fraction] = position(percent);
@@ -335,8 +338,8 @@ void StreamingPercentiles::State::finish_first_pass() {
         at.in_bin = static_cast<std::int64_t>(coarse[bin]);
         // Spread evenly over the bin's values that lie within the extremes.
         const double low = std::max<double>(from_ordered_key(bin << fine_bits), min);
-        const double high = std::min<double>(from_ordered_key((bin << fine_bits) | (fine_bins - 1)),
-                                              max);
+        const double high =
+            std::min<double>(from_ordered_key((bin << fine_bits) | (fine_bins - 1)), max);
         at.estimate = r == 0           ? min
                       : r == count - 1 ? max
                                        : low + (static_cast<double>(r - seen) + 0.5) /
@@ -405,7 +408,8 @@ void StreamingPercentiles::add(const float* values, std::size_t count) {
             ++s.second_count;
             const std::uint32_t key = ordered_key(v);
             for (std::size_t b = 0; b < bins; ++b)
-                if (s.fine_bin_ids[b] == key >> fine_bits) ++s.fine_counts[b][key & (fine_bins - 1)];
+                if (s.fine_bin_ids[b] == key >> fine_bits)
+                    ++s.fine_counts[b][key & (fine_bins - 1)];
         }
     } else {
         throw InvalidArgument(s.source + ": its percentiles need no more than two passes");
@@ -460,9 +464,12 @@ StreamingNormalizationFit::StreamingNormalizationFit(const NormalizationSpec& sp
 
 bool StreamingNormalizationFit::needs_pass() const {
     switch (spec_.method) {
-    case NormalizationMethod::none: return false;
-    case NormalizationMethod::percentile_range: return passes_ < 2;
-    case NormalizationMethod::mean_std: return passes_ < 1;
+        case NormalizationMethod::none:
+            return false;
+        case NormalizationMethod::percentile_range:
+            return passes_ < 2;
+        case NormalizationMethod::mean_std:
+            return passes_ < 1;
     }
     return false;
 }

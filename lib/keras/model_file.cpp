@@ -154,14 +154,10 @@ json recipe_json(const ModelRecipe& recipe) {
         normalization["low_percent"] = recipe.normalization.low_percent;
         normalization["high_percent"] = recipe.normalization.high_percent;
     }
-    return {{"version", recipe_version},
-            {"mode", to_string(recipe.mode)},
-            {"depth", recipe.depth},
-            {"classes", recipe.classes},
-            {"mask_width", recipe.mask_width},
-            {"inference", to_string(recipe.inference)},
-            {"splits", recipe.splits},
-            {"normalization", normalization}};
+    return {{"version", recipe_version},       {"mode", to_string(recipe.mode)},
+            {"depth", recipe.depth},           {"classes", recipe.classes},
+            {"mask_width", recipe.mask_width}, {"inference", to_string(recipe.inference)},
+            {"splits", recipe.splits},         {"normalization", normalization}};
 }
 
 // `object[prefix + key]`, which must be present: `where` names the file and attribute, `prefix`
@@ -169,20 +165,19 @@ json recipe_json(const ModelRecipe& recipe) {
 const json& recipe_field(const json& object, const std::string& key, const std::string& where,
                          const std::string& prefix = "") {
     if (!object.is_object())
-        throw FormatError(where + ": " +
-                          (prefix.empty() ? "" : "field '" + prefix.substr(0, prefix.size() - 1) +
-                                                     "': ") +
-                          "expected a JSON object, got " + object.dump().substr(0, 80));
+        throw FormatError(
+            where + ": " +
+            (prefix.empty() ? "" : "field '" + prefix.substr(0, prefix.size() - 1) + "': ") +
+            "expected a JSON object, got " + object.dump().substr(0, 80));
     const auto it = object.find(key);
-    if (it == object.end())
-        throw FormatError(where + ": field '" + prefix + key + "' is missing");
+    if (it == object.end()) throw FormatError(where + ": field '" + prefix + key + "' is missing");
     return *it;
 }
 
 // An enumerated field: a string that `parse` knows.
 template <typename Parse>
-auto recipe_name(const json& object, const std::string& key, const std::string& where,
-                 Parse parse, const std::string& prefix = "") {
+auto recipe_name(const json& object, const std::string& key, const std::string& where, Parse parse,
+                 const std::string& prefix = "") {
     const json& value = recipe_field(object, key, where, prefix);
     if (!value.is_string())
         throw FormatError(where + ": field '" + prefix + key + "' must be a string, got " +

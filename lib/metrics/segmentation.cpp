@@ -32,8 +32,8 @@ SegmentationMetrics overlap(const Label* reference, const Label* test, std::size
         if (value < 0 || value >= classes)
             throw InvalidArgument("segmentation_metrics: the " + std::string(map) +
                                   " label map holds label " + std::to_string(value) + " at " +
-                                  pixel(i) + ", outside 0.." + std::to_string(classes - 1) +
-                                  " (" + std::to_string(classes) + " classes)");
+                                  pixel(i) + ", outside 0.." + std::to_string(classes - 1) + " (" +
+                                  std::to_string(classes) + " classes)");
         return static_cast<std::size_t>(value);
     };
     SegmentationMetrics m;
@@ -96,19 +96,20 @@ SegmentationMetrics segmentation_metrics(const Stack& reference, const Stack& te
     };
     const auto count = static_cast<std::size_t>(shape.pixels());
     switch (reference.type()) {
-    case PixelType::uint8:
-        return overlap(reference.as<std::uint8_t>(), test.as<std::uint8_t>(), count, classes,
-                       pixel);
-    case PixelType::uint16:
-        return overlap(reference.as<std::uint16_t>(), test.as<std::uint16_t>(), count, classes,
-                       pixel);
-    case PixelType::int16:
-        return overlap(reference.as<std::int16_t>(), test.as<std::int16_t>(), count, classes,
-                       pixel);
-    default:
-        throw InvalidArgument("segmentation_metrics: label maps must hold integers (uint8, "
-                              "uint16, int16), these are " +
-                              to_string(reference.type()));
+        case PixelType::uint8:
+            return overlap(reference.as<std::uint8_t>(), test.as<std::uint8_t>(), count, classes,
+                           pixel);
+        case PixelType::uint16:
+            return overlap(reference.as<std::uint16_t>(), test.as<std::uint16_t>(), count, classes,
+                           pixel);
+        case PixelType::int16:
+            return overlap(reference.as<std::int16_t>(), test.as<std::int16_t>(), count, classes,
+                           pixel);
+        default:
+            throw InvalidArgument(
+                "segmentation_metrics: label maps must hold integers (uint8, "
+                "uint16, int16), these are " +
+                to_string(reference.type()));
     }
 }
 

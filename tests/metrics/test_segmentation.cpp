@@ -124,8 +124,8 @@ TEST(SegmentationMetrics, ClearErrors) {
         [&] { segmentation_metrics(negative.data(), negative.data(), 2, 3); }, {"label -1"});
     expect_error_naming<InvalidArgument>(
         [&] { segmentation_metrics(good.data(), good.data(), good.size(), 0); }, {"classes 0"});
-    expect_error_naming<ShapeError>(
-        [&] { segmentation_metrics(good.data(), good.data(), 0, 3); }, {"count 0"});
+    expect_error_naming<ShapeError>([&] { segmentation_metrics(good.data(), good.data(), 0, 3); },
+                                    {"count 0"});
 
     Stack a({2, 3, 4}, PixelType::uint8), b({2, 4, 3}, PixelType::uint8);
     expect_error_naming<ShapeError>([&] { segmentation_metrics(a, b, 2); },

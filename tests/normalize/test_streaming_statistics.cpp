@@ -96,8 +96,8 @@ TEST(StreamingPercentiles, FirstPassWithinItsBoundAndSecondEqualsPercentile) {
         for (double percent : percents) {
             const double exact = percentile(data.values.data(), data.values.size(), percent);
             const auto [low, high] = neighbours(data.values, percent);
-            const double bound = std::ldexp(std::max(std::abs(low), std::abs(high)), -11) +
-                                 std::ldexp(1.0, -137);
+            const double bound =
+                std::ldexp(std::max(std::abs(low), std::abs(high)), -11) + std::ldexp(1.0, -137);
             const double estimate = streaming.value(percent);
             EXPECT_LE(std::abs(estimate - exact), bound) << percent;
             if (percent == 0.0 || percent == 100.0) {
@@ -146,8 +146,7 @@ TEST(StreamingPercentiles, RefusesWhatItCannotAnswer) {
     expect_error_naming<InvalidArgument>([&] { streaming.value(50.0); }, {"vol", "50"});
     // A second pass over other data cannot give exact values of either.
     streaming.add(values.data(), values.size() - 1);
-    expect_error_naming<InvalidArgument>([&] { streaming.finish_pass(); },
-                                         {"vol", "second pass"});
+    expect_error_naming<InvalidArgument>([&] { streaming.finish_pass(); }, {"vol", "second pass"});
 
     StreamingPercentiles shifted({5.0, 95.0}, "vol");
     shifted.add(values.data(), values.size());
@@ -331,13 +330,12 @@ TEST(NormalizationSpec, ChecksNameTheField) {
                                          {"low_percent", "-1"});
     spec.low_percent = 0.5;
     spec.high_percent = nan;
-    expect_error_naming<InvalidArgument>([&] { check_normalization_spec(spec); },
-                                         {"high_percent"});
+    expect_error_naming<InvalidArgument>([&] { check_normalization_spec(spec); }, {"high_percent"});
     spec.high_percent = 0.5;
     expect_error_naming<InvalidArgument>([&] { check_normalization_spec(spec); },
                                          {"low_percent", "high_percent"});
-    expect_error_naming<InvalidArgument>(
-        [&] { fit_normalization(spec, nullptr, 0, "v"); }, {"low_percent"});
+    expect_error_naming<InvalidArgument>([&] { fit_normalization(spec, nullptr, 0, "v"); },
+                                         {"low_percent"});
     expect_error_naming<InvalidArgument>([&] { StreamingNormalizationFit(spec, "v"); },
                                          {"low_percent"});
     // Percentiles of the other methods are unused.
