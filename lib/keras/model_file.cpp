@@ -168,7 +168,7 @@ const json& recipe_field(const json& object, const std::string& key, const std::
         throw FormatError(
             where + ": " +
             (prefix.empty() ? "" : "field '" + prefix.substr(0, prefix.size() - 1) + "': ") +
-            "expected a JSON object, got " + object.dump().substr(0, 80));
+            "expected a JSON object, got " + brief(object));
     const auto it = object.find(key);
     if (it == object.end()) throw FormatError(where + ": field '" + prefix + key + "' is missing");
     return *it;
@@ -181,7 +181,7 @@ auto recipe_name(const json& object, const std::string& key, const std::string& 
     const json& value = recipe_field(object, key, where, prefix);
     if (!value.is_string())
         throw FormatError(where + ": field '" + prefix + key + "' must be a string, got " +
-                          value.dump().substr(0, 80));
+                          brief(value));
     try {
         return parse(value.get<std::string>());
     } catch (const InvalidArgument& e) {
@@ -196,7 +196,7 @@ double recipe_percent(const json& object, const std::string& key, const std::str
     // NaN and infinities are written as null by JSON; neither is a percentile.
     if (!value.is_number() || !std::isfinite(value.get<double>()))
         throw FormatError(where + ": field '" + normalization_prefix + key +
-                          "' must be a finite number, got " + value.dump().substr(0, 80));
+                          "' must be a finite number, got " + brief(value));
     return value.get<double>();
 }
 
