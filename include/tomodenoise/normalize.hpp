@@ -2,7 +2,9 @@
 /// @file
 /// Preparing float data for a network and mapping results back: non-finite values found (an
 /// error by default) or replaced, outliers clipped at percentiles, and min-max or mean/std
-/// scaling whose parameters are recorded so that outputs map back to input units.
+/// scaling whose parameters are recorded so that outputs map back to input units; the same maps
+/// fitted to a whole volume held in memory or fed slab by slab (streaming percentiles and
+/// moments), for the normalization a model's recipe names.
 
 #include <cstddef>
 #include <cstdint>
