@@ -295,7 +295,8 @@ struct StreamingPercentiles::State {
     std::string source;
     int passes = 0;
     std::int64_t count = 0, second_count = 0;
-    float min = 0.f, max = 0.f;
+    // The extremes of the finite values (read once count > 0).
+    float min = std::numeric_limits<float>::infinity(), max = -min;
     std::vector<std::uint64_t> coarse;                    // first pass
     std::vector<Rank> ranks;                              // sorted by rank, no duplicates
     std::vector<std::uint32_t> fine_bin_ids;              // second pass: the bins refined
@@ -391,15 +392,20 @@ StreamingPercentiles& StreamingPercentiles::operator=(StreamingPercentiles&&) no
 void StreamingPercentiles::add(const float* values, std::size_t count) {
     State& s = *state_;
     if (s.passes == 0) {
-        const bool histogram = !s.coarse.empty();
+        std::uint64_t* histogram = s.coarse.empty() ? nullptr : s.coarse.data();
+        std::int64_t finite = 0;
+        float low = s.min, high = s.max;
         for (std::size_t i = 0; i < count; ++i) {
             const float v = values[i];
             if (!std::isfinite(v)) continue;
-            s.min = s.count == 0 ? v : std::min(s.min, v);
-            s.max = s.count == 0 ? v : std::max(s.max, v);
-            ++s.count;
-            if (histogram) ++s.coarse[ordered_key(v) >> fine_bits];
+            low = std::min(low, v);
+            high = std::max(high, v);
+            ++finite;
+            if (histogram) ++histogram[ordered_key(v) >> fine_bits];
         }
+        s.count += finite;
+        s.min = low;
+        s.max = high;
     } else if (s.passes == 1) {
         const std::size_t bins = s.fine_bin_ids.size();
         for (std::size_t i = 0; i < count; ++i) {
