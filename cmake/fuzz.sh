@@ -102,8 +102,10 @@ run_fuzzer() {
 
 status=0
 # Inputs that once crashed a target (tests/fuzz/regressions/) are seeds of both, so every run
-# checks them again.
-run_fuzzer fuzz_model_loader "$shared"/models/keras/*.h5 tests/fuzz/regressions/* || status=1
+# checks them again; tests/fuzz/seeds/ holds model files with what ../shared's lack (a
+# tomodenoise_recipe attribute).
+run_fuzzer fuzz_model_loader "$shared"/models/keras/*.h5 tests/fuzz/seeds/* \
+  tests/fuzz/regressions/* || status=1
 run_fuzzer fuzz_hdf5_stack "$shared"/fixtures/*.h5 tests/fuzz/regressions/* || status=1
 run_fuzzer fuzz_tiff_stack tests/fuzz/seeds/*.tiff || status=1
 exit $status

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// Image quality metrics: PSNR, SSIM (Gaussian and 7x7 uniform windows), MSE and MAE, per
-/// slice of float images (N, H, W) and averaged over the slices.
+/// slice of float images (N, H, W) and averaged over the slices; IoU and Dice of segmentations.
 ///
 /// Every metric compares a `test` image against a `reference` (the clean image). PSNR and
 /// SSIM need the data range R of the images (for images in [0, 1], R = 1); identical images
@@ -58,5 +58,28 @@ StackMetrics compare_stacks(const float* reference, const float* test, const Sta
 /// The same for stacks of any pixel type (converted to float). Throws ShapeError naming both
 /// shapes when they differ.
 StackMetrics compare_stacks(const Stack& reference, const Stack& test, double data_range);
+
+/// Overlap of a segmentation (`test`) with its reference, per class c in 0..classes-1, where
+/// R and T are the pixels each map labels c: IoU = |R and T| / |R or T|, Dice = 2 |R and T| /
+/// (|R| + |T|). A class in neither map has NaN in `iou` and `dice` and is left out of the
+/// means.
+struct SegmentationMetrics {
+    std::vector<double> iou, dice;                            ///< per class
+    std::vector<std::int64_t> reference_pixels, test_pixels;  ///< per class
+    double mean_iou = 0, mean_dice = 0;  ///< over the classes present in either map
+};
+
+/// IoU and Dice of `count` labels of each map, counted exactly. Throws ShapeError for `count`
+/// 0, InvalidArgument for `classes` outside 1..65536 and for a label outside 0..classes-1,
+/// naming the map (reference or test), the flat index and the label.
+SegmentationMetrics segmentation_metrics(const std::uint8_t* reference, const std::uint8_t* test,
+                                         std::size_t count, std::int64_t classes);
+SegmentationMetrics segmentation_metrics(const std::int32_t* reference, const std::int32_t* test,
+                                         std::size_t count, std::int64_t classes);
+/// The same for label stacks of an integer pixel type (uint8, uint16, int16; InvalidArgument
+/// for a float type), a label outside the classes named by (slice, row, col). Throws ShapeError
+/// naming both shapes when they differ.
+SegmentationMetrics segmentation_metrics(const Stack& reference, const Stack& test,
+                                         std::int64_t classes);
 
 }  // namespace tomodenoise

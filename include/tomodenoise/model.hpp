@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "tomodenoise/recipe.hpp"
 #include "tomodenoise/threads.hpp"
 
 namespace tomodenoise {
@@ -34,16 +35,24 @@ public:
     /// Loads `path`. Throws IoError when the file cannot be read and FormatError naming the
     /// file, layer and class (or weight and dims) for content it cannot use: sizes beyond
     /// sane limits or disagreeing with the stored weights (refused before allocating),
-    /// fields of the wrong type, NaN or infinite weights; InvalidArgument naming the field for
-    /// `options` out of range.
+    /// fields of the wrong type, NaN or infinite weights, a damaged recipe (naming its field,
+    /// see recipe()); InvalidArgument naming the field for `options` out of range.
     static Model load(const std::string& path, const ApplyOptions& options = {});
 
     Model(Model&&) noexcept;
     Model& operator=(Model&&) noexcept;
     ~Model();
 
-    /// Writes the model in Keras's HDF5 layout (complete or not at all).
+    /// Writes the model in Keras's HDF5 layout (complete or not at all), with its recipe as
+    /// the root attribute `tomodenoise_recipe` (JSON; Keras loads the file without minding it).
     void save(const std::string& path);
+
+    /// How the model is meant to be applied: as recorded in its file by training, or
+    /// default_recipe(input_channels()) for a file without one and for a model made in memory.
+    const ModelRecipe& recipe() const;
+    /// Replaces the recipe that save() records. InvalidArgument naming the field when
+    /// check_recipe refuses it for this network.
+    void set_recipe(const ModelRecipe& recipe);
 
     std::int64_t input_channels() const;
     std::int64_t output_channels() const;

@@ -8,6 +8,7 @@
 #include "tomodenoise/metrics.hpp"
 #include "tomodenoise/model.hpp"
 #include "tomodenoise/normalize.hpp"
+#include "tomodenoise/recipe.hpp"
 #include "tomodenoise/simulate.hpp"
 #include "tomodenoise/stack.hpp"
 #include "tomodenoise/threads.hpp"

@@ -31,6 +31,7 @@ Model::Impl::Impl(Network net, const ApplyOptions& options, std::vector<Network>
                           std::to_string(network.input_names().size()) + " and " +
                           std::to_string(network.output_names().size()));
     multiple = downsampling_factor(network);
+    recipe = default_recipe(network.input_channels(0));
     const int total = options.threads > 0 ? options.threads : omp_get_max_threads();
     const int per_image = std::max(1, total / int(more.size() + 1));
     for (auto& copy : more)
@@ -66,15 +67,31 @@ Model Model::load(const std::string& path, const ApplyOptions& options) {
     Network net = load_network(path);
     std::vector<Network> copies;
     for (int i = 1; i < options.parallel_images; ++i) copies.push_back(load_network(path));
+    std::unique_ptr<Impl> impl;
     try {
-        return Model(std::make_unique<Impl>(std::move(net), options, std::move(copies)));
+        impl = std::make_unique<Impl>(std::move(net), options, std::move(copies));
     } catch (const FormatError& e) {
         throw FormatError(path + ": " + e.what());
     }
+    impl->recipe = read_recipe(path, impl->network);
+    return Model(std::move(impl));
 }
 
 void Model::save(const std::string& path) {
-    save_network(path, impl_->network);
+    save_network(path, impl_->network, nullptr, &impl_->recipe);
+}
+
+const ModelRecipe& Model::recipe() const {
+    return impl_->recipe;
+}
+
+void Model::set_recipe(const ModelRecipe& recipe) {
+    try {
+        check_recipe(recipe, input_channels(), output_channels());
+    } catch (const InvalidArgument& e) {
+        throw InvalidArgument(std::string("ModelRecipe: ") + e.what());
+    }
+    impl_->recipe = recipe;
 }
 
 std::int64_t Model::input_channels() const {
@@ -82,11 +99,7 @@ std::int64_t Model::input_channels() const {
 }
 
 std::int64_t Model::output_channels() const {
-    const auto& nodes = impl_->network.nodes();
-    const auto name = impl_->network.output_names().at(0);
-    for (const auto& node : nodes)
-        if (node.name == name) return node.dims.c;
-    return 0;
+    return tomodenoise::output_channels(impl_->network);
 }
 
 std::int64_t Model::size_multiple() const {

@@ -33,6 +33,7 @@ struct Model::Impl : ModelReplica {
     Impl(Network net, const ApplyOptions& options, std::vector<Network> copies = {});
 
     std::int64_t multiple = 1;
+    ModelRecipe recipe;         // default_recipe of the network until loaded or set
     int threads_per_image = 0;  // 0: the default (all cores), for single-image calls
     std::vector<std::unique_ptr<ModelReplica>> copies;
     std::unique_ptr<tbb::task_arena> arena;  // one worker per replica

@@ -14,10 +14,6 @@
 
 namespace tomodenoise {
 
-namespace {
-
-using json = nlohmann::json;
-
 // At most this many characters of a JSON value in a message.
 constexpr std::size_t quoted_json_chars = 60;
 
@@ -26,6 +22,10 @@ std::string brief(const nlohmann::json& value) {
     if (text.size() > quoted_json_chars) text = text.substr(0, quoted_json_chars) + "...";
     return text;
 }
+
+namespace {
+
+using json = nlohmann::json;
 
 // config[key], or FormatError naming the file, layer and key.
 const json& field(const json& config, const char* key, const std::string& where) {

@@ -21,6 +21,9 @@ constexpr std::int64_t max_keras_channels = 65536;
 constexpr std::int64_t max_keras_window = 64;
 constexpr std::int64_t max_keras_input_size = std::int64_t(1) << 20;
 
+/// `value` as JSON text for a message, cut to 60 characters.
+std::string brief(const nlohmann::json& value);
+
 /// `object[key]` as a string, `fallback` when absent or null. Throws FormatError naming
 /// `where` and the key when `object` is no JSON object or the value no string.
 std::string keras_string(const nlohmann::json& object, const char* key, const std::string& where,

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "io/hdf5.hpp"
 #include "io/temporary_file.hpp"
@@ -146,7 +148,95 @@ void write_optimizer(const hdf5::File& file, Network& network, const Optimizer& 
     hdf5::write_string_list_attribute(file, optimizer_group, "weight_names", names);
 }
 
-void write_file(const std::string& path, Network& network, const Optimizer* optimizer) {
+json recipe_json(const ModelRecipe& recipe) {
+    json normalization = {{"method", to_string(recipe.normalization.method)}};
+    if (recipe.normalization.method == NormalizationMethod::percentile_range) {
+        normalization["low_percent"] = recipe.normalization.low_percent;
+        normalization["high_percent"] = recipe.normalization.high_percent;
+    }
+    return {{"version", recipe_version},       {"mode", to_string(recipe.mode)},
+            {"depth", recipe.depth},           {"classes", recipe.classes},
+            {"mask_width", recipe.mask_width}, {"inference", to_string(recipe.inference)},
+            {"splits", recipe.splits},         {"normalization", normalization}};
+}
+
+// `object[prefix + key]`, which must be present: `where` names the file and attribute, `prefix`
+// the enclosing field ("normalization.").
+const json& recipe_field(const json& object, const std::string& key, const std::string& where,
+                         const std::string& prefix = "") {
+    if (!object.is_object())
+        throw FormatError(
+            where + ": " +
+            (prefix.empty() ? "" : "field '" + prefix.substr(0, prefix.size() - 1) + "': ") +
+            "expected a JSON object, got " + brief(object));
+    const auto it = object.find(key);
+    if (it == object.end()) throw FormatError(where + ": field '" + prefix + key + "' is missing");
+    return *it;
+}
+
+// An enumerated field: a string that `parse` knows.
+template <typename Parse>
+auto recipe_name(const json& object, const std::string& key, const std::string& where, Parse parse,
+                 const std::string& prefix = "") {
+    const json& value = recipe_field(object, key, where, prefix);
+    if (!value.is_string())
+        throw FormatError(where + ": field '" + prefix + key + "' must be a string, got " +
+                          brief(value));
+    try {
+        return parse(value.get<std::string>());
+    } catch (const InvalidArgument& e) {
+        throw FormatError(where + ": field '" + prefix + key + "': " + e.what());
+    }
+}
+
+constexpr const char* normalization_prefix = "normalization.";
+
+double recipe_percent(const json& object, const std::string& key, const std::string& where) {
+    const json& value = recipe_field(object, key, where, normalization_prefix);
+    // NaN and infinities are written as null by JSON; neither is a percentile.
+    if (!value.is_number() || !std::isfinite(value.get<double>()))
+        throw FormatError(where + ": field '" + normalization_prefix + key +
+                          "' must be a finite number, got " + brief(value));
+    return value.get<double>();
+}
+
+ModelRecipe parse_recipe(const std::string& text, const std::string& where) {
+    json root;
+    try {
+        root = json::parse(text);
+    } catch (const json::exception& e) {
+        throw FormatError(where + ": not valid JSON (" + e.what() + ")");
+    }
+    const std::int64_t version =
+        keras_integer(recipe_field(root, "version", where), "field 'version'", where, 1,
+                      std::numeric_limits<std::int64_t>::max());
+    if (version > recipe_version)
+        throw FormatError(where + ": field 'version' is " + std::to_string(version) +
+                          ", newer than the " + std::to_string(recipe_version) +
+                          " this library reads");
+    const auto integer = [&](const char* key) {
+        return keras_integer(recipe_field(root, key, where), std::string("field '") + key + "'",
+                             where, 0, max_keras_channels);
+    };
+    ModelRecipe recipe;
+    recipe.mode = recipe_name(root, "mode", where, parse_training_mode);
+    recipe.depth = integer("depth");
+    recipe.classes = integer("classes");
+    recipe.mask_width = integer("mask_width");
+    recipe.inference = recipe_name(root, "inference", where, parse_inference_method);
+    recipe.splits = integer("splits");
+    const json& normalization = recipe_field(root, "normalization", where);
+    recipe.normalization.method = recipe_name(normalization, "method", where,
+                                              parse_normalization_method, normalization_prefix);
+    if (recipe.normalization.method == NormalizationMethod::percentile_range) {
+        recipe.normalization.low_percent = recipe_percent(normalization, "low_percent", where);
+        recipe.normalization.high_percent = recipe_percent(normalization, "high_percent", where);
+    }
+    return recipe;
+}
+
+void write_file(const std::string& path, Network& network, const Optimizer* optimizer,
+                const ModelRecipe* recipe) {
     auto file = hdf5::File::create(path);
     hdf5::write_string_attribute(file, "/", "model_config", model_config(network).dump(),
                                  hdf5::StringStorage::variable);
@@ -181,6 +271,9 @@ void write_file(const std::string& path, Network& network, const Optimizer* opti
         hdf5::write_string_list_attribute(file, group, "weight_names", weight_names);
     }
     if (optimizer) write_optimizer(file, network, *optimizer);
+    if (recipe)
+        hdf5::write_string_attribute(file, "/", recipe_attribute, recipe_json(*recipe).dump(),
+                                     hdf5::StringStorage::variable);
     file.close();
 }
 
@@ -316,10 +409,43 @@ void read_keras_layer_weights(const hdf5::File& file, const std::string& group, 
     }
 }
 
-void save_network(const std::string& path, Network& network, const Optimizer* optimizer) {
+void save_network(const std::string& path, Network& network, const Optimizer* optimizer,
+                  const ModelRecipe* recipe) {
+    if (recipe) {
+        try {
+            check_recipe(*recipe, network.input_channels(0), output_channels(network));
+        } catch (const InvalidArgument& e) {
+            throw InvalidArgument(path + ": the model's recipe: " + e.what());
+        }
+    }
     TemporaryFile temporary(path);
-    write_file(temporary.path(), network, optimizer);
+    write_file(temporary.path(), network, optimizer, recipe);
     temporary.commit();
+}
+
+ModelRecipe read_recipe(const std::string& path, const Network& network) {
+    const std::int64_t inputs = network.input_channels(0), outputs = output_channels(network);
+    const auto file = hdf5::File::open_read(path);
+    if (!hdf5::attribute_exists(file, "/", recipe_attribute)) return default_recipe(inputs);
+    const std::string where = path + ": attribute " + recipe_attribute;
+    const ModelRecipe recipe =
+        parse_recipe(hdf5::read_string_attribute(file, "/", recipe_attribute), where);
+    try {
+        check_recipe(recipe, inputs, outputs);
+    } catch (const InvalidArgument& e) {
+        throw FormatError(where + ": " + e.what());
+    }
+    return recipe;
+}
+
+std::int64_t output_channels(const Network& network, std::size_t i) {
+    const auto names = network.output_names();
+    if (i >= names.size())
+        throw InvalidArgument("the network has " + std::to_string(names.size()) +
+                              " output(s), no output " + std::to_string(i));
+    for (const auto& node : network.nodes())
+        if (node.name == names[i]) return node.dims.c;
+    throw InvalidArgument("the network has no node named after its output '" + names[i] + "'");
 }
 
 KerasInputShape keras_input_shape(const std::string& path, std::size_t i) {

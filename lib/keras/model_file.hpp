@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/network.hpp"
+#include "tomodenoise/recipe.hpp"
 #include "train/optimizer.hpp"
 
 namespace tomodenoise {
@@ -17,11 +18,28 @@ namespace hdf5 {
 class File;
 }
 
+/// The root attribute holding a model's ModelRecipe as JSON (beside Keras's model_config, which
+/// Keras reads without minding it), and the version of its layout this library writes and reads.
+constexpr const char* recipe_attribute = "tomodenoise_recipe";
+constexpr std::int64_t recipe_version = 1;
+
 /// Writes `network` (architecture and weights) and, when given, `optimizer`'s configuration
 /// (root attribute training_config) and state (optimizer_weights/<Type>/<layer>/<weight>/<slot>:0
-/// in Keras's axis order, and optimizer_weights/<Type>/iter:0) to `path`. The file appears only
-/// once complete: it is written under a temporary name in the same folder and renamed.
-void save_network(const std::string& path, Network& network, const Optimizer* optimizer = nullptr);
+/// in Keras's axis order, and optimizer_weights/<Type>/iter:0) and `recipe` (root attribute
+/// recipe_attribute) to `path`. The file appears only once complete: it is written under a
+/// temporary name in the same folder and renamed. InvalidArgument naming the field, before
+/// anything is written, for a recipe check_recipe refuses for this network.
+void save_network(const std::string& path, Network& network, const Optimizer* optimizer = nullptr,
+                  const ModelRecipe* recipe = nullptr);
+
+/// The recipe stored in `path` for `network` (as loaded from it), or default_recipe for a file
+/// without one (Keras's own, the published TomoGAN models). Throws FormatError naming the file
+/// and the field for a recipe that is not valid JSON, lacks a field, has a field of the wrong
+/// type or an unknown name, a newer version, or values check_recipe refuses for `network`.
+ModelRecipe read_recipe(const std::string& path, const Network& network);
+
+/// Channels of `network`'s output `i`, as last built.
+std::int64_t output_channels(const Network& network, std::size_t i = 0);
 
 /// Reads a network saved by save_network or by Keras (2.2.4-tf, 2.3.0-tf, 2.4). Its parameters
 /// are allocated for the input size in the file (or 64x64 when the size is free) and hold the
