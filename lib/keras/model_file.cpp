@@ -146,7 +146,8 @@ void write_optimizer(const hdf5::File& file, Network& network, const Optimizer& 
     hdf5::write_string_list_attribute(file, optimizer_group, "weight_names", names);
 }
 
-void write_file(const std::string& path, Network& network, const Optimizer* optimizer) {
+void write_file(const std::string& path, Network& network, const Optimizer* optimizer,
+                const std::map<std::string, std::string>& root_attributes) {
     auto file = hdf5::File::create(path);
     hdf5::write_string_attribute(file, "/", "model_config", model_config(network).dump(),
                                  hdf5::StringStorage::variable);
@@ -181,6 +182,8 @@ void write_file(const std::string& path, Network& network, const Optimizer* opti
         hdf5::write_string_list_attribute(file, group, "weight_names", weight_names);
     }
     if (optimizer) write_optimizer(file, network, *optimizer);
+    for (const auto& [name, value] : root_attributes)
+        hdf5::write_string_attribute(file, "/", name, value, hdf5::StringStorage::variable);
     file.close();
 }
 
@@ -316,9 +319,10 @@ void read_keras_layer_weights(const hdf5::File& file, const std::string& group, 
     }
 }
 
-void save_network(const std::string& path, Network& network, const Optimizer* optimizer) {
+void save_network(const std::string& path, Network& network, const Optimizer* optimizer,
+                  const std::map<std::string, std::string>& root_attributes) {
     TemporaryFile temporary(path);
-    write_file(temporary.path(), network, optimizer);
+    write_file(temporary.path(), network, optimizer, root_attributes);
     temporary.commit();
 }
 

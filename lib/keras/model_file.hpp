@@ -5,6 +5,7 @@
 // optimizer_weights, as Keras does), so Keras loads what we save and we load Keras models.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,10 @@ class File;
 /// (root attribute training_config) and state (optimizer_weights/<Type>/<layer>/<weight>/<slot>:0
 /// in Keras's axis order, and optimizer_weights/<Type>/iter:0) to `path`. The file appears only
 /// once complete: it is written under a temporary name in the same folder and renamed.
-void save_network(const std::string& path, Network& network, const Optimizer* optimizer = nullptr);
+/// `root_attributes` (name -> text) are written as string attributes of the file's root, in
+/// the same file: what a caller records beside the model (a training state).
+void save_network(const std::string& path, Network& network, const Optimizer* optimizer = nullptr,
+                  const std::map<std::string, std::string>& root_attributes = {});
 
 /// Reads a network saved by save_network or by Keras (2.2.4-tf, 2.3.0-tf, 2.4). Its parameters
 /// are allocated for the input size in the file (or 64x64 when the size is free) and hold the
