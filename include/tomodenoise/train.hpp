@@ -57,7 +57,7 @@ struct TrainingData {
     Stack test_inputs, test_targets;
     /// How messages name the four stacks (read_training_file: their dataset addresses); an
     /// empty name stands for "TrainingData::inputs" and so on.
-    std::string inputs_name, targets_name, test_inputs_name, test_targets_name;
+    std::string inputs_name = {}, targets_name = {}, test_inputs_name = {}, test_targets_name = {};
 };
 
 /// Reads `file`'s datasets of `layout` as float32 (converted from their stored pixel type, so
