@@ -40,8 +40,9 @@ std::string duration(double seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Trains a denoising or segmentation network on an HDF5 training file and saves "
-                 "it as Keras HDF5"};
+    CLI::App app{
+        "Trains a denoising or segmentation network on an HDF5 training file and saves "
+        "it as Keras HDF5"};
     app.footer(
         "NaN or infinite values in the training file are an error. Training stops (exit 1) as\n"
         "soon as the loss or a weight is NaN or infinite; --out then keeps the last good\n"
@@ -50,10 +51,8 @@ int main(int argc, char** argv) {
     std::string data, out, arch, mode = "supervised", loss = "mse", mask_mode = "zero";
     TrainOptions options;
     bool noise2noise = false;
-    app.add_option("--data", data, "training file (layout per --mode, see the header)")
-        ->required();
-    app.add_option("--out", out,
-                   "checkpoint and final model (may be --resume's, not --data's)")
+    app.add_option("--data", data, "training file (layout per --mode, see the header)")->required();
+    app.add_option("--out", out, "checkpoint and final model (may be --resume's, not --data's)")
         ->required();
     app.add_option("--mode", mode, "what to learn")
         ->check(CLI::IsMember({"supervised", "n2n", "n2s", "seg"}))
@@ -100,8 +99,7 @@ int main(int argc, char** argv) {
     app.add_option("--loss", loss, "loss of supervised and n2n")
         ->check(CLI::IsMember({"mse", "l1"}))
         ->capture_default_str();
-    app.add_option("--mask-width", options.mask_width,
-                   "n2s: period of the grid of hidden pixels")
+    app.add_option("--mask-width", options.mask_width, "n2s: period of the grid of hidden pixels")
         ->check(CLI::Range(2, 16))
         ->capture_default_str();
     app.add_option("--mask-mode", mask_mode,
@@ -160,8 +158,7 @@ int main(int argc, char** argv) {
                                          {{"--data", data, ""}, {"--out", out, ""}});
         options.checkpoint = out;
         tool::doing("reading the training data '" + data + "'");
-        const TrainingData training_data =
-            read_training_file(data, training_layout(options.mode));
+        const TrainingData training_data = read_training_file(data, training_layout(options.mode));
 
         if (!options.resume.empty()) tool::doing("loading the model '" + options.resume + "'");
         // Named after this tool's option; train_denoiser finds the folder ready.
@@ -194,10 +191,10 @@ int main(int argc, char** argv) {
             const double eta = p.iterations_per_second > 0
                                    ? double(p.iterations - p.iteration) / p.iterations_per_second
                                    : 0;
-            std::printf("step %lld/%lld: loss %.6g, %.2f steps/s, ETA %s, waiting for data %.0f%%\n",
-                        static_cast<long long>(p.iteration), static_cast<long long>(p.iterations),
-                        p.loss, p.iterations_per_second, duration(eta).c_str(),
-                        100 * p.data_wait_fraction);
+            std::printf(
+                "step %lld/%lld: loss %.6g, %.2f steps/s, ETA %s, waiting for data %.0f%%\n",
+                static_cast<long long>(p.iteration), static_cast<long long>(p.iterations), p.loss,
+                p.iterations_per_second, duration(eta).c_str(), 100 * p.data_wait_fraction);
             std::fflush(stdout);
         };
         callbacks.on_validation = [&](const TrainingValidation& v) {

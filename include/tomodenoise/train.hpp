@@ -149,10 +149,10 @@ struct TrainOptions {
 
 /// How fast training runs, after every step.
 struct TrainingProgress {
-    std::int64_t iteration = 0;   ///< steps done, counting those before a resume
-    std::int64_t iterations = 0;  ///< total steps
-    double loss = 0;              ///< this step's
-    double seconds = 0;           ///< this run's wall time so far
+    std::int64_t iteration = 0;        ///< steps done, counting those before a resume
+    std::int64_t iterations = 0;       ///< total steps
+    double loss = 0;                   ///< this step's
+    double seconds = 0;                ///< this run's wall time so far
     double iterations_per_second = 0;  ///< this run's steps over its time
     /// Fraction of this run's time the steps waited for their batch (prefetched on TBB while
     /// the previous step computes).

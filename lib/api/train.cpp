@@ -5,8 +5,8 @@
 
 #include "tomodenoise/train.hpp"
 
-#include <nlohmann/json.hpp>
 #include <signal.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -100,8 +100,8 @@ void check_options(const TrainOptions& options) {
         throw out_of_bounds("classes", "between 2 and 255", std::to_string(options.classes));
     if (!options.class_weights.empty()) {
         if (options.class_weights.size() != std::size_t(options.classes))
-            throw out_of_bounds("class_weights", "one weight per class (" +
-                                                     std::to_string(options.classes) + ")",
+            throw out_of_bounds("class_weights",
+                                "one weight per class (" + std::to_string(options.classes) + ")",
                                 std::to_string(options.class_weights.size()) + " weights");
         for (const float weight : options.class_weights)
             if (!(std::isfinite(weight) && weight >= 0))
@@ -158,8 +158,7 @@ json read_training_state(const std::string& path) {
         state.at("sampler").at("seed").get<std::uint32_t>();
         return state;
     } catch (const json::exception& e) {
-        throw FormatError(path + ": malformed " + training_state_attribute + " (" + e.what() +
-                          ")");
+        throw FormatError(path + ": malformed " + training_state_attribute + " (" + e.what() + ")");
     }
 }
 
@@ -199,20 +198,28 @@ TrainingMode parse_training_mode(const std::string& name, const std::string& opt
 
 std::string to_string(TrainingMode mode) {
     switch (mode) {
-    case TrainingMode::supervised: return "supervised";
-    case TrainingMode::n2n: return "n2n";
-    case TrainingMode::n2s: return "n2s";
-    case TrainingMode::seg: return "seg";
+        case TrainingMode::supervised:
+            return "supervised";
+        case TrainingMode::n2n:
+            return "n2n";
+        case TrainingMode::n2s:
+            return "n2s";
+        case TrainingMode::seg:
+            return "seg";
     }
     return "?";
 }
 
 TrainingLayout training_layout(TrainingMode mode) {
     switch (mode) {
-    case TrainingMode::supervised: return TrainingLayout::tomogan;
-    case TrainingMode::n2n: return TrainingLayout::noise2noise;
-    case TrainingMode::n2s: return TrainingLayout::noise2self;
-    case TrainingMode::seg: return TrainingLayout::segmentation;
+        case TrainingMode::supervised:
+            return TrainingLayout::tomogan;
+        case TrainingMode::n2n:
+            return TrainingLayout::noise2noise;
+        case TrainingMode::n2s:
+            return TrainingLayout::noise2self;
+        case TrainingMode::seg:
+            return TrainingLayout::segmentation;
     }
     return TrainingLayout::tomogan;
 }
@@ -233,11 +240,14 @@ TrainingData read_training_file(const std::string& file, TrainingLayout layout) 
     };
     const Names names = [&]() -> Names {
         switch (layout) {
-        case TrainingLayout::noise2noise: return {"/train_a", "/train_b", "/test_a", "/test_clean"};
-        case TrainingLayout::noise2self: return {"/train_ns", nullptr, "/test_ns", "/test_gt"};
-        case TrainingLayout::segmentation:
-            return {"/train_ns", "/train_labels", "/test_ns", "/test_labels"};
-        case TrainingLayout::tomogan: break;
+            case TrainingLayout::noise2noise:
+                return {"/train_a", "/train_b", "/test_a", "/test_clean"};
+            case TrainingLayout::noise2self:
+                return {"/train_ns", nullptr, "/test_ns", "/test_gt"};
+            case TrainingLayout::segmentation:
+                return {"/train_ns", "/train_labels", "/test_ns", "/test_labels"};
+            case TrainingLayout::tomogan:
+                break;
         }
         return {"/train_ns", "/train_gt", "/test_ns", "/test_gt"};
     }();
@@ -295,8 +305,7 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
     plan.options = options;
     plan.sampler_seed = options.seed;
     TrainOptions& resolved = plan.options;
-    DenoiserArchitecture architecture =
-        options.architecture.value_or(DenoiserArchitecture::cnn);
+    DenoiserArchitecture architecture = options.architecture.value_or(DenoiserArchitecture::cnn);
     Network network;
     json state = nullptr;
     if (!options.resume.empty()) {
@@ -315,8 +324,8 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
                                                  options.resume + ": training state architecture");
         if (options.architecture && *options.architecture != model_architecture)
             throw InvalidArgument("TrainOptions::architecture " + to_string(*options.architecture) +
-                                  " disagrees with the resumed model " + options.resume +
-                                  ", a " + to_string(model_architecture));
+                                  " disagrees with the resumed model " + options.resume + ", a " +
+                                  to_string(model_architecture));
         architecture = model_architecture;
         if (!state.is_null() && state["mode"].get<std::string>() != to_string(options.mode))
             throw InvalidArgument("TrainOptions::mode " + to_string(options.mode) +
@@ -382,11 +391,11 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
     }
     if (outcome.stopped) {
         const int signal_number = stop_signal.load();
-        throw TrainingInterrupted(
-            std::string("training stopped by signal ") + std::to_string(signal_number) +
-                " after step " + std::to_string(outcome.summary.iteration) + "; " + kept() +
-                (saved >= 0 ? " (resume from it)" : ""),
-            signal_number, outcome.summary.iteration);
+        throw TrainingInterrupted(std::string("training stopped by signal ") +
+                                      std::to_string(signal_number) + " after step " +
+                                      std::to_string(outcome.summary.iteration) + "; " + kept() +
+                                      (saved >= 0 ? " (resume from it)" : ""),
+                                  signal_number, outcome.summary.iteration);
     }
 
     ApplyOptions apply_options;
@@ -404,9 +413,9 @@ void apply_j_invariant(Model& model, const float* input, std::int64_t n, std::in
         throw InvalidArgument("Noise2Self tile origin (" + std::to_string(row0) + ", " +
                               std::to_string(col0) + ") must not be negative");
     const std::int64_t channels = model.input_channels(), outputs = model.output_channels();
-    j_invariant_inference(
-        [&](const float* in, float* out) { model.apply(in, n, h, w, out); }, input, n, channels,
-        outputs, h, w, mask_width, mask_mode, row0, col0, output);
+    j_invariant_inference([&](const float* in, float* out) { model.apply(in, n, h, w, out); },
+                          input, n, channels, outputs, h, w, mask_width, mask_mode, row0, col0,
+                          output);
 }
 
 }  // namespace tomodenoise

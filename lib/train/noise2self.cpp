@@ -13,8 +13,7 @@ void hide_grid(const float* src, std::int64_t h, std::int64_t w, std::int64_t ro
     for (std::int64_t r = 0; r < h; ++r) {
         if ((row0 + r) % width != phase_row) continue;
         for (std::int64_t c = 0; c < w; ++c) {
-            if (!is_masked(row0 + r, col0 + c, phase_row, phase_col, width))
-                continue;
+            if (!is_masked(row0 + r, col0 + c, phase_row, phase_col, width)) continue;
             if (mask) mask[r * w + c] = 1.0f;
             if (mode == MaskMode::zero) {
                 dst[r * w + c] = 0.0f;
@@ -58,7 +57,8 @@ void j_invariant_inference(const std::function<void(const float*, float*)>& appl
                     if ((row0 + r) % width != pr) continue;
                     for (std::int64_t c = 0; c < w; ++c)
                         if (is_masked(row0 + r, col0 + c, pr, pc, width))
-                            output[i * plane + r * w + c] = pass[std::size_t(i * plane + r * w + c)];
+                            output[i * plane + r * w + c] =
+                                pass[std::size_t(i * plane + r * w + c)];
                 }
         }
     }

@@ -12,8 +12,7 @@
 
 namespace tomodenoise {
 
-inline bool is_masked(std::int64_t row, std::int64_t col, int phase_row, int phase_col,
-                      int width) {
+inline bool is_masked(std::int64_t row, std::int64_t col, int phase_row, int phase_col, int width) {
     return row % width == phase_row && col % width == phase_col;
 }
 

@@ -102,13 +102,13 @@ void expect_finite_weights(const Network& network, std::int64_t iteration) {
 double objective(const TrainOptions& options, const Tensor& out, const PatchBatch& batch,
                  Tensor& grad) {
     switch (options.mode) {
-    case TrainingMode::n2s:
-        return masked_mean_squared_error_loss(out, batch.target, batch.mask, &grad);
-    case TrainingMode::seg:
-        return sparse_softmax_crossentropy(out, batch.target, options.class_weights, &grad);
-    case TrainingMode::supervised:
-    case TrainingMode::n2n:
-        break;
+        case TrainingMode::n2s:
+            return masked_mean_squared_error_loss(out, batch.target, batch.mask, &grad);
+        case TrainingMode::seg:
+            return sparse_softmax_crossentropy(out, batch.target, options.class_weights, &grad);
+        case TrainingMode::supervised:
+        case TrainingMode::n2n:
+            break;
     }
     return options.loss == TrainingLoss::l1 ? mean_absolute_error_loss(out, batch.target, &grad)
                                             : mean_squared_error_loss(out, batch.target, &grad);
@@ -199,21 +199,20 @@ public:
         const std::int64_t out_channels = seg ? options_.classes : 1;
         const auto& sh = data_.test_inputs.shape();
         const std::int64_t plane = sh.h * sh.w;
-        const std::vector<float> out =
-            apply_to_slices(ctx_, network_, data_.test_inputs, options_.depth, out_channels,
-                            multiple_);
+        const std::vector<float> out = apply_to_slices(ctx_, network_, data_.test_inputs,
+                                                       options_.depth, out_channels, multiple_);
         const float* targets = data_.test_targets.as<float>();
         std::vector<float> image(std::size_t(sh.pixels()));
         if (seg) {
             double loss = 0;
             for (std::int64_t i = 0; i < sh.n; ++i) {
-                const Tensor logits = Tensor::view(const_cast<float*>(out.data()) +
-                                                       i * out_channels * plane,
-                                                   Dims{1, out_channels, sh.h, sh.w});
-                const Tensor labels = Tensor::view(const_cast<float*>(targets) + i * plane,
-                                                   Dims{1, 1, sh.h, sh.w});
-                loss += sparse_softmax_crossentropy(logits, labels, options_.class_weights,
-                                                    nullptr);
+                const Tensor logits =
+                    Tensor::view(const_cast<float*>(out.data()) + i * out_channels * plane,
+                                 Dims{1, out_channels, sh.h, sh.w});
+                const Tensor labels =
+                    Tensor::view(const_cast<float*>(targets) + i * plane, Dims{1, 1, sh.h, sh.w});
+                loss +=
+                    sparse_softmax_crossentropy(logits, labels, options_.class_weights, nullptr);
                 for (std::int64_t p = 0; p < plane; ++p) {
                     const float* first = out.data() + i * out_channels * plane + p;
                     std::int64_t best = 0;
@@ -239,8 +238,8 @@ public:
         }
         if (!std::isfinite(v.test_loss))
             throw NumericalError("training diverged: the test loss after step " +
-                                 std::to_string(iteration) + " is " +
-                                 std::to_string(v.test_loss) + divergence_causes);
+                                 std::to_string(iteration) + " is " + std::to_string(v.test_loss) +
+                                 divergence_causes);
         if (!options_.snapshots.empty()) {
             char name[32];
             std::snprintf(name, sizeof name, "iter_%07lld.png", static_cast<long long>(iteration));
@@ -256,13 +255,12 @@ private:
     void append_csv_row(const TrainingValidation& v) const {
         const std::string& path = options_.validation_csv;
         std::error_code ec;
-        const bool fresh = !std::filesystem::exists(path, ec) ||
-                           std::filesystem::file_size(path, ec) == 0;
+        const bool fresh =
+            !std::filesystem::exists(path, ec) || std::filesystem::file_size(path, ec) == 0;
         std::ofstream csv(path, std::ios::app);
         const bool seg = options_.mode == TrainingMode::seg;
         if (fresh) {
-            csv << "iteration,train_loss,test_loss,"
-                << (seg ? "mean_iou,mean_dice" : "psnr,ssim");
+            csv << "iteration,train_loss,test_loss," << (seg ? "mean_iou,mean_dice" : "psnr,ssim");
             for (std::size_t k = 0; k < v.iou.size(); ++k) csv << ",iou_" << k;
             for (std::size_t k = 0; k < v.dice.size(); ++k) csv << ",dice_" << k;
             csv << "\n";
@@ -273,8 +271,7 @@ private:
         for (const double x : v.dice) csv << "," << x;
         csv << "\n";
         csv.flush();
-        if (!csv)
-            throw IoError("TrainOptions::validation_csv '" + path + "': cannot append a row");
+        if (!csv) throw IoError("TrainOptions::validation_csv '" + path + "': cannot append a row");
     }
 
     Context& ctx_;
@@ -288,8 +285,8 @@ private:
 
 std::int64_t steps_per_epoch(const TrainOptions& options, const StackShape& shape) {
     if (options.steps_per_epoch > 0) return options.steps_per_epoch;
-    const std::int64_t per_image = std::max<std::int64_t>(
-        1, (shape.h / options.patch) * (shape.w / options.patch));
+    const std::int64_t per_image =
+        std::max<std::int64_t>(1, (shape.h / options.patch) * (shape.w / options.patch));
     return std::max<std::int64_t>(1, shape.n * per_image / options.batch);
 }
 
@@ -355,7 +352,8 @@ std::vector<float> apply_to_slices(Context& ctx, Network& network, const Stack& 
     std::vector<float> out(std::size_t(sh.n * out_channels * plane));
     for (std::int64_t i = 0; i < sh.n; ++i) {
         for (int c = 0; c < depth; ++c) {
-            const float* slice = inputs.as<float>() + reflect_index(i + c - depth / 2, sh.n) * plane;
+            const float* slice =
+                inputs.as<float>() + reflect_index(i + c - depth / 2, sh.n) * plane;
             std::copy(slice, slice + plane, in.begin() + c * plane);
         }
         forward_padded(ctx, network, in.data(), Dims{1, depth, sh.h, sh.w}, out_channels, multiple,
@@ -406,7 +404,8 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
     double loss_sum = 0, waited = 0;
     std::int64_t losses = 0;
     const auto validate = [&] {
-        TrainingValidation v = validator.validate(iteration, losses ? loss_sum / double(losses) : 0);
+        TrainingValidation v =
+            validator.validate(iteration, losses ? loss_sum / double(losses) : 0);
         v.seconds = summary.seconds;
         loss_sum = 0;
         losses = 0;

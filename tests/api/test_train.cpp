@@ -104,8 +104,8 @@ TEST(TrainApi, TrainsFromMemoryCheckpointsEveryEpochAndReportsInOrder) {
     Model model = train_denoiser(data, options, callbacks);
 
     EXPECT_EQ(events, (std::vector<std::string>{"start", "step 1/6", "step 2/6", "step 3/6",
-                                                "validation 3", "step 4/6", "step 5/6",
-                                                "step 6/6", "validation 6", "end 0..6"}));
+                                                "validation 3", "step 4/6", "step 5/6", "step 6/6",
+                                                "validation 6", "end 0..6"}));
     EXPECT_EQ(saved_iterations(options.checkpoint), 2 * 3);
     for (const char* name : {"iter_0000003.png", "iter_0000006.png"})
         EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(options.snapshots) / name))
@@ -155,8 +155,7 @@ void expect_same_training_state(const std::string& a, const std::string& b) {
             << "parameter " << k;
     const auto sa = adam_a.state(), sb = adam_b.state();
     ASSERT_EQ(sa.size(), sb.size());
-    for (std::size_t k = 0; k < sa.size(); ++k)
-        ASSERT_EQ(sa[k].values, sb[k].values) << sa[k].name;
+    for (std::size_t k = 0; k < sa.size(); ++k) ASSERT_EQ(sa[k].values, sb[k].values) << sa[k].name;
 }
 
 TEST(TrainApi, ResumedRunsEndBitForBitAsUninterruptedOnes) {
@@ -231,14 +230,14 @@ TEST(TrainApi, ArchitectureOrDepthDisagreeingWithTheResumedModelAreNamed) {
     options.resume = options.checkpoint;
     options.iterations = 2;
     options.depth = 1;
-    expect_error_naming<InvalidArgument>([&] { train_denoiser(data, options); },
-                                         {"TrainOptions::depth 1", "3 input channels",
-                                          options.checkpoint});
+    expect_error_naming<InvalidArgument>(
+        [&] { train_denoiser(data, options); },
+        {"TrainOptions::depth 1", "3 input channels", options.checkpoint});
     options.depth = 0;  // the model's
     options.architecture = DenoiserArchitecture::unet;
-    expect_error_naming<InvalidArgument>([&] { train_denoiser(data, options); },
-                                         {"TrainOptions::architecture unet", "a cnn",
-                                          options.checkpoint});
+    expect_error_naming<InvalidArgument>(
+        [&] { train_denoiser(data, options); },
+        {"TrainOptions::architecture unet", "a cnn", options.checkpoint});
     options.architecture.reset();
     options.mode = TrainingMode::n2s;
     expect_error_naming<InvalidArgument>([&] { train_denoiser(data, options); },
@@ -311,8 +310,14 @@ TEST(TrainApi, OptionsOutOfBoundsAreNamedBeforeAnyWork) {
         {[](TrainOptions& o) { o.levels = 0; }, "TrainOptions::levels"},
         {[](TrainOptions& o) { o.mask_width = 1; }, "TrainOptions::mask_width"},
         {[](TrainOptions& o) { o.classes = 1; }, "TrainOptions::classes"},
-        {[](TrainOptions& o) { o.class_weights = {1, -1}; }, "TrainOptions::class_weights"},
-        {[](TrainOptions& o) { o.class_weights = {1, 1, 1}; }, "TrainOptions::class_weights"},
+        {[](TrainOptions& o) {
+             o.class_weights = {1, -1};
+         },
+         "TrainOptions::class_weights"},
+        {[](TrainOptions& o) {
+             o.class_weights = {1, 1, 1};
+         },
+         "TrainOptions::class_weights"},
         {[](TrainOptions& o) { o.validate_every = -1; }, "TrainOptions::validate_every"},
         {[](TrainOptions& o) { o.checkpoint_every = -1; }, "TrainOptions::checkpoint_every"},
     };

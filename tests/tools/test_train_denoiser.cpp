@@ -5,8 +5,8 @@
 
 #include <chrono>
 #include <filesystem>
-#include <thread>
 #include <limits>
+#include <thread>
 
 #include "io/hdf5.hpp"
 #include "keras/model_file.hpp"
@@ -52,9 +52,9 @@ TEST(TrainDenoiser, TrainsSavesEveryEpochAndResumes) {
     EXPECT_EQ(loaded.output_channels(), 1);
 
     // --epochs is a total: the resumed run trains the third epoch.
-    const ToolRun resumed = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) +
-                                               " --resume " + quoted(model) + common +
-                                               " --epochs 3");
+    const ToolRun resumed =
+        run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) + " --resume " +
+                           quoted(model) + common + " --epochs 3");
     ASSERT_EQ(resumed.exit_code, 0) << resumed.output();
     EXPECT_NE(resumed.out.find("trained steps 20..30"), std::string::npos) << resumed.out;
     Network net = load_network(model);
@@ -252,9 +252,10 @@ TEST(TrainDenoiser, SigtermCheckpointsAndAResumedRunEndsAsAnUninterruptedOne) {
     const std::string common = " --threads 1 --batch 2 --patch 16 --seed 5 --arch unet --levels 2";
     // Checkpoints every 3 steps; far more steps than run before the signal.
     const std::string err_file = dir.file("err");
-    const pid_t pid = start_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) +
-                                           common + " --iters 100000 --checkpoint-every 3 " +
-                                           "--val-every 100000 --max-seconds 120",
+    const pid_t pid = start_tool(tool,
+                                 "--data " + quoted(data) + " --out " + quoted(model) + common +
+                                     " --iters 100000 --checkpoint-every 3 " +
+                                     "--val-every 100000 --max-seconds 120",
                                  err_file);
     for (int waited_ms = 0; waited_ms < 120000 && !std::filesystem::exists(model); ++waited_ms)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -292,8 +293,8 @@ TEST(TrainDenoiser, ModesFindTheirDatasetsAndBadOptionsAreNamed) {
     TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
     ScratchDir dir;
     const std::string data = small_training_file(dir), model = dir.file("model.h5");
-    const std::string base = "--data " + quoted(data) + " --out " + quoted(model) +
-                             " --iters 2 --batch 1";
+    const std::string base =
+        "--data " + quoted(data) + " --out " + quoted(model) + " --iters 2 --batch 1";
     struct Case {
         std::string arguments;
         int exit_code;
@@ -305,7 +306,9 @@ TEST(TrainDenoiser, ModesFindTheirDatasetsAndBadOptionsAreNamed) {
         {" --patch 64", 1, {"patch 64", "/train_ns", "(2, 32, 32)"}},
         {" --depth 2 --patch 16", 2, {"--depth 2", "odd"}},
         {" --depth 3 --patch 16", 1, {"depth", "/train_ns", "got 3"}},
-        {" --mode seg --classes 3 --class-weights 1,2 --patch 16", 2, {"--class-weights", "--classes 3"}},
+        {" --mode seg --classes 3 --class-weights 1,2 --patch 16",
+         2,
+         {"--class-weights", "--classes 3"}},
         {" --mode fancy --patch 16", 2, {"--mode"}},
         {" --mask-mode blur --patch 16", 2, {"--mask-mode"}},
     };
@@ -318,7 +321,8 @@ TEST(TrainDenoiser, ModesFindTheirDatasetsAndBadOptionsAreNamed) {
         EXPECT_FALSE(std::filesystem::exists(model));
     }
     // n2s trains on /train_ns alone; seg on simulate_dataset's segmentation layout.
-    ToolRun run = run_tool(tool, base + " --patch 16 --mode n2s --mask-width 3 --mask-mode interpolate");
+    ToolRun run =
+        run_tool(tool, base + " --patch 16 --mode n2s --mask-width 3 --mask-mode interpolate");
     EXPECT_EQ(run.exit_code, 0) << run.output();
     SimulationOptions sim;
     sim.kind = SimulationKind::seg;

@@ -87,14 +87,16 @@ protected:
         forward_padded(ctx_, network_, input.data(), Dims{n, 3, h, w}, 1, 1, padded, out.data());
         return out;
     }
-    std::vector<float> j_invariant(const std::vector<float>& input, std::int64_t n,
-                                   std::int64_t h, std::int64_t w, MaskMode mode,
-                                   std::int64_t row0, std::int64_t col0) {
+    std::vector<float> j_invariant(const std::vector<float>& input, std::int64_t n, std::int64_t h,
+                                   std::int64_t w, MaskMode mode, std::int64_t row0,
+                                   std::int64_t col0) {
         std::vector<float> out(std::size_t(n * h * w));
-        j_invariant_inference([&](const float* in, float* o) {
-            const auto got = run(std::vector<float>(in, in + n * 3 * h * w), n, h, w);
-            std::copy(got.begin(), got.end(), o);
-        }, input.data(), n, 3, 1, h, w, 3, mode, row0, col0, out.data());
+        j_invariant_inference(
+            [&](const float* in, float* o) {
+                const auto got = run(std::vector<float>(in, in + n * 3 * h * w), n, h, w);
+                std::copy(got.begin(), got.end(), o);
+            },
+            input.data(), n, 3, 1, h, w, 3, mode, row0, col0, out.data());
         return out;
     }
     Context ctx_{1};

@@ -76,8 +76,8 @@ TrainerPlan plan_of(int iterations, int batch, std::int64_t patch) {
 TEST(Trainer, LearnsToDenoiseSimulatedShapes) {
     const TrainingData data = shapes_data(8, 48, 3, 0.2);
     const auto& t = data.test_inputs;
-    const double noisy_mse =
-        mean_squared_error(data.test_targets.as<float>(), t.as<float>(), std::size_t(t.shape().pixels()));
+    const double noisy_mse = mean_squared_error(data.test_targets.as<float>(), t.as<float>(),
+                                                std::size_t(t.shape().pixels()));
 
     Context ctx;
     Network net = small_denoiser();
@@ -174,15 +174,21 @@ TEST(Trainer, RejectsMismatchedStacksPatchAndDepth) {
     Adam adam(named_parameters(net));
     const Stack a({2, 16, 16}, PixelType::float32), b({3, 16, 16}, PixelType::float32);
     expect_error_naming<ShapeError>(
-        [&] { run_trainer(ctx, net, adam, {a, b, {}, {}}, plan_of(1, 1, 8), {}, {}); },
+        [&] {
+            run_trainer(ctx, net, adam, {a, b, {}, {}}, plan_of(1, 1, 8), {}, {});
+        },
         {"TrainingData::inputs", "TrainingData::targets", "(3, 16, 16)"});
     expect_error_naming<InvalidArgument>(
-        [&] { run_trainer(ctx, net, adam, {a, a, {}, {}}, plan_of(1, 1, 32), {}, {}); },
+        [&] {
+            run_trainer(ctx, net, adam, {a, a, {}, {}}, plan_of(1, 1, 32), {}, {});
+        },
         {"TrainOptions::patch 32", "(2, 16, 16)"});
     TrainerPlan deep = plan_of(1, 1, 8);
     deep.options.depth = 3;  // more than the 2 slices
     expect_error_naming<InvalidArgument>(
-        [&] { run_trainer(ctx, net, adam, {a, a, {}, {}}, deep, {}, {}); },
+        [&] {
+            run_trainer(ctx, net, adam, {a, a, {}, {}}, deep, {}, {});
+        },
         {"TrainOptions::depth", "got 3"});
 }
 
@@ -239,10 +245,10 @@ TEST(Trainer, SegmentationLearnsWithWeightedCrossEntropyAndReportsIouAndDice) {
     sim.size = 32;
     sim.seed = 2;
     SimulatedDataset sets = simulate(sim);
-    const Stack labels = Stack::from_float(sets.train.labels.shape(),
-                                           sets.train.labels.to_float().data());
-    const Stack test_labels = Stack::from_float(sets.test.labels.shape(),
-                                                sets.test.labels.to_float().data());
+    const Stack labels =
+        Stack::from_float(sets.train.labels.shape(), sets.train.labels.to_float().data());
+    const Stack test_labels =
+        Stack::from_float(sets.test.labels.shape(), sets.test.labels.to_float().data());
     const TrainingData data{sets.train.noisy, labels, sets.test.noisy, test_labels};
     CnnDenoiserConfig config;
     config.output_channels = 4;
@@ -291,9 +297,8 @@ TEST(Trainer, LabelsOutsideTheClassesAreNamedWithTheirSlice) {
     TrainerPlan plan = plan_of(1, 1, 16);
     plan.options.mode = TrainingMode::seg;
     plan.options.classes = 4;
-    expect_error_naming<InvalidArgument>(
-        [&] { run_trainer(ctx, net, adam, data, plan, {}, {}); },
-        {"'seg.h5:/train_labels'", "slice 2", "label 4", "0..3"});
+    expect_error_naming<InvalidArgument>([&] { run_trainer(ctx, net, adam, data, plan, {}, {}); },
+                                         {"'seg.h5:/train_labels'", "slice 2", "label 4", "0..3"});
     labels.as<float>()[2 * 256 + 9] = 1.5f;
     data.targets = labels;
     expect_error_naming<InvalidArgument>([&] { run_trainer(ctx, net, adam, data, plan, {}, {}); },
@@ -303,9 +308,9 @@ TEST(Trainer, LabelsOutsideTheClassesAreNamedWithTheirSlice) {
 TEST(Trainer, Noise2SelfLearnsFromNoisyImagesOnly) {
     TrainingData data = shapes_data(8, 32, 6, 0.2);
     data.targets = Stack();  // n2s needs none
-    const double noisy_mse = mean_squared_error(data.test_targets.as<float>(),
-                                                data.test_inputs.as<float>(),
-                                                std::size_t(data.test_inputs.shape().pixels()));
+    const double noisy_mse =
+        mean_squared_error(data.test_targets.as<float>(), data.test_inputs.as<float>(),
+                           std::size_t(data.test_inputs.shape().pixels()));
     Context ctx;
     Network net = built_denoiser();
     AdamConfig adam_config;
