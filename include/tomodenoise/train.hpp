@@ -217,8 +217,8 @@ private:
 };
 
 /// Makes SIGINT and SIGTERM ask a running (or later) train_denoiser to stop after its current
-/// step: it writes its checkpoint and throws TrainingInterrupted; the caller then ends the
-/// process by the signal (see end_by_signal). A second signal before that takes the handler
+/// step: it writes its checkpoint and throws TrainingInterrupted (the request is then answered:
+/// a later train_denoiser runs); a tool then ends the process by the signal (end_by_signal). A second signal before that takes the handler
 /// installed before this call (remove_temporaries_on_signal's: temporaries removed, process
 /// ended). An ignored signal stays ignored. For tools, called once after
 /// remove_temporaries_on_signal.

@@ -389,8 +389,12 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
         // Training stops before a diverged step is saved: the checkpoint keeps the last good one.
         throw NumericalError(std::string(e.what()) + "; " + kept());
     }
+    // A run that took no step (resumed at its total, or stopped at once) still leaves its
+    // output: the state it was given.
+    if (saved < 0 && hooks.checkpoint) hooks.checkpoint(outcome.summary.iteration);
     if (outcome.stopped) {
-        const int signal_number = stop_signal.load();
+        // The request is answered: a later run in this process trains again.
+        const int signal_number = stop_signal.exchange(0);
         throw TrainingInterrupted(std::string("training stopped by signal ") +
                                       std::to_string(signal_number) + " after step " +
                                       std::to_string(outcome.summary.iteration) + "; " + kept() +

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -269,6 +271,68 @@ TEST(TrainApi, JInvariantInferenceOnAModelTakesEachPixelFromThePassThatHidIt) {
     expect_error_naming<InvalidArgument>(
         [&] { apply_j_invariant(model, input.data(), n, h, w, 1, MaskMode::zero, got.data()); },
         {"mask width", "got 1"});
+}
+
+TEST(TrainApi, ASignalStopsTrainingWithACheckpointThatResumes) {
+    struct sigaction saved[2];
+    sigaction(SIGINT, nullptr, &saved[0]);
+    sigaction(SIGTERM, nullptr, &saved[1]);
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = short_training(dir);
+    options.iterations = 8;
+    options.checkpoint_every = 5;
+    stop_training_on_signal();
+    TrainingCallbacks callbacks;
+    callbacks.on_progress = [](const TrainingProgress& p) {
+        if (p.iteration == 3) raise(SIGTERM);
+    };
+    try {
+        train_denoiser(data, options, callbacks);
+        ADD_FAILURE() << "not interrupted";
+    } catch (const TrainingInterrupted& e) {
+        EXPECT_EQ(e.signal_number(), SIGTERM);
+        EXPECT_EQ(e.iteration(), 3);
+        EXPECT_NE(std::string(e.what()).find("keeps the model of step 3"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(saved_iterations(options.checkpoint), 3);
+    // The stop was answered: the resumed run goes to the end.
+    options.resume = options.checkpoint;
+    train_denoiser(data, options);
+    EXPECT_EQ(saved_iterations(options.checkpoint), 8);
+    sigaction(SIGINT, &saved[0], nullptr);
+    sigaction(SIGTERM, &saved[1], nullptr);
+}
+
+TEST(TrainApi, TheTimeLimitOrAReachedTotalEndTrainingWithTheOutputWritten) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = short_training(dir);
+    options.iterations = 1000000;
+    options.max_seconds = 1e-9;  // reached before the first step
+    bool reached = false;
+    TrainingCallbacks callbacks;
+    callbacks.on_end = [&](const TrainingSummary& s) {
+        reached = s.time_limit_reached;
+        EXPECT_EQ(s.iteration, 0);
+    };
+    train_denoiser(data, options, callbacks);
+    EXPECT_TRUE(reached);
+    EXPECT_EQ(saved_iterations(options.checkpoint), 0);
+
+    // Resumed at its total into another file: nothing to train, the output still written.
+    TrainOptions done = options;
+    done.iterations = 0;
+    done.max_seconds = 0;
+    done.epochs = 1;
+    done.resume.clear();
+    done.checkpoint = dir.file("one_epoch.h5");
+    train_denoiser(data, done);
+    done.resume = done.checkpoint;
+    done.checkpoint = dir.file("again.h5");
+    train_denoiser(data, done);
+    EXPECT_EQ(saved_iterations(dir.file("again.h5")), 3);
 }
 
 TEST(TrainApi, WithoutTestDataValidatesNothingAndWritesNoSnapshot) {
