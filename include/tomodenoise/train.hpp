@@ -50,7 +50,8 @@ TrainingLayout training_layout(TrainingMode mode);
 /// The images a network learns from, as float32 stacks.
 struct TrainingData {
     /// Inputs, at least one slice. Targets of the same shape: clean images (supervised), a
-    /// second realization (n2n), integer class labels stored as float (seg); empty for n2s.
+    /// second realization (n2n), integer class labels (seg: float32 or any integer pixel type);
+    /// empty for n2s. Every other stack is float32.
     Stack inputs, targets;
     /// Validated on: one shape (not necessarily the training one), or both empty (no slices)
     /// for no validation. For n2s, test_targets are the clean images (validation needs them).
@@ -218,10 +219,10 @@ private:
 
 /// Makes SIGINT and SIGTERM ask a running (or later) train_denoiser to stop after its current
 /// step: it writes its checkpoint and throws TrainingInterrupted (the request is then answered:
-/// a later train_denoiser runs); a tool then ends the process by the signal (end_by_signal). A second signal before that takes the handler
-/// installed before this call (remove_temporaries_on_signal's: temporaries removed, process
-/// ended). An ignored signal stays ignored. For tools, called once after
-/// remove_temporaries_on_signal.
+/// a later train_denoiser runs); a tool then ends the process by the signal (end_by_signal). A
+/// second signal before that takes the handler installed before this call
+/// (remove_temporaries_on_signal's: temporaries removed, process ended). An ignored signal stays
+/// ignored. For tools, called once after remove_temporaries_on_signal.
 void stop_training_on_signal();
 
 /// Ends the process as killed by `signal_number` (the default action restored, then raised),

@@ -382,9 +382,22 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
         return saved >= 0 ? options.checkpoint + " keeps the model of step " + std::to_string(saved)
                           : std::string("this run wrote no model");
     };
+    // Segmentation labels may come as integers (simulate_dataset stores uint8): the loss takes
+    // them as float.
+    TrainingData labels_as_float;
+    const bool integer_labels =
+        options.mode == TrainingMode::seg && (data.targets.type() != PixelType::float32 ||
+                                              data.test_targets.type() != PixelType::float32);
+    if (integer_labels) {
+        labels_as_float = data;
+        for (Stack* labels : {&labels_as_float.targets, &labels_as_float.test_targets})
+            if (labels->type() != PixelType::float32 && labels->shape().pixels() > 0)
+                *labels = Stack::from_float(labels->shape(), labels->to_float().data());
+    }
     TrainerOutcome outcome;
     try {
-        outcome = run_trainer(ctx, network, adam, data, plan, callbacks, hooks);
+        outcome = run_trainer(ctx, network, adam, integer_labels ? labels_as_float : data, plan,
+                              callbacks, hooks);
     } catch (const NumericalError& e) {
         // Training stops before a diverged step is saved: the checkpoint keeps the last good one.
         throw NumericalError(std::string(e.what()) + "; " + kept());

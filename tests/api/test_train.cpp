@@ -273,6 +273,34 @@ TEST(TrainApi, JInvariantInferenceOnAModelTakesEachPixelFromThePassThatHidIt) {
         {"mask width", "got 1"});
 }
 
+TEST(TrainApi, SegmentationTakesIntegerLabelsAndReturnsOneOutputPerClass) {
+    SimulationOptions sim;
+    sim.kind = SimulationKind::seg;
+    sim.count = 2;
+    sim.test_count = 1;
+    sim.size = 16;
+    const SimulatedDataset sets = simulate(sim);
+    ASSERT_EQ(sets.train.labels.type(), PixelType::uint8);
+    TrainOptions options;
+    options.mode = TrainingMode::seg;
+    options.classes = 4;
+    options.iterations = 2;
+    options.batch = 1;
+    options.patch = 16;
+    int validations = 0;
+    TrainingCallbacks callbacks;
+    callbacks.on_validation = [&](const TrainingValidation& v) {
+        ++validations;
+        EXPECT_EQ(v.iou.size(), 4u);
+        EXPECT_GE(v.mean_iou, 0);
+    };
+    Model model =
+        train_denoiser({sets.train.noisy, sets.train.labels, sets.test.noisy, sets.test.labels},
+                       options, callbacks);
+    EXPECT_EQ(validations, 1);
+    EXPECT_EQ(model.output_channels(), 4);
+}
+
 TEST(TrainApi, ASignalStopsTrainingWithACheckpointThatResumes) {
     struct sigaction saved[2];
     sigaction(SIGINT, nullptr, &saved[0]);
