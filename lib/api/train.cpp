@@ -336,7 +336,7 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
         network = build_network(architecture, resolved);
     }
     const std::int64_t outputs = options.mode == TrainingMode::seg ? options.classes : 1;
-    const auto& output_name = network.output_names().at(0);
+    const std::string output_name = network.output_names().at(0);
     for (const auto& node : network.nodes())
         if (node.name == output_name && node.dims.c != outputs)
             throw InvalidArgument("the model " + options.resume + " has " +
