@@ -13,6 +13,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 
 #include "api/model_impl.hpp"
@@ -362,9 +363,14 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
 
     if (!options.snapshots.empty())
         prepare_output_folder({"TrainOptions::snapshots", options.snapshots, ""});
-    if (!options.validation_csv.empty())
+    if (!options.validation_csv.empty()) {
         check_output_is_not_an_input({"TrainOptions::validation_csv", options.validation_csv, ""},
                                      {});
+        // Proven appendable now rather than at the first validation, after training started.
+        if (!std::ofstream(options.validation_csv, std::ios::app))
+            throw IoError("TrainOptions::validation_csv '" + options.validation_csv +
+                          "' cannot be opened for appending");
+    }
 
     Context ctx(options.threads);
     std::int64_t saved = -1;

@@ -432,7 +432,7 @@ TEST(TrainApi, DataThatIsNotFloat32IsNamed) {
                                          {"TrainingData::targets", "uint16"});
 }
 
-TEST(TrainApi, AnUnwritableSnapshotFolderFailsBeforeTraining) {
+TEST(TrainApi, AnUnwritableSnapshotFolderOrCsvFailsBeforeTraining) {
     ScratchDir dir;
     const TrainingData data = simulated_training_data();
     TrainOptions options = short_training(dir);
@@ -443,6 +443,11 @@ TEST(TrainApi, AnUnwritableSnapshotFolderFailsBeforeTraining) {
     expect_error_naming<IoError>([&] { train_denoiser(data, options, callbacks); },
                                  {"TrainOptions::snapshots", options.snapshots});
     EXPECT_EQ(folder_entries(dir.path()), std::vector<std::string>{"file.h5"});
+
+    options.snapshots.clear();
+    options.validation_csv = dir.file("file.h5") + "/rows.csv";
+    expect_error_naming<IoError>([&] { train_denoiser(data, options, callbacks); },
+                                 {"TrainOptions::validation_csv", options.validation_csv});
 }
 
 TEST(TrainApi, ReadsEitherLayoutAsFloat32WithTheTestOptional) {
