@@ -161,9 +161,9 @@ self_test() {
         failed=1
     rmdir "$t/lib/extra"
 
-    printf '#include "train/supervised.hpp"\n' >> "$t/examples/tool.cpp"
+    printf '#include "train/trainer.hpp"\n' >> "$t/examples/tool.cpp"
     expect fail "$t" 1 "a tool including an internal header" \
-        'examples/tool.cpp:5: includes "train/supervised.hpp"' || failed=1
+        'examples/tool.cpp:5: includes "train/trainer.hpp"' || failed=1
     expect pass "$t" 0 "the same tree without --examples" || failed=1
     printf '#include <core/tensor.hpp>\n' > "$t/examples/other.cpp"
     sed -i '$d' "$t/examples/tool.cpp"

@@ -1,19 +1,19 @@
-// train_denoiser: trains a denoising network from scratch (or resumes one) on an HDF5 training
-// file, supervised with the MSE loss and Adam on random patches, and saves it in Keras's HDF5
-// layout after every epoch (model, then optimizer state), so an interrupted run loses at most
-// one epoch and `--resume` picks it up.
+// train_denoiser: trains a network on an HDF5 training file (supervised, Noise2Noise,
+// Noise2Self or segmentation) from scratch, or resumes / fine-tunes one, and saves it in
+// Keras's HDF5 layout with its optimizer and training state every --checkpoint-every steps,
+// at the end, and on SIGINT/SIGTERM, so that `--resume` continues it bit for bit.
 //
-//   train_denoiser --data train.h5 --out model.h5 [--arch cnn|tomogan] [--epochs 10] ...
+//   train_denoiser --data train.h5 --out model.h5 [--mode supervised] [--arch cnn|unet] ...
 //
 // Data layouts (as simulate_dataset writes them):
-//   supervised (TomoGAN layout): train_ns -> train_gt, evaluated on test_ns vs test_gt;
-//   --noise2noise: train_a -> train_b (two noisy realizations), evaluated on test_a vs
-//   test_clean when the file has it.
-// --snapshots DIR writes DIR/epoch_NNN.png after each epoch: the first test slice as input |
-// output | target, in one display window.
+//   supervised: train_ns -> train_gt, validated on test_ns vs test_gt;
+//   n2n (or --noise2noise): train_a -> train_b, validated on test_a vs test_clean;
+//   n2s: train_ns only, validated on test_ns vs test_gt when the file has both;
+//   seg: train_ns -> train_labels, validated on test_ns vs test_labels.
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -25,27 +25,66 @@
 
 using namespace tomodenoise;
 
+namespace {
+
+std::string duration(double seconds) {
+    char text[32];
+    const long long s = static_cast<long long>(seconds + 0.5);
+    if (s >= 3600)
+        std::snprintf(text, sizeof text, "%lldh%02lldm", s / 3600, s / 60 % 60);
+    else
+        std::snprintf(text, sizeof text, "%lldm%02llds", s / 60, s % 60);
+    return text;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    CLI::App app{"Trains a denoising network on an HDF5 training file and saves it as Keras HDF5"};
+    CLI::App app{
+        "Trains a denoising or segmentation network on an HDF5 training file and saves "
+        "it as Keras HDF5"};
     app.footer(
         "NaN or infinite values in the training file are an error. Training stops (exit 1) as\n"
-        "soon as the loss or a weight is NaN or infinite; --out then keeps the model of the\n"
-        "last good epoch.");
-    std::string data, out, arch = "cnn";
+        "soon as the loss or a weight is NaN or infinite; --out then keeps the last good\n"
+        "checkpoint. SIGINT or SIGTERM stop it after the current step with a checkpoint in\n"
+        "--out (the process then ends by the signal); --resume continues it to the same total.");
+    std::string data, out, arch, mode = "supervised", loss = "mse", mask_mode = "zero";
     TrainOptions options;
     bool noise2noise = false;
-    app.add_option("--data", data, "training file (TomoGAN layout, or n2n with --noise2noise)")
+    app.add_option("--data", data, "training file (layout per --mode, see the header)")->required();
+    app.add_option("--out", out, "checkpoint and final model (may be --resume's, not --data's)")
         ->required();
-    app.add_option("--out", out,
-                   "model file written after every epoch (may be --resume's, not --data's)")
-        ->required();
-    app.add_option("--arch", arch, "network to train from scratch")
-        ->check(CLI::IsMember({"cnn", "tomogan"}))
+    app.add_option("--mode", mode, "what to learn")
+        ->check(CLI::IsMember({"supervised", "n2n", "n2s", "seg"}))
         ->capture_default_str();
+    app.add_option("--arch", arch,
+                   "network to train from scratch: cnn (default) or unet (alias tomogan); "
+                   "with --resume it must be the model's")
+        ->check(CLI::IsMember({"cnn", "unet", "tomogan"}));
+    app.add_option("--levels", options.levels, "unet pooling levels")
+        ->check(CLI::Range(1, 6))
+        ->capture_default_str();
+    app.add_option("--depth", options.depth,
+                   "adjacent slices as input channels (odd; the middle one is denoised; "
+                   "default 1, or the resumed model's)")
+        ->check(CLI::Range(1, 63));
     app.add_option("--resume", options.resume,
-                   "model file (with optimizer state) to continue training");
-    app.add_option("--epochs", options.epochs, "epochs")
+                   "model file to continue (a checkpoint of this tool) or fine-tune (any Keras "
+                   "model: fresh optimizer)");
+    app.add_option("--iters", options.iterations,
+                   "total steps, counting a resumed run's (0: --epochs x --steps)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app.add_option("--max-seconds", options.max_seconds,
+                   "stop after this many seconds, checkpointing (0: no limit)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app.add_option("--epochs", options.epochs, "epochs, in total (with --iters 0)")
         ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--steps", options.steps_per_epoch,
+                   "steps per epoch (0: one pass over the images)")
+        ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     app.add_option("--batch", options.batch,
                    "patches per step (refused when their activations exceed the machine's memory)")
@@ -54,61 +93,135 @@ int main(int argc, char** argv) {
     app.add_option("--patch", options.patch, "patch side in pixels")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    app.add_option("--steps", options.steps_per_epoch,
-                   "steps per epoch (0: one pass over the images)")
-        ->check(CLI::NonNegativeNumber)
-        ->capture_default_str();
     app.add_option("--lr", options.learning_rate, "Adam learning rate")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    app.add_option("--seed", options.seed, "seed of the initial weights and of the patches")
+    app.add_option("--loss", loss, "loss of supervised and n2n")
+        ->check(CLI::IsMember({"mse", "l1"}))
+        ->capture_default_str();
+    app.add_option("--mask-width", options.mask_width, "n2s: period of the grid of hidden pixels")
+        ->check(CLI::Range(2, 16))
+        ->capture_default_str();
+    app.add_option("--mask-mode", mask_mode,
+                   "n2s: hidden pixels zeroed or replaced by their 4 neighbours' mean")
+        ->check(CLI::IsMember({"zero", "interpolate"}))
+        ->capture_default_str();
+    app.add_option("--classes", options.classes, "seg: classes (labels 0..classes-1)")
+        ->check(CLI::Range(2, 255))
+        ->capture_default_str();
+    app.add_option("--class-weights", options.class_weights,
+                   "seg: one weight per class, comma-separated")
+        ->delimiter(',');
+    app.add_option("--val-every", options.validate_every,
+                   "steps between validations (0: once per epoch)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app.add_option("--checkpoint-every", options.checkpoint_every,
+                   "steps between checkpoints (0: once per epoch)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app.add_option("--val-csv", options.validation_csv,
+                   "CSV file a row is appended to at every validation");
+    app.add_option("--seed", options.seed,
+                   "seed of the initial weights, patches, transforms and masks")
         ->capture_default_str();
     app.add_option("--threads", options.threads,
                    "threads (0: all cores; at most " + std::to_string(max_threads()) +
                        ", 4 x the hardware threads)")
         ->check(CLI::Range(0, max_threads()))
         ->capture_default_str();
-    app.add_flag("--noise2noise", noise2noise,
-                 "train on two noisy realizations (train_a -> train_b)");
+    app.add_flag("--noise2noise", noise2noise, "the same as --mode n2n");
     app.add_option("--snapshots", options.snapshots,
-                   "folder for a PNG per epoch: first test slice, input | output | target "
+                   "folder for a PNG per validation: first test slice, input | output | label "
                    "(created before training starts)");
 
     return tool::run_tool("train_denoiser", app, argc, argv, [&] {
         remove_temporaries_on_signal();
+        stop_training_on_signal();
+        tool::check_command_line([&] {
+            options.mode = parse_train_mode(noise2noise ? "n2n" : mode, "--mode");
+            if (!arch.empty()) options.architecture = parse_architecture(arch, "--arch");
+            options.loss = loss == "l1" ? TrainingLoss::l1 : TrainingLoss::mse;
+            options.mask_mode = mask_mode == "interpolate" ? MaskMode::interpolate : MaskMode::zero;
+            if (options.depth % 2 == 0 && options.depth > 0)
+                throw InvalidArgument("--depth " + std::to_string(options.depth) +
+                                      " must be odd (the middle slice is denoised)");
+            if (!options.class_weights.empty() &&
+                options.class_weights.size() != std::size_t(options.classes))
+                throw InvalidArgument("--class-weights gives " +
+                                      std::to_string(options.class_weights.size()) +
+                                      " weights for --classes " + std::to_string(options.classes));
+        });
         check_output_is_not_an_input({"--out", out, ""}, {{"--data", data, ""}});
-        options.architecture =
-            arch == "cnn" ? DenoiserArchitecture::cnn : DenoiserArchitecture::tomogan;
+        if (!options.validation_csv.empty())
+            check_output_is_not_an_input({"--val-csv", options.validation_csv, ""},
+                                         {{"--data", data, ""}, {"--out", out, ""}});
         options.checkpoint = out;
         tool::doing("reading the training data '" + data + "'");
-        const TrainingData training_data = read_training_file(
-            data, noise2noise ? TrainingLayout::noise2noise : TrainingLayout::tomogan);
+        const TrainingData training_data = read_training_file(data, training_layout(options.mode));
 
         if (!options.resume.empty()) tool::doing("loading the model '" + options.resume + "'");
         // Named after this tool's option; train_denoiser finds the folder ready.
         if (!options.snapshots.empty())
             prepare_output_folder({"--snapshots", options.snapshots, ""});
         TrainingCallbacks callbacks;
+        callbacks.on_message = [](const std::string& text) {
+            std::printf("note: %s\n", text.c_str());
+            std::fflush(stdout);
+        };
         callbacks.on_start = [&] {
             const StackShape& shape = training_data.inputs.shape();
-            std::printf(
-                "training %s: %lld images %s, %d epochs of %s steps, batch %d, "
-                "patch %lld\n",
-                options.resume.empty() ? arch.c_str() : options.resume.c_str(),
-                static_cast<long long>(shape.n), shape.to_string().c_str(), options.epochs,
-                options.steps_per_epoch ? std::to_string(options.steps_per_epoch).c_str() : "auto",
-                options.batch, static_cast<long long>(options.patch));
+            std::printf("training %s (%s): %lld images %s, batch %d, patch %lld\n",
+                        options.resume.empty() ? (arch.empty() ? "cnn" : arch.c_str())
+                                               : options.resume.c_str(),
+                        to_string(options.mode).c_str(), static_cast<long long>(shape.n),
+                        shape.to_string().c_str(), options.batch,
+                        static_cast<long long>(options.patch));
+            std::fflush(stdout);
             tool::doing("training (batch " + std::to_string(options.batch) + " of " +
                         std::to_string(options.patch) + "x" + std::to_string(options.patch) +
                         " patches)");
         };
-        callbacks.on_epoch = [&](const TrainingEpoch& r) {
-            std::printf("epoch %d: train loss %.6g", r.epoch, r.train_loss);
-            if (r.test_loss >= 0)
-                std::printf(", test loss %.6g, test PSNR %.2f dB", r.test_loss, r.test_psnr);
-            std::printf(", %.1f s -> %s\n", r.seconds, out.c_str());
+        double last_line = -1;
+        callbacks.on_progress = [&](const TrainingProgress& p) {
+            // About one line per 2 seconds, and the last step's.
+            constexpr double line_interval = 2.0;
+            if (p.iteration < p.iterations && p.seconds - last_line < line_interval) return;
+            last_line = p.seconds;
+            const double eta = p.iterations_per_second > 0
+                                   ? double(p.iterations - p.iteration) / p.iterations_per_second
+                                   : 0;
+            std::printf(
+                "step %lld/%lld: loss %.6g, %.2f steps/s, ETA %s, waiting for data %.0f%%\n",
+                static_cast<long long>(p.iteration), static_cast<long long>(p.iterations), p.loss,
+                p.iterations_per_second, duration(eta).c_str(), 100 * p.data_wait_fraction);
             std::fflush(stdout);
         };
-        train_denoiser(training_data, options, callbacks);
+        callbacks.on_validation = [&](const TrainingValidation& v) {
+            std::printf("validation at step %lld: train loss %.6g",
+                        static_cast<long long>(v.iteration), v.train_loss);
+            if (!std::isnan(v.test_loss)) std::printf(", test loss %.6g", v.test_loss);
+            if (!std::isnan(v.psnr)) std::printf(", test PSNR %.2f dB", v.psnr);
+            if (!std::isnan(v.ssim)) std::printf(", SSIM %.4f", v.ssim);
+            if (!std::isnan(v.mean_iou))
+                std::printf(", mean IoU %.4f, mean Dice %.4f", v.mean_iou, v.mean_dice);
+            std::printf(" -> %s\n", out.c_str());
+            std::fflush(stdout);
+        };
+        callbacks.on_end = [&](const TrainingSummary& s) {
+            std::printf("trained steps %lld..%lld in %s (%s), waiting for data %.1f%% -> %s\n",
+                        static_cast<long long>(s.first_iteration),
+                        static_cast<long long>(s.iteration), duration(s.seconds).c_str(),
+                        s.time_limit_reached ? "time limit reached" : "done",
+                        100 * s.data_wait_fraction, out.c_str());
+            std::fflush(stdout);
+        };
+        try {
+            train_denoiser(training_data, options, callbacks);
+        } catch (const TrainingInterrupted& e) {
+            std::printf("train_denoiser: %s\n", e.what());
+            std::fflush(stdout);
+            end_by_signal(e.signal_number());
+        }
     });
 }

@@ -1,105 +1,251 @@
 #pragma once
 /// @file
-/// Training a denoising network: supervised (noisy -> clean) or Noise2Noise (one noisy
-/// realization -> another), with the MSE loss and Adam on random patches, from scratch or
-/// resumed from a model file with its optimizer state; what examples/train_denoiser runs.
+/// Training as a library: one trainer for supervised denoising, Noise2Noise, Noise2Self and
+/// segmentation, on random patches of (N, H, W) stacks (the 8 flips and rotations, `depth`
+/// adjacent slices as input channels), with Adam, validation, checkpoints that resume bit for
+/// bit, and Noise2Self inference; what examples/train_denoiser runs.
 
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "tomodenoise/error.hpp"
 #include "tomodenoise/model.hpp"
 #include "tomodenoise/stack.hpp"
 
 namespace tomodenoise {
 
-/// Datasets of a training file.
+/// The modes train_denoiser trains (TrainingMode, in recipe.hpp, names every mode a model file
+/// may record): "supervised" (noisy -> clean, MSE or L1), "n2n" (Noise2Noise: one noisy
+/// realization -> another), "n2s" (Noise2Self: noisy images only; a grid of masked pixels is
+/// predicted from the others, the loss counting the masked pixels only), "seg" (images ->
+/// integer labels, softmax cross-entropy with class weights); InvalidArgument naming `option`
+/// and the choices otherwise.
+TrainingMode parse_train_mode(const std::string& name, const std::string& option = "mode");
+
+/// Datasets of a training file (as simulate_dataset writes them).
 enum class TrainingLayout {
     /// TomoGAN's: /train_ns -> /train_gt, tested on /test_ns against /test_gt.
     tomogan,
     /// Noise2Noise: /train_a -> /train_b (two noisy realizations of the same images), tested
     /// on /test_a against /test_clean.
     noise2noise,
+    /// Noise2Self: /train_ns only; tested on /test_ns against /test_gt when the file has both.
+    noise2self,
+    /// Segmentation: /train_ns -> /train_labels (integer classes), tested on /test_ns against
+    /// /test_labels.
+    segmentation,
 };
+/// The layout `mode` trains from.
+TrainingLayout training_layout(TrainingMode mode);
 
-/// The images a denoiser learns from, as float32 stacks.
+/// The images a network learns from, as float32 stacks.
 struct TrainingData {
-    Stack inputs, targets;  ///< one shape, at least one slice
-    /// Evaluated after every epoch: one shape (not necessarily the training one), or both
-    /// empty (no slices) for no test.
+    /// Inputs, at least one slice. Targets of the same shape: clean images (supervised), a
+    /// second realization (n2n), integer class labels (seg: float32 or any integer pixel type);
+    /// empty for n2s. Every other stack is float32.
+    Stack inputs, targets;
+    /// Validated on: one shape (not necessarily the training one), or both empty (no slices)
+    /// for no validation. For n2s, test_targets are the clean images (validation needs them).
     Stack test_inputs, test_targets;
+    /// How messages name the four stacks (read_training_file: their dataset addresses); an
+    /// empty name stands for "TrainingData::inputs" and so on.
+    std::string inputs_name = {}, targets_name = {}, test_inputs_name = {}, test_targets_name = {};
 };
 
-/// Reads `file`'s datasets of `layout` as float32 (converted from their stored pixel type). The
-/// test datasets are optional: without both of them, or with no test slice, the data has no
-/// test. IoError naming the file or dataset that cannot be read, ShapeError naming a dataset
-/// with no pixel, FormatError for values float32 cannot hold.
+/// Reads `file`'s datasets of `layout` as float32 (converted from their stored pixel type, so
+/// uint8 labels become 0.0, 1.0, ...). The test datasets are optional: without both of them,
+/// or with no test slice, the data has no test. IoError naming the file or dataset that cannot
+/// be read (a dataset the layout needs that is missing among them), ShapeError naming a dataset
+/// with no pixel, FormatError for values float32 cannot hold and for NaN or infinite values
+/// (naming the dataset and the first slice, row and column holding one).
 TrainingData read_training_file(const std::string& file,
                                 TrainingLayout layout = TrainingLayout::tomogan);
 
 /// The networks training builds from scratch.
 enum class DenoiserArchitecture {
-    cnn,      ///< the plain CNN denoiser (a stack of 3x3 convolutions)
-    tomogan,  ///< TomoGAN's U-Net generator (patches a multiple of its size multiple, 8)
+    cnn,   ///< the plain CNN denoiser (a stack of 3x3 convolutions)
+    unet,  ///< TomoGAN's U-Net generator (patches a multiple of 2^levels)
+    tomogan = unet,
+};
+/// "cnn", "unet" (also "tomogan"); InvalidArgument naming `option` otherwise.
+DenoiserArchitecture parse_architecture(const std::string& name,
+                                        const std::string& option = "architecture");
+std::string to_string(DenoiserArchitecture architecture);
+
+/// The loss of the supervised and n2n modes.
+enum class TrainingLoss { mse, l1 };
+
+/// How Noise2Self hides the pixels the network must predict.
+enum class MaskMode {
+    zero,         ///< masked pixels set to 0
+    interpolate,  ///< masked pixels replaced by the mean of their 4 neighbours (reflected)
 };
 
 /// How train_denoiser trains. train_denoiser throws InvalidArgument naming the field for a
-/// value outside the bounds given here.
+/// value outside the bounds given here, before any work.
 struct TrainOptions {
-    /// Network built from scratch, with initial weights drawn from `seed`; unused with `resume`.
-    DenoiserArchitecture architecture = DenoiserArchitecture::cnn;
-    /// A model file (as `checkpoint` writes it, with its optimizer state) to continue training
-    /// from; empty: train from scratch.
+    TrainingMode mode = TrainingMode::supervised;
+    TrainingLoss loss = TrainingLoss::mse;  ///< supervised and n2n
+    /// Network built from scratch, with initial weights drawn from `seed`; empty: cnn, or with
+    /// `resume` the resumed model's (given with `resume`, it must be the model's).
+    std::optional<DenoiserArchitecture> architecture;
+    int levels = 3;  ///< unet's pooling levels, 1..6
+    /// Input channels: an odd number of adjacent slices (reflected at the stack's ends) whose
+    /// middle one is denoised, at most the training slices and 63. 0: 1, or with `resume` the
+    /// resumed model's (given with `resume`, it must be the model's).
+    int depth = 0;
+    /// A model file to continue training from. With this library's training state (every
+    /// checkpoint has it) training continues where it stopped, bit for bit as if it had not:
+    /// the same optimizer state, iteration and patches; the seed is the checkpoint's. Without
+    /// (a Keras model such as TomoGAN.h5) its weights are fine-tuned with a fresh Adam from
+    /// iteration 0 (on_message says so). Empty: train from scratch.
     std::string resume;
-    int epochs = 10;              ///< at least 1
+    /// Total steps (a resumed run counts the steps before it); 0: epochs x steps_per_epoch.
+    std::int64_t iterations = 0;
+    int epochs = 10;          ///< at least 1; with iterations = 0, their total
+    int steps_per_epoch = 0;  ///< 0: as many as the training images fill, at least 1
+    /// Wall-clock limit of this run in seconds (whichever of it and the iterations comes
+    /// first; the model is checkpointed when it stops); 0: none.
+    double max_seconds = 0;
     int batch = 8;                ///< patches per step, at least 1
     std::int64_t patch = 64;      ///< patch side in pixels, at least 1, at most the images'
-    int steps_per_epoch = 0;      ///< 0: as many as the training images fill, at least 1
     double learning_rate = 1e-3;  ///< Adam's, finite and positive
-    std::uint32_t seed = 0;       ///< initial weights, patch positions and order
+    int mask_width = 4;           ///< n2s: the grid's period, 2..16 (1 pixel in w*w is masked)
+    MaskMode mask_mode = MaskMode::zero;  ///< n2s
+    int classes = 2;                      ///< seg: output channels, 2..255
+    /// seg: one weight per class (finite, not negative), or empty for all 1.
+    std::vector<float> class_weights;
+    /// Steps between validations on the test data (and at the end); 0: steps_per_epoch.
+    std::int64_t validate_every = 0;
+    /// Steps between checkpoints (and at the end); 0: steps_per_epoch.
+    std::int64_t checkpoint_every = 0;
+    std::uint32_t seed = 0;  ///< initial weights, patch positions, transforms and n2s phases
     /// OpenMP threads training runs with (the caller's count is restored on return or throw);
-    /// 0: the default (all cores, or OMP_NUM_THREADS). At most max_threads().
+    /// 0: the default (all cores, or OMP_NUM_THREADS). At most max_threads(). A resumed run
+    /// ends bit for bit as an uninterrupted one with the same seed and threads.
     int threads = 0;
-    /// Model file written after every epoch in Keras's HDF5 layout (model, then optimizer
-    /// state; complete or not at all), so that an interrupted run loses at most one epoch and
-    /// `resume` continues it. May be `resume` itself. Empty: nothing is saved.
+    /// Model file written every checkpoint_every steps, at the end and when stopped by a signal
+    /// (see stop_training_on_signal), in Keras's HDF5 layout with the optimizer state and this
+    /// library's training state (iteration, mode, sampler seed); complete or not at all. May be
+    /// `resume` itself. Empty: nothing is saved.
     std::string checkpoint;
-    /// Folder for a PNG per epoch, epoch_NNN.png: the first test slice as input | output |
-    /// target in one display window (with test data only). Created, and checked writable,
-    /// before training starts. Empty: no snapshots.
+    /// File a CSV row is appended to at every validation (a header first when the file is new
+    /// or empty): iteration, train and test loss, PSNR, SSIM, or for seg the mean and per-class
+    /// IoU and Dice. Empty: none.
+    std::string validation_csv;
+    /// Folder for a PNG per validation, iter_NNNNNNN.png: the first test slice as input |
+    /// output | target (seg: the predicted class). Created, and checked writable, before
+    /// training starts. Empty: no snapshots.
     std::string snapshots;
 };
 
-/// How an epoch went.
-struct TrainingEpoch {
-    int epoch = 0;          ///< 1-based, counted in this run
-    double train_loss = 0;  ///< mean MSE over the epoch's steps
-    double test_loss = -1;  ///< MSE over the whole test images; -1 without test data
-    /// 10 log10(R^2 / test_loss) with R the test targets' value range (max - min); NaN without
-    /// test data.
-    double test_psnr = std::numeric_limits<double>::quiet_NaN();
-    double seconds = 0;  ///< the epoch's wall time: its steps and the test
+/// How fast training runs, after every step.
+struct TrainingProgress {
+    std::int64_t iteration = 0;        ///< steps done, counting those before a resume
+    std::int64_t iterations = 0;       ///< total steps
+    double loss = 0;                   ///< this step's
+    double seconds = 0;                ///< this run's wall time so far
+    double iterations_per_second = 0;  ///< this run's steps over its time
+    /// Fraction of this run's time the steps waited for their batch (prefetched on TBB while
+    /// the previous step computes).
+    double data_wait_fraction = 0;
+};
+
+/// A validation on the test data.
+struct TrainingValidation {
+    std::int64_t iteration = 0;
+    double train_loss = 0;  ///< mean loss of the steps since the previous validation
+    /// The objective's loss over the whole test slices (n2s: the MSE against the clean
+    /// images); NaN without test data.
+    double test_loss = std::numeric_limits<double>::quiet_NaN();
+    /// Denoising modes: against the test targets, whose value range is PSNR's data range;
+    /// NaN for seg and without test data.
+    double psnr = std::numeric_limits<double>::quiet_NaN();
+    double ssim = std::numeric_limits<double>::quiet_NaN();
+    /// seg: per class (NaN for a class absent from both labels and prediction), and their mean
+    /// over the classes present.
+    std::vector<double> iou, dice;
+    double mean_iou = std::numeric_limits<double>::quiet_NaN();
+    double mean_dice = std::numeric_limits<double>::quiet_NaN();
+    double seconds = 0;  ///< this run's wall time so far
+};
+
+/// How a run ended.
+struct TrainingSummary {
+    std::int64_t first_iteration = 0;  ///< where this run started (0, or the resumed step)
+    std::int64_t iteration = 0;        ///< where it ended
+    bool time_limit_reached = false;   ///< max_seconds stopped it before the iterations
+    double seconds = 0;
+    double data_wait_fraction = 0;  ///< as TrainingProgress's, over the whole run
 };
 
 /// What train_denoiser reports while it runs; each may be empty.
 struct TrainingCallbacks {
+    /// Notes a user should see: "fine-tuning X with a fresh Adam (no training state)".
+    std::function<void(const std::string&)> on_message;
     /// Once the network is built or loaded and the options, data and snapshot folder are
-    /// checked, before the first epoch.
+    /// checked, before the first step.
     std::function<void()> on_start;
-    /// After each epoch, once its checkpoint is written (its snapshot is written next).
-    std::function<void(const TrainingEpoch&)> on_epoch;
+    std::function<void(const TrainingProgress&)> on_progress;
+    /// After each validation (its checkpoint, when one falls on the same step, is written
+    /// first; its snapshot and CSV row too).
+    std::function<void(const TrainingValidation&)> on_validation;
+    /// After the last step's checkpoint.
+    std::function<void(const TrainingSummary&)> on_end;
 };
 
-/// Trains a denoiser (one input channel, one output channel) to map `data.inputs` to
-/// `data.targets` and returns it, ready to apply with `options.threads` threads. Throws
-/// InvalidArgument naming the option or stack out of bounds, ShapeError for stacks that do not
+/// Thrown by train_denoiser when stop_training_on_signal's signal arrived: the checkpoint
+/// (when one is set) holds the step reached, and `resume` continues from it.
+class TrainingInterrupted : public Error {
+public:
+    TrainingInterrupted(const std::string& what, int signal_number, std::int64_t iteration)
+        : Error(what), signal_number_(signal_number), iteration_(iteration) {}
+    int signal_number() const { return signal_number_; }
+    std::int64_t iteration() const { return iteration_; }
+
+private:
+    int signal_number_;
+    std::int64_t iteration_;
+};
+
+/// Makes SIGINT and SIGTERM ask a running (or later) train_denoiser to stop after its current
+/// step: it writes its checkpoint and throws TrainingInterrupted (the request is then answered:
+/// a later train_denoiser runs); a tool then ends the process by the signal (end_by_signal). A
+/// second signal before that takes the handler installed before this call
+/// (remove_temporaries_on_signal's: temporaries removed, process ended). An ignored signal stays
+/// ignored. For tools, called once after remove_temporaries_on_signal.
+void stop_training_on_signal();
+
+/// Ends the process as killed by `signal_number` (the default action restored, then raised),
+/// so that its parent sees the conventional status.
+[[noreturn]] void end_by_signal(int signal_number);
+
+/// Trains a network of `options.mode` on `data` and returns it, ready to apply with
+/// `options.threads` threads. Throws InvalidArgument naming the option or stack out of bounds
+/// (a label outside 0..classes-1 names its stack and slice), ShapeError for stacks that do not
 /// fit each other or the network, IoError or FormatError naming a `resume` file that cannot be
-/// used and a checkpoint or snapshot that cannot be written, and NumericalError when the loss,
-/// a weight or the optimizer's state stops being finite (before that epoch is checkpointed:
-/// the message says which epoch the checkpoint keeps). An exception from a callback stops
-/// training and propagates; the checkpoint then holds the last epoch written.
+/// used (or whose architecture or depth disagree with the options, naming both) and a
+/// checkpoint, CSV or snapshot that cannot be written, NumericalError when the loss, a weight
+/// or the optimizer's state stops being finite (the message says which step the checkpoint
+/// keeps), and TrainingInterrupted. An exception from a callback stops training and
+/// propagates; the checkpoint then holds the last one written.
 Model train_denoiser(const TrainingData& data, const TrainOptions& options = {},
                      const TrainingCallbacks& callbacks = {});
+
+/// Noise2Self inference that never shows the network the pixel it predicts (J-invariant): for
+/// each of the mask_width^2 grid phases, the images with that phase's pixels masked (as
+/// training masked them, only the middle input channel) are run through `model`, and each
+/// pixel is taken from the pass that masked it. The phase of a pixel comes from its global
+/// coordinates (row0 + row, col0 + col), so tiles of a larger image cut at any offset agree.
+/// `input` is n x input_channels() x h x w, `output` n x output_channels() x h x w (row-major);
+/// InvalidArgument for a mask_width outside 2..16, as Model::apply otherwise. Single-pass
+/// inference is Model::apply itself.
+void apply_j_invariant(Model& model, const float* input, std::int64_t n, std::int64_t h,
+                       std::int64_t w, int mask_width, MaskMode mask_mode, float* output,
+                       std::int64_t row0 = 0, std::int64_t col0 = 0);
 
 }  // namespace tomodenoise

@@ -1,17 +1,24 @@
-// Training a denoiser (include/tomodenoise/train.hpp): the training file read as float32
-// stacks, the network built from scratch (seeded) or resumed with its optimizer state, Adam,
-// the supervised loop, and after every epoch the checkpoint (model, then optimizer state) and
-// the snapshot.
+// Training as a library (include/tomodenoise/train.hpp): the training file read as float32
+// stacks, the network built from scratch (seeded) or resumed with its optimizer and training
+// state, the checkpoint (model, optimizer state, training state in one file, complete or not
+// at all), the stop on SIGINT/SIGTERM, and Noise2Self's J-invariant inference on a Model.
 
 #include "tomodenoise/train.hpp"
 
+#include <signal.h>
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <map>
 
 #include "api/model_impl.hpp"
 #include "core/context.hpp"
+#include "core/padded_forward.hpp"
 #include "io/hdf5.hpp"
 #include "keras/model_file.hpp"
 #include "models/cnn_denoiser.hpp"
@@ -20,12 +27,19 @@
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/normalize.hpp"
 #include "tomodenoise/threads.hpp"
+#include "train/noise2self.hpp"
 #include "train/optimizer.hpp"
-#include "train/supervised.hpp"
+#include "train/trainer.hpp"
 
 namespace tomodenoise {
 
 namespace {
+
+using json = nlohmann::json;
+
+// The root attribute of a checkpoint holding this library's training state (JSON): what a
+// resumed run needs besides the weights and Adam's state to continue bit for bit.
+constexpr const char* training_state_attribute = "tomodenoise_training_state";
 
 Stack read_float_stack(const std::string& file, const std::string& dataset) {
     const DatasetAddress address{file, dataset};
@@ -48,19 +62,19 @@ bool has_dataset(const std::string& file, const std::string& dataset) {
     return hdf5::link_exists(hdf5::File::open_read(file), dataset);
 }
 
-double value_range(const Stack& s) {
-    const float* v = s.as<float>();
-    const auto [lo, hi] = std::minmax_element(v, v + s.shape().pixels());
-    return double(*hi) - double(*lo);
-}
-
 void check_options(const TrainOptions& options) {
     const auto out_of_bounds = [](const std::string& field, const std::string& bounds,
                                   const std::string& value) {
         return InvalidArgument("TrainOptions::" + field + " must be " + bounds + ", got " + value);
     };
+    if (options.mode == TrainingMode::unknown || options.mode == TrainingMode::gan ||
+        options.mode == TrainingMode::n2i)
+        throw out_of_bounds("mode", "one of supervised, n2n, n2s, seg", to_string(options.mode));
     if (options.epochs < 1)
         throw out_of_bounds("epochs", "at least 1", std::to_string(options.epochs));
+    if (options.iterations < 0)
+        throw out_of_bounds("iterations", "0 (epochs x steps_per_epoch) or more",
+                            std::to_string(options.iterations));
     if (options.batch < 1)
         throw out_of_bounds("batch", "at least 1", std::to_string(options.batch));
     if (options.patch < 1)
@@ -68,6 +82,9 @@ void check_options(const TrainOptions& options) {
     if (options.steps_per_epoch < 0)
         throw out_of_bounds("steps_per_epoch", "0 (one pass over the images) or more",
                             std::to_string(options.steps_per_epoch));
+    if (!(std::isfinite(options.max_seconds) && options.max_seconds >= 0))
+        throw out_of_bounds("max_seconds", "finite and not negative (0: no limit)",
+                            std::to_string(options.max_seconds));
     if (!(std::isfinite(options.learning_rate) && options.learning_rate > 0))
         throw out_of_bounds("learning_rate", "finite and positive",
                             std::to_string(options.learning_rate));
@@ -76,112 +93,355 @@ void check_options(const TrainOptions& options) {
                             "between 0 (the default) and " + std::to_string(max_threads()) +
                                 " (4 x the hardware threads)",
                             std::to_string(options.threads));
+    if (options.levels < 1 || options.levels > 6)
+        throw out_of_bounds("levels", "between 1 and 6", std::to_string(options.levels));
+    if (options.depth < 0 || (options.depth > 0 && options.depth % 2 == 0))
+        throw out_of_bounds("depth", "odd (0: the resumed model's, or 1)",
+                            std::to_string(options.depth));
+    if (options.mask_width < 2 || options.mask_width > 16)
+        throw out_of_bounds("mask_width", "between 2 and 16", std::to_string(options.mask_width));
+    if (options.classes < 2 || options.classes > 255)
+        throw out_of_bounds("classes", "between 2 and 255", std::to_string(options.classes));
+    if (!options.class_weights.empty()) {
+        if (options.class_weights.size() != std::size_t(options.classes))
+            throw out_of_bounds("class_weights",
+                                "one weight per class (" + std::to_string(options.classes) + ")",
+                                std::to_string(options.class_weights.size()) + " weights");
+        for (const float weight : options.class_weights)
+            if (!(std::isfinite(weight) && weight >= 0))
+                throw out_of_bounds("class_weights", "finite and not negative",
+                                    std::to_string(weight));
+    }
+    if (options.validate_every < 0)
+        throw out_of_bounds("validate_every", "0 (once per epoch) or more",
+                            std::to_string(options.validate_every));
+    if (options.checkpoint_every < 0)
+        throw out_of_bounds("checkpoint_every", "0 (once per epoch) or more",
+                            std::to_string(options.checkpoint_every));
 }
 
-void check_float32(const Stack& stack, const char* field) {
-    if (stack.type() != PixelType::float32)
-        throw InvalidArgument(std::string("TrainingData::") + field + " must be float32, not " +
-                              to_string(stack.type()));
+Network build_network(DenoiserArchitecture architecture, const TrainOptions& options) {
+    const std::int64_t outputs = options.mode == TrainingMode::seg ? options.classes : 1;
+    if (architecture == DenoiserArchitecture::cnn) {
+        CnnDenoiserConfig config;
+        config.input_channels = options.depth;
+        config.output_channels = outputs;
+        config.seed = options.seed;
+        return build_cnn_denoiser(config);
+    }
+    TomoGanGeneratorConfig config;
+    config.depth = options.depth;
+    config.levels = options.levels;
+    config.output_channels = outputs;
+    config.seed = options.seed;
+    return build_tomogan_generator(config);
+}
+
+// The training state stored beside a checkpoint's model and optimizer state.
+json training_state(const TrainOptions& options, DenoiserArchitecture architecture,
+                    std::int64_t iteration, std::uint32_t sampler_seed) {
+    return {{"iteration", iteration},
+            {"mode", to_string(options.mode)},
+            {"architecture", to_string(architecture)},
+            {"depth", options.depth},
+            {"levels", options.levels},
+            {"classes", options.classes},
+            {"mask_width", options.mask_width},
+            {"sampler", {{"generator", "splitmix64(seed, batch, patch)"}, {"seed", sampler_seed}}}};
+}
+
+// A resumed file's training state, or null when it has none (a Keras model).
+json read_training_state(const std::string& path) {
+    const auto file = hdf5::File::open_read(path);
+    if (!hdf5::attribute_exists(file, "/", training_state_attribute)) return nullptr;
+    try {
+        json state = json::parse(hdf5::read_string_attribute(file, "/", training_state_attribute));
+        state.at("iteration").get<std::int64_t>();
+        state.at("mode").get<std::string>();
+        state.at("architecture").get<std::string>();
+        state.at("sampler").at("seed").get<std::uint32_t>();
+        return state;
+    } catch (const json::exception& e) {
+        throw FormatError(path + ": malformed " + training_state_attribute + " (" + e.what() + ")");
+    }
+}
+
+// ---- stop on a signal ---------------------------------------------------------------------------
+
+std::atomic<int> stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs lock-free atomics");
+constexpr int stop_signals[] = {SIGINT, SIGTERM};
+struct sigaction previous_actions[2];
+
+// Async-signal-safe: an atomic store, or the earlier handler.
+extern "C" void request_stop(int signal_number) {
+    int expected = 0;
+    if (stop_signal.compare_exchange_strong(expected, signal_number)) return;
+    // A second signal: the user insists; the handler installed before takes it.
+    const struct sigaction& previous = previous_actions[signal_number == SIGINT ? 0 : 1];
+    if (!(previous.sa_flags & SA_SIGINFO) && previous.sa_handler != SIG_DFL &&
+        previous.sa_handler != SIG_IGN) {
+        previous.sa_handler(signal_number);
+        return;
+    }
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    sigemptyset(&default_action.sa_mask);
+    sigaction(signal_number, &default_action, nullptr);
+    raise(signal_number);
 }
 
 }  // namespace
 
+TrainingMode parse_train_mode(const std::string& name, const std::string& option) {
+    for (const TrainingMode mode :
+         {TrainingMode::supervised, TrainingMode::n2n, TrainingMode::n2s, TrainingMode::seg})
+        if (name == to_string(mode)) return mode;
+    throw InvalidArgument(option + " '" + name + "' is not one of supervised, n2n, n2s, seg");
+}
+
+TrainingLayout training_layout(TrainingMode mode) {
+    switch (mode) {
+        case TrainingMode::supervised:
+            return TrainingLayout::tomogan;
+        case TrainingMode::n2n:
+            return TrainingLayout::noise2noise;
+        case TrainingMode::n2s:
+            return TrainingLayout::noise2self;
+        case TrainingMode::seg:
+            return TrainingLayout::segmentation;
+        case TrainingMode::unknown:
+        case TrainingMode::gan:
+        case TrainingMode::n2i:
+            break;
+    }
+    throw InvalidArgument("training mode '" + to_string(mode) +
+                          "' has no training file layout: train_denoiser trains supervised, n2n, "
+                          "n2s and seg");
+}
+
+DenoiserArchitecture parse_architecture(const std::string& name, const std::string& option) {
+    if (name == "cnn") return DenoiserArchitecture::cnn;
+    if (name == "unet" || name == "tomogan") return DenoiserArchitecture::unet;
+    throw InvalidArgument(option + " '" + name + "' is not one of cnn, unet (or tomogan)");
+}
+
+std::string to_string(DenoiserArchitecture architecture) {
+    return architecture == DenoiserArchitecture::cnn ? "cnn" : "unet";
+}
+
 TrainingData read_training_file(const std::string& file, TrainingLayout layout) {
-    const bool noise2noise = layout == TrainingLayout::noise2noise;
-    const char* input_name = noise2noise ? "/train_a" : "/train_ns";
-    const char* target_name = noise2noise ? "/train_b" : "/train_gt";
-    const char* test_input_name = noise2noise ? "/test_a" : "/test_ns";
-    const char* test_target_name = noise2noise ? "/test_clean" : "/test_gt";
+    struct Names {
+        const char *inputs, *targets, *test_inputs, *test_targets;
+    };
+    const Names names = [&]() -> Names {
+        switch (layout) {
+            case TrainingLayout::noise2noise:
+                return {"/train_a", "/train_b", "/test_a", "/test_clean"};
+            case TrainingLayout::noise2self:
+                return {"/train_ns", nullptr, "/test_ns", "/test_gt"};
+            case TrainingLayout::segmentation:
+                return {"/train_ns", "/train_labels", "/test_ns", "/test_labels"};
+            case TrainingLayout::tomogan:
+                break;
+        }
+        return {"/train_ns", "/train_gt", "/test_ns", "/test_gt"};
+    }();
+    const auto address = [&](const char* dataset) { return "'" + file + ":" + dataset + "'"; };
     TrainingData data;
-    data.inputs = read_float_stack(file, input_name);
-    data.targets = read_float_stack(file, target_name);
-    const bool with_test = has_dataset(file, test_input_name) &&
-                           has_dataset(file, test_target_name) &&
-                           hdf5_stack_shape({file, test_input_name}).n > 0;
+    data.inputs = read_float_stack(file, names.inputs);
+    data.inputs_name = address(names.inputs);
+    if (names.targets) {
+        data.targets = read_float_stack(file, names.targets);
+        data.targets_name = address(names.targets);
+    }
+    const bool with_test = has_dataset(file, names.test_inputs) &&
+                           has_dataset(file, names.test_targets) &&
+                           hdf5_stack_shape({file, names.test_inputs}).n > 0;
     if (with_test) {
-        data.test_inputs = read_float_stack(file, test_input_name);
-        data.test_targets = read_float_stack(file, test_target_name);
+        data.test_inputs = read_float_stack(file, names.test_inputs);
+        data.test_targets = read_float_stack(file, names.test_targets);
+        data.test_inputs_name = address(names.test_inputs);
+        data.test_targets_name = address(names.test_targets);
     }
     return data;
+}
+
+void stop_training_on_signal() {
+    for (std::size_t k = 0; k < 2; ++k) {
+        const int signal_number = stop_signals[k];
+        struct sigaction current {};
+        if (sigaction(signal_number, nullptr, &current) != 0) continue;
+        // An ignored signal (the SIGINT of a background job) stays ignored.
+        if (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN) continue;
+        if (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == request_stop) continue;
+        previous_actions[k] = current;
+        struct sigaction action {};
+        action.sa_handler = request_stop;
+        sigemptyset(&action.sa_mask);
+        for (const int blocked : stop_signals) sigaddset(&action.sa_mask, blocked);
+        sigaction(signal_number, &action, nullptr);
+    }
+}
+
+void end_by_signal(int signal_number) {
+    std::signal(signal_number, SIG_DFL);
+    std::raise(signal_number);
+    std::_Exit(128 + signal_number);  // the signal was blocked: exit with its status anyway
 }
 
 Model train_denoiser(const TrainingData& data, const TrainOptions& options,
                      const TrainingCallbacks& callbacks) {
     check_options(options);
-    check_float32(data.inputs, "inputs");
-    check_float32(data.targets, "targets");
-    const bool with_test = data.test_inputs.shape().n > 0 || data.test_targets.shape().n > 0;
-    if (with_test) {
-        check_float32(data.test_inputs, "test_inputs");
-        check_float32(data.test_targets, "test_targets");
-    }
+    const auto message = [&](const std::string& text) {
+        if (callbacks.on_message) callbacks.on_message(text);
+    };
 
-    Context ctx(options.threads);
+    TrainerPlan plan;
+    plan.options = options;
+    plan.sampler_seed = options.seed;
+    TrainOptions& resolved = plan.options;
+    DenoiserArchitecture architecture = options.architecture.value_or(DenoiserArchitecture::cnn);
     Network network;
+    json state = nullptr;
     if (!options.resume.empty()) {
         network = load_network(options.resume);
-    } else if (options.architecture == DenoiserArchitecture::cnn) {
-        CnnDenoiserConfig config;
-        config.seed = options.seed;
-        network = build_cnn_denoiser(config);
+        state = read_training_state(options.resume);
+        const int model_depth = int(network.input_channels(0));
+        if (options.depth > 0 && options.depth != model_depth)
+            throw InvalidArgument("TrainOptions::depth " + std::to_string(options.depth) +
+                                  " disagrees with the " + std::to_string(model_depth) +
+                                  " input channels of the resumed model " + options.resume);
+        resolved.depth = model_depth;
+        const DenoiserArchitecture model_architecture =
+            state.is_null() ? (downsampling_factor(network) > 1 ? DenoiserArchitecture::unet
+                                                                : DenoiserArchitecture::cnn)
+                            : parse_architecture(state["architecture"].get<std::string>(),
+                                                 options.resume + ": training state architecture");
+        if (options.architecture && *options.architecture != model_architecture)
+            throw InvalidArgument("TrainOptions::architecture " + to_string(*options.architecture) +
+                                  " disagrees with the resumed model " + options.resume + ", a " +
+                                  to_string(model_architecture));
+        architecture = model_architecture;
+        if (!state.is_null() && state["mode"].get<std::string>() != to_string(options.mode))
+            throw InvalidArgument("TrainOptions::mode " + to_string(options.mode) +
+                                  " disagrees with the resumed model " + options.resume +
+                                  ", trained in mode " + state["mode"].get<std::string>());
     } else {
-        TomoGanGeneratorConfig config;
-        config.seed = options.seed;
-        network = build_tomogan_generator(config);
+        if (resolved.depth == 0) resolved.depth = 1;
+        network = build_network(architecture, resolved);
     }
+    const std::int64_t outputs = options.mode == TrainingMode::seg ? options.classes : 1;
+    const std::string output_name = network.output_names().at(0);
+    for (const auto& node : network.nodes())
+        if (node.name == output_name && node.dims.c != outputs)
+            throw InvalidArgument("the model " + options.resume + " has " +
+                                  std::to_string(node.dims.c) + " output channels, mode " +
+                                  to_string(options.mode) + " needs " + std::to_string(outputs));
+
     AdamConfig adam_config;
     adam_config.learning_rate = options.learning_rate;
     Adam adam(named_parameters(network), adam_config);
-    if (!options.resume.empty()) load_optimizer_state(options.resume, network, adam);
+    if (!state.is_null()) {
+        load_optimizer_state(options.resume, network, adam);
+        plan.first_iteration = state["iteration"].get<std::int64_t>();
+        plan.sampler_seed = state["sampler"]["seed"].get<std::uint32_t>();
+        if (adam.iterations() != plan.first_iteration)
+            throw FormatError(options.resume + ": the training state is at step " +
+                              std::to_string(plan.first_iteration) + ", the optimizer at step " +
+                              std::to_string(adam.iterations()));
+    } else if (!options.resume.empty()) {
+        message("fine-tuning " + options.resume +
+                ": it holds no training state of this library, so training starts at step 0 "
+                "with a fresh Adam optimizer from its weights");
+    }
 
     if (!options.snapshots.empty())
         prepare_output_folder({"TrainOptions::snapshots", options.snapshots, ""});
-    const double range = with_test ? value_range(data.test_targets) : 1.0;
-    if (callbacks.on_start) callbacks.on_start();
+    if (!options.validation_csv.empty()) {
+        check_output_is_not_an_input({"TrainOptions::validation_csv", options.validation_csv, ""},
+                                     {});
+        // Proven appendable now rather than at the first validation, after training started.
+        if (!std::ofstream(options.validation_csv, std::ios::app))
+            throw IoError("TrainOptions::validation_csv '" + options.validation_csv +
+                          "' cannot be opened for appending");
+    }
 
-    SupervisedTrainingOptions loop_options;
-    loop_options.epochs = options.epochs;
-    loop_options.batch = options.batch;
-    loop_options.patch = options.patch;
-    loop_options.steps_per_epoch = options.steps_per_epoch;
-    loop_options.seed = options.seed;
-    int saved_epoch = 0;
-    const auto on_epoch = [&](const EpochReport& r) {
-        if (!options.checkpoint.empty()) {
-            save_network(options.checkpoint, network, &adam);
-            saved_epoch = r.epoch;
-        }
-        TrainingEpoch epoch;
-        epoch.epoch = r.epoch;
-        epoch.train_loss = r.train_loss;
-        epoch.test_loss = r.test_loss;
-        if (r.test_loss >= 0) epoch.test_psnr = 10 * std::log10(range * range / r.test_loss);
-        epoch.seconds = r.seconds;
-        if (callbacks.on_epoch) callbacks.on_epoch(epoch);
-        if (!options.snapshots.empty() && with_test) {
-            char name[32];
-            std::snprintf(name, sizeof name, "epoch_%03d.png", r.epoch);
-            const Stack output =
-                apply_to_slices(ctx, network, data.test_inputs, downsampling_factor(network));
-            write_png_montage((std::filesystem::path(options.snapshots) / name).string(),
-                              {data.test_inputs, output, data.test_targets}, 0);
-        }
+    // How the model is meant to be applied, saved with every checkpoint and kept by the Model.
+    ModelRecipe recipe = default_recipe(resolved.depth);
+    recipe.mode = options.mode;
+    if (options.mode == TrainingMode::seg) recipe.classes = options.classes;
+    if (options.mode == TrainingMode::n2s) recipe.mask_width = options.mask_width;
+
+    Context ctx(options.threads);
+    std::int64_t saved = -1;
+    TrainerHooks hooks;
+    hooks.stop_requested = [] { return stop_signal.load() != 0; };
+    if (!options.checkpoint.empty())
+        hooks.checkpoint = [&](std::int64_t iteration) {
+            const json state_now =
+                training_state(resolved, architecture, iteration, plan.sampler_seed);
+            save_network(options.checkpoint, network, &adam, &recipe,
+                         {{training_state_attribute, state_now.dump()}});
+            saved = iteration;
+        };
+    const auto kept = [&] {
+        return saved >= 0 ? options.checkpoint + " keeps the model of step " + std::to_string(saved)
+                          : std::string("this run wrote no model");
     };
+    // Segmentation labels may come as integers (simulate_dataset stores uint8): the loss takes
+    // them as float.
+    TrainingData labels_as_float;
+    const bool integer_labels =
+        options.mode == TrainingMode::seg && (data.targets.type() != PixelType::float32 ||
+                                              data.test_targets.type() != PixelType::float32);
+    if (integer_labels) {
+        labels_as_float = data;
+        for (Stack* labels : {&labels_as_float.targets, &labels_as_float.test_targets})
+            if (labels->type() != PixelType::float32 && labels->shape().pixels() > 0)
+                *labels = Stack::from_float(labels->shape(), labels->to_float().data());
+    }
+    TrainerOutcome outcome;
     try {
-        train_supervised(ctx, network, adam, data.inputs, data.targets,
-                         with_test ? &data.test_inputs : nullptr,
-                         with_test ? &data.test_targets : nullptr, loop_options, on_epoch);
+        outcome = run_trainer(ctx, network, adam, integer_labels ? labels_as_float : data, plan,
+                              callbacks, hooks);
     } catch (const NumericalError& e) {
-        // Training stops before a diverged epoch is saved: the checkpoint keeps the last good one.
-        throw NumericalError(std::string(e.what()) + "; " +
-                             (saved_epoch > 0 ? options.checkpoint + " keeps the model of epoch " +
-                                                    std::to_string(saved_epoch)
-                                              : "this run wrote no model"));
+        // Training stops before a diverged step is saved: the checkpoint keeps the last good one.
+        throw NumericalError(std::string(e.what()) + "; " + kept());
+    }
+    // A run that took no step (resumed at its total, or stopped at once) still leaves its
+    // output: the state it was given.
+    if (saved < 0 && hooks.checkpoint) hooks.checkpoint(outcome.summary.iteration);
+    if (outcome.stopped) {
+        // The request is answered: a later run in this process trains again.
+        const int signal_number = stop_signal.exchange(0);
+        throw TrainingInterrupted(std::string("training stopped by signal ") +
+                                      std::to_string(signal_number) + " after step " +
+                                      std::to_string(outcome.summary.iteration) + "; " + kept() +
+                                      (saved >= 0 ? " (resume from it)" : ""),
+                                  signal_number, outcome.summary.iteration);
     }
 
     ApplyOptions apply_options;
     apply_options.threads = options.threads;
-    return make_model(std::move(network), apply_options);
+    Model model = make_model(std::move(network), apply_options);
+    model.set_recipe(recipe);
+    return model;
+}
+
+void apply_j_invariant(Model& model, const float* input, std::int64_t n, std::int64_t h,
+                       std::int64_t w, int mask_width, MaskMode mask_mode, float* output,
+                       std::int64_t row0, std::int64_t col0) {
+    if (mask_width < 2 || mask_width > 16)
+        throw InvalidArgument("Noise2Self mask width must be between 2 and 16, got " +
+                              std::to_string(mask_width));
+    if (row0 < 0 || col0 < 0)
+        throw InvalidArgument("Noise2Self tile origin (" + std::to_string(row0) + ", " +
+                              std::to_string(col0) + ") must not be negative");
+    const std::int64_t channels = model.input_channels(), outputs = model.output_channels();
+    j_invariant_inference([&](const float* in, float* out) { model.apply(in, n, h, w, out); },
+                          input, n, channels, outputs, h, w, mask_width, mask_mode, row0, col0,
+                          output);
 }
 
 }  // namespace tomodenoise

@@ -236,7 +236,8 @@ ModelRecipe parse_recipe(const std::string& text, const std::string& where) {
 }
 
 void write_file(const std::string& path, Network& network, const Optimizer* optimizer,
-                const ModelRecipe* recipe) {
+                const ModelRecipe* recipe,
+                const std::map<std::string, std::string>& root_attributes) {
     auto file = hdf5::File::create(path);
     hdf5::write_string_attribute(file, "/", "model_config", model_config(network).dump(),
                                  hdf5::StringStorage::variable);
@@ -274,6 +275,8 @@ void write_file(const std::string& path, Network& network, const Optimizer* opti
     if (recipe)
         hdf5::write_string_attribute(file, "/", recipe_attribute, recipe_json(*recipe).dump(),
                                      hdf5::StringStorage::variable);
+    for (const auto& [name, value] : root_attributes)
+        hdf5::write_string_attribute(file, "/", name, value, hdf5::StringStorage::variable);
     file.close();
 }
 
@@ -410,7 +413,8 @@ void read_keras_layer_weights(const hdf5::File& file, const std::string& group, 
 }
 
 void save_network(const std::string& path, Network& network, const Optimizer* optimizer,
-                  const ModelRecipe* recipe) {
+                  const ModelRecipe* recipe,
+                  const std::map<std::string, std::string>& root_attributes) {
     if (recipe) {
         try {
             check_recipe(*recipe, network.input_channels(0), output_channels(network));
@@ -419,7 +423,7 @@ void save_network(const std::string& path, Network& network, const Optimizer* op
         }
     }
     TemporaryFile temporary(path);
-    write_file(temporary.path(), network, optimizer, recipe);
+    write_file(temporary.path(), network, optimizer, recipe, root_attributes);
     temporary.commit();
 }
 

@@ -5,6 +5,7 @@
 // optimizer_weights, as Keras does), so Keras loads what we save and we load Keras models.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,12 +26,15 @@ constexpr std::int64_t recipe_version = 1;
 
 /// Writes `network` (architecture and weights) and, when given, `optimizer`'s configuration
 /// (root attribute training_config) and state (optimizer_weights/<Type>/<layer>/<weight>/<slot>:0
-/// in Keras's axis order, and optimizer_weights/<Type>/iter:0) and `recipe` (root attribute
-/// recipe_attribute) to `path`. The file appears only once complete: it is written under a
-/// temporary name in the same folder and renamed. InvalidArgument naming the field, before
-/// anything is written, for a recipe check_recipe refuses for this network.
+/// in Keras's axis order, and optimizer_weights/<Type>/iter:0), `recipe` (root attribute
+/// recipe_attribute) and `root_attributes` (name -> text, string attributes of the file's root:
+/// what a caller records beside the model, such as a training state) to `path`. The file appears
+/// only once complete: it is written under a temporary name in the same folder and renamed.
+/// InvalidArgument naming the field, before anything is written, for a recipe check_recipe
+/// refuses for this network.
 void save_network(const std::string& path, Network& network, const Optimizer* optimizer = nullptr,
-                  const ModelRecipe* recipe = nullptr);
+                  const ModelRecipe* recipe = nullptr,
+                  const std::map<std::string, std::string>& root_attributes = {});
 
 /// The recipe stored in `path` for `network` (as loaded from it), or default_recipe for a file
 /// without one (Keras's own, the published TomoGAN models). Throws FormatError naming the file

@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -66,6 +69,7 @@ TEST(TrainApi, TrainsFromMemoryCheckpointsEveryEpochAndReportsInOrder) {
     const TrainingData data = simulated_training_data();
     TrainOptions options = short_training(dir);
     options.snapshots = dir.file("snapshots/nested");
+    options.validation_csv = dir.file("validation.csv");
     const float* target = data.test_targets.as<float>();
     const auto [low, high] =
         std::minmax_element(target, target + data.test_targets.shape().pixels());
@@ -78,21 +82,45 @@ TEST(TrainApi, TrainsFromMemoryCheckpointsEveryEpochAndReportsInOrder) {
         EXPECT_FALSE(std::filesystem::exists(options.checkpoint));
         EXPECT_TRUE(std::filesystem::is_directory(options.snapshots));
     };
-    callbacks.on_epoch = [&](const TrainingEpoch& epoch) {
-        events.push_back("epoch " + std::to_string(epoch.epoch));
+    callbacks.on_progress = [&](const TrainingProgress& p) {
+        events.push_back("step " + std::to_string(p.iteration) + "/" +
+                         std::to_string(p.iterations));
+        EXPECT_TRUE(std::isfinite(p.loss));
+    };
+    callbacks.on_validation = [&](const TrainingValidation& v) {
+        events.push_back("validation " + std::to_string(v.iteration));
         EXPECT_TRUE(std::filesystem::exists(options.checkpoint));
-        EXPECT_TRUE(std::isfinite(epoch.train_loss) && epoch.train_loss > 0) << epoch.train_loss;
-        ASSERT_GT(epoch.test_loss, 0);
-        EXPECT_NEAR(epoch.test_psnr, 10 * std::log10(range * range / epoch.test_loss), 1e-9);
-        EXPECT_GE(epoch.seconds, 0);
+        EXPECT_TRUE(std::isfinite(v.train_loss) && v.train_loss > 0) << v.train_loss;
+        ASSERT_GT(v.test_loss, 0);
+        EXPECT_NEAR(v.psnr, 10 * std::log10(range * range / v.test_loss), 1e-9);
+        EXPECT_GT(v.ssim, -1);
+        EXPECT_LT(v.ssim, 1);
+        EXPECT_TRUE(v.iou.empty());
+    };
+    callbacks.on_end = [&](const TrainingSummary& s) {
+        events.push_back("end " + std::to_string(s.first_iteration) + ".." +
+                         std::to_string(s.iteration));
+        EXPECT_GE(s.data_wait_fraction, 0);
+        EXPECT_LE(s.data_wait_fraction, 1);
     };
     Model model = train_denoiser(data, options, callbacks);
 
-    EXPECT_EQ(events, (std::vector<std::string>{"start", "epoch 1", "epoch 2"}));
+    EXPECT_EQ(events, (std::vector<std::string>{"start", "step 1/6", "step 2/6", "step 3/6",
+                                                "validation 3", "step 4/6", "step 5/6", "step 6/6",
+                                                "validation 6", "end 0..6"}));
     EXPECT_EQ(saved_iterations(options.checkpoint), 2 * 3);
-    for (const char* name : {"epoch_001.png", "epoch_002.png"})
+    for (const char* name : {"iter_0000003.png", "iter_0000006.png"})
         EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(options.snapshots) / name))
             << name;
+    std::ifstream csv(options.validation_csv);
+    std::string header, row3, row6, extra;
+    std::getline(csv, header);
+    std::getline(csv, row3);
+    std::getline(csv, row6);
+    EXPECT_EQ(header, "iteration,train_loss,test_loss,psnr,ssim");
+    EXPECT_EQ(row3.substr(0, 2), "3,");
+    EXPECT_EQ(row6.substr(0, 2), "6,");
+    EXPECT_FALSE(std::getline(csv, extra));
 
     // The model returned is the last one saved.
     EXPECT_EQ(model.input_channels(), 1);
@@ -103,15 +131,239 @@ TEST(TrainApi, TrainsFromMemoryCheckpointsEveryEpochAndReportsInOrder) {
     EXPECT_GT(std::count_if(got.begin(), got.end(), [](float v) { return v != 0; }),
               std::ptrdiff_t(got.size() / 2));
 
-    // Resuming continues the optimizer's steps from the checkpoint, written back in place.
+    // Epochs are a total: resuming to 3 epochs runs the third, written back in place.
     options.resume = options.checkpoint;
-    options.epochs = 1;
+    options.epochs = 3;
     options.snapshots.clear();
-    train_denoiser(data, options);
+    options.validation_csv.clear();
+    events.clear();
+    callbacks.on_start = {};
+    train_denoiser(data, options, callbacks);
     EXPECT_EQ(saved_iterations(options.checkpoint), 3 * 3);
+    EXPECT_EQ(events.back(), "end 6..9");
 }
 
-TEST(TrainApi, WithoutTestDataReportsNoTestLossAndWritesNoSnapshot) {
+// Every weight and optimizer state array of two model files, compared bit for bit.
+void expect_same_training_state(const std::string& a, const std::string& b) {
+    Network net_a = load_network(a), net_b = load_network(b);
+    Adam adam_a(named_parameters(net_a)), adam_b(named_parameters(net_b));
+    load_optimizer_state(a, net_a, adam_a);
+    load_optimizer_state(b, net_b, adam_b);
+    const auto pa = net_a.parameters(), pb = net_b.parameters();
+    ASSERT_EQ(pa.size(), pb.size());
+    for (std::size_t k = 0; k < pa.size(); ++k)
+        ASSERT_EQ(std::vector<float>(pa[k]->value(), pa[k]->value() + pa[k]->size()),
+                  std::vector<float>(pb[k]->value(), pb[k]->value() + pb[k]->size()))
+            << "parameter " << k;
+    const auto sa = adam_a.state(), sb = adam_b.state();
+    ASSERT_EQ(sa.size(), sb.size());
+    for (std::size_t k = 0; k < sa.size(); ++k) ASSERT_EQ(sa[k].values, sb[k].values) << sa[k].name;
+}
+
+TEST(TrainApi, ResumedRunsEndBitForBitAsUninterruptedOnes) {
+    // Each mode and architecture: 8 steps straight, and 3 then a resume to 8 (then 5 of them
+    // in a run resumed from its own output file).
+    struct Case {
+        TrainingMode mode;
+        DenoiserArchitecture architecture;
+        int depth;
+    };
+    for (const Case& c : {Case{TrainingMode::supervised, DenoiserArchitecture::cnn, 3},
+                          Case{TrainingMode::n2s, DenoiserArchitecture::unet, 1}}) {
+        SCOPED_TRACE(to_string(c.mode));
+        ScratchDir dir;
+        const TrainingData data = simulated_training_data();
+        TrainOptions options = short_training(dir);
+        options.mode = c.mode;
+        options.architecture = c.architecture;
+        options.levels = 2;
+        options.depth = c.depth;
+        options.iterations = 8;
+        options.checkpoint_every = 2;
+        options.threads = 1;
+        options.checkpoint = dir.file("straight.h5");
+        train_denoiser(data, options);
+
+        options.checkpoint = dir.file("resumed.h5");
+        options.iterations = 3;
+        train_denoiser(data, options);
+        options.resume = options.checkpoint;
+        options.iterations = 8;
+        options.seed = 99;  // the checkpoint's seed is the one that counts
+        std::vector<std::string> messages;
+        TrainingCallbacks callbacks;
+        callbacks.on_message = [&](const std::string& m) { messages.push_back(m); };
+        std::int64_t first = -1;
+        callbacks.on_end = [&](const TrainingSummary& s) { first = s.first_iteration; };
+        train_denoiser(data, options, callbacks);
+        EXPECT_TRUE(messages.empty());
+        EXPECT_EQ(first, 3);
+        expect_same_training_state(dir.file("straight.h5"), dir.file("resumed.h5"));
+    }
+}
+
+TEST(TrainApi, FineTuningAModelWithoutTrainingStateStartsAFreshOptimizerAndSaysSo) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = short_training(dir);
+    options.iterations = 2;
+    options.checkpoint.clear();
+    Model plain = train_denoiser(data, options);
+    plain.save(dir.file("plain.h5"));  // weights only
+    options.resume = dir.file("plain.h5");
+    options.checkpoint = dir.file("tuned.h5");
+    std::vector<std::string> messages;
+    TrainingCallbacks callbacks;
+    callbacks.on_message = [&](const std::string& m) { messages.push_back(m); };
+    train_denoiser(data, options, callbacks);
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_NE(messages[0].find("plain.h5"), std::string::npos) << messages[0];
+    EXPECT_NE(messages[0].find("fresh Adam"), std::string::npos) << messages[0];
+    EXPECT_EQ(saved_iterations(options.checkpoint), 2);  // from 0, not continued
+}
+
+TEST(TrainApi, ArchitectureOrDepthDisagreeingWithTheResumedModelAreNamed) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = short_training(dir);
+    options.iterations = 1;
+    options.depth = 3;
+    train_denoiser(data, options);
+    options.resume = options.checkpoint;
+    options.iterations = 2;
+    options.depth = 1;
+    expect_error_naming<InvalidArgument>(
+        [&] { train_denoiser(data, options); },
+        {"TrainOptions::depth 1", "3 input channels", options.checkpoint});
+    options.depth = 0;  // the model's
+    options.architecture = DenoiserArchitecture::unet;
+    expect_error_naming<InvalidArgument>(
+        [&] { train_denoiser(data, options); },
+        {"TrainOptions::architecture unet", "a cnn", options.checkpoint});
+    options.architecture.reset();
+    options.mode = TrainingMode::n2s;
+    expect_error_naming<InvalidArgument>([&] { train_denoiser(data, options); },
+                                         {"TrainOptions::mode n2s", "supervised"});
+}
+
+TEST(TrainApi, JInvariantInferenceOnAModelTakesEachPixelFromThePassThatHidIt) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = short_training(dir);
+    options.mode = TrainingMode::n2s;
+    options.iterations = 2;
+    options.checkpoint.clear();
+    Model model = train_denoiser({data.inputs, {}, {}, {}}, options);
+    const std::int64_t n = 1, h = 12, w = 12;
+    const float* image = data.test_inputs.as<float>();
+    std::vector<float> input(image, image + h * w), got(input.size()), plain(input.size());
+    apply_j_invariant(model, input.data(), n, h, w, 2, MaskMode::zero, got.data());
+    model.apply(input.data(), n, h, w, plain.data());
+    for (std::int64_t r = 0; r < h; r += 5)
+        for (std::int64_t c = 0; c < w; c += 3) {
+            std::vector<float> hidden = input, out(input.size());
+            for (std::int64_t y = r % 2; y < h; y += 2)
+                for (std::int64_t x = c % 2; x < w; x += 2) hidden[std::size_t(y * w + x)] = 0;
+            model.apply(hidden.data(), n, h, w, out.data());
+            EXPECT_EQ(got[std::size_t(r * w + c)], out[std::size_t(r * w + c)]) << r << ", " << c;
+        }
+    EXPECT_NE(got, plain);
+    expect_error_naming<InvalidArgument>(
+        [&] { apply_j_invariant(model, input.data(), n, h, w, 1, MaskMode::zero, got.data()); },
+        {"mask width", "got 1"});
+}
+
+TEST(TrainApi, SegmentationTakesIntegerLabelsAndReturnsOneOutputPerClass) {
+    SimulationOptions sim;
+    sim.kind = SimulationKind::seg;
+    sim.count = 2;
+    sim.test_count = 1;
+    sim.size = 16;
+    const SimulatedDataset sets = simulate(sim);
+    ASSERT_EQ(sets.train.labels.type(), PixelType::uint8);
+    TrainOptions options;
+    options.mode = TrainingMode::seg;
+    options.classes = 4;
+    options.iterations = 2;
+    options.batch = 1;
+    options.patch = 16;
+    int validations = 0;
+    TrainingCallbacks callbacks;
+    callbacks.on_validation = [&](const TrainingValidation& v) {
+        ++validations;
+        EXPECT_EQ(v.iou.size(), 4u);
+        EXPECT_GE(v.mean_iou, 0);
+    };
+    Model model =
+        train_denoiser({sets.train.noisy, sets.train.labels, sets.test.noisy, sets.test.labels},
+                       options, callbacks);
+    EXPECT_EQ(validations, 1);
+    EXPECT_EQ(model.output_channels(), 4);
+}
+
+TEST(TrainApi, ASignalStopsTrainingWithACheckpointThatResumes) {
+    struct sigaction saved[2];
+    sigaction(SIGINT, nullptr, &saved[0]);
+    sigaction(SIGTERM, nullptr, &saved[1]);
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = short_training(dir);
+    options.iterations = 8;
+    options.checkpoint_every = 5;
+    stop_training_on_signal();
+    TrainingCallbacks callbacks;
+    callbacks.on_progress = [](const TrainingProgress& p) {
+        if (p.iteration == 3) raise(SIGTERM);
+    };
+    try {
+        train_denoiser(data, options, callbacks);
+        ADD_FAILURE() << "not interrupted";
+    } catch (const TrainingInterrupted& e) {
+        EXPECT_EQ(e.signal_number(), SIGTERM);
+        EXPECT_EQ(e.iteration(), 3);
+        EXPECT_NE(std::string(e.what()).find("keeps the model of step 3"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(saved_iterations(options.checkpoint), 3);
+    // The stop was answered: the resumed run goes to the end.
+    options.resume = options.checkpoint;
+    train_denoiser(data, options);
+    EXPECT_EQ(saved_iterations(options.checkpoint), 8);
+    sigaction(SIGINT, &saved[0], nullptr);
+    sigaction(SIGTERM, &saved[1], nullptr);
+}
+
+TEST(TrainApi, TheTimeLimitOrAReachedTotalEndTrainingWithTheOutputWritten) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = short_training(dir);
+    options.iterations = 1000000;
+    options.max_seconds = 1e-9;  // reached before the first step
+    bool reached = false;
+    TrainingCallbacks callbacks;
+    callbacks.on_end = [&](const TrainingSummary& s) {
+        reached = s.time_limit_reached;
+        EXPECT_EQ(s.iteration, 0);
+    };
+    train_denoiser(data, options, callbacks);
+    EXPECT_TRUE(reached);
+    EXPECT_EQ(saved_iterations(options.checkpoint), 0);
+
+    // Resumed at its total into another file: nothing to train, the output still written.
+    TrainOptions done = options;
+    done.iterations = 0;
+    done.max_seconds = 0;
+    done.epochs = 1;
+    done.resume.clear();
+    done.checkpoint = dir.file("one_epoch.h5");
+    train_denoiser(data, done);
+    done.resume = done.checkpoint;
+    done.checkpoint = dir.file("again.h5");
+    train_denoiser(data, done);
+    EXPECT_EQ(saved_iterations(dir.file("again.h5")), 3);
+}
+
+TEST(TrainApi, WithoutTestDataValidatesNothingAndWritesNoSnapshot) {
     ScratchDir dir;
     const TrainingData data = simulated_training_data(0);
     ASSERT_EQ(data.test_inputs.shape().n, 0);
@@ -119,15 +371,15 @@ TEST(TrainApi, WithoutTestDataReportsNoTestLossAndWritesNoSnapshot) {
     options.epochs = 1;
     options.checkpoint.clear();  // nothing saved
     options.snapshots = dir.file("snapshots");
-    int epochs = 0;
+    int validations = 0;
     TrainingCallbacks callbacks;
-    callbacks.on_epoch = [&](const TrainingEpoch& epoch) {
-        ++epochs;
-        EXPECT_EQ(epoch.test_loss, -1);
-        EXPECT_TRUE(std::isnan(epoch.test_psnr)) << epoch.test_psnr;
+    callbacks.on_validation = [&](const TrainingValidation& v) {
+        ++validations;
+        EXPECT_TRUE(std::isnan(v.test_loss)) << v.test_loss;
+        EXPECT_TRUE(std::isnan(v.psnr)) << v.psnr;
     };
     train_denoiser(data, options, callbacks);
-    EXPECT_EQ(epochs, 1);
+    EXPECT_EQ(validations, 1);
     EXPECT_EQ(folder_entries(dir.path()), std::vector<std::string>{"snapshots"});
     EXPECT_TRUE(folder_entries(options.snapshots).empty());
 }
@@ -144,6 +396,22 @@ TEST(TrainApi, OptionsOutOfBoundsAreNamedBeforeAnyWork) {
         {[](TrainOptions& o) { o.learning_rate = std::nan(""); }, "TrainOptions::learning_rate"},
         {[](TrainOptions& o) { o.threads = -1; }, "TrainOptions::threads"},
         {[](TrainOptions& o) { o.threads = max_threads() + 1; }, "TrainOptions::threads"},
+        {[](TrainOptions& o) { o.iterations = -1; }, "TrainOptions::iterations"},
+        {[](TrainOptions& o) { o.max_seconds = -1; }, "TrainOptions::max_seconds"},
+        {[](TrainOptions& o) { o.depth = 2; }, "TrainOptions::depth"},
+        {[](TrainOptions& o) { o.levels = 0; }, "TrainOptions::levels"},
+        {[](TrainOptions& o) { o.mask_width = 1; }, "TrainOptions::mask_width"},
+        {[](TrainOptions& o) { o.classes = 1; }, "TrainOptions::classes"},
+        {[](TrainOptions& o) {
+             o.class_weights = {1, -1};
+         },
+         "TrainOptions::class_weights"},
+        {[](TrainOptions& o) {
+             o.class_weights = {1, 1, 1};
+         },
+         "TrainOptions::class_weights"},
+        {[](TrainOptions& o) { o.validate_every = -1; }, "TrainOptions::validate_every"},
+        {[](TrainOptions& o) { o.checkpoint_every = -1; }, "TrainOptions::checkpoint_every"},
     };
     for (const auto& [change, field] : cases) {
         SCOPED_TRACE(field);
@@ -164,7 +432,7 @@ TEST(TrainApi, DataThatIsNotFloat32IsNamed) {
                                          {"TrainingData::targets", "uint16"});
 }
 
-TEST(TrainApi, AnUnwritableSnapshotFolderFailsBeforeTraining) {
+TEST(TrainApi, AnUnwritableSnapshotFolderOrCsvFailsBeforeTraining) {
     ScratchDir dir;
     const TrainingData data = simulated_training_data();
     TrainOptions options = short_training(dir);
@@ -175,6 +443,11 @@ TEST(TrainApi, AnUnwritableSnapshotFolderFailsBeforeTraining) {
     expect_error_naming<IoError>([&] { train_denoiser(data, options, callbacks); },
                                  {"TrainOptions::snapshots", options.snapshots});
     EXPECT_EQ(folder_entries(dir.path()), std::vector<std::string>{"file.h5"});
+
+    options.snapshots.clear();
+    options.validation_csv = dir.file("file.h5") + "/rows.csv";
+    expect_error_naming<IoError>([&] { train_denoiser(data, options, callbacks); },
+                                 {"TrainOptions::validation_csv", options.validation_csv});
 }
 
 TEST(TrainApi, ReadsEitherLayoutAsFloat32WithTheTestOptional) {
@@ -200,6 +473,43 @@ TEST(TrainApi, ReadsEitherLayoutAsFloat32WithTheTestOptional) {
     // The TomoGAN layout's datasets are not in this file.
     expect_error_naming<Error>([&] { read_training_file(file, TrainingLayout::tomogan); },
                                {"n2n.h5", "/train_ns"});
+}
+
+TEST(TrainApi, ReadsTheNoise2SelfAndSegmentationLayoutsNamingTheirDatasets) {
+    ScratchDir dir;
+    const std::string file = dir.file("seg.h5");
+    Stack images({3, 8, 8}, PixelType::float32), labels({3, 8, 8}, PixelType::uint8);
+    for (std::int64_t i = 0; i < labels.shape().pixels(); ++i)
+        labels.as<std::uint8_t>()[i] = std::uint8_t(i % 3);
+    write_hdf5_stack({file, "/train_ns"}, images);
+    write_hdf5_stack({file, "/train_labels"}, labels);
+    write_hdf5_stack({file, "/test_ns"}, images);
+    write_hdf5_stack({file, "/test_labels"}, labels);
+
+    const TrainingData seg = read_training_file(file, TrainingLayout::segmentation);
+    EXPECT_EQ(seg.targets.to_float(), labels.to_float());
+    EXPECT_EQ(seg.test_targets.shape(), labels.shape());
+    EXPECT_EQ(seg.targets_name, "'" + file + ":/train_labels'");
+
+    // n2s needs /train_ns only; without /test_gt it has no test.
+    const TrainingData n2s = read_training_file(file, TrainingLayout::noise2self);
+    EXPECT_EQ(n2s.inputs.shape(), images.shape());
+    EXPECT_EQ(n2s.targets.shape().n, 0);
+    EXPECT_EQ(n2s.test_inputs.shape().n, 0);
+
+    // Labels beyond the classes name the dataset and the slice.
+    TrainOptions options;
+    options.mode = TrainingMode::seg;
+    options.iterations = 1;
+    options.batch = 1;
+    options.patch = 8;
+    expect_error_naming<InvalidArgument>([&] { train_denoiser(seg, options); },
+                                         {file + ":/train_labels", "slice 0", "label 2"});
+    // Missing datasets for the mode name the dataset.
+    write_hdf5_stack({dir.file("n2s.h5"), "/train_ns"}, images);
+    expect_error_naming<Error>(
+        [&] { read_training_file(dir.file("n2s.h5"), TrainingLayout::segmentation); },
+        {"n2s.h5", "/train_labels"});
 }
 
 }  // namespace

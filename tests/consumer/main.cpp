@@ -1,11 +1,14 @@
 // Built against the installed package only: exercises the public API end to end (simulate a
 // data set, write and read it back through HDF5, measure its quality, train a denoiser on it
-// for a step, refuse a missing model).
+// for a step and apply it, refuse a missing model).
 #include <tomodenoise/tomodenoise.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <vector>
 
 int main() {
     namespace td = tomodenoise;
@@ -40,6 +43,12 @@ int main() {
     if (trained.input_channels() != 1 || trained.output_channels() != 1) {
         std::cerr << "consumer: trained a model of " << trained.input_channels() << " -> "
                   << trained.output_channels() << " channels\n";
+        return 1;
+    }
+    std::vector<float> denoised(32 * 32);
+    trained.apply(noisy.as<float>(), 1, 32, 32, denoised.data());
+    if (!std::all_of(denoised.begin(), denoised.end(), [](float v) { return std::isfinite(v); })) {
+        std::cerr << "consumer: the trained model's output is not finite\n";
         return 1;
     }
     try {

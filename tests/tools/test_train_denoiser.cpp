@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <limits>
+#include <thread>
 
 #include "io/hdf5.hpp"
 #include "keras/model_file.hpp"
@@ -33,25 +36,31 @@ TEST(TrainDenoiser, TrainsSavesEveryEpochAndResumes) {
     const std::string data = dir.file("data.h5"), model = dir.file("model.h5");
     write_simulated_dataset(data, simulate(sim));
 
-    const std::string common = " --epochs 2 --steps 10 --batch 4 --patch 32 --lr 0.003";
-    const ToolRun run = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) +
-                                           common + " --snapshots " + quoted(dir.file("snap")));
+    const std::string common = " --steps 10 --batch 4 --patch 32 --lr 0.003";
+    const ToolRun run =
+        run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) + common +
+                           " --epochs 2 --snapshots " + quoted(dir.file("snap")));
     ASSERT_EQ(run.exit_code, 0) << run.output();
-    EXPECT_NE(run.out.find("epoch 2: train loss"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("validation at step 20: train loss"), std::string::npos) << run.out;
     EXPECT_NE(run.out.find("test PSNR"), std::string::npos) << run.out;
-    EXPECT_TRUE(std::filesystem::exists(dir.file("snap/epoch_002.png")));
+    EXPECT_NE(run.out.find("step 20/20"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("steps/s, ETA"), std::string::npos) << run.out;
+    EXPECT_TRUE(std::filesystem::exists(dir.file("snap/iter_0000020.png")));
 
     Model loaded = Model::load(model);
     EXPECT_EQ(loaded.input_channels(), 1);
     EXPECT_EQ(loaded.output_channels(), 1);
 
-    const ToolRun resumed = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) +
-                                               " --resume " + quoted(model) + common);
+    // --epochs is a total: the resumed run trains the third epoch.
+    const ToolRun resumed =
+        run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) + " --resume " +
+                           quoted(model) + common + " --epochs 3");
     ASSERT_EQ(resumed.exit_code, 0) << resumed.output();
+    EXPECT_NE(resumed.out.find("trained steps 20..30"), std::string::npos) << resumed.out;
     Network net = load_network(model);
     Adam adam(named_parameters(net));
     load_optimizer_state(model, net, adam);
-    EXPECT_EQ(adam.iterations(), 40);  // 2 x 10 steps, then 2 x 10 more
+    EXPECT_EQ(adam.iterations(), 30);
 }
 
 TEST(TrainDenoiser, BadDataIsNamedAndLeavesNoModel) {
@@ -95,7 +104,7 @@ TEST(TrainDenoiser, RefusesTheDataFileAsOutputWhateverItsName) {
         EXPECT_NE(run.err.find("--out '" + out + "' is the same file as --data '" + data + "'"),
                   std::string::npos)
             << run.err;
-        EXPECT_EQ(run.out.find("epoch 1"), std::string::npos) << run.out;
+        EXPECT_EQ(run.out.find("validation at"), std::string::npos) << run.out;
     }
     EXPECT_EQ(file_bytes(data), bytes);
     EXPECT_EQ(folder_entries(dir.path()),
@@ -117,7 +126,7 @@ TEST(TrainDenoiser, RefusesAnOutputThatIsNotARegularFileBeforeTraining) {
         EXPECT_GT(run.exit_code, 0) << run.output();
         EXPECT_NE(run.err.find("'" + out + "'"), std::string::npos) << run.err;
         EXPECT_NE(run.err.find(what), std::string::npos) << run.err;
-        EXPECT_EQ(run.out.find("epoch 1"), std::string::npos) << run.out;
+        EXPECT_EQ(run.out.find("validation at"), std::string::npos) << run.out;
     }
     EXPECT_TRUE(std::filesystem::is_fifo(std::filesystem::symlink_status(fifo)));
     EXPECT_EQ(std::filesystem::read_symlink(device_link), "/dev/null");
@@ -167,12 +176,15 @@ TEST(TrainDenoiser, DivergingTrainingStopsAndKeepsTheLastGoodModel) {
                                            " --epochs 5 --steps 3 --batch 2 --patch 32");
     EXPECT_EQ(run.exit_code, 1) << run.output();
     EXPECT_NE(run.err.find("training diverged"), std::string::npos) << run.err;
-    // The message says what the output file holds: the last epoch printed, or nothing.
-    const auto last = run.out.rfind("epoch ");
+    // The message says what the output file holds: the last validation printed (checkpoints
+    // come with them here), or nothing.
+    const std::string validated = "validation at step ";
+    const auto last = run.out.rfind(validated);
     if (std::filesystem::exists(model)) {
         ASSERT_NE(last, std::string::npos) << run.out;
-        const std::string epoch = run.out.substr(last + 6, run.out.find(':', last) - last - 6);
-        EXPECT_NE(run.err.find("keeps the model of epoch " + epoch), std::string::npos)
+        const auto from = last + validated.size();
+        const std::string step = run.out.substr(from, run.out.find(':', from) - from);
+        EXPECT_NE(run.err.find("keeps the model of step " + step), std::string::npos)
             << run.output();
         EXPECT_NO_THROW(Model::load(model));  // refuses non-finite weights
     } else {
@@ -217,6 +229,119 @@ TEST(TrainDenoiser, ResumingAnAbsurdModelFileIsAClearError) {
     EXPECT_EQ(run.exit_code, 1) << run.output();
     EXPECT_NE(run.err.find("model.h5"), std::string::npos) << run.err;
     EXPECT_NE(run.err.find("'filters'"), std::string::npos) << run.err;
+}
+
+// The training state a checkpoint records (JSON).
+std::string training_state(const std::string& model) {
+    const auto file = hdf5::File::open_read(model);
+    return hdf5::read_string_attribute(file, "/", "tomodenoise_training_state");
+}
+
+std::int64_t checkpoint_step(const std::string& model) {
+    Network net = load_network(model);
+    Adam adam(named_parameters(net));
+    load_optimizer_state(model, net, adam);
+    return adam.iterations();
+}
+
+TEST(TrainDenoiser, SigtermCheckpointsAndAResumedRunEndsAsAnUninterruptedOne) {
+    TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
+    ScratchDir dir;
+    const std::string data = dir.file("data.h5"), model = dir.file("model.h5");
+    write_simulated_dataset(data, small_data());
+    const std::string common = " --threads 1 --batch 2 --patch 16 --seed 5 --arch unet --levels 2";
+    // Checkpoints every 3 steps; far more steps than run before the signal.
+    const std::string err_file = dir.file("err");
+    const pid_t pid = start_tool(tool,
+                                 "--data " + quoted(data) + " --out " + quoted(model) + common +
+                                     " --iters 100000 --checkpoint-every 3 " +
+                                     "--val-every 100000 --max-seconds 120",
+                                 err_file);
+    for (int waited_ms = 0; waited_ms < 120000 && !std::filesystem::exists(model); ++waited_ms)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_TRUE(std::filesystem::exists(model)) << file_bytes(err_file);
+    kill(pid, SIGTERM);
+    const int status = wait_for_tool(pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
+    EXPECT_EQ(WTERMSIG(status), SIGTERM);
+    const std::int64_t stopped = checkpoint_step(model);
+    ASSERT_GE(stopped, 3);
+    EXPECT_NE(training_state(model).find("\"iteration\":" + std::to_string(stopped)),
+              std::string::npos)
+        << training_state(model);
+    EXPECT_EQ(folder_entries(dir.path()), (std::vector<std::string>{"data.h5", "err", "model.h5"}));
+
+    // Resumed to a total a few steps on, and the same total straight from the start.
+    const std::string total = " --iters " + std::to_string(stopped + 4);
+    const ToolRun resumed = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) +
+                                               " --resume " + quoted(model) + common + total);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.output();
+    const std::string straight = dir.file("straight.h5");
+    const ToolRun uninterrupted =
+        run_tool(tool, "--data " + quoted(data) + " --out " + quoted(straight) + common + total);
+    ASSERT_EQ(uninterrupted.exit_code, 0) << uninterrupted.output();
+    Network a = load_network(model), b = load_network(straight);
+    const auto pa = a.parameters(), pb = b.parameters();
+    ASSERT_EQ(pa.size(), pb.size());
+    for (std::size_t k = 0; k < pa.size(); ++k)
+        ASSERT_EQ(std::vector<float>(pa[k]->value(), pa[k]->value() + pa[k]->size()),
+                  std::vector<float>(pb[k]->value(), pb[k]->value() + pb[k]->size()))
+            << "parameter " << k;
+}
+
+TEST(TrainDenoiser, ModesFindTheirDatasetsAndBadOptionsAreNamed) {
+    TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
+    ScratchDir dir;
+    const std::string data = small_training_file(dir), model = dir.file("model.h5");
+    const std::string base =
+        "--data " + quoted(data) + " --out " + quoted(model) + " --iters 2 --batch 1";
+    struct Case {
+        std::string arguments;
+        int exit_code;
+        std::vector<std::string> named;
+    };
+    const Case cases[] = {
+        {" --mode seg --patch 16", 1, {"data.h5", "/train_labels"}},
+        {" --mode n2n --patch 16", 1, {"data.h5", "/train_a"}},
+        {" --patch 64", 1, {"patch 64", "/train_ns", "(2, 32, 32)"}},
+        {" --depth 2 --patch 16", 2, {"--depth 2", "odd"}},
+        {" --depth 3 --patch 16", 1, {"depth", "/train_ns", "got 3"}},
+        {" --mode seg --classes 3 --class-weights 1,2 --patch 16",
+         2,
+         {"--class-weights", "--classes 3"}},
+        {" --mode fancy --patch 16", 2, {"--mode"}},
+        {" --mask-mode blur --patch 16", 2, {"--mask-mode"}},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.arguments);
+        const ToolRun run = run_tool(tool, base + c.arguments);
+        EXPECT_EQ(run.exit_code, c.exit_code) << run.output();
+        for (const std::string& part : c.named)
+            EXPECT_NE(run.err.find(part), std::string::npos) << run.err;
+        EXPECT_FALSE(std::filesystem::exists(model));
+    }
+    // n2s trains on /train_ns alone; seg on simulate_dataset's segmentation layout.
+    ToolRun run =
+        run_tool(tool, base + " --patch 16 --mode n2s --mask-width 3 --mask-mode interpolate");
+    EXPECT_EQ(run.exit_code, 0) << run.output();
+    SimulationOptions sim;
+    sim.kind = SimulationKind::seg;
+    sim.count = 2;
+    sim.test_count = 1;
+    sim.size = 32;
+    const std::string seg = dir.file("seg.h5");
+    write_simulated_dataset(seg, simulate(sim));
+    run = run_tool(tool, "--data " + quoted(seg) + " --out " + quoted(model) +
+                             " --mode seg --classes 4 --class-weights 1,2,2,2 --iters 2 "
+                             "--batch 1 --patch 16 --arch tomogan --levels 2");
+    EXPECT_EQ(run.exit_code, 0) << run.output();
+    EXPECT_NE(run.out.find("mean IoU"), std::string::npos) << run.out;
+    run = run_tool(tool, "--data " + quoted(seg) + " --out " + quoted(dir.file("m2.h5")) +
+                             " --mode seg --classes 3 --iters 2 --batch 1 --patch 16");
+    EXPECT_EQ(run.exit_code, 1) << run.output();
+    EXPECT_NE(run.err.find("seg.h5:/train_labels"), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("label 3"), std::string::npos) << run.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("m2.h5")));
 }
 
 }  // namespace
