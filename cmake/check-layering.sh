@@ -21,7 +21,7 @@ set -euo pipefail
 # fill their parameters; train: losses, optimizers, the training loop; models: model builders;
 # keras: the Keras model format; sim: simulated data sets; api: the facade behind the public
 # headers. README.md's Layout section gives the same order.
-order=(core io data metrics layers train models keras sim api)
+order=(core io data metrics layers train models keras infer sim api)
 
 rank_of() {
     local i
