@@ -19,17 +19,31 @@ struct Span {
     std::int64_t origin, begin, end;
 };
 
+// The window side along one axis for a tile of at most `tile`: the fewest windows that cover
+// `size`, made as small as covering it allows, so that no window computes more than needed.
+// The first and last windows write up to the image's edges, the others their centres.
+std::int64_t window_side(std::int64_t size, std::int64_t padded, std::int64_t tile,
+                         std::int64_t halo, std::int64_t multiple) {
+    if (tile >= padded) return padded;
+    const std::int64_t windows =
+        std::max<std::int64_t>(1, (size - 2 * halo + (tile - 2 * halo) - 1) / (tile - 2 * halo));
+    const std::int64_t needed = (size + 2 * (windows - 1) * halo + windows - 1) / windows;
+    return std::min(padded, round_up(needed, multiple));
+}
+
 std::vector<Span> plan_axis(std::int64_t size, std::int64_t padded, std::int64_t window,
                             std::int64_t halo) {
     if (window >= padded) return {{0, 0, size}};
-    // Each window writes `step` pixels: its centre, `halo` in from both of its sides; at the
-    // padded image's edges the window stops at the edge, where whole-image inference's
-    // network sees the same zero padding, and writes up to it.
-    const std::int64_t step = window - 2 * halo;
+    // A window writes its centre, `halo` in from both of its sides, except at the padded
+    // image's edges, where it stops at the edge (whole-image inference's network sees the same
+    // zero padding there) and writes up to it.
     std::vector<Span> spans;
-    for (std::int64_t begin = 0; begin < size; begin += step) {
-        const std::int64_t end = std::min(size, begin + step);
-        spans.push_back({std::clamp(begin - halo, std::int64_t(0), padded - window), begin, end});
+    for (std::int64_t begin = 0; begin < size;) {
+        const std::int64_t origin = std::clamp(begin - halo, std::int64_t(0), padded - window);
+        const std::int64_t end = origin + window == padded ? size
+                                                          : std::min(size, origin + window - halo);
+        spans.push_back({origin, begin, end});
+        begin = end;
     }
     return spans;
 }
@@ -58,11 +72,11 @@ TilePlan plan_tiles(std::int64_t height, std::int64_t width, std::int64_t tile,
     plan.width = width;
     plan.padded_height = round_up(height, multiple);
     plan.padded_width = round_up(width, multiple);
-    const std::int64_t window = tile == 0 ? std::max(plan.padded_height, plan.padded_width)
-                                          : tile / multiple * multiple;
-    plan.window_height = std::min(window, plan.padded_height);
-    plan.window_width = std::min(window, plan.padded_width);
     const std::int64_t halo = round_up(field.radius(), multiple);
+    const std::int64_t largest = tile == 0 ? std::max(plan.padded_height, plan.padded_width)
+                                           : tile / multiple * multiple;
+    plan.window_height = window_side(height, plan.padded_height, largest, halo, multiple);
+    plan.window_width = window_side(width, plan.padded_width, largest, halo, multiple);
     const auto rows = plan_axis(height, plan.padded_height, plan.window_height, halo);
     const auto cols = plan_axis(width, plan.padded_width, plan.window_width, halo);
     for (const Span& r : rows)

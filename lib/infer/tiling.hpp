@@ -35,7 +35,8 @@ struct TilePlan {
 std::int64_t minimum_tile_size(std::int64_t multiple, const ReceptiveField& field);
 
 /// Windows of at most tile x tile pixels (rounded down to `multiple`) over an image of
-/// height x width; tile 0, or a tile at least the padded image, gives one window of the whole
+/// height x width: along each axis the fewest that cover it, each as small as that allows
+/// (all of one size, so the network is built once); tile 0, or a tile at least the padded image, gives one window of the whole
 /// padded image. Throws InvalidArgument naming the tile, the minimum and the radius for a tile
 /// below minimum_tile_size, and for a negative tile.
 TilePlan plan_tiles(std::int64_t height, std::int64_t width, std::int64_t tile,

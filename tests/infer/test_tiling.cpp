@@ -178,8 +178,11 @@ TEST(PlanTiles, WindowsAreAlignedAndCoverTheImageOnce) {
     const TilePlan plan = plan_tiles(height, width, 100, multiple, field);
     EXPECT_EQ(plan.padded_height, 304);
     EXPECT_EQ(plan.padded_width, 104);
+    // Six windows down (two would write their centres of 48 and the edge ones 72), two across,
+    // each as small as covering the image allows.
     EXPECT_EQ(plan.window_height, 96);
-    EXPECT_EQ(plan.window_width, 96);
+    EXPECT_EQ(plan.window_width, 80);
+    EXPECT_EQ(plan.tiles.size(), 12u);
     std::vector<int> covered(std::size_t(height * width), 0);
     for (const auto& t : plan.tiles) {
         EXPECT_EQ(t.y % multiple, 0);
