@@ -86,9 +86,9 @@ void tiled(benchmark::State& state, std::function<Network()> make, std::int64_t 
     const std::int64_t multiple = downsampling_factor(nets[0]->network);
     const ReceptiveField field = receptive_field(nets[0]->network);
     if (tile != 0 && tile < minimum_tile_size(multiple, field)) {
-        state.SkipWithError(("tile below the minimum " +
-                             std::to_string(minimum_tile_size(multiple, field)))
-                                .c_str());
+        state.SkipWithError(
+            ("tile below the minimum " + std::to_string(minimum_tile_size(multiple, field)))
+                .c_str());
         return;
     }
     StackPipeline p;
@@ -113,8 +113,8 @@ void tiled(benchmark::State& state, std::function<Network()> make, std::int64_t 
 
 // denoise_stack over 8 slices stored in HDF5, model loading and primitive creation included.
 void end_to_end(benchmark::State& state, std::string model, std::int64_t tile) {
-    const std::filesystem::path folder =
-        std::filesystem::temp_directory_path() / ("bench_tiled_inference_" + std::to_string(getpid()));
+    const std::filesystem::path folder = std::filesystem::temp_directory_path() /
+                                         ("bench_tiled_inference_" + std::to_string(getpid()));
     std::filesystem::create_directories(folder);
     const std::vector<float> values = test_stack();
     DenoiseStackOptions options;

@@ -41,7 +41,10 @@ struct OutputScale {
 
 /// How the tiles of a slice share the threads.
 enum class TileThreading {
-    automatic,     ///< what measured fastest (side_by_side; see default_tile)
+    /// side_by_side while the copies' activations fit in 512 MiB, fewer copies (down to
+    /// in_turn) when they do not: on 2 cores the two run within a few percent of each other,
+    /// and TomoGAN's copies at a 512 tile hold 270-390 MiB each
+    automatic,
     side_by_side,  ///< one network copy per thread, one tile each, single-threaded primitives
     in_turn,       ///< one network, one tile after another on all threads (OpenMP)
 };
@@ -125,9 +128,9 @@ struct DenoiseStackResult {
 /// Denoises `options.input` into `options.output`. Throws IoError or FormatError naming the
 /// model or dataset that cannot be read or written, ShapeError naming a model that does not
 /// denoise slices (output channels other than 1, an even number of input channels, more input
-/// channels than the stack has slices) or an empty input, FormatError naming the slice and pixel of a NaN or infinite input value (unless
-/// replaced), InvalidArgument naming an option out of bounds. The output appears only once
-/// complete.
+/// channels than the stack has slices) or an empty input, FormatError naming the slice and pixel of
+/// a NaN or infinite input value (unless replaced), InvalidArgument naming an option out of bounds.
+/// The output appears only once complete.
 DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
                                  const DenoiseCallbacks& callbacks = {});
 

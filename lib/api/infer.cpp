@@ -155,16 +155,25 @@ private:
     PixelType type_;
 };
 
-// What TileThreading::automatic runs; see default_tile in infer.hpp for the measurement.
-constexpr TileThreading default_tile_threading = TileThreading::side_by_side;
+// TileThreading::automatic runs as many network copies side by side as threads while their
+// activations fit in this, and fewer (down to one copy on all threads) when they do not.
+// Measured on a 2-core Zen 5 (README, Benchmarks): side by side and in turn run TomoGAN.h5
+// within a few percent of each other, while a copy's activations at a 512 tile (about 410
+// float planes, 270-390 MiB) make two copies the larger part of a stack's memory; the plain
+// CNN's copies are small (38 planes).
+constexpr std::int64_t side_by_side_activation_budget = std::int64_t(512) << 20;
 
 int thread_count(const ApplyOptions& apply) {
     return apply.threads > 0 ? apply.threads : omp_get_max_threads();
 }
 
-TileThreading chosen_threading(const DenoiseStackOptions& options) {
-    if (options.threading != TileThreading::automatic) return options.threading;
-    return default_tile_threading;
+int network_copies(const DenoiseStackOptions& options, std::int64_t bytes_per_copy) {
+    const int threads = thread_count(options.apply);
+    if (options.threading == TileThreading::in_turn) return 1;
+    if (options.apply.parallel_images > 1) return options.apply.parallel_images;
+    if (options.threading == TileThreading::side_by_side) return threads;
+    return int(
+        std::clamp<std::int64_t>(side_by_side_activation_budget / bytes_per_copy, 1, threads));
 }
 
 }  // namespace
@@ -174,17 +183,13 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
     check_options(options);
     const DatasetAddress& input = options.input;
     const PixelType output_type = options.output_type;
-    const TileThreading threading = chosen_threading(options);
-    // Side by side: one network copy per thread (or per parallel_images when set), each on a
-    // single OpenMP thread; in turn: one copy on every thread.
-    ApplyOptions apply = options.apply;
-    if (threading == TileThreading::side_by_side && apply.parallel_images == 1)
-        apply.parallel_images = thread_count(apply);
-    if (threading == TileThreading::in_turn && apply.parallel_images != 1)
+    if (options.threading == TileThreading::in_turn && options.apply.parallel_images != 1)
         throw InvalidArgument(
             "DenoiseStackOptions::apply.parallel_images must be 1 when tiles run in turn, got " +
-            std::to_string(apply.parallel_images));
-    Model model = Model::load(options.model, apply);
+            std::to_string(options.apply.parallel_images));
+    ApplyOptions one_copy = options.apply;
+    one_copy.parallel_images = 1;
+    Model model = Model::load(options.model, one_copy);
     check_model_fits(model, options);
 
     const StackShape shape = hdf5_stack_shape(input);
@@ -194,18 +199,28 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
     const std::int64_t channels = model.input_channels();
     if (channels > shape.n)
         throw ShapeError("model '" + options.model + "' takes " + std::to_string(channels) +
-                         " adjacent slices, more than the " + std::to_string(shape.n) +
-                         " of '" + input.to_string() + "' " + shape.to_string());
+                         " adjacent slices, more than the " + std::to_string(shape.n) + " of '" +
+                         input.to_string() + "' " + shape.to_string());
 
-    ModelAccess::Impl& impl = model_impl(model);
     StackPipeline pipeline;
     try {
+        ModelAccess::Impl& impl = model_impl(model);
         pipeline.plan = plan_tiles(shape.h, shape.w, options.tile, impl.multiple,
                                    receptive_field(impl.network));
     } catch (const InvalidArgument& e) {
-        throw InvalidArgument("DenoiseStackOptions::tile: model '" + options.model + "': " +
-                              e.what());
+        throw InvalidArgument("DenoiseStackOptions::tile: model '" + options.model +
+                              "': " + e.what());
     }
+    // Side by side: copies of the network, each on threads / copies OpenMP threads; in turn:
+    // one copy on all of them.
+    const Dims window{1, channels, pipeline.plan.window_height, pipeline.plan.window_width};
+    const int copies = network_copies(options, activation_bytes(model_impl(model).network, window));
+    if (copies > 1) {
+        ApplyOptions apply = options.apply;
+        apply.parallel_images = copies;
+        model = Model::load(options.model, apply);
+    }
+    ModelAccess::Impl& impl = model_impl(model);
     pipeline.channels = channels;
     pipeline.batch = options.batch;
     pipeline.cleaning = options.normalization;
@@ -215,8 +230,7 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
         pipeline.networks.push_back([replica, &impl](const float* in, const Dims& d, float* out) {
             replica->apply(in, d.n, d.c, d.h, d.w, 1, impl.multiple, out);
         });
-    const int threads = thread_count(apply);
-    pipeline.threads_per_network = std::max(1, threads / int(replicas.size()));
+    pipeline.threads_per_network = std::max(1, thread_count(options.apply) / copies);
 
     Hdf5WriteOptions write_options;
     write_options.overwrite = options.overwrite;

@@ -40,8 +40,9 @@ ReceptiveField receptive_field(const Network& network) {
         for (std::size_t k = 1; k < node.inputs.size(); ++k) {
             const Reach& other = reach[node.inputs[k]];
             if (std::abs(other.step - in.step) > tolerance)
-                throw InvalidArgument(layer_name(node) + " joins inputs of different resolutions "
-                                                         "(steps " +
+                throw InvalidArgument(layer_name(node) +
+                                      " joins inputs of different resolutions "
+                                      "(steps " +
                                       std::to_string(in.step) + " and " +
                                       std::to_string(other.step) + " input pixels per pixel)");
             in.low = std::min(in.low, other.low);

@@ -149,8 +149,7 @@ void run_stack_pipeline(SliceSource& source, SliceSink& sink, const StackPipelin
                     for (std::int64_t s = 0; s < b->count; ++s)
                         for (std::int64_t c = 0; c < p.channels; ++c)
                             pad_image(plan,
-                                      cache.get(reflect_index(b->first + s - half + c, shape.n)),
-                                      1,
+                                      cache.get(reflect_index(b->first + s - half + c, shape.n)), 1,
                                       b->input.data() + (s * p.channels + c) * padded_plane);
                     cache.keep_only(slices_needed(next, p.batch, half, shape.n));
                     return b;

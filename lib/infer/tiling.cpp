@@ -40,8 +40,8 @@ std::vector<Span> plan_axis(std::int64_t size, std::int64_t padded, std::int64_t
     std::vector<Span> spans;
     for (std::int64_t begin = 0; begin < size;) {
         const std::int64_t origin = std::clamp(begin - halo, std::int64_t(0), padded - window);
-        const std::int64_t end = origin + window == padded ? size
-                                                          : std::min(size, origin + window - halo);
+        const std::int64_t end =
+            origin + window == padded ? size : std::min(size, origin + window - halo);
         spans.push_back({origin, begin, end});
         begin = end;
     }
@@ -63,8 +63,10 @@ TilePlan plan_tiles(std::int64_t height, std::int64_t width, std::int64_t tile,
     const std::int64_t minimum = minimum_tile_size(multiple, field);
     if (tile < 0 || (tile > 0 && tile < minimum))
         throw InvalidArgument("tile size " + std::to_string(tile) + " is below the minimum " +
-                              std::to_string(minimum) + " for this network (receptive-field "
-                              "radius " + std::to_string(field.radius()) + ", size multiple " +
+                              std::to_string(minimum) +
+                              " for this network (receptive-field "
+                              "radius " +
+                              std::to_string(field.radius()) + ", size multiple " +
                               std::to_string(multiple) + "); use at least " +
                               std::to_string(minimum) + ", or 0 for whole images");
     TilePlan plan;
@@ -73,8 +75,8 @@ TilePlan plan_tiles(std::int64_t height, std::int64_t width, std::int64_t tile,
     plan.padded_height = round_up(height, multiple);
     plan.padded_width = round_up(width, multiple);
     const std::int64_t halo = round_up(field.radius(), multiple);
-    const std::int64_t largest = tile == 0 ? std::max(plan.padded_height, plan.padded_width)
-                                           : tile / multiple * multiple;
+    const std::int64_t largest =
+        tile == 0 ? std::max(plan.padded_height, plan.padded_width) : tile / multiple * multiple;
     plan.window_height = window_side(height, plan.padded_height, largest, halo, multiple);
     plan.window_width = window_side(width, plan.padded_width, largest, halo, multiple);
     const auto rows = plan_axis(height, plan.padded_height, plan.window_height, halo);
@@ -83,6 +85,13 @@ TilePlan plan_tiles(std::int64_t height, std::int64_t width, std::int64_t tile,
         for (const Span& c : cols)
             plan.tiles.push_back({r.origin, c.origin, r.begin, r.end, c.begin, c.end});
     return plan;
+}
+
+std::int64_t activation_bytes(Network& network, const Dims& dims) {
+    network.build({dims});
+    std::int64_t values = 0;
+    for (const auto& node : network.nodes()) values += node.dims.count();
+    return values * std::int64_t(sizeof(float));
 }
 
 void pad_image(const TilePlan& plan, const float* image, std::int64_t channels, float* padded) {
@@ -105,7 +114,8 @@ void stitch_window(const TilePlan& plan, const TilePlan::Tile& tile, const float
         for (std::int64_t y = tile.top; y < tile.bottom; ++y)
             std::copy_n(window_output + (c * plan.window_height + y - tile.y) * plan.window_width +
                             (tile.left - tile.x),
-                        tile.right - tile.left, image + (c * plan.height + y) * plan.width + tile.left);
+                        tile.right - tile.left,
+                        image + (c * plan.height + y) * plan.width + tile.left);
 }
 
 void forward_tiled(const TilePlan& plan, const float* padded, std::int64_t channels,

@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/network.hpp"
 #include "core/tensor.hpp"
 #include "infer/receptive_field.hpp"
 
@@ -24,10 +25,10 @@ struct TilePlan {
         /// the image) this window writes.
         std::int64_t top = 0, bottom = 0, left = 0, right = 0;
     };
-    std::int64_t height = 0, width = 0;                  ///< the image's
-    std::int64_t padded_height = 0, padded_width = 0;    ///< rounded up to the factor
-    std::int64_t window_height = 0, window_width = 0;    ///< every window's (network input)
-    std::vector<Tile> tiles;                             ///< row-major
+    std::int64_t height = 0, width = 0;                ///< the image's
+    std::int64_t padded_height = 0, padded_width = 0;  ///< rounded up to the factor
+    std::int64_t window_height = 0, window_width = 0;  ///< every window's (network input)
+    std::vector<Tile> tiles;                           ///< row-major
 };
 
 /// The smallest tile side plan_tiles accepts: a halo of the radius rounded up to `multiple`
@@ -36,9 +37,9 @@ std::int64_t minimum_tile_size(std::int64_t multiple, const ReceptiveField& fiel
 
 /// Windows of at most tile x tile pixels (rounded down to `multiple`) over an image of
 /// height x width: along each axis the fewest that cover it, each as small as that allows
-/// (all of one size, so the network is built once); tile 0, or a tile at least the padded image, gives one window of the whole
-/// padded image. Throws InvalidArgument naming the tile, the minimum and the radius for a tile
-/// below minimum_tile_size, and for a negative tile.
+/// (all of one size, so the network is built once); tile 0, or a tile at least the padded image,
+/// gives one window of the whole padded image. Throws InvalidArgument naming the tile, the minimum
+/// and the radius for a tile below minimum_tile_size, and for a negative tile.
 TilePlan plan_tiles(std::int64_t height, std::int64_t width, std::int64_t tile,
                     std::int64_t multiple, const ReceptiveField& field);
 
@@ -56,6 +57,10 @@ void stitch_window(const TilePlan& plan, const TilePlan::Tile& tile, const float
 /// into `padded` (channels x padded_height x padded_width values), as whole-image inference
 /// pads it.
 void pad_image(const TilePlan& plan, const float* image, std::int64_t channels, float* padded);
+
+/// The bytes of every layer output of `network` (what inference keeps) for an input of `dims`;
+/// builds the network for them.
+std::int64_t activation_bytes(Network& network, const Dims& dims);
 
 /// Runs one network input window (dims {1, C, window_height, window_width}) into its output
 /// (output channels x window_height x window_width values).

@@ -30,7 +30,8 @@ public:
         std::size_t bin = 0;
         while (before + counts_[bin] <= rank) before += counts_[bin++];
         const double low = value(std::uint32_t(bin) << dropped_bits);
-        const double high = value((std::uint32_t(bin) << dropped_bits) | ((1u << dropped_bits) - 1));
+        const double high =
+            value((std::uint32_t(bin) << dropped_bits) | ((1u << dropped_bits) - 1));
         return low + (double(rank - before) + 0.5) / double(counts_[bin]) * (high - low);
     }
 

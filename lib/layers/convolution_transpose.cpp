@@ -16,8 +16,8 @@ SpatialPadding transpose_padding(std::int64_t in, std::int64_t kernel, std::int6
 
 SpatialFootprint ConvolutionTransposeLayer::spatial_footprint() const {
     const double s = double(config_.stride), k = double(config_.kernel);
-    const double before = double(transpose_padding(1, config_.kernel, config_.stride,
-                                                   config_.padding).before);
+    const double before =
+        double(transpose_padding(1, config_.kernel, config_.stride, config_.padding).before);
     return {1 / s, (before - (k - 1)) / s, before / s, true};
 }
 

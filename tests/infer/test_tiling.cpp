@@ -36,7 +36,8 @@ std::int64_t measured_radius(Network& net, std::int64_t size, std::int64_t multi
     for (std::int64_t offset = 0; offset < multiple; ++offset) {
         const std::int64_t py = size / 2 + offset, px = size / 2 + offset;
         std::vector<float> input = base;
-        for (std::int64_t c = 0; c < dims.c; ++c) input[std::size_t((c * size + py) * size + px)] += 50.f;
+        for (std::int64_t c = 0; c < dims.c; ++c)
+            input[std::size_t((c * size + py) * size + px)] += 50.f;
         forward_padded(ctx, net, input.data(), dims, 1, multiple, padded, changed.data());
         for (std::int64_t y = 0; y < size; ++y)
             for (std::int64_t x = 0; x < size; ++x)
@@ -126,8 +127,7 @@ void expect_tiles_match_whole_image(Network& net, std::int64_t height, std::int6
 
 TEST(TiledForward, PlainCnnEqualsWholeImageForEveryTileSize) {
     Network cnn = build_cnn_denoiser();
-    expect_tiles_match_whole_image(cnn, 97, 131, {0, 1, 2},
-                                   {17, 32, 64, 97, 130, 131, 200, 0});
+    expect_tiles_match_whole_image(cnn, 97, 131, {0, 1, 2}, {17, 32, 64, 97, 130, 131, 200, 0});
 }
 
 TEST(TiledForward, UnetEqualsWholeImageForEveryTileSize) {

@@ -63,7 +63,9 @@ std::vector<float> adjacent_slices(const std::vector<float>& stack, std::int64_t
     std::vector<float> input;
     for (std::int64_t i = 0; i < n; ++i)
         for (std::int64_t k = -1; k <= 1; ++k) {
-            const std::int64_t j = i + k < 0 ? -(i + k) : i + k >= n ? 2 * (n - 1) - (i + k) : i + k;
+            const std::int64_t j = i + k < 0    ? -(i + k)
+                                   : i + k >= n ? 2 * (n - 1) - (i + k)
+                                                : i + k;
             input.insert(input.end(), stack.begin() + j * plane, stack.begin() + (j + 1) * plane);
         }
     return input;
