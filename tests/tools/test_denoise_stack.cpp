@@ -235,6 +235,28 @@ TEST_F(DenoiseStack, MeanStdWithClippingUsesTheWholeStacksPercentiles) {
     EXPECT_TRUE(within_fraction_of_range(read_output(shape), want, 1e-3));
 }
 
+TEST_F(DenoiseStack, TilesEqualWholeSlicesAndATileBelowTheMinimumIsNamed) {
+    save_conv_model(model_, 1);  // two 3x3 convolutions: radius 2, minimum tile 5
+    const StackShape shape{2, odd_h, odd_w};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 9, 0.f, 1.f);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const auto want = apply_model(model_, values, shape.n, shape.h, shape.w);
+    for (const char* tiling : {"--tile 5 --tile-threading side-by-side --threads 2",
+                               "--tile 16 --tile-threading in-turn --threads 1"}) {
+        SCOPED_TRACE(tiling);
+        const ToolRun run = denoise(std::string(tiling) + " --overwrite");
+        ASSERT_EQ(run.exit_code, 0) << run.output();
+        EXPECT_TRUE(within_fraction_of_range(read_output(shape), want, 1e-5));
+    }
+    std::filesystem::remove(output_);
+    const auto before = folder_entries(dir_.path());
+    const ToolRun run = denoise("--tile 4");
+    EXPECT_NE(run.exit_code, 0);
+    for (const char* part : {"tile size 4", "minimum 5", "radius 2"})
+        EXPECT_NE(run.output().find(part), std::string::npos) << part << " in " << run.output();
+    EXPECT_EQ(folder_entries(dir_.path()), before);
+}
+
 TEST_F(DenoiseStack, Uint16OutputIsRoundedAndSaturated) {
     save_conv_model(model_, 1);
     const StackShape shape{2, odd_h, odd_w};
