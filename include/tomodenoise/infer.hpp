@@ -49,9 +49,11 @@ enum class TileThreading {
     in_turn,       ///< one network, one tile after another on all threads (OpenMP)
 };
 
-/// The tile side DenoiseStackOptions::tile defaults to. Measured with
-/// bench/bench_tiled_inference on a 2-core Zen 5 (AVX-512), TomoGAN.h5 and the plain CNN on
-/// 1024x1024 slices: see README's Benchmarks.
+/// The tile side DenoiseStackOptions::tile defaults to, from bench/bench_tiled_inference on a
+/// 2-core Zen 5 (README's Benchmarks): the plain CNN runs as fast at 128..1024 as on whole
+/// slices; TomoGAN.h5 (halo 48) computes 1.4x the pixels of a 1024 or 2048 slice at 512 while
+/// a network copy holds under 400 MiB of activations, where whole 2048 slices would need
+/// 6.4 GiB.
 constexpr std::int64_t default_tile = 512;
 
 /// What to denoise, with what, and where the result goes. denoise_stack throws
