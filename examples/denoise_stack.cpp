@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
     app.add_option("--tile-threading", tile_threading,
                    "side-by-side: one network copy per thread, a tile each, single-threaded; "
                    "in-turn: one tile after another on all threads; auto: side-by-side "
-                   "(measured faster)")
+                   "(measured faster) with as many copies as fit in 512 MiB of activations")
         ->check(CLI::IsMember({"auto", "side-by-side", "in-turn"}))
         ->capture_default_str();
     app.add_option("--batch", options.batch, "slices per pipeline step (read, computed, written)")

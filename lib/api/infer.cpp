@@ -157,10 +157,10 @@ private:
 
 // TileThreading::automatic runs as many network copies side by side as threads while their
 // activations fit in this, and fewer (down to one copy on all threads) when they do not.
-// Measured on a 2-core Zen 5 (README, Benchmarks): side by side and in turn run TomoGAN.h5
-// within a few percent of each other, while a copy's activations at a 512 tile (about 410
-// float planes, 270-390 MiB) make two copies the larger part of a stack's memory; the plain
-// CNN's copies are small (38 planes).
+// Measured on a 2-core Zen 5 (README, Benchmarks): side by side was as fast or faster (up to
+// 11% for TomoGAN.h5, 30% for the plain CNN on small tiles), while a TomoGAN copy's
+// activations at a 512 tile (about 410 float planes, 270-390 MiB) would make two copies the
+// larger part of a stack's memory; the plain CNN's copies are small (38 planes).
 constexpr std::int64_t side_by_side_activation_budget = std::int64_t(512) << 20;
 
 int thread_count(const ApplyOptions& apply) {
