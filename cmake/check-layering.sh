@@ -19,9 +19,10 @@ set -euo pipefail
 # any image size; io: generic HDF5, TIFF and PNG files, knowing no model; data, metrics: stacks,
 # normalization and quality measures; layers: one layer per pair, and the initializers that
 # fill their parameters; train: losses, optimizers, the training loop; models: model builders;
-# keras: the Keras model format; sim: simulated data sets; api: the facade behind the public
-# headers. README.md's Layout section gives the same order.
-order=(core io data metrics layers train models keras sim api)
+# keras: the Keras model format; infer: tiled inference and the stack pipeline; sim: simulated
+# data sets; api: the facade behind the public headers. README.md's Layout section gives the
+# same order.
+order=(core io data metrics layers train models keras infer sim api)
 
 rank_of() {
     local i

@@ -1,9 +1,11 @@
-// denoise_stack: applies a denoising model to an (N, H, W) stack in an HDF5 file, slab by slab,
-// so that memory holds one batch of slices and the model whatever the stack's size.
+// denoise_stack: applies a denoising model to an (N, H, W) stack in an HDF5 file, tile by tile
+// through a pipeline that overlaps reading and writing with compute, so that memory holds a few
+// slices and the tile buffers whatever the stack's size.
 //
 //   denoise_stack --model MODEL.h5 --input IN.h5:/noisy --output OUT.h5:/denoised
 //
-// The work (neighbour slices, per-slice normalization and its inverse, output conversion) is
+// The work (tiles, neighbour slices, the volume's normalization and its inverse, output
+// conversion) is
 // the library's denoise_stack (include/tomodenoise/infer.hpp, which says how it normalizes);
 // this tool reads the command line and prints progress, warnings and the summary.
 
@@ -131,11 +133,12 @@ int main(int argc, char** argv) {
     app.footer(
         "Datasets are FILE.h5:/path/to/dataset; an (H, W) dataset is one slice. Input pixels\n"
         "are uint8, uint16, int16, float32 or float64 and reach the model as float32 values.\n"
-        "Normalization (--normalize, --clip-percentiles) is computed per slice and undone on\n"
-        "the model's output with that slice's inverse, so the output is in input units.\n"
-        "A model of C input channels (C odd) gets slices i-C/2 .. i+C/2 for slice i, clamped\n"
-        "at the stack's ends, normalized with slice i's map. NaN or infinite input values are\n"
-        "an error unless --replace-non-finite is given. The output appears only once complete.");
+        "Normalization (--normalize, --clip-percentiles) is computed over the whole stack in a\n"
+        "first pass and undone on the model's output, so the output is in input units.\n"
+        "A model of C input channels (C odd) gets slices i-C/2 .. i+C/2 for slice i, reflected\n"
+        "at the stack's ends (slice -1 is slice 1). Slices run tile by tile (--tile): the result\n"
+        "equals whole-slice inference. NaN or infinite input values are an error unless\n"
+        "--replace-non-finite is given. The output appears only once complete.");
     DenoiseStackOptions options;
     std::string input, output, output_type = "float32";
     app.add_option("--model", options.model, "Keras HDF5 model file")->required();
@@ -153,13 +156,13 @@ int main(int argc, char** argv) {
                    "e.g. 0:1 for data in 0..1; default: values written as they are");
     std::string scaling = "none";
     app.add_option("--normalize", scaling,
-                   "per-slice scaling before the model: none, minmax (to 0..1) or meanstd "
+                   "scaling of the whole stack before the model: none, minmax (to 0..1) or meanstd "
                    "(to mean 0, deviation 1)")
         ->check(CLI::IsMember({"none", "minmax", "meanstd"}))
         ->capture_default_str();
     std::vector<double> clip_percentiles;  // empty or {low, high}
     app.add_option("--clip-percentiles", clip_percentiles,
-                   "clip each slice at these percentiles before scaling, e.g. 0.05 99.95")
+                   "clip at these percentiles of the whole stack before scaling, e.g. 0.05 99.95")
         ->expected(2)
         ->check(CLI::Range(0.0, 100.0));
     std::optional<float> non_finite_replacement;
@@ -171,13 +174,26 @@ int main(int argc, char** argv) {
                        ", 4 x the hardware threads)")
         ->check(CLI::Range(0, tomodenoise::max_threads()))
         ->capture_default_str();
-    app.add_option("--batch", options.batch, "slices per model call")
+    app.add_option("--tile", options.tile,
+                   "tile side in pixels, halo included (0: whole slices); at least the model's "
+                   "minimum (twice its receptive-field radius plus its size multiple), which an "
+                   "error names; memory per network copy grows with its area")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    std::string tile_threading = "auto";
+    app.add_option("--tile-threading", tile_threading,
+                   "side-by-side: one network copy per thread, a tile each, single-threaded; "
+                   "in-turn: one tile after another on all threads; auto: side-by-side "
+                   "(measured faster) with as many copies as fit in 512 MiB of activations")
+        ->check(CLI::IsMember({"auto", "side-by-side", "in-turn"}))
+        ->capture_default_str();
+    app.add_option("--batch", options.batch, "slices per pipeline step (read, computed, written)")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_option("--parallel-images", options.apply.parallel_images,
-                   "slices of a batch computed side by side, each by threads/P threads on its "
-                   "own copy of the network (more throughput, P times the activation memory); "
-                   "at most the thread count")
+                   "network copies running tiles side by side, each by threads/P threads "
+                   "(P times the activation memory); 1: one per thread with side-by-side "
+                   "threading; at most the thread count")
         ->check(CLI::Range(1, tomodenoise::max_threads()))
         ->capture_default_str();
     app.add_flag("--overwrite", options.overwrite, "replace an existing output dataset");
@@ -187,6 +203,9 @@ int main(int argc, char** argv) {
         normalization.scaling = scaling == "minmax"    ? Scaling::min_max
                                 : scaling == "meanstd" ? Scaling::mean_std
                                                        : Scaling::none;
+        options.threading = tile_threading == "side-by-side" ? TileThreading::side_by_side
+                            : tile_threading == "in-turn"    ? TileThreading::in_turn
+                                                             : TileThreading::automatic;
         remove_temporaries_on_signal();
         if (!clip_percentiles.empty() && !(clip_percentiles[0] < clip_percentiles[1]))
             throw CLI::ValidationError("--clip-percentiles " + std::to_string(clip_percentiles[0]) +

@@ -1,18 +1,25 @@
 #pragma once
 /// @file
-/// Denoising a stack stored in an HDF5 dataset with a model file, slab by slab, so that memory
-/// holds one batch of slices and the model whatever the stack's size; what
-/// examples/denoise_stack runs.
+/// Denoising a stack stored in an HDF5 dataset with a model file, streamed through a pipeline
+/// (read -> tiles -> network -> stitch -> write, reading and writing overlapping with compute)
+/// so that memory holds a few slices, the depth halo and the tile buffers of each network
+/// copy, whatever the stack's size; what examples/denoise_stack runs.
+///
+/// Tiles: each slice is reflect-padded to the network's size multiple as whole-image inference
+/// pads it and cut into windows of `tile` pixels whose halo is at least the network's
+/// receptive-field radius and whose origins are multiples of its downsampling factor; the
+/// windows' centres are stitched. The result equals whole-image inference up to rounding
+/// (within 1e-5 of the output's range) for every tile size.
 ///
 /// Values go to the model as stored, converted to float32, unless the normalization asks
-/// otherwise. Normalization is per slice: each slice's percentiles and min-max or mean/std are
-/// its own, and the model's output for that slice is mapped back to the input's units with that
-/// slice's inverse (clipping cannot be undone). Per slice, because statistics of a whole stack
-/// would need the stack in memory or a second pass over it.
+/// otherwise. Normalization is over the whole volume, never per slice or tile (per-tile
+/// statistics make seams): a first pass reads the stack for its statistics (percentiles,
+/// min-max or mean/std), the denoising pass applies that one map to every slice and its
+/// inverse to every output (clipping cannot be undone).
 ///
 /// A model of C > 1 input channels (TomoGAN's depth, C odd) gets slices i - C/2 .. i + C/2 for
-/// output slice i, clamped at the stack's ends (slice 0 of a C = 3 model gets slices 0, 0, 1),
-/// all normalized with slice i's map.
+/// output slice i, reflected at the stack's ends without repeating the end slice (slice 0 of a
+/// C = 3 model gets slices 1, 0, 1; the last, n-1, gets n-2, n-1, n-2).
 
 #include <cstdint>
 #include <functional>
@@ -32,6 +39,24 @@ struct OutputScale {
     double from_low = 0, from_high = 1;  ///< finite, from_low < from_high
 };
 
+/// How the tiles of a slice share the threads.
+enum class TileThreading {
+    /// side_by_side while the copies' activations fit in 512 MiB, fewer copies (down to
+    /// in_turn) when they do not: on 2 cores side by side measured as fast or faster (up to
+    /// 11% for TomoGAN.h5, 30% for the plain CNN on small tiles), but TomoGAN's copies at a
+    /// 512 tile hold 270-390 MiB each
+    automatic,
+    side_by_side,  ///< one network copy per thread, one tile each, single-threaded primitives
+    in_turn,       ///< one network, one tile after another on all threads (OpenMP)
+};
+
+/// The tile side DenoiseStackOptions::tile defaults to, from bench/bench_tiled_inference on a
+/// 2-core Zen 5 (README's Benchmarks): the plain CNN runs as fast at 128..1024 as on whole
+/// slices; TomoGAN.h5 (halo 48) computes 1.4x the pixels of a 1024 or 2048 slice at 512 while
+/// a network copy holds under 400 MiB of activations, where whole 2048 slices would need
+/// 6.4 GiB.
+constexpr std::int64_t default_tile = 512;
+
 /// What to denoise, with what, and where the result goes. denoise_stack throws
 /// InvalidArgument naming the field for a value outside the bounds given here.
 struct DenoiseStackOptions {
@@ -40,11 +65,20 @@ struct DenoiseStackOptions {
     /// Written complete or not at all (Hdf5StackWriter); may be a new dataset in the input's
     /// file.
     DatasetAddress output;
-    /// Threads, images side by side, convolution algorithm (as Model::load takes them).
+    /// Threads and convolution algorithm (as Model::load takes them). With side_by_side
+    /// threading, parallel_images sets the network copies (default 1: one per thread); with
+    /// in_turn it must be 1.
     ApplyOptions apply;
-    /// Per slice, in order: NaN and +-Inf (an error naming the slice and pixel, or replaced)
-    /// in every slice read, neighbours included; then clipping and scaling of the slice, whose
-    /// map its neighbours share and whose inverse its output gets. Default: no clipping, no
+    /// Tile side in pixels (windows of at most tile x tile, halo included, rounded down to
+    /// the network's size multiple); 0: whole slices. Below the model's minimum (twice its
+    /// receptive-field radius plus its size multiple, rounded up): InvalidArgument naming the
+    /// minimum. Memory per network copy grows with the tile's area.
+    std::int64_t tile = default_tile;
+    TileThreading threading = TileThreading::automatic;
+    /// NaN and +-Inf (an error naming the slice and pixel, or replaced) in every slice read;
+    /// then clipping at the volume's percentiles and scaling by the volume's min-max or
+    /// mean/std (a statistics pass before the denoising pass; skipped when neither is asked),
+    /// one map for every slice, whose inverse every output gets. Default: no clipping, no
     /// scaling.
     NormalizeOptions normalization = [] {
         NormalizeOptions values_as_stored;
@@ -57,7 +91,7 @@ struct DenoiseStackOptions {
     /// For an integer output_type only: the output values mapped onto its whole range. None:
     /// values written as they are.
     std::optional<OutputScale> output_scale;
-    std::int64_t batch = 1;  ///< slices per model call, at least 1
+    std::int64_t batch = 1;  ///< slices per pipeline step (read, computed, written), at least 1
     bool overwrite = false;  ///< replace an existing output dataset
 };
 
@@ -91,15 +125,15 @@ struct DenoiseCallbacks {
 /// What denoise_stack did.
 struct DenoiseStackResult {
     StackShape shape;    ///< the input's (and output's)
-    double seconds = 0;  ///< from the first slab read to the output's commit
+    double seconds = 0;  ///< from the statistics pass's first read to the output's commit
 };
 
 /// Denoises `options.input` into `options.output`. Throws IoError or FormatError naming the
 /// model or dataset that cannot be read or written, ShapeError naming a model that does not
-/// denoise slices (output channels other than 1, an even number of input channels) or an empty
-/// input, FormatError naming the slice and pixel of a NaN or infinite input value (unless
-/// replaced), InvalidArgument naming an option out of bounds. The output appears only once
-/// complete.
+/// denoise slices (output channels other than 1, an even number of input channels, more input
+/// channels than the stack has slices) or an empty input, FormatError naming the slice and pixel of
+/// a NaN or infinite input value (unless replaced), InvalidArgument naming an option out of bounds.
+/// The output appears only once complete.
 DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
                                  const DenoiseCallbacks& callbacks = {});
 

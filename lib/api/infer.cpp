@@ -1,8 +1,11 @@
-// Denoising a stored stack slab by slab (include/tomodenoise/infer.hpp): neighbour slices for
-// models of several input channels, per-slice normalization and its inverse, conversion to the
-// output type, and the checks on integer outputs.
+// Denoising a stored stack (include/tomodenoise/infer.hpp): the model, its tiles and its
+// network copies set up for the tiled pipeline of lib/infer over the HDF5 input and output,
+// the volume's normalization and its inverse, conversion to the output type, and the checks on
+// integer outputs.
 
 #include "tomodenoise/infer.hpp"
+
+#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +13,10 @@
 #include <limits>
 #include <vector>
 
+#include "api/model_impl.hpp"
+#include "infer/receptive_field.hpp"
+#include "infer/stack_pipeline.hpp"
+#include "infer/volume_statistics.hpp"
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise {
@@ -114,88 +121,138 @@ void check_model_fits(const Model& model, const DenoiseStackOptions& options) {
                          "slices centred on the one it denoises");
 }
 
+// The input dataset, slice by slice.
+class Hdf5SliceSource : public SliceSource {
+public:
+    Hdf5SliceSource(const DatasetAddress& address, const StackShape& shape)
+        : address_(address), shape_(shape) {}
+    StackShape shape() const override { return shape_; }
+    std::string name() const override { return address_.to_string(); }
+    void read(std::int64_t first, std::int64_t count, float* values) override {
+        const std::vector<float> slab =
+            read_hdf5_slab(address_, first, count)
+                .to_float("slices " + std::to_string(first) + ".." +
+                          std::to_string(first + count - 1) + " of '" + name() + "'");
+        std::copy(slab.begin(), slab.end(), values);
+    }
+
+private:
+    DatasetAddress address_;
+    StackShape shape_;
+};
+
+class Hdf5SliceSink : public SliceSink {
+public:
+    Hdf5SliceSink(Hdf5StackWriter& writer, const StackShape& shape, PixelType type)
+        : writer_(writer), shape_(shape), type_(type) {}
+    void write(std::int64_t first, std::int64_t count, const float* values) override {
+        writer_.write_slab(first, Stack::from_float({count, shape_.h, shape_.w}, values, type_));
+    }
+
+private:
+    Hdf5StackWriter& writer_;
+    StackShape shape_;
+    PixelType type_;
+};
+
+// TileThreading::automatic runs as many network copies side by side as threads while their
+// activations fit in this, and fewer (down to one copy on all threads) when they do not.
+// Measured on a 2-core Zen 5 (README, Benchmarks): side by side was as fast or faster (up to
+// 11% for TomoGAN.h5, 30% for the plain CNN on small tiles), while a TomoGAN copy's
+// activations at a 512 tile (about 410 float planes, 270-390 MiB) would make two copies the
+// larger part of a stack's memory; the plain CNN's copies are small (38 planes).
+constexpr std::int64_t side_by_side_activation_budget = std::int64_t(512) << 20;
+
+int thread_count(const ApplyOptions& apply) {
+    return apply.threads > 0 ? apply.threads : omp_get_max_threads();
+}
+
+int network_copies(const DenoiseStackOptions& options, std::int64_t bytes_per_copy) {
+    const int threads = thread_count(options.apply);
+    if (options.threading == TileThreading::in_turn) return 1;
+    if (options.apply.parallel_images > 1) return options.apply.parallel_images;
+    if (options.threading == TileThreading::side_by_side) return threads;
+    return int(
+        std::clamp<std::int64_t>(side_by_side_activation_budget / bytes_per_copy, 1, threads));
+}
+
 }  // namespace
 
 DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
                                  const DenoiseCallbacks& callbacks) {
     check_options(options);
     const DatasetAddress& input = options.input;
-    const DatasetAddress& output = options.output;
     const PixelType output_type = options.output_type;
-    Model model = Model::load(options.model, options.apply);
+    if (options.threading == TileThreading::in_turn && options.apply.parallel_images != 1)
+        throw InvalidArgument(
+            "DenoiseStackOptions::apply.parallel_images must be 1 when tiles run in turn, got " +
+            std::to_string(options.apply.parallel_images));
+    ApplyOptions one_copy = options.apply;
+    one_copy.parallel_images = 1;
+    Model model = Model::load(options.model, one_copy);
     check_model_fits(model, options);
 
     const StackShape shape = hdf5_stack_shape(input);
     if (shape.pixels() == 0)
         throw ShapeError("'" + input.to_string() + "' has dims " + shape.to_string() +
                          ": there is nothing to denoise");
+    const std::int64_t channels = model.input_channels();
+    if (channels > shape.n)
+        throw ShapeError("model '" + options.model + "' takes " + std::to_string(channels) +
+                         " adjacent slices, more than the " + std::to_string(shape.n) + " of '" +
+                         input.to_string() + "' " + shape.to_string());
 
-    NormalizeOptions clean;  // non-finite values only: identity map
-    clean.scaling = Scaling::none;
-    clean.non_finite = options.normalization.non_finite;
-    clean.replacement = options.normalization.replacement;
-    NormalizeOptions scale = options.normalization;  // applied to clean values
-
-    const std::int64_t channels = model.input_channels(), half = channels / 2;
-    const std::int64_t plane = shape.h * shape.w;
-    const StackShape one_slice{1, shape.h, shape.w};
-    const auto slice_name = [&](std::int64_t slice) {
-        return "'" + input.to_string() + "' slice " + std::to_string(slice);
-    };
+    StackPipeline pipeline;
+    try {
+        ModelAccess::Impl& impl = model_impl(model);
+        pipeline.plan = plan_tiles(shape.h, shape.w, options.tile, impl.multiple,
+                                   receptive_field(impl.network));
+    } catch (const InvalidArgument& e) {
+        throw InvalidArgument("DenoiseStackOptions::tile: model '" + options.model +
+                              "': " + e.what());
+    }
+    // Side by side: copies of the network, each on threads / copies OpenMP threads; in turn:
+    // one copy on all of them.
+    const Dims window{1, channels, pipeline.plan.window_height, pipeline.plan.window_width};
+    const int copies = network_copies(options, activation_bytes(model_impl(model).network, window));
+    if (copies > 1) {
+        ApplyOptions apply = options.apply;
+        apply.parallel_images = copies;
+        model = Model::load(options.model, apply);
+    }
+    ModelAccess::Impl& impl = model_impl(model);
+    pipeline.channels = channels;
+    pipeline.batch = options.batch;
+    pipeline.cleaning = options.normalization;
+    std::vector<ModelReplica*> replicas{&impl};
+    for (auto& copy : impl.copies) replicas.push_back(copy.get());
+    for (ModelReplica* replica : replicas)
+        pipeline.networks.push_back([replica, &impl](const float* in, const Dims& d, float* out) {
+            replica->apply(in, d.n, d.c, d.h, d.w, 1, impl.multiple, out);
+        });
+    pipeline.threads_per_network = std::max(1, thread_count(options.apply) / copies);
 
     Hdf5WriteOptions write_options;
     write_options.overwrite = options.overwrite;
-    Hdf5StackWriter writer(output, shape, output_type, write_options);
+    Hdf5StackWriter writer(options.output, shape, output_type, write_options);
+    Hdf5SliceSource source(input, shape);
+    Hdf5SliceSink sink(writer, shape, output_type);
     IntegerOutputCheck integer_output_check(output_type, callbacks.on_integer_output_warning);
-    std::vector<float> model_input, model_output;
-    std::vector<Normalization> maps;
     if (callbacks.on_start) callbacks.on_start(shape);
     const auto start = std::chrono::steady_clock::now();
 
-    for (std::int64_t first = 0; first < shape.n; first += options.batch) {
-        const std::int64_t count = std::min(options.batch, shape.n - first);
-        // The slab read holds the batch and the neighbours its first and last slices need.
-        const std::int64_t low = std::max<std::int64_t>(0, first - half);
-        const std::int64_t high = std::min(shape.n, first + count + half);
-        std::vector<float> slab =
-            read_hdf5_slab(input, low, high - low)
-                .to_float("the slab of slices " + std::to_string(low) + ".." +
-                          std::to_string(high - 1) + " of '" + input.to_string() + "'");
-        for (std::int64_t s = low; s < high; ++s)
-            normalize(slab.data() + (s - low) * plane, one_slice, clean, slice_name(s));
-        const auto slab_slice = [&](std::int64_t s) {
-            return slab.data() + (std::clamp<std::int64_t>(s, 0, shape.n - 1) - low) * plane;
-        };
-
-        model_input.resize(static_cast<std::size_t>(count * channels * plane));
-        model_output.resize(static_cast<std::size_t>(count * plane));
-        maps.resize(static_cast<std::size_t>(count));
-        for (std::int64_t b = 0; b < count; ++b) {
-            const std::int64_t slice = first + b;
-            float* image = model_input.data() + b * channels * plane;
-            float* centre = image + half * plane;
-            std::copy_n(slab_slice(slice), plane, centre);
-            maps[b] = normalize(centre, one_slice, scale, slice_name(slice));
-            for (std::int64_t k = 0; k < channels; ++k) {
-                if (k == half) continue;
-                float* neighbour = image + k * plane;
-                std::copy_n(slab_slice(slice - half + k), plane, neighbour);
-                maps[b].apply(neighbour, static_cast<std::size_t>(plane));
-            }
-        }
-
-        model.apply(model_input.data(), count, shape.h, shape.w, model_output.data());
-        for (std::int64_t b = 0; b < count; ++b)
-            maps[b].inverse(model_output.data() + b * plane, static_cast<std::size_t>(plane));
+    const NormalizeOptions& n = options.normalization;
+    if (n.clip || n.scaling != Scaling::none) pipeline.map = volume_normalization(source, n);
+    pipeline.finish = [&](float* output, std::int64_t first, std::int64_t count) {
+        const std::size_t values = std::size_t(count * shape.h * shape.w);
+        pipeline.map.inverse(output, values);
         if (options.output_scale)
-            apply_output_scale(*options.output_scale, model_output.data(), model_output.size(),
-                               pixel_range(output_type));
+            apply_output_scale(*options.output_scale, output, values, pixel_range(output_type));
         else
-            integer_output_check.update(model_output.data(), model_output.size(), first);
-        writer.write_slab(
-            first, Stack::from_float({count, shape.h, shape.w}, model_output.data(), output_type));
-        if (callbacks.on_progress) callbacks.on_progress(first + count, shape.n);
-    }
+            integer_output_check.update(output, values, first);
+    };
+    pipeline.on_progress = callbacks.on_progress;
+    run_stack_pipeline(source, sink, pipeline);
     writer.commit();
 
     DenoiseStackResult result;

@@ -22,6 +22,21 @@ enum class Mode { inference, training };
 /// (25088 x 4096). A larger one comes from a wrong configuration, not a network to train.
 constexpr std::int64_t max_parameter_values = std::int64_t(1) << 28;
 
+/// Which input pixels one output pixel of a layer reads, along each spatial axis (rows and
+/// columns alike): output pixel q reads input pixels step * q + low .. step * q + high, for
+/// inputs whose size is a multiple of the layer's stride (as tiles aligned to the network's
+/// downsampling factor are). What a network's receptive field is computed from (lib/infer).
+struct SpatialFootprint {
+    double step = 1, low = 0, high = 0;
+    /// False when an output pixel may read any input pixel (dense layers), or when the layer
+    /// does not say: such a network cannot be run tile by tile.
+    bool bounded = true;
+
+    /// Each output pixel reads the input pixel at its own position (activations, additions).
+    static SpatialFootprint pointwise() { return {}; }
+    static SpatialFootprint unbounded() { return {1, 0, 0, false}; }
+};
+
 /// "[N, C, H, W], [N, C, H, W], ..." for messages about layers with several inputs.
 std::string dims_list(const std::vector<Dims>& dims);
 
@@ -49,6 +64,10 @@ public:
     /// nothing else: at inference the network may then have the inputs write straight into
     /// their channel ranges of the output and skip this layer's forward.
     virtual bool concatenates_channels() const { return false; }
+
+    /// Which input pixels an output pixel reads; by default unbounded, so that a layer that
+    /// does not say is never tiled (see SpatialFootprint).
+    virtual SpatialFootprint spatial_footprint() const { return SpatialFootprint::unbounded(); }
 
     /// Output dims for these input dims; creates the parameters on the first call. Throws
     /// ShapeError naming the layer and the dims when the inputs do not fit.

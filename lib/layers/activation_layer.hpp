@@ -18,6 +18,7 @@ public:
 
     /// "LeakyReLU" for leaky_relu, "Activation" otherwise.
     std::string type() const override;
+    SpatialFootprint spatial_footprint() const override { return SpatialFootprint::pointwise(); }
     Dims build(const std::vector<Dims>& inputs) override;
     void forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
                  Mode mode) override;

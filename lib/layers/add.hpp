@@ -12,6 +12,7 @@ public:
     explicit AddLayer(std::string name) : Layer(std::move(name)) {}
 
     std::string type() const override { return "Add"; }
+    SpatialFootprint spatial_footprint() const override { return SpatialFootprint::pointwise(); }
     std::size_t input_count() const override { return 0; }
     /// Throws ShapeError naming the layer and every input's dims for fewer than two inputs or
     /// inputs whose dims differ.

@@ -30,6 +30,12 @@ SpatialPadding spatial_padding(std::int64_t in, std::int64_t kernel, std::int64_
     return p;
 }
 
+SpatialFootprint window_footprint(std::int64_t kernel, std::int64_t stride, Padding padding) {
+    // Any input size that is a multiple of the stride pads the same.
+    const double before = double(spatial_padding(kernel * stride, kernel, stride, padding).before);
+    return {double(stride), -before, double(kernel - 1) - before, true};
+}
+
 ConvolutionLayer::ConvolutionLayer(std::string name, ConvolutionConfig config)
     : Layer(std::move(name)), config_(config) {
     if (config_.filters < 1 || config_.kernel < 1 || config_.stride < 1)

@@ -32,12 +32,18 @@ struct SpatialPadding {
 };
 SpatialPadding spatial_padding(std::int64_t in, std::int64_t kernel, std::int64_t stride,
                                Padding padding);
+/// The pixels a kernel x kernel window every `stride` pixels reads (convolution, pooling), on
+/// inputs whose size is a multiple of the stride.
+SpatialFootprint window_footprint(std::int64_t kernel, std::int64_t stride, Padding padding);
 
 class ConvolutionLayer : public Layer {
 public:
     ConvolutionLayer(std::string name, ConvolutionConfig config);
 
     std::string type() const override { return "Conv2D"; }
+    SpatialFootprint spatial_footprint() const override {
+        return window_footprint(config_.kernel, config_.stride, config_.padding);
+    }
     Dims build(const std::vector<Dims>& inputs) override;
     void initialize(std::mt19937& rng) override;
     void forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,

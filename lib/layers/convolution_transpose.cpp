@@ -14,6 +14,13 @@ SpatialPadding transpose_padding(std::int64_t in, std::int64_t kernel, std::int6
     return p;
 }
 
+SpatialFootprint ConvolutionTransposeLayer::spatial_footprint() const {
+    const double s = double(config_.stride), k = double(config_.kernel);
+    const double before =
+        double(transpose_padding(1, config_.kernel, config_.stride, config_.padding).before);
+    return {1 / s, (before - (k - 1)) / s, before / s, true};
+}
+
 ConvolutionTransposeLayer::ConvolutionTransposeLayer(std::string name, ConvolutionConfig config)
     : Layer(std::move(name)), config_(config) {
     if (config_.filters < 1 || config_.kernel < 1 || config_.stride < 1)

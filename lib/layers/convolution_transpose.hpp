@@ -25,6 +25,8 @@ public:
     ConvolutionTransposeLayer(std::string name, ConvolutionConfig config);
 
     std::string type() const override { return "Conv2DTranspose"; }
+    /// Output pixel q = s * p - before + t (t < k) gets input pixel p.
+    SpatialFootprint spatial_footprint() const override;
     Dims build(const std::vector<Dims>& inputs) override;
     void initialize(std::mt19937& rng) override;
     void forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,

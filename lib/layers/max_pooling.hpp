@@ -21,6 +21,9 @@ public:
     MaxPoolingLayer(std::string name, MaxPoolingConfig config = {});
 
     std::string type() const override { return "MaxPooling2D"; }
+    SpatialFootprint spatial_footprint() const override {
+        return window_footprint(config_.pool, config_.stride, config_.padding);
+    }
     Dims build(const std::vector<Dims>& inputs) override;
     void forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
                  Mode mode) override;

@@ -11,6 +11,7 @@ public:
     explicit SoftmaxLayer(std::string name) : Layer(std::move(name)) {}
 
     std::string type() const override { return "Activation"; }
+    SpatialFootprint spatial_footprint() const override { return SpatialFootprint::pointwise(); }
     Dims build(const std::vector<Dims>& inputs) override;
     /// dst is laid out as src.
     void forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,

@@ -4,6 +4,13 @@
 
 namespace tomodenoise {
 
+SpatialFootprint UpsamplingLayer::spatial_footprint() const {
+    const double f = double(config_.factor);
+    if (config_.interpolation == Interpolation::nearest) return {1 / f, -(f - 1) / f, 0, true};
+    const double centre = 0.5 / f - 0.5;
+    return {1 / f, centre - 1, centre + 1, true};
+}
+
 UpsamplingLayer::UpsamplingLayer(std::string name, UpsamplingConfig config)
     : Layer(std::move(name)), config_(config) {}
 

@@ -21,6 +21,9 @@ public:
     UpsamplingLayer(std::string name, UpsamplingConfig config = {});
 
     std::string type() const override { return "UpSampling2D"; }
+    /// Nearest: output q reads input floor(q / f); bilinear: the two inputs around
+    /// (q + 0.5) / f - 0.5.
+    SpatialFootprint spatial_footprint() const override;
     /// Throws ShapeError naming the layer and the input dims for a factor below 1.
     Dims build(const std::vector<Dims>& inputs) override;
     void forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,

@@ -87,7 +87,7 @@ TEST_F(DenoiseStackApi, EqualsModelApplyAndReportsStartAndProgressInOrder) {
     EXPECT_TRUE(within_fraction_of_range(read_output(), apply_model(stored, shape.n), 1e-5));
 }
 
-TEST_F(DenoiseStackApi, NeighboursClampedAtTheEndsShareTheirSlicesMinMaxMap) {
+TEST_F(DenoiseStackApi, NeighboursReflectedAtTheEndsShareTheVolumesMinMaxMap) {
     const StackShape shape{4, odd_h, odd_w};
     std::vector<float> values = random_stack(shape, 6, 0.f, 1.f).to_float();
     const std::int64_t plane = odd_h * odd_w;
@@ -99,25 +99,50 @@ TEST_F(DenoiseStackApi, NeighboursClampedAtTheEndsShareTheirSlicesMinMaxMap) {
     options_.batch = 3;
     denoise_stack(options_);
 
-    // Slice i: slices i-1, i, i+1 (clamped), each mapped with slice i's min and max; the output
-    // mapped back with the inverse of that map.
-    std::vector<float> input, offsets, scales;
-    for (std::int64_t i = 0; i < shape.n; ++i) {
-        const auto first = values.begin() + i * plane;
-        const auto [low, high] = std::minmax_element(first, first + plane);
-        offsets.push_back(*low);
-        scales.push_back(*high - *low);
-        for (std::int64_t k = -1; k <= 1; ++k) {
-            const std::int64_t j = std::clamp<std::int64_t>(i + k, 0, shape.n - 1);
-            for (std::int64_t p = 0; p < plane; ++p)
-                input.push_back((values[j * plane + p] - offsets[i]) / scales[i]);
-        }
-    }
-    std::vector<float> want = apply_model(input, shape.n);
+    // Slice i: slices i-1, i, i+1 (reflected: -1 is 1, n is n-2), all mapped with the whole
+    // volume's min and max; the output mapped back with the inverse of that map.
+    const auto [low, high] = std::minmax_element(values.begin(), values.end());
+    const double offset = *low, scale = *high - *low;
+    std::vector<float> input;
     for (std::int64_t i = 0; i < shape.n; ++i)
-        for (std::int64_t p = 0; p < plane; ++p)
-            want[i * plane + p] = want[i * plane + p] * scales[i] + offsets[i];
+        for (std::int64_t k = -1; k <= 1; ++k) {
+            const std::int64_t j = i + k < 0 ? 1 : i + k == shape.n ? shape.n - 2 : i + k;
+            for (std::int64_t p = 0; p < plane; ++p)
+                input.push_back(float((values[j * plane + p] - offset) / scale));
+        }
+    std::vector<float> want = apply_model(input, shape.n);
+    for (float& y : want) y = float(y * scale + offset);
     EXPECT_TRUE(within_fraction_of_range(read_output(), want, 1e-5));
+}
+
+TEST_F(DenoiseStackApi, TilesInBothThreadingsEqualWholeSlices) {
+    // The plain CNN's radius is 5, its minimum tile 11; 19x23 slices take 2 x 2 to 3 x 3 tiles.
+    const StackShape shape{3, odd_h, odd_w};
+    prepare(1, random_stack(shape, 12, -2.f, 5.f));
+    options_.tile = 0;
+    denoise_stack(options_);
+    const std::vector<float> whole = read_output();
+    options_.overwrite = true;
+    for (const TileThreading threading : {TileThreading::side_by_side, TileThreading::in_turn})
+        for (const std::int64_t tile : {11, 12, 16}) {
+            SCOPED_TRACE("threading " + std::to_string(int(threading)) + ", tile " +
+                         std::to_string(tile));
+            options_.tile = tile;
+            options_.threading = threading;
+            // Two copies side by side; in turn on one OpenMP thread, as the tests run.
+            options_.apply.threads = threading == TileThreading::side_by_side ? 2 : 1;
+            options_.batch = tile == 12 ? 2 : 1;
+            denoise_stack(options_);
+            EXPECT_TRUE(within_fraction_of_range(read_output(), whole, 1e-5));
+        }
+}
+
+TEST_F(DenoiseStackApi, ModelDeeperThanTheStackIsAShapeErrorAndWritesNothing) {
+    prepare(3, random_stack({2, odd_h, odd_w}, 13, 0.f, 1.f));
+    const auto before = folder_entries(dir_.path());
+    expect_error_naming<ShapeError>([&] { denoise_stack(options_); },
+                                    {"3 adjacent slices", "2", options_.input.to_string()});
+    EXPECT_EQ(folder_entries(dir_.path()), before);
 }
 
 TEST_F(DenoiseStackApi, IntegerOutputLosingItsLevelsIsReportedToTheCallerNotPrinted) {
@@ -186,6 +211,14 @@ TEST_F(DenoiseStackApi, OptionsOutOfBoundsAreNamedAndWriteNothing) {
              o.normalization.clip_high = 40;
          },
          "DenoiseStackOptions::normalization"},
+        {[](DenoiseStackOptions& o) { o.tile = 10; }, "DenoiseStackOptions::tile"},  // minimum 11
+        {[](DenoiseStackOptions& o) { o.tile = -1; }, "DenoiseStackOptions::tile"},
+        {[](DenoiseStackOptions& o) {
+             o.threading = TileThreading::in_turn;
+             o.apply.threads = 2;
+             o.apply.parallel_images = 2;
+         },
+         "parallel_images"},
     };
     for (const auto& [change, field] : cases) {
         SCOPED_TRACE(field);
