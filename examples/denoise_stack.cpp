@@ -1,6 +1,7 @@
-// denoise_stack: applies a denoising model to an (N, H, W) stack in an HDF5 file, tile by tile
-// through a pipeline that overlaps reading and writing with compute, so that memory holds a few
-// slices and the tile buffers whatever the stack's size.
+// denoise_stack: applies a denoising model to an (N, H, W) stack (HDF5 dataset, TIFF folder or
+// multi-page TIFF), tile by tile through a pipeline that overlaps reading and writing with
+// compute, so that memory holds a few slices and the tile buffers whatever the stack's size;
+// a rerun after a crash or kill resumes.
 //
 //   denoise_stack --model MODEL.h5 --input IN.h5:/noisy --output OUT.h5:/denoised
 //
@@ -13,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -71,47 +73,74 @@ void print_warning(const IntegerOutputWarning& w) {
                      to_string(w.type).c_str(), w.range.lowest, w.range.highest);
 }
 
-// Progress on stderr: a bar redrawn in place on a terminal; in a log (not a terminal), one
-// line each time another tenth of the slices is done, so that logs stay short.
+// Progress on stderr with the rate and the time left, both from the slices computed in this
+// run (a resumed run's skipped slices took no time; the statistics passes count in the first
+// batch's time): a bar redrawn in place on a terminal; in a log (not a terminal), one line each
+// time another tenth of the slices is done, so that logs stay short.
 class ProgressReport {
 public:
-    explicit ProgressReport(std::int64_t total) : total_(total), terminal_(isatty(STDERR_FILENO)) {}
+    explicit ProgressReport(std::int64_t total)
+        : total_(total), terminal_(isatty(STDERR_FILENO)), start_(Clock::now()) {}
+
+    // Slices an earlier run wrote: done already, in no time.
+    void resumed(std::int64_t done) {
+        skipped_ = done;
+        report(done, "");
+    }
 
     void update(std::int64_t done) {
+        const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+        const double rate = seconds > 0 ? double(done - skipped_) / seconds : 0;
+        char speed[96] = "";
+        if (rate > 0) {
+            const long long left = static_cast<long long>(double(total_ - done) / rate + 0.5);
+            std::snprintf(speed, sizeof speed, ", %.2f slices/s, ETA %lld:%02lld:%02lld", rate,
+                          left / 3600, left / 60 % 60, left % 60);
+        }
+        report(done, speed);
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+
+    void report(std::int64_t done, const char* speed) {
         if (terminal_) {
             constexpr int width = 40;
             const int filled = static_cast<int>(width * done / total_);
-            std::fprintf(stderr, "\r[%s%s] %3d%% (%lld/%lld slices)",
+            std::fprintf(stderr, "\r[%s%s] %3d%% (%lld/%lld slices%s)   ",
                          std::string(static_cast<std::size_t>(filled), '#').c_str(),
                          std::string(static_cast<std::size_t>(width - filled), '.').c_str(),
                          static_cast<int>(100 * done / total_), static_cast<long long>(done),
-                         static_cast<long long>(total_));
+                         static_cast<long long>(total_), speed);
             if (done == total_) std::fputc('\n', stderr);
             std::fflush(stderr);
             return;
         }
         while (next_tenth_ <= 10 && done * 10 >= next_tenth_ * total_) {
-            std::fprintf(stderr, "denoise_stack: %d%% (%lld/%lld slices)\n", next_tenth_ * 10,
-                         static_cast<long long>(done), static_cast<long long>(total_));
+            std::fprintf(stderr, "denoise_stack: %d%% (%lld/%lld slices)%s\n", next_tenth_ * 10,
+                         static_cast<long long>(done), static_cast<long long>(total_), speed);
             ++next_tenth_;
         }
     }
 
-private:
     std::int64_t total_;
     bool terminal_;
+    Clock::time_point start_;
+    std::int64_t skipped_ = 0;
     int next_tenth_ = 1;
 };
 
 void denoise(const DenoiseStackOptions& options) {
-    check_output_is_not_an_input(
-        {"--output", options.output.file, options.output.dataset},
-        {{"--model", options.model, ""}, {"--input", options.input.file, options.input.dataset}});
     std::optional<ProgressReport> progress;
     DenoiseCallbacks callbacks;
     callbacks.on_start = [&](const StackShape& shape) {
         progress.emplace(shape.n);
-        tool::doing("denoising '" + options.input.to_string() + "' " + shape.to_string());
+        tool::doing("denoising '" + options.input + "' " + shape.to_string());
+    };
+    callbacks.on_resume = [&](std::int64_t written) {
+        tool::doing("resuming '" + options.output + "': " + std::to_string(written) +
+                    " slices written by an earlier run");
+        progress->resumed(written);
     };
     callbacks.on_progress = [&](std::int64_t done, std::int64_t) { progress->update(done); };
     callbacks.on_integer_output_warning = print_warning;
@@ -119,32 +148,53 @@ void denoise(const DenoiseStackOptions& options) {
     const DenoiseStackResult result = denoise_stack(options, callbacks);
 
     const StackShape& shape = result.shape;
-    std::printf("denoise_stack: %lld slices of %lldx%lld in %.3f s, %.2f slices/s -> %s\n",
+    const std::int64_t computed = shape.n - result.resumed;
+    std::printf("denoise_stack: %lld slices of %lldx%lld (%lld resumed) in %.3f s, %.2f slices/s "
+                "-> %s\n",
                 static_cast<long long>(shape.n), static_cast<long long>(shape.h),
-                static_cast<long long>(shape.w), result.seconds,
-                static_cast<double>(shape.n) / std::max(result.seconds, 1e-9),
-                options.output.to_string().c_str());
+                static_cast<long long>(shape.w), static_cast<long long>(result.resumed),
+                result.seconds, static_cast<double>(computed) / std::max(result.seconds, 1e-9),
+                options.output.c_str());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Denoises an (N, H, W) HDF5 stack with a Keras model file, slab by slab."};
+    CLI::App app{"Denoises an (N, H, W) stack with a Keras model file, tile by tile."};
     app.footer(
-        "Datasets are FILE.h5:/path/to/dataset; an (H, W) dataset is one slice. Input pixels\n"
-        "are uint8, uint16, int16, float32 or float64 and reach the model as float32 values.\n"
-        "Normalization (--normalize, --clip-percentiles) is computed over the whole stack in a\n"
-        "first pass and undone on the model's output, so the output is in input units.\n"
-        "A model of C input channels (C odd) gets slices i-C/2 .. i+C/2 for slice i, reflected\n"
-        "at the stack's ends (slice -1 is slice 1). Slices run tile by tile (--tile): the result\n"
-        "equals whole-slice inference. NaN or infinite input values are an error unless\n"
-        "--replace-non-finite is given. The output appears only once complete.");
+        "Stacks are FILE.h5:/path/to/dataset, a folder of TIFFs (one per slice) or a multi-page\n"
+        "TIFF, in any combination; an (H, W) input gives an (H, W) output. Input pixels are\n"
+        "uint8, uint16, int16, float32 or float64 and reach the model as float32 values.\n"
+        "Normalization is over the whole stack (the slices denoised), in passes before the\n"
+        "denoising one, and undone on the model's output, so the output is in input units: the\n"
+        "model's recorded normalization when it has one (then --normalize and\n"
+        "--clip-percentiles are errors), else --normalize and --clip-percentiles.\n"
+        "A model of depth C (C odd) gets slices i-C/2 .. i+C/2 for slice i, reflected at the\n"
+        "ends of the slices denoised (slice -1 is slice 1). Slices run tile by tile (--tile):\n"
+        "the result equals whole-slice inference. NaN or infinite input values are an error\n"
+        "unless --replace-non-finite is given.\n"
+        "The output appears only once complete, recording the model file, its CRC-32, the\n"
+        "options and the library version (HDF5 attributes; TIFF: ImageDescription JSON).\n"
+        "Resuming: after a crash or kill, rerunning the same command continues the unfinished\n"
+        "output (kept hidden beside it as .NAME.partial), skipping the slices written, and ends\n"
+        "with the output an uninterrupted run writes. Another model, options or library\n"
+        "version refuse to resume; --overwrite starts over.");
     DenoiseStackOptions options;
-    std::string input, output, output_type = "float32";
+    std::string output_type = "float32";
     app.add_option("--model", options.model, "Keras HDF5 model file")->required();
-    app.add_option("--input", input, "input stack, FILE.h5:/dataset")->required();
-    app.add_option("--output", output, "output stack, FILE.h5:/dataset (may be in --input's file)")
+    app.add_option("--input", options.input,
+                   "input stack: FILE.h5:/dataset, a TIFF folder or a multi-page TIFF")
         ->required();
+    app.add_option("--output", options.output,
+                   "output stack, in any of the input's forms (a dataset may be in --input's "
+                   "file; a name not ending in .tif/.tiff is a TIFF folder)")
+        ->required();
+    app.add_option("--slices", options.slices,
+                   "A:B: denoise slices A..B-1 only (Python slice: negative counts from the end, "
+                   "empty means the start or end); the output holds B-A slices");
+    app.add_option("--depth", options.depth,
+                   "adjacent slices per input; default the model's, which it must equal")
+        ->check(CLI::PositiveNumber);
     app.add_option("--output-type", output_type,
                    "pixel type written; integers are rounded and saturated (see --output-scale)")
         ->check(CLI::IsMember({"uint8", "uint16", "int16", "float32", "float64"}))
@@ -196,7 +246,8 @@ int main(int argc, char** argv) {
                    "threading; at most the thread count")
         ->check(CLI::Range(1, tomodenoise::max_threads()))
         ->capture_default_str();
-    app.add_flag("--overwrite", options.overwrite, "replace an existing output dataset");
+    app.add_flag("--overwrite", options.overwrite,
+                 "replace an existing output, finished or not, starting over");
 
     return tool::run_tool("denoise_stack", app, argc, argv, [&] {
         NormalizeOptions& normalization = options.normalization;
@@ -234,8 +285,6 @@ int main(int argc, char** argv) {
             normalization.non_finite = NonFinitePolicy::replace;
             normalization.replacement = *non_finite_replacement;
         }
-        options.input = DatasetAddress::parse(input);
-        options.output = DatasetAddress::parse(output);
         options.output_type = parse_pixel_type(output_type);
         denoise(options);
     });

@@ -1,9 +1,10 @@
 #pragma once
 /// @file
-/// Denoising a stack stored in an HDF5 dataset with a model file, streamed through a pipeline
-/// (read -> tiles -> network -> stitch -> write, reading and writing overlapping with compute)
-/// so that memory holds a few slices, the depth halo and the tile buffers of each network
-/// copy, whatever the stack's size; what examples/denoise_stack runs.
+/// Denoising a stack (an HDF5 dataset, a TIFF folder or a multi-page TIFF) with a model file into
+/// another, streamed through a pipeline (read -> tiles -> network -> stitch -> write, reading and
+/// writing overlapping with compute) so that memory holds a few slices, the depth halo and the
+/// tile buffers of each network copy, whatever the stack's size; what examples/denoise_stack
+/// runs.
 ///
 /// Tiles: each slice is reflect-padded to the network's size multiple as whole-image inference
 /// pads it and cut into windows of `tile` pixels whose halo is at least the network's
@@ -11,15 +12,23 @@
 /// windows' centres are stitched. The result equals whole-image inference up to rounding
 /// (within 1e-5 of the output's range) for every tile size.
 ///
-/// Values go to the model as stored, converted to float32, unless the normalization asks
-/// otherwise. Normalization is over the whole volume, never per slice or tile (per-tile
-/// statistics make seams): a first pass reads the stack for its statistics (percentiles,
-/// min-max or mean/std), the denoising pass applies that one map to every slice and its
-/// inverse to every output (clipping cannot be undone).
+/// Normalization is over the whole volume (the slices denoised), never per slice or tile
+/// (per-tile statistics make seams): statistics passes read the stack first, and the denoising
+/// pass applies that one map to every slice and its inverse to every output (clipping cannot be
+/// undone), so the output is in the input's units. The map is the model's recorded one
+/// (ModelRecipe::normalization, fitted to this volume's own statistics) when it records one;
+/// otherwise DenoiseStackOptions::normalization's (default: values as stored, as float32).
 ///
-/// A model of C > 1 input channels (TomoGAN's depth, C odd) gets slices i - C/2 .. i + C/2 for
-/// output slice i, reflected at the stack's ends without repeating the end slice (slice 0 of a
-/// C = 3 model gets slices 1, 0, 1; the last, n-1, gets n-2, n-1, n-2).
+/// A model of depth C > 1 (input channels, C odd) gets slices i - C/2 .. i + C/2 for output
+/// slice i, reflected at the ends of the slices denoised without repeating the end slice (slice
+/// 0 of a C = 3 model gets slices 1, 0, 1; the last, n-1, gets n-2, n-1, n-2).
+///
+/// Resuming: the output is written through StackWriter, with attributes that record the model
+/// file, its CRC-32, the options that shape the values (JSON) and the library version. They are
+/// the run's signature: with `resume` (the default) a rerun of the same work after a crash or
+/// kill finds the unfinished output, re-runs the statistics passes (deterministic), skips the
+/// slices already written and ends with the output an uninterrupted run writes; a different
+/// model, option or version is refused with an IoError that says to use `overwrite`.
 
 #include <cstdint>
 #include <functional>
@@ -60,11 +69,21 @@ constexpr std::int64_t default_tile = 512;
 /// What to denoise, with what, and where the result goes. denoise_stack throws
 /// InvalidArgument naming the field for a value outside the bounds given here.
 struct DenoiseStackOptions {
-    std::string model;     ///< Keras HDF5 model file: 1 output channel, 1 or odd C inputs
-    DatasetAddress input;  ///< an (N, H, W) or (H, W) stack of any stored pixel type
-    /// Written complete or not at all (Hdf5StackWriter); may be a new dataset in the input's
-    /// file.
-    DatasetAddress output;
+    std::string model;  ///< Keras HDF5 model file: 1 output channel, 1 or odd C inputs
+    /// A StackLocation ("FILE.h5:/dataset", a TIFF folder, a multi-page TIFF): an (N, H, W) or
+    /// (H, W) stack of any stored pixel type. Never written.
+    std::string input;
+    /// A StackLocation, any of the three forms whatever the input's; an (H, W) input gives an
+    /// (H, W) output. Written complete or not at all (StackWriter); may be a new dataset in the
+    /// input's HDF5 file.
+    std::string output;
+    /// The slices denoised, "A:B" as parse_slice_range reads it (InvalidArgument naming
+    /// "DenoiseStackOptions::slices" outside the stack); empty: all. They are the volume the
+    /// statistics and the neighbour reflection see; the output holds B - A slices.
+    std::string slices;
+    /// Adjacent slices per input: 0, the model's; otherwise it must be the model's depth
+    /// (InvalidArgument naming both).
+    std::int64_t depth = 0;
     /// Threads and convolution algorithm (as Model::load takes them). With side_by_side
     /// threading, parallel_images sets the network copies (default 1: one per thread); with
     /// in_turn it must be 1.
@@ -75,11 +94,11 @@ struct DenoiseStackOptions {
     /// minimum. Memory per network copy grows with the tile's area.
     std::int64_t tile = default_tile;
     TileThreading threading = TileThreading::automatic;
-    /// NaN and +-Inf (an error naming the slice and pixel, or replaced) in every slice read;
-    /// then clipping at the volume's percentiles and scaling by the volume's min-max or
-    /// mean/std (a statistics pass before the denoising pass; skipped when neither is asked),
-    /// one map for every slice, whose inverse every output gets. Default: no clipping, no
-    /// scaling.
+    /// NaN and +-Inf (an error naming the slice and pixel, or replaced) in every slice read.
+    /// For a model without a recorded normalization: clipping at the volume's percentiles and
+    /// scaling by the volume's min-max or mean/std (default: neither). A model that records one
+    /// is normalized its way; clipping or scaling asked here as well is an InvalidArgument
+    /// naming both, since two maps cannot both hold.
     NormalizeOptions normalization = [] {
         NormalizeOptions values_as_stored;
         values_as_stored.scaling = Scaling::none;
@@ -92,7 +111,13 @@ struct DenoiseStackOptions {
     /// values written as they are.
     std::optional<OutputScale> output_scale;
     std::int64_t batch = 1;  ///< slices per pipeline step (read, computed, written), at least 1
-    bool overwrite = false;  ///< replace an existing output dataset
+    /// Replace an existing output (when the new one commits) and start over, resuming nothing.
+    bool overwrite = false;
+    /// Continue an unfinished output of the same signature (see the file's comment); a finished
+    /// one of the same signature counts as done. Off: an unfinished output is discarded and the
+    /// work starts over. The signature does not cover the input's data: after changing the
+    /// input, overwrite.
+    bool resume = true;
 };
 
 /// Values written to an integer type that lose most of what they hold; reported once per kind.
@@ -115,7 +140,10 @@ struct DenoiseCallbacks {
     /// Once the model is loaded and checked and the output prepared, before the first slice;
     /// with the input's shape.
     std::function<void(const StackShape& input)> on_start;
-    /// After each batch is written: `done` of `total` slices.
+    /// Right after on_start when resuming an unfinished output: the slices an earlier run
+    /// wrote, which are skipped.
+    std::function<void(std::int64_t written)> on_resume;
+    /// After each batch is written: `done` of `total` slices, skipped ones included.
     std::function<void(std::int64_t done, std::int64_t total)> on_progress;
     /// Without an output_scale, when integer output values lose most of their levels or
     /// saturate.
@@ -124,16 +152,19 @@ struct DenoiseCallbacks {
 
 /// What denoise_stack did.
 struct DenoiseStackResult {
-    StackShape shape;    ///< the input's (and output's)
-    double seconds = 0;  ///< from the statistics pass's first read to the output's commit
+    StackShape shape;          ///< the output's: the slices denoised
+    std::int64_t resumed = 0;  ///< slices an earlier run had written, skipped
+    double seconds = 0;        ///< from the statistics pass's first read to the output's commit
 };
 
-/// Denoises `options.input` into `options.output`. Throws IoError or FormatError naming the
-/// model or dataset that cannot be read or written, ShapeError naming a model that does not
-/// denoise slices (output channels other than 1, an even number of input channels, more input
-/// channels than the stack has slices) or an empty input, FormatError naming the slice and pixel of
-/// a NaN or infinite input value (unless replaced), InvalidArgument naming an option out of bounds.
-/// The output appears only once complete.
+/// Denoises `options.input` into `options.output`. Throws, before any output exists: IoError or
+/// FormatError naming the model or stack that cannot be read (a 1-D or 4-D dataset, a TIFF
+/// folder with a gap or mixed sizes) or the output that cannot be written (or exists, finished,
+/// without `overwrite`); ShapeError naming a model that does not denoise slices (output channels
+/// other than 1, an even number of input channels, a depth beyond the slices denoised) or an
+/// empty input; InvalidArgument naming an option out of bounds. While running: FormatError
+/// naming the slice and pixel of a NaN or infinite input value (unless replaced). The output
+/// appears only once complete; a run that fails after writing slices leaves them for `resume`.
 DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
                                  const DenoiseCallbacks& callbacks = {});
 

@@ -1,16 +1,19 @@
 // Denoising a stored stack (include/tomodenoise/infer.hpp): the model, its tiles and its
-// network copies set up for the tiled pipeline of lib/infer over the HDF5 input and output,
-// the volume's normalization and its inverse, conversion to the output type, and the checks on
-// integer outputs.
+// network copies set up for the tiled pipeline of lib/infer over a StackReader and a resumable
+// StackWriter, the volume's normalization (the model's recipe or the options) and its inverse,
+// conversion to the output type, the checks on integer outputs, and the run's signature.
 
 #include "tomodenoise/infer.hpp"
 
 #include <omp.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "api/model_impl.hpp"
@@ -18,6 +21,7 @@
 #include "infer/stack_pipeline.hpp"
 #include "infer/volume_statistics.hpp"
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/version.hpp"
 
 namespace tomodenoise {
 
@@ -121,39 +125,93 @@ void check_model_fits(const Model& model, const DenoiseStackOptions& options) {
                          "slices centred on the one it denoises");
 }
 
-// The input dataset, slice by slice.
-class Hdf5SliceSource : public SliceSource {
+// The slices denoised of the input, as the stack the pipeline sees.
+class ReaderSliceSource : public SliceSource {
 public:
-    Hdf5SliceSource(const DatasetAddress& address, const StackShape& shape)
-        : address_(address), shape_(shape) {}
-    StackShape shape() const override { return shape_; }
-    std::string name() const override { return address_.to_string(); }
+    ReaderSliceSource(StackReader& reader, const SliceRange& slices)
+        : reader_(reader), slices_(slices) {}
+    StackShape shape() const override {
+        const StackShape whole = reader_.shape();
+        return {slices_.count, whole.h, whole.w};
+    }
+    std::string name() const override { return reader_.location(); }
     void read(std::int64_t first, std::int64_t count, float* values) override {
+        const std::int64_t stored = slices_.first + first;
         const std::vector<float> slab =
-            read_hdf5_slab(address_, first, count)
-                .to_float("slices " + std::to_string(first) + ".." +
-                          std::to_string(first + count - 1) + " of '" + name() + "'");
+            reader_.read(stored, count)
+                .to_float("slices " + std::to_string(stored) + ".." +
+                          std::to_string(stored + count - 1) + " of '" + name() + "'");
         std::copy(slab.begin(), slab.end(), values);
     }
 
 private:
-    DatasetAddress address_;
-    StackShape shape_;
+    StackReader& reader_;
+    SliceRange slices_;
 };
 
-class Hdf5SliceSink : public SliceSink {
+class WriterSliceSink : public SliceSink {
 public:
-    Hdf5SliceSink(Hdf5StackWriter& writer, const StackShape& shape, PixelType type)
-        : writer_(writer), shape_(shape), type_(type) {}
+    explicit WriterSliceSink(StackWriter& writer) : writer_(writer) {}
     void write(std::int64_t first, std::int64_t count, const float* values) override {
-        writer_.write_slab(first, Stack::from_float({count, shape_.h, shape_.w}, values, type_));
+        const StackShape shape = writer_.shape();
+        writer_.write(first, Stack::from_float({count, shape.h, shape.w}, values, writer_.type()));
     }
 
 private:
-    Hdf5StackWriter& writer_;
-    StackShape shape_;
-    PixelType type_;
+    StackWriter& writer_;
 };
+
+// CRC-32 (zlib's) of a file's bytes, as 8 hex digits: enough to tell another model file from
+// the one an unfinished output was started with.
+std::string file_crc32(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError("cannot read model file '" + path + "' for its checksum");
+    std::vector<char> buffer(std::size_t(1) << 20);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (in) {
+        in.read(buffer.data(), std::streamsize(buffer.size()));
+        crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), uInt(in.gcount()));
+    }
+    if (in.bad()) throw IoError("cannot read model file '" + path + "' for its checksum");
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08lx", static_cast<unsigned long>(crc & 0xffffffffUL));
+    return hex;
+}
+
+// What the output records, and what a resumed run must match: everything that shapes the
+// values written (threads too: the tiles' float sums may round differently with another count).
+std::map<std::string, std::string> run_attributes(const DenoiseStackOptions& options,
+                                                  const SliceRange& slices,
+                                                  const NormalizationSpec& recorded,
+                                                  InferenceMethod inference) {
+    const NormalizeOptions& n = options.normalization;
+    nlohmann::json json;
+    json["input"] = options.input;
+    json["slices"] = {slices.first, slices.first + slices.count};
+    json["tile"] = options.tile;
+    json["threads"] = options.apply.threads;
+    json["parallel_images"] = options.apply.parallel_images;
+    json["threading"] = int(options.threading);
+    json["output_type"] = to_string(options.output_type);
+    if (options.output_scale)
+        json["output_scale"] = {options.output_scale->from_low, options.output_scale->from_high};
+    json["non_finite"] = n.non_finite == NonFinitePolicy::error ? "error" : "replace";
+    if (n.non_finite == NonFinitePolicy::replace) json["replacement"] = n.replacement;
+    if (recorded.method != NormalizationMethod::none) {
+        json["normalization"] = to_string(recorded.method);
+        json["percentiles"] = {recorded.low_percent, recorded.high_percent};
+    } else {
+        json["normalization"] = n.scaling == Scaling::min_max    ? "minmax"
+                                : n.scaling == Scaling::mean_std ? "meanstd"
+                                                                 : "none";
+        if (n.clip) json["clip_percentiles"] = {n.clip_low, n.clip_high};
+    }
+    json["inference"] = to_string(inference);
+    return {{"tomodenoise_model", options.model},
+            {"tomodenoise_model_crc32", file_crc32(options.model)},
+            {"tomodenoise_options", json.dump()},
+            {"tomodenoise_version", version()}};
+}
 
 // TileThreading::automatic runs as many network copies side by side as threads while their
 // activations fit in this, and fewer (down to one copy on all threads) when they do not.
@@ -181,7 +239,6 @@ int network_copies(const DenoiseStackOptions& options, std::int64_t bytes_per_co
 DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
                                  const DenoiseCallbacks& callbacks) {
     check_options(options);
-    const DatasetAddress& input = options.input;
     const PixelType output_type = options.output_type;
     if (options.threading == TileThreading::in_turn && options.apply.parallel_images != 1)
         throw InvalidArgument(
@@ -191,16 +248,34 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
     one_copy.parallel_images = 1;
     Model model = Model::load(options.model, one_copy);
     check_model_fits(model, options);
-
-    const StackShape shape = hdf5_stack_shape(input);
-    if (shape.pixels() == 0)
-        throw ShapeError("'" + input.to_string() + "' has dims " + shape.to_string() +
-                         ": there is nothing to denoise");
+    const ModelRecipe& recipe = model.recipe();
     const std::int64_t channels = model.input_channels();
+    if (options.depth != 0 && options.depth != channels)
+        throw InvalidArgument("DenoiseStackOptions::depth " + std::to_string(options.depth) +
+                              " does not match model '" + options.model + "', which takes " +
+                              std::to_string(channels) + " adjacent slices");
+    const NormalizeOptions& n = options.normalization;
+    const NormalizationSpec& recorded = recipe.normalization;
+    if (recorded.method != NormalizationMethod::none && (n.clip || n.scaling != Scaling::none))
+        throw InvalidArgument("DenoiseStackOptions::normalization: model '" + options.model +
+                              "' records its normalization (" + to_string(recorded.method) +
+                              "), which it is applied with; clipping or scaling asked besides "
+                              "would contradict it");
+
+    StackReader reader(options.input);
+    const StackShape stored = reader.shape();
+    if (stored.pixels() == 0)
+        throw ShapeError("'" + options.input + "' has dims " + stored.to_string() +
+                         ": there is nothing to denoise");
+    const SliceRange slices = options.slices.empty()
+                                  ? SliceRange{0, stored.n}
+                                  : parse_slice_range(options.slices, stored.n,
+                                                      "DenoiseStackOptions::slices");
+    const StackShape shape{slices.count, stored.h, stored.w};
     if (channels > shape.n)
         throw ShapeError("model '" + options.model + "' takes " + std::to_string(channels) +
-                         " adjacent slices, more than the " + std::to_string(shape.n) + " of '" +
-                         input.to_string() + "' " + shape.to_string());
+                         " adjacent slices, more than the " + std::to_string(shape.n) +
+                         " denoised of '" + options.input + "' " + stored.to_string());
 
     StackPipeline pipeline;
     try {
@@ -232,34 +307,57 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
         });
     pipeline.threads_per_network = std::max(1, thread_count(options.apply) / copies);
 
-    Hdf5WriteOptions write_options;
+    StackWriteOptions write_options;
     write_options.overwrite = options.overwrite;
-    Hdf5StackWriter writer(options.output, shape, output_type, write_options);
-    Hdf5SliceSource source(input, shape);
-    Hdf5SliceSink sink(writer, shape, output_type);
-    IntegerOutputCheck integer_output_check(output_type, callbacks.on_integer_output_warning);
-    if (callbacks.on_start) callbacks.on_start(shape);
-    const auto start = std::chrono::steady_clock::now();
+    // Overwriting starts over: a finished output of the same signature would otherwise count
+    // as all written, though the input's data may have changed since.
+    write_options.resume = options.resume && !options.overwrite;
+    write_options.attributes =
+        run_attributes(options, slices, recorded, InferenceMethod::single_pass);
+    write_options.option = "--output";
+    write_options.inputs = {{"--model", options.model, ""},
+                            StackLocation::parse(options.input).tool_file("--input")};
+    StackWriter writer(options.output, shape, output_type,
+                       reader.two_dimensional() && shape.n == 1, write_options);
+    const std::int64_t resumed = writer.resumed_count();
+    try {
+        ReaderSliceSource source(reader, slices);
+        WriterSliceSink sink(writer);
+        IntegerOutputCheck integer_output_check(output_type, callbacks.on_integer_output_warning);
+        if (callbacks.on_start) callbacks.on_start(shape);
+        if (resumed > 0 && callbacks.on_resume) callbacks.on_resume(resumed);
+        const auto start = std::chrono::steady_clock::now();
 
-    const NormalizeOptions& n = options.normalization;
-    if (n.clip || n.scaling != Scaling::none) pipeline.map = volume_normalization(source, n);
-    pipeline.finish = [&](float* output, std::int64_t first, std::int64_t count) {
-        const std::size_t values = std::size_t(count * shape.h * shape.w);
-        pipeline.map.inverse(output, values);
-        if (options.output_scale)
-            apply_output_scale(*options.output_scale, output, values, pixel_range(output_type));
-        else
-            integer_output_check.update(output, values, first);
-    };
-    pipeline.on_progress = callbacks.on_progress;
-    run_stack_pipeline(source, sink, pipeline);
-    writer.commit();
+        if (recorded.method != NormalizationMethod::none)
+            pipeline.map = volume_normalization(source, recorded, n);
+        else if (n.clip || n.scaling != Scaling::none)
+            pipeline.map = volume_normalization(source, n);
+        pipeline.finish = [&](float* output, std::int64_t first, std::int64_t count) {
+            const std::size_t values = std::size_t(count * shape.h * shape.w);
+            pipeline.map.inverse(output, values);
+            if (options.output_scale)
+                apply_output_scale(*options.output_scale, output, values,
+                                   pixel_range(output_type));
+            else
+                integer_output_check.update(output, values, first);
+        };
+        pipeline.skip = [&](std::int64_t slice) { return writer.written(slice); };
+        pipeline.on_progress = callbacks.on_progress;
+        run_stack_pipeline(source, sink, pipeline);
+        writer.commit();
 
-    DenoiseStackResult result;
-    result.shape = shape;
-    result.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return result;
+        DenoiseStackResult result;
+        result.shape = shape;
+        result.resumed = resumed;
+        result.seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return result;
+    } catch (...) {
+        // Nothing written by any run: nothing worth resuming (a NaN in the statistics pass, a
+        // callback's exception before the first batch).
+        if (writer.written_count() == 0) writer.discard();
+        throw;
+    }
 }
 
 }  // namespace tomodenoise

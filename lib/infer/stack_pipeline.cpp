@@ -127,7 +127,9 @@ void run_stack_pipeline(SliceSource& source, SliceSink& sink, const StackPipelin
     const std::int64_t batches_for_copies =
         (std::int64_t(copies) + windows_per_batch - 1) / windows_per_batch;
     const std::size_t live = std::size_t(batches_for_copies + 2);
+    const auto skipped = [&](std::int64_t slice) { return p.skip && p.skip(slice); };
     std::int64_t next = 0, done = 0;
+    for (std::int64_t slice = 0; slice < shape.n; ++slice) done += skipped(slice);
 
     tbb::task_arena arena(int(std::max<std::size_t>(copies, 2)));
     arena.execute([&] {
@@ -136,14 +138,15 @@ void run_stack_pipeline(SliceSource& source, SliceSink& sink, const StackPipelin
             tbb::make_filter<void, std::shared_ptr<Batch>>(
                 tbb::filter_mode::serial_in_order,
                 [&](tbb::flow_control& fc) -> std::shared_ptr<Batch> {
+                    while (next < shape.n && skipped(next)) ++next;
                     if (next >= shape.n) {
                         fc.stop();
                         return nullptr;
                     }
                     auto b = std::make_shared<Batch>();
                     b->first = next;
-                    b->count = std::min(p.batch, shape.n - next);
-                    next += b->count;
+                    while (next < shape.n && next - b->first < p.batch && !skipped(next)) ++next;
+                    b->count = next - b->first;
                     b->input.resize(std::size_t(b->count * p.channels * padded_plane));
                     b->output.resize(std::size_t(b->count * plane));
                     for (std::int64_t s = 0; s < b->count; ++s)

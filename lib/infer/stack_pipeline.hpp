@@ -27,7 +27,9 @@ struct StackPipeline {
     int threads_per_network = 1;
     /// Called in slice order on each batch's output (count x h x w) before it is written.
     std::function<void(float* output, std::int64_t first, std::int64_t count)> finish;
-    /// After each batch is written: `done` of `total` slices.
+    /// Slices the sink already holds (a resumed output), skipped; empty: none.
+    std::function<bool(std::int64_t slice)> skip;
+    /// After each batch is written: `done` of `total` slices, skipped ones included.
     std::function<void(std::int64_t done, std::int64_t total)> on_progress;
 };
 

@@ -33,7 +33,7 @@ protected:
         config.seed = 3;
         Network network = build_cnn_denoiser(config);
         save_network(options_.model, network);
-        write_hdf5_stack(options_.input, stack);
+        write_hdf5_stack(DatasetAddress::parse(options_.input), stack);
     }
 
     // Model::apply of model.h5 on `n` images of its input channels x h x w.
@@ -44,14 +44,16 @@ protected:
         return output;
     }
 
-    std::vector<float> read_output() { return read_hdf5_stack(options_.output).to_float(); }
+    std::vector<float> read_output() {
+        return read_hdf5_stack(DatasetAddress::parse(options_.output)).to_float();
+    }
 
     ScratchDir dir_;
     DenoiseStackOptions options_ = [this] {
         DenoiseStackOptions options;
         options.model = dir_.file("model.h5");
-        options.input = {dir_.file("in.h5"), "/noisy"};
-        options.output = {dir_.file("out.h5"), "/denoised"};
+        options.input = dir_.file("in.h5") + ":/noisy";
+        options.output = dir_.file("out.h5") + ":/denoised";
         return options;
     }();
 };
@@ -141,7 +143,7 @@ TEST_F(DenoiseStackApi, ModelDeeperThanTheStackIsAShapeErrorAndWritesNothing) {
     prepare(3, random_stack({2, odd_h, odd_w}, 13, 0.f, 1.f));
     const auto before = folder_entries(dir_.path());
     expect_error_naming<ShapeError>([&] { denoise_stack(options_); },
-                                    {"3 adjacent slices", "2", options_.input.to_string()});
+                                    {"3 adjacent slices", "2", options_.input});
     EXPECT_EQ(folder_entries(dir_.path()), before);
 }
 
@@ -179,7 +181,7 @@ TEST_F(DenoiseStackApi, IntegerOutputLosingItsLevelsIsReportedToTheCallerNotPrin
     options_.output_scale = OutputScale{w.low, w.high};
     denoise_stack(options_, callbacks);
     EXPECT_TRUE(warnings.empty());
-    const Stack written = read_hdf5_stack(options_.output);
+    const Stack written = read_hdf5_stack(DatasetAddress::parse(options_.output));
     const std::uint8_t* bytes = written.as<std::uint8_t>();
     const auto [low, high] = std::minmax_element(bytes, bytes + written.shape().pixels());
     EXPECT_EQ(*low, 0);
