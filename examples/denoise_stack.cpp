@@ -138,8 +138,8 @@ void denoise(const DenoiseStackOptions& options) {
         tool::doing("denoising '" + options.input + "' " + shape.to_string());
     };
     callbacks.on_resume = [&](std::int64_t written) {
-        tool::doing("resuming '" + options.output + "': " + std::to_string(written) +
-                    " slices written by an earlier run");
+        std::fprintf(stderr, "denoise_stack: resuming '%s': %lld slices written by an earlier run\n",
+                     options.output.c_str(), static_cast<long long>(written));
         progress->resumed(written);
     };
     callbacks.on_progress = [&](std::int64_t done, std::int64_t) { progress->update(done); };

@@ -164,7 +164,9 @@ struct DenoiseStackResult {
 /// other than 1, an even number of input channels, a depth beyond the slices denoised) or an
 /// empty input; InvalidArgument naming an option out of bounds. While running: FormatError
 /// naming the slice and pixel of a NaN or infinite input value (unless replaced). The output
-/// appears only once complete; a run that fails after writing slices leaves them for `resume`.
+/// appears only once complete. A run failing with an IoError after writing slices (a full disk)
+/// keeps them, hidden, for `resume`; any other failure removes the unfinished output, since a
+/// rerun would fail the same way.
 DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
                                  const DenoiseCallbacks& callbacks = {});
 

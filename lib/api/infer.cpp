@@ -352,10 +352,15 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
         result.seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return result;
-    } catch (...) {
-        // Nothing written by any run: nothing worth resuming (a NaN in the statistics pass, a
-        // callback's exception before the first batch).
+    } catch (const IoError&) {
+        // A read or write that failed (a full disk, a lost mount) may pass on a rerun, which
+        // resumes what was written; nothing written is nothing to resume.
         if (writer.written_count() == 0) writer.discard();
+        throw;
+    } catch (...) {
+        // Bad data (a NaN), bad options or a callback's exception: a rerun of the same command
+        // fails the same way, and a corrected one has another signature.
+        writer.discard();
         throw;
     }
 }

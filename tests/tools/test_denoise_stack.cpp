@@ -19,8 +19,10 @@
 #include "layers/convolution.hpp"
 #include "output_checks.hpp"
 #include "test_support.hpp"
+#include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/model.hpp"
+#include "tomodenoise/version.hpp"
 #include "tool_runner.hpp"
 
 using namespace tomodenoise;
@@ -340,6 +342,7 @@ TEST_F(DenoiseStack, RankTwoInputIsOneSlice) {
     ASSERT_EQ(run.exit_code, 0) << run.output();
     EXPECT_TRUE(near_all(read_output({1, odd_h, odd_w}),
                          apply_model(model_, values, 1, odd_h, odd_w), 1e-6));
+    EXPECT_TRUE(StackReader(output_ + ":/denoised").two_dimensional());  // (H, W) out
 }
 
 TEST_F(DenoiseStack, WritesBesideTheInputInTheSameFileAndKeepsTheInput) {
@@ -541,23 +544,37 @@ TEST_F(DenoiseStack, RefusesItsInputDatasetOrItsModelAsOutputWhateverTheirNames)
               (std::vector<std::string>{"in.h5", "model.h5", "model_link.h5"}));
 }
 
-TEST_F(DenoiseStack, TwoRunsWritingIntoOneNewFileAtOnceBothLand) {
+TEST_F(DenoiseStack, TwoRunsWritingIntoOneNewFileAtOnceNeverMixAndARerunLands) {
     save_conv_model(model_, 1);
     const StackShape shape{60, 64, 64};
     const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 14);
     write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
-    // Both start before either has created the file, so each writes a file of its own first.
+    // Both start before either has created the file. The new file's unfinished output is locked
+    // by the run writing it: the other run either waits its turn (the file exists by then, and
+    // it adds its dataset) or fails naming the file, and a rerun lands.
+    std::vector<std::string> arguments;
     std::vector<pid_t> runs;
-    for (const char* dataset : {"/one", "/two"})
-        runs.push_back(start_tool(tool_,
-                                  "--threads 1 --model " + shell_quoted(model_) + " --input " +
-                                      shell_quoted(input_ + ":/noisy") + " --output " +
-                                      shell_quoted(output_ + ":" + dataset),
-                                  dir_.file(std::string("err") + (dataset + 1))));
-    for (const pid_t run : runs) {
-        const int status = wait_for_tool(run);
-        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    for (const char* dataset : {"/one", "/two"}) {
+        arguments.push_back("--threads 1 --model " + shell_quoted(model_) + " --input " +
+                            shell_quoted(input_ + ":/noisy") + " --output " +
+                            shell_quoted(output_ + ":" + dataset));
+        runs.push_back(
+            start_tool(tool_, arguments.back(), dir_.file(std::string("err") + (dataset + 1))));
     }
+    int landed = 0;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const int status = wait_for_tool(runs[i]);
+        ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+        if (WEXITSTATUS(status) == 0) {
+            ++landed;
+            continue;
+        }
+        const std::string err = file_bytes(dir_.file(i == 0 ? "errone" : "errtwo"));
+        EXPECT_NE(err.find("out.h5"), std::string::npos) << err;
+        const ToolRun rerun = run_tool(tool_, arguments[i]);
+        EXPECT_EQ(rerun.exit_code, 0) << rerun.output();
+    }
+    EXPECT_GE(landed, 1);
     const auto want = apply_model(model_, values, shape.n, shape.h, shape.w);
     for (const char* dataset : {"/one", "/two"})
         EXPECT_TRUE(near_all(read_hdf5_stack({output_, dataset}).to_float(), want, 1e-6))
@@ -581,7 +598,7 @@ int interrupt_denoising(const std::filesystem::path& tool, const std::string& ar
     return wait_for_tool(pid);
 }
 
-TEST_F(DenoiseStack, InterruptedRunsLeaveNoTemporaryAndALaterRunSucceeds) {
+TEST_F(DenoiseStack, InterruptedRunsLeaveOnlyAHiddenUnfinishedOutputAndALaterRunSucceeds) {
     save_conv_model(model_, 1);
     const StackShape shape{400, 128, 128};
     const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 15);
@@ -589,31 +606,40 @@ TEST_F(DenoiseStack, InterruptedRunsLeaveNoTemporaryAndALaterRunSucceeds) {
     const std::string arguments = "--threads 1 --model " + shell_quoted(model_) + " --input " +
                                   shell_quoted(input_ + ":/noisy") + " --output ";
     const std::string err_file = dir_.file("err");
+    const auto interrupt = [&](const std::string& output, int signal_number) {
+        std::filesystem::remove(err_file);  // the progress of the last run is not this one's
+        const int status =
+            interrupt_denoising(tool_, arguments + shell_quoted(output), err_file, signal_number);
+        EXPECT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
+        EXPECT_EQ(WTERMSIG(status), signal_number);
+    };
     for (const int signal_number : {SIGINT, SIGTERM}) {
         SCOPED_TRACE(signal_number);
-        // A new output file: written as a hidden temporary file until complete.
-        int status = interrupt_denoising(tool_, arguments + shell_quoted(output_ + ":/denoised"),
-                                         err_file, signal_number);
-        ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
-        EXPECT_EQ(WTERMSIG(status), signal_number);
+        // A new output file: its unfinished output is kept, hidden, for a rerun to resume.
+        interrupt(output_ + ":/denoised", signal_number);
         EXPECT_EQ(folder_entries(dir_.path()),
-                  (std::vector<std::string>{"err", "in.h5", "model.h5"}));
-
-        // A new dataset in the input's file: written under a temporary dataset name there.
-        status = interrupt_denoising(tool_, arguments + shell_quoted(input_ + ":/denoised"),
-                                     err_file, signal_number);
-        ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
+                  (std::vector<std::string>{".out.h5.partial", "err", "in.h5", "model.h5"}));
+        // A new dataset in the input's file: kept under a hidden group's name there.
+        interrupt(input_ + ":/denoised", signal_number);
         EXPECT_EQ(folder_entries(dir_.path()),
-                  (std::vector<std::string>{"err", "in.h5", "model.h5"}));
+                  (std::vector<std::string>{".out.h5.partial", "err", "in.h5", "model.h5"}));
+        const std::vector<std::string> names =
+            hdf5::child_names(hdf5::File::open_read(input_), "/");
+        EXPECT_EQ(std::count(names.begin(), names.end(), "denoised"), 0);
     }
-    // The input file holds the input, and a later run writes the dataset and removes what the
-    // interrupted ones left in the file.
+    // The input file holds the input. A run with another input refuses to mix its slices with
+    // the unfinished ones; overwriting, it writes the dataset and removes what the interrupted
+    // ones left in the file.
     EXPECT_EQ(read_hdf5_stack({input_, "/noisy"}).to_float(), values);
     const StackShape few{3, 128, 128};
     write_hdf5_stack({dir_.file("few.h5"), "/noisy"}, Stack::from_float(few, values.data()));
-    const ToolRun run = run_tool(tool_, "--model " + shell_quoted(model_) + " --input " +
-                                            shell_quoted(dir_.file("few.h5") + ":/noisy") +
-                                            " --output " + shell_quoted(input_ + ":/denoised"));
+    const std::string other = "--model " + shell_quoted(model_) + " --input " +
+                              shell_quoted(dir_.file("few.h5") + ":/noisy") + " --output " +
+                              shell_quoted(input_ + ":/denoised");
+    const ToolRun refused = run_tool(tool_, other);
+    EXPECT_EQ(refused.exit_code, 1) << refused.output();
+    EXPECT_NE(refused.output().find("overwrite"), std::string::npos) << refused.output();
+    const ToolRun run = run_tool(tool_, other + " --overwrite");
     ASSERT_EQ(run.exit_code, 0) << run.output();
     EXPECT_EQ(hdf5::child_names(hdf5::File::open_read(input_), "/"),
               (std::vector<std::string>{"denoised", "noisy"}));
@@ -621,3 +647,177 @@ TEST_F(DenoiseStack, InterruptedRunsLeaveNoTemporaryAndALaterRunSucceeds) {
 }
 
 }  // namespace
+
+namespace {
+
+// The whole stack at `location`, in its stored type.
+Stack read_location(const std::string& location) {
+    StackReader reader(location);
+    return reader.read(0, reader.shape().n);
+}
+
+// Writes `stack` to a new folder of TIFFs, slice_0.tiff, slice_1.tiff, ...
+void write_tiff_folder(const std::string& folder, const Stack& stack) {
+    TiffSeries series;
+    series.folder = folder;
+    series.prefix = "slice_";
+    series.digits = 0;
+    write_tiff_series(series, stack);
+}
+
+}  // namespace
+
+TEST_F(DenoiseStack, AnyStackFormatInAndOutWithSlicesAndTwoDimensionalInputs) {
+    save_conv_model(model_, 1);
+    const StackShape shape{6, odd_h, odd_w};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 31);
+    const Stack stack = Stack::from_float(shape, values.data());
+    write_hdf5_stack({input_, "/noisy"}, stack);
+    write_tiff_folder(dir_.file("in_folder"), stack);
+    write_multipage_tiff(dir_.file("in.tiff"), stack);
+    // --slices 1:5 of a one-slice model: slices 1..4, each alone.
+    const std::int64_t plane = odd_h * odd_w;
+    const std::vector<float> middle(values.begin() + plane, values.begin() + 5 * plane);
+    const std::vector<float> want = apply_model(model_, middle, 4, odd_h, odd_w);
+    const std::vector<std::string> inputs = {input_ + ":/noisy", dir_.file("in_folder"),
+                                             dir_.file("in.tiff")};
+    const std::vector<std::string> outputs = {output_ + ":/denoised", dir_.file("out_folder"),
+                                              dir_.file("out.tiff")};
+    for (const std::string& in : inputs)
+        for (const std::string& out : outputs) {
+            SCOPED_TRACE(in + " -> " + out);
+            const ToolRun run =
+                run_tool(tool_, "--model " + shell_quoted(model_) + " --input " +
+                                    shell_quoted(in) + " --output " + shell_quoted(out) +
+                                    " --slices 1:5 --overwrite");
+            ASSERT_EQ(run.exit_code, 0) << run.output();
+            StackReader written(out);
+            EXPECT_EQ(written.shape(), (StackShape{4, odd_h, odd_w}));
+            EXPECT_FALSE(written.two_dimensional());
+            EXPECT_TRUE(near_all(written.read(0, 4).to_float(), want, 1e-6));
+            const auto attributes = written.attributes();
+            EXPECT_EQ(attributes.at("tomodenoise_model"), model_);
+            EXPECT_EQ(attributes.at("tomodenoise_model_crc32").size(), 8u);
+            EXPECT_EQ(attributes.at("tomodenoise_version"), version());
+            EXPECT_NE(attributes.at("tomodenoise_options").find("\"slices\":[1,5]"),
+                      std::string::npos)
+                << attributes.at("tomodenoise_options");
+        }
+
+    // One (H, W) image in gives one (H, W) image out, in every format.
+    const Stack image = Stack::from_float({1, odd_h, odd_w}, values.data());
+    write_multipage_tiff(dir_.file("image.tiff"), image);
+    {
+        const auto file = hdf5::File::create(dir_.file("image.h5"));
+        hdf5::write_float_dataset(file, "/image", {odd_h, odd_w}, values.data());
+    }
+    const std::vector<float> want_image = apply_model(model_, values, 1, odd_h, odd_w);
+    for (const std::string& in : {dir_.file("image.tiff"), dir_.file("image.h5") + ":/image"})
+        for (const std::string& out : {dir_.file("image_out.h5") + ":/denoised",
+                                       dir_.file("image_out.tiff")}) {
+            SCOPED_TRACE(in + " -> " + out);
+            const ToolRun run = run_tool(tool_, "--model " + shell_quoted(model_) + " --input " +
+                                                    shell_quoted(in) + " --output " +
+                                                    shell_quoted(out) + " --overwrite");
+            ASSERT_EQ(run.exit_code, 0) << run.output();
+            StackReader written(out);
+            EXPECT_TRUE(written.two_dimensional());
+            EXPECT_TRUE(near_all(written.read(0, 1).to_float(), want_image, 1e-6));
+        }
+}
+
+TEST_F(DenoiseStack, KilledRunResumesToTheOutputOfAnUninterruptedRun) {
+    save_conv_model(model_, 3);
+    const StackShape shape{150, 64, 64};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 32, 0.f, 500.f);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data(), PixelType::uint16));
+    // Percentile clipping: the statistics passes run again on resume and must give the same map.
+    const std::string command = "--threads 1 --batch 1 --clip-percentiles 1 99 --normalize "
+                                "minmax --model " +
+                                shell_quoted(model_) + " --input " +
+                                shell_quoted(input_ + ":/noisy") + " --output ";
+    const ToolRun reference = run_tool(tool_, command + shell_quoted(dir_.file("ref.h5:/d")));
+    ASSERT_EQ(reference.exit_code, 0) << reference.output();
+    const std::vector<float> want = read_location(dir_.file("ref.h5:/d")).to_float();
+    const std::string err_file = dir_.file("err");
+    for (const std::string& output :
+         {output_ + ":/denoised", dir_.file("out_folder"), dir_.file("out.tiff")}) {
+        SCOPED_TRACE(output);
+        std::filesystem::remove(err_file);  // the progress of the last run is not this one's
+        const int status = interrupt_denoising(tool_, command + shell_quoted(output), err_file,
+                                               SIGKILL);
+        ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
+        ASSERT_EQ(WTERMSIG(status), SIGKILL);
+        // The unfinished output is hidden: nothing at the output's name reads as a stack.
+        EXPECT_THROW(StackReader{output}, Error);
+
+        // Other options would mix two runs' slices: refused, saying how to start over.
+        const ToolRun other = run_tool(tool_, command + shell_quoted(output) + " --tile 16");
+        EXPECT_EQ(other.exit_code, 1) << other.output();
+        EXPECT_NE(other.output().find("overwrite"), std::string::npos) << other.output();
+
+        const ToolRun resumed = run_tool(tool_, command + shell_quoted(output));
+        ASSERT_EQ(resumed.exit_code, 0) << resumed.output();
+        EXPECT_NE(resumed.err.find("resuming"), std::string::npos) << resumed.err;
+        EXPECT_EQ(resumed.out.find("(0 resumed)"), std::string::npos) << resumed.out;
+        EXPECT_EQ(read_location(output).to_float(), want);  // bit for bit
+    }
+    EXPECT_EQ(read_hdf5_stack({input_, "/noisy"}).to_float(),
+              Stack::from_float(shape, values.data(), PixelType::uint16).to_float());
+}
+
+TEST_F(DenoiseStack, BadInputsAreNamedLeavingTheInputAndNoOutput) {
+    save_conv_model(model_, 3);
+    const std::vector<float> values = random_values(4 * 64, 33);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float({4, 8, 8}, values.data()));
+    write_hdf5_stack({input_, "/two"}, Stack::from_float({2, 8, 8}, values.data()));
+    {
+        const auto file = hdf5::File::open_read_write(input_);
+        hdf5::write_float_dataset(file, "/line", {64}, values.data());
+        hdf5::write_float_dataset(file, "/volume", {2, 1, 8, 8}, values.data());
+    }
+    // A finished output of another shape.
+    write_hdf5_stack({dir_.file("old.h5"), "/denoised"}, Stack::from_float({3, 8, 8}, values.data()));
+    // TIFF folders: one with a gap (slice_0, slice_2), one of mixed sizes.
+    write_tiff_folder(dir_.file("gap"), Stack::from_float({3, 8, 8}, values.data()));
+    std::filesystem::remove(dir_.file("gap") + "/slice_1.tiff");
+    write_tiff_folder(dir_.file("mixed"), Stack::from_float({3, 8, 8}, values.data()));
+    write_multipage_tiff(dir_.file("mixed") + "/slice_3.tiff",
+                         Stack::from_float({1, 4, 16}, values.data()));
+    std::ofstream(dir_.file("a_file")) << "not a folder";
+
+    struct Case {
+        std::string name, input, output, extra;
+        std::vector<std::string> named;
+    };
+    const std::string out = output_ + ":/denoised";
+    const std::vector<Case> cases = {
+        {"1-D dataset", input_ + ":/line", out, "", {"in.h5:/line"}},
+        {"4-D dataset", input_ + ":/volume", out, "", {"in.h5:/volume", "(2, 1, 8, 8)"}},
+        {"depth not the model's", input_ + ":/noisy", out, "--depth 5", {"depth 5", "3"}},
+        {"depth beyond the stack", input_ + ":/two", out, "", {"3 adjacent slices", "2"}},
+        {"unwritable output", input_ + ":/noisy", dir_.file("a_file") + "/out.h5:/d", "",
+         {"a_file"}},
+        {"finished output of another shape", input_ + ":/noisy", dir_.file("old.h5") + ":/denoised",
+         "", {"old.h5", "(3, 8, 8)"}},
+        {"TIFF folder with a gap", dir_.file("gap"), out, "", {"gap"}},
+        {"TIFF folder of mixed sizes", dir_.file("mixed"), out, "", {"mixed", "slice_3.tiff"}},
+        {"slices outside the stack", input_ + ":/noisy", out, "--slices 2:9", {"slices", "2:9"}},
+    };
+    const auto before = folder_entries(dir_.path());
+    const std::string input_bytes = file_bytes(input_);
+    const std::string old_bytes = file_bytes(dir_.file("old.h5"));
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.name);
+        const ToolRun run = run_tool(tool_, "--model " + shell_quoted(model_) + " --input " +
+                                                shell_quoted(c.input) + " --output " +
+                                                shell_quoted(c.output) + " " + c.extra);
+        EXPECT_EQ(run.exit_code, 1) << run.output();
+        EXPECT_EQ(run.output().rfind("denoise_stack: error: ", 0), 0u) << run.output();
+        for (const auto& name : c.named)
+            EXPECT_NE(run.output().find(name), std::string::npos) << name << " in " << run.output();
+        EXPECT_EQ(folder_entries(dir_.path()), before);
+        EXPECT_EQ(file_bytes(input_), input_bytes);
+        EXPECT_EQ(file_bytes(dir_.file("old.h5")), old_bytes);
+    }
+}
