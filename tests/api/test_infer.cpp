@@ -231,4 +231,47 @@ TEST_F(DenoiseStackApi, OptionsOutOfBoundsAreNamedAndWriteNothing) {
     }
 }
 
+
+// Issue 11, acceptance 6: a model that records its normalization denoises the same volume given
+// in other units (x * 1000 + 50, stored as uint16) to the same result in those units. x is made
+// of multiples of 1/1000 so that the uint16 volume holds it exactly; what differs is float
+// rounding of the normalized inputs (about 1e-7), so the results agree within 1e-5 of the
+// output's range.
+TEST_F(DenoiseStackApi, RecordedPercentileRangeGivesTheSameResultInOtherUnits) {
+    const StackShape shape{3, odd_h, odd_w};
+    std::vector<float> x = random_values(std::size_t(shape.pixels()), 21, 0.f, 1000.f);
+    std::vector<float> y(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const float step = std::round(x[i]);
+        x[i] = step / 1000.f;
+        y[i] = step + 50.f;
+    }
+    prepare(1, Stack::from_float(shape, x.data()));
+    Model model = Model::load(options_.model);
+    ModelRecipe recipe = model.recipe();
+    recipe.normalization.method = NormalizationMethod::percentile_range;
+    recipe.normalization.low_percent = 1;
+    recipe.normalization.high_percent = 99;
+    model.set_recipe(recipe);
+    model.save(options_.model);
+
+    denoise_stack(options_);
+    const std::vector<float> from_x = read_output();
+    write_hdf5_stack({dir_.file("in.h5"), "/other_units"},
+                     Stack::from_float(shape, y.data(), PixelType::uint16));
+    options_.input = dir_.file("in.h5") + ":/other_units";
+    options_.output = dir_.file("out.h5") + ":/other_units";
+    denoise_stack(options_);
+    std::vector<float> from_y = read_output();
+    for (float& v : from_y) v = (v - 50.f) / 1000.f;
+    EXPECT_TRUE(within_fraction_of_range(from_y, from_x, 1e-5));
+
+    // Asking for another normalization besides contradicts the recorded one.
+    options_.normalization.scaling = Scaling::min_max;
+    options_.overwrite = true;
+    expect_error_naming<InvalidArgument>([&] { denoise_stack(options_); },
+                                         {"DenoiseStackOptions::normalization", "model.h5",
+                                          "percentile_range"});
+}
+
 }  // namespace
