@@ -178,7 +178,10 @@ int main(int argc, char** argv) {
         "Resuming: after a crash or kill, rerunning the same command continues the unfinished\n"
         "output (kept hidden beside it as .NAME.partial), skipping the slices written, and ends\n"
         "with the output an uninterrupted run writes. Another model, options or library\n"
-        "version refuse to resume; --overwrite starts over.");
+        "version refuse to resume; --overwrite starts over (also after changing the input's\n"
+        "data, which the record does not cover).\n"
+        "Noise2Self models run as their file records (--n2s-inference to choose); j-invariant\n"
+        "tiles equal whole-slice j-invariant inference.");
     DenoiseStackOptions options;
     std::string output_type = "float32";
     app.add_option("--model", options.model, "Keras HDF5 model file")->required();
@@ -230,6 +233,17 @@ int main(int argc, char** argv) {
                    "error names; memory per network copy grows with its area")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
+    std::string n2s_inference, mask_mode = "zero";
+    app.add_option("--n2s-inference", n2s_inference,
+                   "for a Noise2Self model: single (one pass) or j-invariant (one pass per phase "
+                   "of its mask grid, each pixel from the pass that hid it); default the model's "
+                   "recorded inference")
+        ->check(CLI::IsMember({"single", "j-invariant"}));
+    app.add_option("--mask-mode", mask_mode,
+                   "how j-invariant inference hides pixels: zero or interpolate, as the model was "
+                   "trained (--mask-mode of train_denoiser; not recorded in the model file)")
+        ->check(CLI::IsMember({"zero", "interpolate"}))
+        ->capture_default_str();
     std::string tile_threading = "auto";
     app.add_option("--tile-threading", tile_threading,
                    "side-by-side: one network copy per thread, a tile each, single-threaded; "
@@ -257,6 +271,10 @@ int main(int argc, char** argv) {
         options.threading = tile_threading == "side-by-side" ? TileThreading::side_by_side
                             : tile_threading == "in-turn"    ? TileThreading::in_turn
                                                              : TileThreading::automatic;
+        if (!n2s_inference.empty())
+            options.inference = n2s_inference == "single" ? InferenceMethod::single_pass
+                                                          : InferenceMethod::j_invariant;
+        options.mask_mode = mask_mode == "zero" ? MaskMode::zero : MaskMode::interpolate;
         remove_temporaries_on_signal();
         if (!clip_percentiles.empty() && !(clip_percentiles[0] < clip_percentiles[1]))
             throw CLI::ValidationError("--clip-percentiles " + std::to_string(clip_percentiles[0]) +

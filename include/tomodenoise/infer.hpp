@@ -38,7 +38,9 @@
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/model.hpp"
 #include "tomodenoise/normalize.hpp"
+#include "tomodenoise/recipe.hpp"
 #include "tomodenoise/stack.hpp"
+#include "tomodenoise/train.hpp"
 
 namespace tomodenoise {
 
@@ -84,6 +86,15 @@ struct DenoiseStackOptions {
     /// Adjacent slices per input: 0, the model's; otherwise it must be the model's depth
     /// (InvalidArgument naming both).
     std::int64_t depth = 0;
+    /// Single pass, or for a Noise2Self model (one recording a mask_width) J-invariant: the
+    /// network once per phase of the model's mask grid (mask_width^2 passes) with that phase's
+    /// pixels hidden in the whole slice before tiling, each output pixel from the pass that hid
+    /// it; equal to apply_j_invariant on whole slices for every tile size. Empty: the model's
+    /// ModelRecipe::inference. j_invariant for a model without a mask_width: InvalidArgument.
+    std::optional<InferenceMethod> inference;
+    /// How J-invariant inference hides pixels: as the model was trained (the model file does
+    /// not record it).
+    MaskMode mask_mode = MaskMode::zero;
     /// Threads and convolution algorithm (as Model::load takes them). With side_by_side
     /// threading, parallel_images sets the network copies (default 1: one per thread); with
     /// in_turn it must be 1.

@@ -207,6 +207,8 @@ std::map<std::string, std::string> run_attributes(const DenoiseStackOptions& opt
         if (n.clip) json["clip_percentiles"] = {n.clip_low, n.clip_high};
     }
     json["inference"] = to_string(inference);
+    if (inference == InferenceMethod::j_invariant)
+        json["mask_mode"] = options.mask_mode == MaskMode::zero ? "zero" : "interpolate";
     return {{"tomodenoise_model", options.model},
             {"tomodenoise_model_crc32", file_crc32(options.model)},
             {"tomodenoise_options", json.dump()},
@@ -262,6 +264,13 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
                               "), which it is applied with; clipping or scaling asked besides "
                               "would contradict it");
 
+    const InferenceMethod inference = options.inference.value_or(recipe.inference);
+    if (inference == InferenceMethod::j_invariant && recipe.mask_width < 2)
+        throw InvalidArgument("DenoiseStackOptions::inference j_invariant needs a Noise2Self "
+                              "model; model '" +
+                              options.model + "' records no mask width (mode " +
+                              to_string(recipe.mode) + ")");
+
     StackReader reader(options.input);
     const StackShape stored = reader.shape();
     if (stored.pixels() == 0)
@@ -306,6 +315,10 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
             replica->apply(in, d.n, d.c, d.h, d.w, 1, impl.multiple, out);
         });
     pipeline.threads_per_network = std::max(1, thread_count(options.apply) / copies);
+    if (inference == InferenceMethod::j_invariant) {
+        pipeline.mask_width = int(recipe.mask_width);
+        pipeline.mask_mode = options.mask_mode;
+    }
 
     StackWriteOptions write_options;
     write_options.overwrite = options.overwrite;
@@ -313,7 +326,7 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
     // as all written, though the input's data may have changed since.
     write_options.resume = options.resume && !options.overwrite;
     write_options.attributes =
-        run_attributes(options, slices, recorded, InferenceMethod::single_pass);
+        run_attributes(options, slices, recorded, inference);
     write_options.option = "--output";
     write_options.inputs = {{"--model", options.model, ""},
                             StackLocation::parse(options.input).tool_file("--input")};

@@ -13,6 +13,7 @@
 #include "core/reflect_padding.hpp"
 #include "core/thread_count_scope.hpp"
 #include "infer/volume_statistics.hpp"
+#include "train/noise2self.hpp"
 #include "tomodenoise/error.hpp"
 
 namespace tomodenoise {
@@ -22,6 +23,7 @@ namespace {
 struct Batch {
     std::int64_t first = 0, count = 0;
     std::vector<float> input;   // count x channels x padded h x padded w
+    std::vector<float> middle;  // J-invariant: count x h x w, the middle channels unhidden
     std::vector<float> output;  // count x h x w
 };
 
@@ -104,7 +106,20 @@ void run_stack_pipeline(SliceSource& source, SliceSink& sink, const StackPipelin
         window_outputs[i].resize(std::size_t(window_area));
     }
     const Dims window_dims{1, p.channels, plan.window_height, plan.window_width};
-    const auto run_window = [&](Batch& b, std::int64_t k) {
+    // J-invariant: of the window's output, only the pixels of phase (row, col) (global
+    // coordinates) inside the tile's centre.
+    const auto stitch_phase = [&](const TilePlan::Tile& tile, const float* window_output,
+                                  int phase_row, int phase_col, float* image) {
+        const int width = p.mask_width;
+        for (std::int64_t y = tile.top; y < tile.bottom; ++y) {
+            if (y % width != phase_row) continue;
+            std::int64_t x = tile.left + ((phase_col - tile.left % width) + width) % width;
+            for (; x < tile.right; x += width)
+                image[y * plan.width + x] =
+                    window_output[(y - tile.y) * plan.window_width + (x - tile.x)];
+        }
+    };
+    const auto run_window = [&](Batch& b, std::int64_t k, int phase_row, int phase_col) {
         const std::int64_t slice = k / std::int64_t(plan.tiles.size());
         const TilePlan::Tile& tile = plan.tiles[std::size_t(k) % plan.tiles.size()];
         const std::size_t net = pool.take();
@@ -113,8 +128,12 @@ void run_stack_pipeline(SliceSource& source, SliceSink& sink, const StackPipelin
             extract_window(plan, tile, b.input.data() + slice * p.channels * padded_plane,
                            p.channels, windows[net].data());
             p.networks[net](windows[net].data(), window_dims, window_outputs[net].data());
-            stitch_window(plan, tile, window_outputs[net].data(), 1,
-                          b.output.data() + slice * plane);
+            if (p.mask_width == 0)
+                stitch_window(plan, tile, window_outputs[net].data(), 1,
+                              b.output.data() + slice * plane);
+            else
+                stitch_phase(tile, window_outputs[net].data(), phase_row, phase_col,
+                             b.output.data() + slice * plane);
         } catch (...) {
             pool.give_back(net);
             throw;
@@ -154,6 +173,12 @@ void run_stack_pipeline(SliceSource& source, SliceSink& sink, const StackPipelin
                             pad_image(plan,
                                       cache.get(reflect_index(b->first + s - half + c, shape.n)), 1,
                                       b->input.data() + (s * p.channels + c) * padded_plane);
+                    if (p.mask_width > 0) {
+                        b->middle.resize(std::size_t(b->count * plane));
+                        for (std::int64_t s = 0; s < b->count; ++s)
+                            std::copy_n(cache.get(b->first + s), plane,
+                                        b->middle.data() + s * plane);
+                    }
                     cache.keep_only(slices_needed(next, p.batch, half, shape.n));
                     return b;
                 }) &
@@ -161,12 +186,31 @@ void run_stack_pipeline(SliceSource& source, SliceSink& sink, const StackPipelin
                     copies > 1 ? tbb::filter_mode::parallel : tbb::filter_mode::serial_in_order,
                     [&](std::shared_ptr<Batch> b) {
                         const std::int64_t count = b->count * std::int64_t(plan.tiles.size());
-                        if (copies > 1)
-                            tbb::parallel_for(std::int64_t(0), count,
-                                              [&](std::int64_t k) { run_window(*b, k); });
-                        else
-                            for (std::int64_t k = 0; k < count; ++k) run_window(*b, k);
+                        const auto run_windows = [&](int phase_row, int phase_col) {
+                            const auto one = [&](std::int64_t k) {
+                                run_window(*b, k, phase_row, phase_col);
+                            };
+                            if (copies > 1)
+                                tbb::parallel_for(std::int64_t(0), count, one);
+                            else
+                                for (std::int64_t k = 0; k < count; ++k) one(k);
+                        };
+                        if (p.mask_width == 0) run_windows(0, 0);
+                        std::vector<float> hidden(p.mask_width > 0 ? std::size_t(plane) : 0);
+                        for (int row = 0; row < p.mask_width; ++row)
+                            for (int col = 0; col < p.mask_width; ++col) {
+                                for (std::int64_t s = 0; s < b->count; ++s) {
+                                    hide_grid(b->middle.data() + s * plane, shape.h, shape.w, 0,
+                                              0, row, col, p.mask_width, p.mask_mode,
+                                              hidden.data(), nullptr);
+                                    pad_image(plan, hidden.data(), 1,
+                                              b->input.data() +
+                                                  (s * p.channels + half) * padded_plane);
+                                }
+                                run_windows(row, col);
+                            }
                         b->input = {};
+                        b->middle = {};
                         return b;
                     }) &
                 tbb::make_filter<std::shared_ptr<Batch>, void>(

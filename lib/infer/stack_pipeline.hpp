@@ -12,6 +12,7 @@
 #include "infer/slice_stream.hpp"
 #include "infer/tiling.hpp"
 #include "tomodenoise/normalize.hpp"
+#include "tomodenoise/train.hpp"
 
 namespace tomodenoise {
 
@@ -25,6 +26,12 @@ struct StackPipeline {
     /// threads (one copy: windows in turn, on all of them).
     std::vector<WindowNetwork> networks;
     int threads_per_network = 1;
+    /// Noise2Self J-invariant inference with a grid of this width (0: one pass): the batch runs
+    /// once per grid phase with that phase's pixels of the middle channel hidden (mask_mode)
+    /// over the whole slice before padding and tiling, so that the result equals whole-image
+    /// apply_j_invariant; each output pixel comes from the pass that hid it.
+    int mask_width = 0;
+    MaskMode mask_mode = MaskMode::zero;
     /// Called in slice order on each batch's output (count x h x w) before it is written.
     std::function<void(float* output, std::int64_t first, std::int64_t count)> finish;
     /// Slices the sink already holds (a resumed output), skipped; empty: none.

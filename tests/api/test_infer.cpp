@@ -16,6 +16,7 @@
 #include "tomodenoise/infer.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/model.hpp"
+#include "tomodenoise/train.hpp"
 
 using namespace tomodenoise;
 using namespace tomodenoise::testing;
@@ -272,6 +273,63 @@ TEST_F(DenoiseStackApi, RecordedPercentileRangeGivesTheSameResultInOtherUnits) {
     expect_error_naming<InvalidArgument>([&] { denoise_stack(options_); },
                                          {"DenoiseStackOptions::normalization", "model.h5",
                                           "percentile_range"});
+}
+
+
+// Noise2Self: J-invariant inference through tiles equals apply_j_invariant on whole slices (the
+// grid hidden over the whole slice before tiling, in both mask modes), for every tile size;
+// single-pass inference, when asked, is Model::apply.
+TEST_F(DenoiseStackApi, JInvariantTilesEqualWholeImageJInvariantInference) {
+    const StackShape shape{3, odd_h, odd_w};
+    const std::vector<float> values = random_stack(shape, 22, -1.f, 2.f).to_float();
+    prepare(3, Stack::from_float(shape, values.data()));
+    Model model = Model::load(options_.model);
+    ModelRecipe recipe = model.recipe();
+    recipe.mode = TrainingMode::n2s;
+    recipe.mask_width = 3;
+    recipe.inference = InferenceMethod::j_invariant;
+    model.set_recipe(recipe);
+    model.save(options_.model);
+    // Slice i gets slices i-1, i, i+1, reflected at the ends.
+    const std::int64_t plane = odd_h * odd_w;
+    std::vector<float> input;
+    for (std::int64_t i = 0; i < shape.n; ++i)
+        for (std::int64_t k = -1; k <= 1; ++k) {
+            const std::int64_t j = i + k < 0 ? 1 : i + k == shape.n ? shape.n - 2 : i + k;
+            input.insert(input.end(), values.begin() + j * plane, values.begin() + (j + 1) * plane);
+        }
+    options_.overwrite = true;
+    std::vector<float> j_invariant;
+    for (const MaskMode mode : {MaskMode::zero, MaskMode::interpolate}) {
+        std::vector<float> want(values.size());
+        apply_j_invariant(model, input.data(), shape.n, odd_h, odd_w, 3, mode, want.data());
+        options_.mask_mode = mode;
+        for (const std::int64_t tile : {0, 11, 16}) {
+            SCOPED_TRACE("mask mode " + std::to_string(int(mode)) + ", tile " +
+                         std::to_string(tile));
+            options_.tile = tile;
+            // Tile 16 with two network copies side by side, sharing each phase's input.
+            options_.apply.threads = tile == 16 ? 2 : 0;
+            options_.threading =
+                tile == 16 ? TileThreading::side_by_side : TileThreading::automatic;
+            denoise_stack(options_);
+            EXPECT_TRUE(within_fraction_of_range(read_output(), want, 1e-5));
+        }
+        if (mode == MaskMode::zero) j_invariant = want;
+    }
+    options_.inference = InferenceMethod::single_pass;
+    denoise_stack(options_);
+    const std::vector<float> single = read_output();
+    EXPECT_TRUE(within_fraction_of_range(single, apply_model(input, shape.n), 1e-5));
+    EXPECT_FALSE(within_fraction_of_range(single, j_invariant, 1e-3));
+
+    // J-invariant inference needs a model trained with a mask.
+    recipe = default_recipe(3);
+    model.set_recipe(recipe);
+    model.save(options_.model);
+    options_.inference = InferenceMethod::j_invariant;
+    expect_error_naming<InvalidArgument>([&] { denoise_stack(options_); },
+                                         {"DenoiseStackOptions::inference", "model.h5"});
 }
 
 }  // namespace
