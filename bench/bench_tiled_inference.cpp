@@ -129,7 +129,8 @@ void end_to_end(benchmark::State& state, std::string model, std::int64_t tile) {
     options.output = (folder / "out.h5").string() + ":/denoised";
     options.tile = tile;
     options.overwrite = true;
-    write_hdf5_stack(DatasetAddress::parse(options.input), Stack::from_float({slices, size, size}, values.data()));
+    write_hdf5_stack(DatasetAddress::parse(options.input),
+                     Stack::from_float({slices, size, size}, values.data()));
     const double seconds = bench::time_steps(state, [&] { denoise_stack(options); });
     const double per_slice = seconds / double(state.iterations()) / slices;
     state.counters["seconds_per_slice"] = per_slice;

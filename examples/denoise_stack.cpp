@@ -138,7 +138,8 @@ void denoise(const DenoiseStackOptions& options) {
         tool::doing("denoising '" + options.input + "' " + shape.to_string());
     };
     callbacks.on_resume = [&](std::int64_t written) {
-        std::fprintf(stderr, "denoise_stack: resuming '%s': %lld slices written by an earlier run\n",
+        std::fprintf(stderr,
+                     "denoise_stack: resuming '%s': %lld slices written by an earlier run\n",
                      options.output.c_str(), static_cast<long long>(written));
         progress->resumed(written);
     };
@@ -149,12 +150,12 @@ void denoise(const DenoiseStackOptions& options) {
 
     const StackShape& shape = result.shape;
     const std::int64_t computed = shape.n - result.resumed;
-    std::printf("denoise_stack: %lld slices of %lldx%lld (%lld resumed) in %.3f s, %.2f slices/s "
-                "-> %s\n",
-                static_cast<long long>(shape.n), static_cast<long long>(shape.h),
-                static_cast<long long>(shape.w), static_cast<long long>(result.resumed),
-                result.seconds, static_cast<double>(computed) / std::max(result.seconds, 1e-9),
-                options.output.c_str());
+    std::printf(
+        "denoise_stack: %lld slices of %lldx%lld (%lld resumed) in %.3f s, %.2f slices/s "
+        "-> %s\n",
+        static_cast<long long>(shape.n), static_cast<long long>(shape.h),
+        static_cast<long long>(shape.w), static_cast<long long>(result.resumed), result.seconds,
+        static_cast<double>(computed) / std::max(result.seconds, 1e-9), options.output.c_str());
 }
 
 }  // namespace

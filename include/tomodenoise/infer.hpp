@@ -124,10 +124,10 @@ struct DenoiseStackOptions {
     std::int64_t batch = 1;  ///< slices per pipeline step (read, computed, written), at least 1
     /// Replace an existing output (when the new one commits) and start over, resuming nothing.
     bool overwrite = false;
-    /// Continue an unfinished output of the same signature (see the file's comment); a finished
-    /// one of the same signature counts as done. Off: an unfinished output is discarded and the
-    /// work starts over. The signature does not cover the input's data: after changing the
-    /// input, overwrite.
+    /// Continue an unfinished output of the same signature (see the file's comment). Off: an
+    /// unfinished output is discarded and the work starts over. A finished output is never
+    /// resumed (IoError without `overwrite`). The signature does not cover the input's data:
+    /// after changing the input, overwrite.
     bool resume = true;
 };
 

@@ -161,6 +161,15 @@ private:
     StackWriter& writer_;
 };
 
+// The shape of the finished, readable stack at `location`, if there is one.
+std::optional<StackShape> finished_stack(const std::string& location) {
+    try {
+        return StackReader(location).shape();
+    } catch (const Error&) {
+        return std::nullopt;  // nothing there, or something StackWriter judges and names
+    }
+}
+
 // CRC-32 (zlib's) of a file's bytes, as 8 hex digits: enough to tell another model file from
 // the one an unfinished output was started with.
 std::string file_crc32(const std::string& path) {
@@ -266,20 +275,20 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
 
     const InferenceMethod inference = options.inference.value_or(recipe.inference);
     if (inference == InferenceMethod::j_invariant && recipe.mask_width < 2)
-        throw InvalidArgument("DenoiseStackOptions::inference j_invariant needs a Noise2Self "
-                              "model; model '" +
-                              options.model + "' records no mask width (mode " +
-                              to_string(recipe.mode) + ")");
+        throw InvalidArgument(
+            "DenoiseStackOptions::inference j_invariant needs a Noise2Self "
+            "model; model '" +
+            options.model + "' records no mask width (mode " + to_string(recipe.mode) + ")");
 
     StackReader reader(options.input);
     const StackShape stored = reader.shape();
     if (stored.pixels() == 0)
         throw ShapeError("'" + options.input + "' has dims " + stored.to_string() +
                          ": there is nothing to denoise");
-    const SliceRange slices = options.slices.empty()
-                                  ? SliceRange{0, stored.n}
-                                  : parse_slice_range(options.slices, stored.n,
-                                                      "DenoiseStackOptions::slices");
+    const SliceRange slices =
+        options.slices.empty()
+            ? SliceRange{0, stored.n}
+            : parse_slice_range(options.slices, stored.n, "DenoiseStackOptions::slices");
     const StackShape shape{slices.count, stored.h, stored.w};
     if (channels > shape.n)
         throw ShapeError("model '" + options.model + "' takes " + std::to_string(channels) +
@@ -320,18 +329,24 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
         pipeline.mask_mode = options.mask_mode;
     }
 
+    // A finished output is refused rather than counted as done (as StackWriter's resume would
+    // count one of the same signature): the signature does not cover the input's data, which
+    // may have changed since.
+    if (const auto existing = finished_stack(options.output); existing && !options.overwrite)
+        throw IoError("--output '" + options.output + "' exists, finished, " +
+                      existing->to_string() + (*existing == shape ? "" : ", not ") +
+                      (*existing == shape ? "" : shape.to_string()) +
+                      ", and overwriting is off (--overwrite replaces it)");
     StackWriteOptions write_options;
     write_options.overwrite = options.overwrite;
-    // Overwriting starts over: a finished output of the same signature would otherwise count
-    // as all written, though the input's data may have changed since.
+    // Overwriting starts over: the input's data may have changed since the unfinished run.
     write_options.resume = options.resume && !options.overwrite;
-    write_options.attributes =
-        run_attributes(options, slices, recorded, inference);
+    write_options.attributes = run_attributes(options, slices, recorded, inference);
     write_options.option = "--output";
     write_options.inputs = {{"--model", options.model, ""},
                             StackLocation::parse(options.input).tool_file("--input")};
-    StackWriter writer(options.output, shape, output_type,
-                       reader.two_dimensional() && shape.n == 1, write_options);
+    StackWriter writer(options.output, shape, output_type, reader.two_dimensional() && shape.n == 1,
+                       write_options);
     const std::int64_t resumed = writer.resumed_count();
     try {
         ReaderSliceSource source(reader, slices);
@@ -349,8 +364,7 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
             const std::size_t values = std::size_t(count * shape.h * shape.w);
             pipeline.map.inverse(output, values);
             if (options.output_scale)
-                apply_output_scale(*options.output_scale, output, values,
-                                   pixel_range(output_type));
+                apply_output_scale(*options.output_scale, output, values, pixel_range(output_type));
             else
                 integer_output_check.update(output, values, first);
         };

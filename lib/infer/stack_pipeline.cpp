@@ -13,8 +13,8 @@
 #include "core/reflect_padding.hpp"
 #include "core/thread_count_scope.hpp"
 #include "infer/volume_statistics.hpp"
-#include "train/noise2self.hpp"
 #include "tomodenoise/error.hpp"
+#include "train/noise2self.hpp"
 
 namespace tomodenoise {
 
@@ -200,12 +200,12 @@ void run_stack_pipeline(SliceSource& source, SliceSink& sink, const StackPipelin
                         for (int row = 0; row < p.mask_width; ++row)
                             for (int col = 0; col < p.mask_width; ++col) {
                                 for (std::int64_t s = 0; s < b->count; ++s) {
-                                    hide_grid(b->middle.data() + s * plane, shape.h, shape.w, 0,
-                                              0, row, col, p.mask_width, p.mask_mode,
-                                              hidden.data(), nullptr);
-                                    pad_image(plan, hidden.data(), 1,
-                                              b->input.data() +
-                                                  (s * p.channels + half) * padded_plane);
+                                    hide_grid(b->middle.data() + s * plane, shape.h, shape.w, 0, 0,
+                                              row, col, p.mask_width, p.mask_mode, hidden.data(),
+                                              nullptr);
+                                    pad_image(
+                                        plan, hidden.data(), 1,
+                                        b->input.data() + (s * p.channels + half) * padded_plane);
                                 }
                                 run_windows(row, col);
                             }

@@ -232,7 +232,6 @@ TEST_F(DenoiseStackApi, OptionsOutOfBoundsAreNamedAndWriteNothing) {
     }
 }
 
-
 // Issue 11, acceptance 6: a model that records its normalization denoises the same volume given
 // in other units (x * 1000 + 50, stored as uint16) to the same result in those units. x is made
 // of multiples of 1/1000 so that the uint16 volume holds it exactly; what differs is float
@@ -270,11 +269,10 @@ TEST_F(DenoiseStackApi, RecordedPercentileRangeGivesTheSameResultInOtherUnits) {
     // Asking for another normalization besides contradicts the recorded one.
     options_.normalization.scaling = Scaling::min_max;
     options_.overwrite = true;
-    expect_error_naming<InvalidArgument>([&] { denoise_stack(options_); },
-                                         {"DenoiseStackOptions::normalization", "model.h5",
-                                          "percentile_range"});
+    expect_error_naming<InvalidArgument>(
+        [&] { denoise_stack(options_); },
+        {"DenoiseStackOptions::normalization", "model.h5", "percentile_range"});
 }
-
 
 // Noise2Self: J-invariant inference through tiles equals apply_j_invariant on whole slices (the
 // grid hidden over the whole slice before tiling, in both mask modes), for every tile size;

@@ -63,8 +63,7 @@ TEST(VolumeNormalization, EqualsNormalizingTheWholeVolumeAtOnce) {
             // clipped in float (normalize clips in double): within float rounding.
             const bool float_clipped = clip && scaling == Scaling::mean_std;
             const auto near = [&](double a, double b) {
-                EXPECT_NEAR(a, b, (float_clipped ? 1e-6 : 1e-12) * std::abs(b))
-                    << a << " vs " << b;
+                EXPECT_NEAR(a, b, (float_clipped ? 1e-6 : 1e-12) * std::abs(b)) << a << " vs " << b;
             };
             near(got.offset, want.offset);
             near(got.scale, want.scale);

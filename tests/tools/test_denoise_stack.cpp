@@ -687,9 +687,8 @@ TEST_F(DenoiseStack, AnyStackFormatInAndOutWithSlicesAndTwoDimensionalInputs) {
         for (const std::string& out : outputs) {
             SCOPED_TRACE(in + " -> " + out);
             const ToolRun run =
-                run_tool(tool_, "--model " + shell_quoted(model_) + " --input " +
-                                    shell_quoted(in) + " --output " + shell_quoted(out) +
-                                    " --slices 1:5 --overwrite");
+                run_tool(tool_, "--model " + shell_quoted(model_) + " --input " + shell_quoted(in) +
+                                    " --output " + shell_quoted(out) + " --slices 1:5 --overwrite");
             ASSERT_EQ(run.exit_code, 0) << run.output();
             StackReader written(out);
             EXPECT_EQ(written.shape(), (StackShape{4, odd_h, odd_w}));
@@ -713,12 +712,12 @@ TEST_F(DenoiseStack, AnyStackFormatInAndOutWithSlicesAndTwoDimensionalInputs) {
     }
     const std::vector<float> want_image = apply_model(model_, values, 1, odd_h, odd_w);
     for (const std::string& in : {dir_.file("image.tiff"), dir_.file("image.h5") + ":/image"})
-        for (const std::string& out : {dir_.file("image_out.h5") + ":/denoised",
-                                       dir_.file("image_out.tiff")}) {
+        for (const std::string& out :
+             {dir_.file("image_out.h5") + ":/denoised", dir_.file("image_out.tiff")}) {
             SCOPED_TRACE(in + " -> " + out);
-            const ToolRun run = run_tool(tool_, "--model " + shell_quoted(model_) + " --input " +
-                                                    shell_quoted(in) + " --output " +
-                                                    shell_quoted(out) + " --overwrite");
+            const ToolRun run =
+                run_tool(tool_, "--model " + shell_quoted(model_) + " --input " + shell_quoted(in) +
+                                    " --output " + shell_quoted(out) + " --overwrite");
             ASSERT_EQ(run.exit_code, 0) << run.output();
             StackReader written(out);
             EXPECT_TRUE(written.two_dimensional());
@@ -730,12 +729,13 @@ TEST_F(DenoiseStack, KilledRunResumesToTheOutputOfAnUninterruptedRun) {
     save_conv_model(model_, 3);
     const StackShape shape{150, 64, 64};
     const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 32, 0.f, 500.f);
-    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data(), PixelType::uint16));
+    write_hdf5_stack({input_, "/noisy"},
+                     Stack::from_float(shape, values.data(), PixelType::uint16));
     // Percentile clipping: the statistics passes run again on resume and must give the same map.
-    const std::string command = "--threads 1 --batch 1 --clip-percentiles 1 99 --normalize "
-                                "minmax --model " +
-                                shell_quoted(model_) + " --input " +
-                                shell_quoted(input_ + ":/noisy") + " --output ";
+    const std::string command =
+        "--threads 1 --batch 1 --clip-percentiles 1 99 --normalize "
+        "minmax --model " +
+        shell_quoted(model_) + " --input " + shell_quoted(input_ + ":/noisy") + " --output ";
     const ToolRun reference = run_tool(tool_, command + shell_quoted(dir_.file("ref.h5:/d")));
     ASSERT_EQ(reference.exit_code, 0) << reference.output();
     const std::vector<float> want = read_location(dir_.file("ref.h5:/d")).to_float();
@@ -744,8 +744,8 @@ TEST_F(DenoiseStack, KilledRunResumesToTheOutputOfAnUninterruptedRun) {
          {output_ + ":/denoised", dir_.file("out_folder"), dir_.file("out.tiff")}) {
         SCOPED_TRACE(output);
         std::filesystem::remove(err_file);  // the progress of the last run is not this one's
-        const int status = interrupt_denoising(tool_, command + shell_quoted(output), err_file,
-                                               SIGKILL);
+        const int status =
+            interrupt_denoising(tool_, command + shell_quoted(output), err_file, SIGKILL);
         ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
         ASSERT_EQ(WTERMSIG(status), SIGKILL);
         // The unfinished output is hidden: nothing at the output's name reads as a stack.
@@ -761,6 +761,12 @@ TEST_F(DenoiseStack, KilledRunResumesToTheOutputOfAnUninterruptedRun) {
         EXPECT_NE(resumed.err.find("resuming"), std::string::npos) << resumed.err;
         EXPECT_EQ(resumed.out.find("(0 resumed)"), std::string::npos) << resumed.out;
         EXPECT_EQ(read_location(output).to_float(), want);  // bit for bit
+
+        // A finished output is not resumed (the input's data may have changed since): the same
+        // command again is refused.
+        const ToolRun again = run_tool(tool_, command + shell_quoted(output));
+        EXPECT_EQ(again.exit_code, 1) << again.output();
+        EXPECT_NE(again.output().find("--overwrite"), std::string::npos) << again.output();
     }
     EXPECT_EQ(read_hdf5_stack({input_, "/noisy"}).to_float(),
               Stack::from_float(shape, values.data(), PixelType::uint16).to_float());
@@ -777,7 +783,8 @@ TEST_F(DenoiseStack, BadInputsAreNamedLeavingTheInputAndNoOutput) {
         hdf5::write_float_dataset(file, "/volume", {2, 1, 8, 8}, values.data());
     }
     // A finished output of another shape.
-    write_hdf5_stack({dir_.file("old.h5"), "/denoised"}, Stack::from_float({3, 8, 8}, values.data()));
+    write_hdf5_stack({dir_.file("old.h5"), "/denoised"},
+                     Stack::from_float({3, 8, 8}, values.data()));
     // TIFF folders: one with a gap (slice_0, slice_2), one of mixed sizes.
     write_tiff_folder(dir_.file("gap"), Stack::from_float({3, 8, 8}, values.data()));
     std::filesystem::remove(dir_.file("gap") + "/slice_1.tiff");
@@ -796,10 +803,16 @@ TEST_F(DenoiseStack, BadInputsAreNamedLeavingTheInputAndNoOutput) {
         {"4-D dataset", input_ + ":/volume", out, "", {"in.h5:/volume", "(2, 1, 8, 8)"}},
         {"depth not the model's", input_ + ":/noisy", out, "--depth 5", {"depth 5", "3"}},
         {"depth beyond the stack", input_ + ":/two", out, "", {"3 adjacent slices", "2"}},
-        {"unwritable output", input_ + ":/noisy", dir_.file("a_file") + "/out.h5:/d", "",
+        {"unwritable output",
+         input_ + ":/noisy",
+         dir_.file("a_file") + "/out.h5:/d",
+         "",
          {"a_file"}},
-        {"finished output of another shape", input_ + ":/noisy", dir_.file("old.h5") + ":/denoised",
-         "", {"old.h5", "(3, 8, 8)"}},
+        {"finished output of another shape",
+         input_ + ":/noisy",
+         dir_.file("old.h5") + ":/denoised",
+         "",
+         {"old.h5", "(3, 8, 8)"}},
         {"TIFF folder with a gap", dir_.file("gap"), out, "", {"gap"}},
         {"TIFF folder of mixed sizes", dir_.file("mixed"), out, "", {"mixed", "slice_3.tiff"}},
         {"slices outside the stack", input_ + ":/noisy", out, "--slices 2:9", {"slices", "2:9"}},
