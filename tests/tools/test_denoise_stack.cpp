@@ -157,6 +157,11 @@ TEST_F(DenoiseStack, ReportsProgressEveryTenthWhenStderrIsNotATerminal) {
         EXPECT_NE(run.output().find(line), std::string::npos) << line << " in\n" << run.output();
     EXPECT_EQ(run.output().find("50% (2/5"), std::string::npos) << run.output();
     EXPECT_EQ(run.output().find('\r'), std::string::npos) << "a progress bar in a log";
+    // With the rate and the time left: "(5/5 slices), 123.45 slices/s, ETA 0:00:00".
+    const std::size_t last = run.err.find("100% (5/5 slices), ");
+    ASSERT_NE(last, std::string::npos) << run.err;
+    const std::string rest = run.err.substr(last);
+    EXPECT_NE(rest.find(" slices/s, ETA 0:00:00\n"), std::string::npos) << rest;
 }
 
 TEST_F(DenoiseStack, ThreeChannelModelGetsAdjacentSlicesReflectedAtTheEnds) {
