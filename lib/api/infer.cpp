@@ -259,7 +259,8 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
     one_copy.parallel_images = 1;
     Model model = Model::load(options.model, one_copy);
     check_model_fits(model, options);
-    const ModelRecipe& recipe = model.recipe();
+    // A copy: `model` is reloaded below with more network copies.
+    const ModelRecipe recipe = model.recipe();
     const std::int64_t channels = model.input_channels();
     if (options.depth != 0 && options.depth != channels)
         throw InvalidArgument("DenoiseStackOptions::depth " + std::to_string(options.depth) +
