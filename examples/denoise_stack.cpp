@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "tomodenoise/distributed.hpp"
 #include "tomodenoise/infer.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/normalize.hpp"
@@ -103,7 +104,7 @@ private:
     int next_tenth_ = 1;
 };
 
-void denoise(const DenoiseStackOptions& options) {
+void denoise(const DenoiseStackOptions& options, bool is_rank_zero) {
     check_output_is_not_an_input(
         {"--output", options.output.file, options.output.dataset},
         {{"--model", options.model, ""}, {"--input", options.input.file, options.input.dataset}});
@@ -117,6 +118,7 @@ void denoise(const DenoiseStackOptions& options) {
     callbacks.on_integer_output_warning = print_warning;
     tool::doing("loading the model '" + options.model + "'");
     const DenoiseStackResult result = denoise_stack(options, callbacks);
+    if (!is_rank_zero) return;
 
     const StackShape& shape = result.shape;
     std::printf("denoise_stack: %lld slices of %lldx%lld in %.3f s, %.2f slices/s -> %s\n",
@@ -138,7 +140,10 @@ int main(int argc, char** argv) {
         "A model of C input channels (C odd) gets slices i-C/2 .. i+C/2 for slice i, reflected\n"
         "at the stack's ends (slice -1 is slice 1). Slices run tile by tile (--tile): the result\n"
         "equals whole-slice inference. NaN or infinite input values are an error unless\n"
-        "--replace-non-finite is given. The output appears only once complete.");
+        "--replace-non-finite is given. The output appears only once complete.\n"
+        "Under mpirun (mpirun -np R denoise_stack ...), with a library built with MPI, ranks\n"
+        "denoise contiguous slabs of the stack, each with --threads threads; rank 0 writes the\n"
+        "one output (identical to one process's) and alone prints progress and errors.");
     DenoiseStackOptions options;
     std::string input, output, output_type = "float32";
     app.add_option("--model", options.model, "Keras HDF5 model file")->required();
@@ -198,6 +203,13 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--overwrite", options.overwrite, "replace an existing output dataset");
 
+    // Before anything prints: ranks other than 0 stay silent, since every error of a
+    // distributed run reaches rank 0, which prints it.
+    DistributedSession session;
+    options.distributed = session.is_distributed();
+    if (session.rank() != 0 && (!std::freopen("/dev/null", "w", stdout) ||
+                                !std::freopen("/dev/null", "w", stderr)))
+        return tool::exit_bad_input;
     return tool::run_tool("denoise_stack", app, argc, argv, [&] {
         NormalizeOptions& normalization = options.normalization;
         normalization.scaling = scaling == "minmax"    ? Scaling::min_max
@@ -237,6 +249,6 @@ int main(int argc, char** argv) {
         options.input = DatasetAddress::parse(input);
         options.output = DatasetAddress::parse(output);
         options.output_type = parse_pixel_type(output_type);
-        denoise(options);
+        denoise(options, session.rank() == 0);
     });
 }

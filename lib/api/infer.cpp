@@ -11,10 +11,12 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "api/model_impl.hpp"
 #include "infer/receptive_field.hpp"
+#include "infer/stack_job.hpp"
 #include "infer/stack_pipeline.hpp"
 #include "infer/volume_statistics.hpp"
 #include "tomodenoise/error.hpp"
@@ -234,15 +236,26 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
 
     Hdf5WriteOptions write_options;
     write_options.overwrite = options.overwrite;
-    Hdf5StackWriter writer(options.output, shape, output_type, write_options);
+    std::optional<Hdf5StackWriter> writer;  // in a distributed run, rank 0's only
+    std::optional<Hdf5SliceSink> sink;
     Hdf5SliceSource source(input, shape);
-    Hdf5SliceSink sink(writer, shape, output_type);
     IntegerOutputCheck integer_output_check(output_type, callbacks.on_integer_output_warning);
-    if (callbacks.on_start) callbacks.on_start(shape);
-    const auto start = std::chrono::steady_clock::now();
-
+    auto start = std::chrono::steady_clock::now();
+    StackJob job;
+    job.source = &source;
+    job.pipeline = &pipeline;
+    job.open_output = [&]() -> SliceSink& {
+        writer.emplace(options.output, shape, output_type, write_options);
+        return sink.emplace(*writer, shape, output_type);
+    };
+    job.commit = [&] { writer->commit(); };
+    job.on_start = [&] {
+        if (callbacks.on_start) callbacks.on_start(shape);
+        start = std::chrono::steady_clock::now();
+    };
     const NormalizeOptions& n = options.normalization;
-    if (n.clip || n.scaling != Scaling::none) pipeline.map = volume_normalization(source, n);
+    if (n.clip || n.scaling != Scaling::none)
+        job.statistics = [&] { return volume_normalization(source, n); };
     pipeline.finish = [&](float* output, std::int64_t first, std::int64_t count) {
         const std::size_t values = std::size_t(count * shape.h * shape.w);
         pipeline.map.inverse(output, values);
@@ -252,8 +265,7 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
             integer_output_check.update(output, values, first);
     };
     pipeline.on_progress = callbacks.on_progress;
-    run_stack_pipeline(source, sink, pipeline);
-    writer.commit();
+    run_stack_job(job, options.distributed);
 
     DenoiseStackResult result;
     result.shape = shape;

@@ -19,6 +19,9 @@ struct StackPipeline {
     TilePlan plan;              ///< the windows of one slice
     std::int64_t channels = 1;  ///< network input channels: 1 or an odd depth of slices
     std::int64_t batch = 1;     ///< slices per pipeline token
+    /// The slices computed, [begin, end) (end -1: to the stack's end): a rank's slab; their
+    /// neighbours are read from the whole stack, reflected at its ends.
+    std::int64_t begin = 0, end = -1;
     NormalizeOptions cleaning;  ///< the NaN/Inf policy applied to every slice read
     Normalization map;          ///< the volume's, applied to every slice after cleaning
     /// Network copies; windows run on them side by side, each with threads_per_network OpenMP
@@ -27,7 +30,7 @@ struct StackPipeline {
     int threads_per_network = 1;
     /// Called in slice order on each batch's output (count x h x w) before it is written.
     std::function<void(float* output, std::int64_t first, std::int64_t count)> finish;
-    /// After each batch is written: `done` of `total` slices.
+    /// After each batch is written: `done` of `total` slices (of [begin, end)).
     std::function<void(std::int64_t done, std::int64_t total)> on_progress;
 };
 
