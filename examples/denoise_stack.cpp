@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
     if (session.rank() != 0 && (!std::freopen("/dev/null", "w", stdout) ||
                                 !std::freopen("/dev/null", "w", stderr)))
         return tool::exit_bad_input;
-    return tool::run_tool("denoise_stack", app, argc, argv, [&] {
+    const int status = tool::run_tool("denoise_stack", app, argc, argv, [&] {
         NormalizeOptions& normalization = options.normalization;
         normalization.scaling = scaling == "minmax"    ? Scaling::min_max
                                 : scaling == "meanstd" ? Scaling::mean_std
@@ -251,4 +251,7 @@ int main(int argc, char** argv) {
         options.output_type = parse_pixel_type(output_type);
         denoise(options, session.rank() == 0);
     });
+    // A failure on one rank only must not leave the others waiting for it.
+    if (status != tool::exit_success && session.is_distributed()) session.abort(status);
+    return status;
 }

@@ -27,6 +27,10 @@ public:
     bool is_distributed() const { return size_ > 1; }
     /// The library was built with MPI.
     static bool available();
+    /// Ends every process of the job now with `exit_status` (MPI_Abort; a single rank: exit):
+    /// after a failure that the other ranks may not share (an input one rank cannot read
+    /// before the ranks meet), they would otherwise wait for this one for ever.
+    [[noreturn]] void abort(int exit_status) const;
 
 private:
     int rank_ = 0, size_ = 1;

@@ -56,6 +56,13 @@ DistributedSession::~DistributedSession() {
 #endif
 }
 
+void DistributedSession::abort(int exit_status) const {
+#ifdef TOMODENOISE_WITH_MPI
+    if (size_ > 1) MPI_Abort(MPI_COMM_WORLD, exit_status);
+#endif
+    std::exit(exit_status);
+}
+
 bool DistributedSession::available() {
 #ifdef TOMODENOISE_WITH_MPI
     return true;

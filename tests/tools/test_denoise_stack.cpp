@@ -684,6 +684,17 @@ TEST_F(DenoiseStackMpi, AFailingRankStopsTheJobWithItsErrorAndLeavesNoOutput) {
     EXPECT_EQ(failed.output().find(message), failed.output().rfind(message)) << failed.output();
     EXPECT_EQ(folder_entries(dir_.path()), (std::vector<std::string>{"in.h5", "model.h5"}));
 
+    // Rank 0's own slab failing (slice 1) stops rank 1 as well.
+    values[5 * 320 + 2 * 20 + 7] = 0.5f;
+    values[1 * 320 + 3 * 20 + 4] = std::nanf("");
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const ToolRun own = denoise_on_ranks(2, "--threads 1 --batch 1");
+    EXPECT_EQ(own.exit_code, 1) << own.output();
+    EXPECT_NE(own.output().find("denoise_stack: error: '" + input_ + ":/noisy' slice 1"),
+              std::string::npos)
+        << own.output();
+    EXPECT_EQ(folder_entries(dir_.path()), (std::vector<std::string>{"in.h5", "model.h5"}));
+
     // A failure while rank 0 opens the output (it exists) fails every rank with its message.
     const ToolRun first = denoise_on_ranks(2, "--threads 1 --replace-non-finite 0");
     ASSERT_EQ(first.exit_code, 0) << first.output();
