@@ -207,8 +207,8 @@ int main(int argc, char** argv) {
     // distributed run reaches rank 0, which prints it.
     DistributedSession session;
     options.distributed = session.is_distributed();
-    if (session.rank() != 0 && (!std::freopen("/dev/null", "w", stdout) ||
-                                !std::freopen("/dev/null", "w", stderr)))
+    if (session.rank() != 0 &&
+        (!std::freopen("/dev/null", "w", stdout) || !std::freopen("/dev/null", "w", stderr)))
         return tool::exit_bad_input;
     const int status = tool::run_tool("denoise_stack", app, argc, argv, [&] {
         NormalizeOptions& normalization = options.normalization;

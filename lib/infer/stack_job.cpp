@@ -80,8 +80,7 @@ std::string broadcast_text(std::string text, int root) {
 // own exception and the others the first failing rank's message.
 void agree(const std::exception_ptr& failure, int rank, int size) {
     int mine = failure ? rank : size, first = size;
-    check_mpi(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD),
-              "MPI_Allreduce");
+    check_mpi(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce");
     if (first == size) return;
     const std::string text = broadcast_text(rank == first ? message_of(failure) : "", first);
     if (failure) std::rethrow_exception(failure);
@@ -100,20 +99,19 @@ public:
     explicit SendToRankZero(const StackShape& shape) : plane_(shape.h * shape.w) {}
     void write(std::int64_t first, std::int64_t count, const float* values) override {
         int stop = 0;
-        check_mpi(MPI_Iprobe(0, tag_stop, MPI_COMM_WORLD, &stop, MPI_STATUS_IGNORE),
-                  "MPI_Iprobe");
+        check_mpi(MPI_Iprobe(0, tag_stop, MPI_COMM_WORLD, &stop, MPI_STATUS_IGNORE), "MPI_Iprobe");
         if (stop) {
-            check_mpi(MPI_Recv(nullptr, 0, MPI_BYTE, 0, tag_stop, MPI_COMM_WORLD,
-                               MPI_STATUS_IGNORE),
-                      "MPI_Recv");
+            check_mpi(
+                MPI_Recv(nullptr, 0, MPI_BYTE, 0, tag_stop, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+                "MPI_Recv");
             throw Stopped();
         }
         long long header[2] = {first, count};
         check_mpi(MPI_Send(header, 2, MPI_LONG_LONG, 0, tag_header, MPI_COMM_WORLD), "MPI_Send");
         for (std::int64_t s = 0; s < count; ++s)
-            check_mpi(MPI_Send(values + s * plane_, int(plane_), MPI_FLOAT, 0, tag_slice,
-                               MPI_COMM_WORLD),
-                      "MPI_Send");
+            check_mpi(
+                MPI_Send(values + s * plane_, int(plane_), MPI_FLOAT, 0, tag_slice, MPI_COMM_WORLD),
+                "MPI_Send");
     }
 
 private:
@@ -191,8 +189,7 @@ std::exception_ptr run_rank_zero(const StackJob& job, SliceSink& sink, int size)
         stopping = true;
         for (int r = 1; r < size; ++r)
             if (open[std::size_t(r)])
-                check_mpi(MPI_Send(nullptr, 0, MPI_BYTE, r, tag_stop, MPI_COMM_WORLD),
-                          "MPI_Send");
+                check_mpi(MPI_Send(nullptr, 0, MPI_BYTE, r, tag_stop, MPI_COMM_WORLD), "MPI_Send");
     };
     bool local_seen = false;
     while (remotes_open > 0 || !local_seen) {
@@ -233,8 +230,8 @@ std::exception_ptr run_rank_zero(const StackJob& job, SliceSink& sink, int size)
             int length = 0;
             check_mpi(MPI_Get_count(&status, MPI_CHAR, &length), "MPI_Get_count");
             std::string text(std::size_t(length), '\0');
-            check_mpi(MPI_Recv(text.data(), length, MPI_CHAR, from, status.MPI_TAG,
-                               MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+            check_mpi(MPI_Recv(text.data(), length, MPI_CHAR, from, status.MPI_TAG, MPI_COMM_WORLD,
+                               MPI_STATUS_IGNORE),
                       "MPI_Recv");
             open[std::size_t(from)] = false;
             --remotes_open;
@@ -244,8 +241,8 @@ std::exception_ptr run_rank_zero(const StackJob& job, SliceSink& sink, int size)
             int bytes = 0;
             check_mpi(MPI_Get_count(&status, MPI_BYTE, &bytes), "MPI_Get_count");
             std::vector<char> ignored(static_cast<std::size_t>(bytes));
-            check_mpi(MPI_Recv(ignored.data(), bytes, MPI_BYTE, from, status.MPI_TAG, MPI_COMM_WORLD,
-                               MPI_STATUS_IGNORE),
+            check_mpi(MPI_Recv(ignored.data(), bytes, MPI_BYTE, from, status.MPI_TAG,
+                               MPI_COMM_WORLD, MPI_STATUS_IGNORE),
                       "MPI_Recv");
             fail(std::make_exception_ptr(BackendError(
                 "MPI: rank 0 got an unexpected message (tag " + std::to_string(status.MPI_TAG) +
@@ -288,8 +285,9 @@ void run_on_ranks(const StackJob& job, int rank, int size) {
     int threading = 0;
     check_mpi(MPI_Query_thread(&threading), "MPI_Query_thread");
     if (threading < MPI_THREAD_SERIALIZED)
-        throw BackendError("MPI was initialized below MPI_THREAD_SERIALIZED, which slab "
-                           "inference needs: each rank's pipeline thread sends its slices");
+        throw BackendError(
+            "MPI was initialized below MPI_THREAD_SERIALIZED, which slab "
+            "inference needs: each rank's pipeline thread sends its slices");
     // Rank 0 opens the output and computes the volume's statistics; a failure there stops all.
     SliceSink* sink = nullptr;
     std::exception_ptr failure;
@@ -322,9 +320,9 @@ void run_on_ranks(const StackJob& job, int rank, int size) {
         int stop = 0;  // a stop sent while this rank's final message was on its way
         check_mpi(MPI_Iprobe(0, tag_stop, MPI_COMM_WORLD, &stop, MPI_STATUS_IGNORE), "MPI_Iprobe");
         if (stop)
-            check_mpi(MPI_Recv(nullptr, 0, MPI_BYTE, 0, tag_stop, MPI_COMM_WORLD,
-                               MPI_STATUS_IGNORE),
-                      "MPI_Recv");
+            check_mpi(
+                MPI_Recv(nullptr, 0, MPI_BYTE, 0, tag_stop, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+                "MPI_Recv");
     }
     if (verdict.empty()) return;
     // A rank's own failure keeps its type; the others fail with rank 0's verdict.

@@ -632,9 +632,10 @@ protected:
         setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
         setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
         setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-        return run_tool(TOMODENOISE_MPIEXEC, "-n " + std::to_string(ranks) + " " +
-                            shell_quoted(tool_.string()) + " --model " + shell_quoted(model_) +
-                            " --input " + shell_quoted(input_ + ":/noisy") + " --output " +
+        return run_tool(TOMODENOISE_MPIEXEC,
+                        "-n " + std::to_string(ranks) + " " + shell_quoted(tool_.string()) +
+                            " --model " + shell_quoted(model_) + " --input " +
+                            shell_quoted(input_ + ":/noisy") + " --output " +
                             shell_quoted(output_ + ":/denoised") + " " + extra);
     }
 };
@@ -700,8 +701,7 @@ TEST_F(DenoiseStackMpi, AFailingRankStopsTheJobWithItsErrorAndLeavesNoOutput) {
     ASSERT_EQ(first.exit_code, 0) << first.output();
     const ToolRun exists = denoise_on_ranks(2, "--threads 1 --replace-non-finite 0");
     EXPECT_EQ(exists.exit_code, 1) << exists.output();
-    EXPECT_NE(exists.output().find("denoise_stack: error: "), std::string::npos)
-        << exists.output();
+    EXPECT_NE(exists.output().find("denoise_stack: error: "), std::string::npos) << exists.output();
     EXPECT_NE(exists.output().find("/denoised"), std::string::npos) << exists.output();
 }
 #endif
