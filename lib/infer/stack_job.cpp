@@ -142,17 +142,18 @@ private:
 class LocalSlabSink : public SliceSink {
 public:
     LocalSlabSink(SharedOutput& output, const std::atomic<bool>& stopping, std::int64_t plane)
-        : output_(output), stopping_(stopping), copy_(std::size_t(plane)) {}
+        : output_(output), stopping_(stopping), plane_(plane) {}
     void write(std::int64_t first, std::int64_t count, const float* values) override {
         if (stopping_) throw Stopped();
         // finish works in place, and the pipeline's buffer is const here.
-        copy_.assign(values, values + count * std::int64_t(copy_.size()));
+        copy_.assign(values, values + count * plane_);
         output_.write(first, count, copy_.data());
     }
 
 private:
     SharedOutput& output_;
     const std::atomic<bool>& stopping_;
+    std::int64_t plane_;
     std::vector<float> copy_;
 };
 
