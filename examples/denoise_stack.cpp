@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "tomodenoise/distributed.hpp"
 #include "tomodenoise/infer.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/normalize.hpp"
@@ -130,7 +131,7 @@ private:
     int next_tenth_ = 1;
 };
 
-void denoise(const DenoiseStackOptions& options) {
+void denoise(const DenoiseStackOptions& options, bool is_rank_zero) {
     std::optional<ProgressReport> progress;
     DenoiseCallbacks callbacks;
     callbacks.on_start = [&](const StackShape& shape) {
@@ -147,6 +148,7 @@ void denoise(const DenoiseStackOptions& options) {
     callbacks.on_integer_output_warning = print_warning;
     tool::doing("loading the model '" + options.model + "'");
     const DenoiseStackResult result = denoise_stack(options, callbacks);
+    if (!is_rank_zero) return;
 
     const StackShape& shape = result.shape;
     const std::int64_t computed = shape.n - result.resumed;
@@ -182,7 +184,10 @@ int main(int argc, char** argv) {
         "version refuse to resume; --overwrite starts over (also after changing the input's\n"
         "data, which the record does not cover).\n"
         "Noise2Self models run as their file records (--n2s-inference to choose); j-invariant\n"
-        "tiles equal whole-slice j-invariant inference.");
+        "tiles equal whole-slice j-invariant inference.\n"
+        "Under mpirun (mpirun -np R denoise_stack ...), with a library built with MPI, ranks\n"
+        "denoise contiguous slabs of the stack, each with --threads threads; rank 0 writes the\n"
+        "one output (identical to one process's) and alone prints progress and errors.");
     DenoiseStackOptions options;
     std::string output_type = "float32";
     app.add_option("--model", options.model, "Keras HDF5 model file")->required();
@@ -264,7 +269,14 @@ int main(int argc, char** argv) {
     app.add_flag("--overwrite", options.overwrite,
                  "replace an existing output, finished or not, starting over");
 
-    return tool::run_tool("denoise_stack", app, argc, argv, [&] {
+    // Before anything prints: ranks other than 0 stay silent, since every error of a
+    // distributed run reaches rank 0, which prints it.
+    DistributedSession session;
+    options.distributed = session.is_distributed();
+    if (session.rank() != 0 &&
+        (!std::freopen("/dev/null", "w", stdout) || !std::freopen("/dev/null", "w", stderr)))
+        return tool::exit_bad_input;
+    const int status = tool::run_tool("denoise_stack", app, argc, argv, [&] {
         NormalizeOptions& normalization = options.normalization;
         normalization.scaling = scaling == "minmax"    ? Scaling::min_max
                                 : scaling == "meanstd" ? Scaling::mean_std
@@ -305,6 +317,9 @@ int main(int argc, char** argv) {
             normalization.replacement = *non_finite_replacement;
         }
         options.output_type = parse_pixel_type(output_type);
-        denoise(options);
+        denoise(options, session.rank() == 0);
     });
+    // A failure on one rank only must not leave the others waiting for it.
+    if (status != tool::exit_success && session.is_distributed()) session.abort(status);
+    return status;
 }

@@ -2,6 +2,7 @@
 /// @file
 /// Umbrella header: everything in libtomodenoise's public API.
 
+#include "tomodenoise/distributed.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/infer.hpp"
 #include "tomodenoise/io.hpp"

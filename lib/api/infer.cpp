@@ -14,10 +14,12 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "api/model_impl.hpp"
 #include "infer/receptive_field.hpp"
+#include "infer/stack_job.hpp"
 #include "infer/stack_pipeline.hpp"
 #include "infer/volume_statistics.hpp"
 #include "tomodenoise/error.hpp"
@@ -346,21 +348,31 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
     write_options.option = "--output";
     write_options.inputs = {{"--model", options.model, ""},
                             StackLocation::parse(options.input).tool_file("--input")};
-    StackWriter writer(options.output, shape, output_type, reader.two_dimensional() && shape.n == 1,
-                       write_options);
-    const std::int64_t resumed = writer.resumed_count();
+    std::optional<StackWriter> writer;  // in a distributed run, rank 0's only
+    std::optional<WriterSliceSink> sink;
     try {
         ReaderSliceSource source(reader, slices);
-        WriterSliceSink sink(writer);
         IntegerOutputCheck integer_output_check(output_type, callbacks.on_integer_output_warning);
-        if (callbacks.on_start) callbacks.on_start(shape);
-        if (resumed > 0 && callbacks.on_resume) callbacks.on_resume(resumed);
-        const auto start = std::chrono::steady_clock::now();
-
+        auto start = std::chrono::steady_clock::now();
+        StackJob job;
+        job.source = &source;
+        job.pipeline = &pipeline;
+        job.open_output = [&]() -> SliceSink& {
+            writer.emplace(options.output, shape, output_type,
+                           reader.two_dimensional() && shape.n == 1, write_options);
+            return sink.emplace(*writer);
+        };
+        job.commit = [&] { writer->commit(); };
+        job.on_start = [&] {
+            if (callbacks.on_start) callbacks.on_start(shape);
+            if (writer->resumed_count() > 0 && callbacks.on_resume)
+                callbacks.on_resume(writer->resumed_count());
+            start = std::chrono::steady_clock::now();
+        };
         if (recorded.method != NormalizationMethod::none)
-            pipeline.map = volume_normalization(source, recorded, n);
+            job.statistics = [&] { return volume_normalization(source, recorded, n); };
         else if (n.clip || n.scaling != Scaling::none)
-            pipeline.map = volume_normalization(source, n);
+            job.statistics = [&] { return volume_normalization(source, n); };
         pipeline.finish = [&](float* output, std::int64_t first, std::int64_t count) {
             const std::size_t values = std::size_t(count * shape.h * shape.w);
             pipeline.map.inverse(output, values);
@@ -369,26 +381,27 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
             else
                 integer_output_check.update(output, values, first);
         };
-        pipeline.skip = [&](std::int64_t slice) { return writer.written(slice); };
+        // Slices a resumed output holds are skipped where the writer is (one process, or rank 0's
+        // slab); other ranks compute theirs again, and rank 0 writes the same values again.
+        pipeline.skip = [&](std::int64_t slice) { return writer && writer->written(slice); };
         pipeline.on_progress = callbacks.on_progress;
-        run_stack_pipeline(source, sink, pipeline);
-        writer.commit();
+        run_stack_job(job, options.distributed);
 
         DenoiseStackResult result;
         result.shape = shape;
-        result.resumed = resumed;
+        result.resumed = writer ? writer->resumed_count() : 0;
         result.seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return result;
     } catch (const IoError&) {
         // A read or write that failed (a full disk, a lost mount) may pass on a rerun, which
         // resumes what was written; nothing written is nothing to resume.
-        if (writer.written_count() == 0) writer.discard();
+        if (writer && writer->written_count() == 0) writer->discard();
         throw;
     } catch (...) {
         // Bad data (a NaN), bad options or a callback's exception: a rerun of the same command
         // fails the same way, and a corrected one has another signature.
-        writer.discard();
+        if (writer) writer->discard();
         throw;
     }
 }

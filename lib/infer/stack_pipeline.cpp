@@ -146,9 +146,14 @@ void run_stack_pipeline(SliceSource& source, SliceSink& sink, const StackPipelin
     const std::int64_t batches_for_copies =
         (std::int64_t(copies) + windows_per_batch - 1) / windows_per_batch;
     const std::size_t live = std::size_t(batches_for_copies + 2);
+    const std::int64_t end = p.end < 0 ? shape.n : p.end;
+    if (p.begin < 0 || p.begin > end || end > shape.n)
+        throw InvalidArgument("stack pipeline: slices [" + std::to_string(p.begin) + ", " +
+                              std::to_string(end) + ") are not within the " +
+                              std::to_string(shape.n) + " of '" + source.name() + "'");
     const auto skipped = [&](std::int64_t slice) { return p.skip && p.skip(slice); };
-    std::int64_t next = 0, done = 0;
-    for (std::int64_t slice = 0; slice < shape.n; ++slice) done += skipped(slice);
+    std::int64_t next = p.begin, done = 0;
+    for (std::int64_t slice = p.begin; slice < end; ++slice) done += skipped(slice);
 
     tbb::task_arena arena(int(std::max<std::size_t>(copies, 2)));
     arena.execute([&] {
@@ -157,14 +162,14 @@ void run_stack_pipeline(SliceSource& source, SliceSink& sink, const StackPipelin
             tbb::make_filter<void, std::shared_ptr<Batch>>(
                 tbb::filter_mode::serial_in_order,
                 [&](tbb::flow_control& fc) -> std::shared_ptr<Batch> {
-                    while (next < shape.n && skipped(next)) ++next;
-                    if (next >= shape.n) {
+                    while (next < end && skipped(next)) ++next;
+                    if (next >= end) {
                         fc.stop();
                         return nullptr;
                     }
                     auto b = std::make_shared<Batch>();
                     b->first = next;
-                    while (next < shape.n && next - b->first < p.batch && !skipped(next)) ++next;
+                    while (next < end && next - b->first < p.batch && !skipped(next)) ++next;
                     b->count = next - b->first;
                     b->input.resize(std::size_t(b->count * p.channels * padded_plane));
                     b->output.resize(std::size_t(b->count * plane));
@@ -218,7 +223,7 @@ void run_stack_pipeline(SliceSource& source, SliceSink& sink, const StackPipelin
                         if (p.finish) p.finish(b->output.data(), b->first, b->count);
                         sink.write(b->first, b->count, b->output.data());
                         done += b->count;
-                        if (p.on_progress) p.on_progress(done, shape.n);
+                        if (p.on_progress) p.on_progress(done, end - p.begin);
                     }));
     });
 }

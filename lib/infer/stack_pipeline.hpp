@@ -20,6 +20,9 @@ struct StackPipeline {
     TilePlan plan;              ///< the windows of one slice
     std::int64_t channels = 1;  ///< network input channels: 1 or an odd depth of slices
     std::int64_t batch = 1;     ///< slices per pipeline token
+    /// The slices computed, [begin, end) (end -1: to the stack's end): a rank's slab; their
+    /// neighbours are read from the whole stack, reflected at its ends.
+    std::int64_t begin = 0, end = -1;
     NormalizeOptions cleaning;  ///< the NaN/Inf policy applied to every slice read
     Normalization map;          ///< the volume's, applied to every slice after cleaning
     /// Network copies; windows run on them side by side, each with threads_per_network OpenMP
@@ -36,7 +39,7 @@ struct StackPipeline {
     std::function<void(float* output, std::int64_t first, std::int64_t count)> finish;
     /// Slices the sink already holds (a resumed output), skipped; empty: none.
     std::function<bool(std::int64_t slice)> skip;
-    /// After each batch is written: `done` of `total` slices, skipped ones included.
+    /// After each batch is written: `done` of `total` slices (of [begin, end)), skipped ones included.
     std::function<void(std::int64_t done, std::int64_t total)> on_progress;
 };
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -650,6 +651,91 @@ TEST_F(DenoiseStack, InterruptedRunsLeaveOnlyAHiddenUnfinishedOutputAndALaterRun
               (std::vector<std::string>{"denoised", "noisy"}));
     EXPECT_EQ(read_hdf5_stack({input_, "/noisy"}).to_float(), values);
 }
+
+#ifdef TOMODENOISE_MPIEXEC
+// MPI slab inference: the tool under mpirun, against the same tool in one process.
+class DenoiseStackMpi : public DenoiseStack {
+protected:
+    // `ranks` processes of denoise_stack, each with `extra` options. Open MPI refuses to run
+    // as root and more ranks than cores unless told (as a container's CI may need); other
+    // MPIs ignore these variables.
+    ToolRun denoise_on_ranks(int ranks, const std::string& extra) {
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+        setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+        return run_tool(TOMODENOISE_MPIEXEC,
+                        "-n " + std::to_string(ranks) + " " + shell_quoted(tool_.string()) +
+                            " --model " + shell_quoted(model_) + " --input " +
+                            shell_quoted(input_ + ":/noisy") + " --output " +
+                            shell_quoted(output_ + ":/denoised") + " " + extra);
+    }
+};
+
+TEST_F(DenoiseStackMpi, RanksWriteTheOneProcessOutputBitForBit) {
+    // Three input channels: slabs need their neighbours' slices (the depth halo); the clipped
+    // mean/std map needs the whole volume's statistics; 7 slices split unevenly in 2 and 3.
+    save_conv_model(model_, 3);
+    const StackShape shape{7, 40, 52};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 21, -3.f, 5.f);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const std::string options =
+        "--threads 1 --batch 2 --tile 24 --normalize meanstd --clip-percentiles 1 99";
+    const ToolRun single = denoise(options);
+    ASSERT_EQ(single.exit_code, 0) << single.output();
+    const std::vector<float> want = read_output(shape);
+    ASSERT_TRUE(std::any_of(want.begin(), want.end(), [](float v) { return v != 0; }));
+    for (const int ranks : {2, 3}) {
+        SCOPED_TRACE(std::to_string(ranks) + " ranks");
+        std::filesystem::remove(output_);
+        const ToolRun run = denoise_on_ranks(ranks, options);
+        ASSERT_EQ(run.exit_code, 0) << run.output();
+        const std::vector<float> got = read_output(shape);
+        ASSERT_EQ(got.size(), want.size());
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0);
+        // Rank 0 alone reports: one progress line per tenth for the whole job, one summary.
+        const std::string out = run.output();
+        EXPECT_NE(out.find("100% (7/7 slices)"), std::string::npos) << out;
+        EXPECT_EQ(out.find("100% (7/7 slices)"), out.rfind("100% (7/7 slices)")) << out;
+        EXPECT_NE(out.find("7 slices of 40x52"), std::string::npos) << out;
+        EXPECT_EQ(out.find("7 slices of 40x52"), out.rfind("7 slices of 40x52")) << out;
+    }
+}
+
+TEST_F(DenoiseStackMpi, AFailingRankStopsTheJobWithItsErrorAndLeavesNoOutput) {
+    save_conv_model(model_, 1);
+    const StackShape shape{6, 16, 20};
+    auto values = random_values(static_cast<std::size_t>(shape.pixels()), 23);
+    // Slice 5 is rank 1's (slices 3..5 of 6); no statistics pass reads it before.
+    values[5 * 320 + 2 * 20 + 7] = std::nanf("");
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+
+    const ToolRun failed = denoise_on_ranks(2, "--threads 1 --batch 1");
+    EXPECT_EQ(failed.exit_code, 1) << failed.output();
+    const std::string message = "denoise_stack: error: rank 1: '" + input_ + ":/noisy' slice 5";
+    EXPECT_NE(failed.output().find(message), std::string::npos) << failed.output();
+    EXPECT_EQ(failed.output().find(message), failed.output().rfind(message)) << failed.output();
+    EXPECT_EQ(folder_entries(dir_.path()), (std::vector<std::string>{"in.h5", "model.h5"}));
+
+    // Rank 0's own slab failing (slice 1) stops rank 1 as well.
+    values[5 * 320 + 2 * 20 + 7] = 0.5f;
+    values[1 * 320 + 3 * 20 + 4] = std::nanf("");
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const ToolRun own = denoise_on_ranks(2, "--threads 1 --batch 1");
+    EXPECT_EQ(own.exit_code, 1) << own.output();
+    EXPECT_NE(own.output().find("denoise_stack: error: '" + input_ + ":/noisy' slice 1"),
+              std::string::npos)
+        << own.output();
+    EXPECT_EQ(folder_entries(dir_.path()), (std::vector<std::string>{"in.h5", "model.h5"}));
+
+    // A failure while rank 0 opens the output (it exists) fails every rank with its message.
+    const ToolRun first = denoise_on_ranks(2, "--threads 1 --replace-non-finite 0");
+    ASSERT_EQ(first.exit_code, 0) << first.output();
+    const ToolRun exists = denoise_on_ranks(2, "--threads 1 --replace-non-finite 0");
+    EXPECT_EQ(exists.exit_code, 1) << exists.output();
+    EXPECT_NE(exists.output().find("denoise_stack: error: "), std::string::npos) << exists.output();
+    EXPECT_NE(exists.output().find("/denoised"), std::string::npos) << exists.output();
+}
+#endif
 
 }  // namespace
 
