@@ -131,11 +131,11 @@ struct DenoiseStackOptions {
     bool resume = true;
     /// Split the stack among the ranks of the process's DistributedSession (distributed.hpp;
     /// every rank calls denoise_stack with the same options): contiguous slabs with their depth
-    /// halo, each rank on its own threads (apply.threads), one output written by rank 0 (resumed as one process's is),
-    /// identical bit for bit to one process's with the same threads, the normalization
-    /// statistics of the whole volume. Rank 0 alone calls the callbacks (progress counts every
-    /// rank's slices); every rank returns once the output is committed, and throws when any
-    /// rank failed (its own error, or the failing rank's message). Without a session of
+    /// halo, each rank on its own threads (apply.threads), one output written by rank 0 (resumed as
+    /// one process's is), identical bit for bit to one process's with the same threads, the
+    /// normalization statistics of the whole volume. Rank 0 alone calls the callbacks (progress
+    /// counts every rank's slices); every rank returns once the output is committed, and throws
+    /// when any rank failed (its own error, or the failing rank's message). Without a session of
     /// several ranks, the run is one process's.
     bool distributed = false;
 };

@@ -39,7 +39,8 @@ struct StackPipeline {
     std::function<void(float* output, std::int64_t first, std::int64_t count)> finish;
     /// Slices the sink already holds (a resumed output), skipped; empty: none.
     std::function<bool(std::int64_t slice)> skip;
-    /// After each batch is written: `done` of `total` slices (of [begin, end)), skipped ones included.
+    /// After each batch is written: `done` of `total` slices (of [begin, end)), skipped ones
+    /// included.
     std::function<void(std::int64_t done, std::int64_t total)> on_progress;
 };
 
