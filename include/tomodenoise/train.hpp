@@ -14,6 +14,8 @@
 
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/model.hpp"
+#include "tomodenoise/normalize.hpp"
+#include "tomodenoise/recipe.hpp"
 #include "tomodenoise/stack.hpp"
 
 namespace tomodenoise {
@@ -114,9 +116,20 @@ struct TrainOptions {
     int batch = 8;                ///< patches per step, at least 1
     std::int64_t patch = 64;      ///< patch side in pixels, at least 1, at most the images'
     double learning_rate = 1e-3;  ///< Adam's, finite and positive
-    int mask_width = 4;           ///< n2s: the grid's period, 2..16 (1 pixel in w*w is masked)
+    /// How the data is scaled for the network: fitted over all of `inputs` (fit_normalization)
+    /// and applied, as one map, to the inputs, to the targets of supervised and n2n (so that
+    /// both are in the same units) and to the test inputs; the network's test output is mapped
+    /// back (Normalization::inverse) before validation compares it with the test targets.
+    /// Recorded in the model's recipe, so that inference scales a volume the same way from the
+    /// volume's own statistics and maps the output back to its units. Unset: percentile_range
+    /// 0.05..99.95 for a new model; with `resume`, the spec the model records (given, it must
+    /// be that one), or none for a model that records no recipe (a Keras model).
+    std::optional<NormalizationSpec> normalization;
+    int mask_width = 4;  ///< n2s: the grid's period, 2..16 (1 pixel in w*w is masked)
     MaskMode mask_mode = MaskMode::zero;  ///< n2s
-    int classes = 2;                      ///< seg: output channels, 2..255
+    /// n2s: the inference the model records as its default (ModelRecipe::inference).
+    InferenceMethod n2s_inference = InferenceMethod::single_pass;
+    int classes = 2;  ///< seg: output channels, 2..255
     /// seg: one weight per class (finite, not negative), or empty for all 1.
     std::vector<float> class_weights;
     /// Steps between validations on the test data (and at the end); 0: steps_per_epoch.
@@ -160,10 +173,11 @@ struct TrainingValidation {
     std::int64_t iteration = 0;
     double train_loss = 0;  ///< mean loss of the steps since the previous validation
     /// The objective's loss over the whole test slices (n2s: the MSE against the clean
-    /// images); NaN without test data.
+    /// images), in the test targets' units (the output mapped back from the normalization,
+    /// where train_loss is in the normalized units); NaN without test data.
     double test_loss = std::numeric_limits<double>::quiet_NaN();
-    /// Denoising modes: against the test targets, whose value range is PSNR's data range;
-    /// NaN for seg and without test data.
+    /// Denoising modes: the output mapped back to the data's units against the test targets,
+    /// whose value range is PSNR's data range; NaN for seg and without test data.
     double psnr = std::numeric_limits<double>::quiet_NaN();
     double ssim = std::numeric_limits<double>::quiet_NaN();
     /// seg: per class (NaN for a class absent from both labels and prediction), and their mean
