@@ -65,6 +65,10 @@ int main(int argc, char** argv) {
     app.add_option("--levels", options.levels, "unet pooling levels")
         ->check(CLI::Range(1, 6))
         ->capture_default_str();
+    app.add_option("--residual", options.residual,
+                   "unet for supervised or n2n at depth 1: output = input + learned correction "
+                   "(true or false)")
+        ->capture_default_str();
     app.add_option("--depth", options.depth,
                    "adjacent slices as input channels (odd; the middle one is denoised; "
                    "default 1, or the resumed model's)")
@@ -97,6 +101,12 @@ int main(int argc, char** argv) {
     app.add_option("--lr", options.learning_rate, "Adam learning rate")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+    std::string lr_schedule = to_string(options.lr_schedule);
+    app.add_option("--lr-schedule", lr_schedule,
+                   "learning rate over the run: constant, or cosine (decaying to 0 at --iters or "
+                   "--max-seconds, whichever comes first)")
+        ->check(CLI::IsMember({"constant", "cosine"}))
+        ->capture_default_str();
     app.add_option("--loss", loss, "loss of supervised and n2n")
         ->check(CLI::IsMember({"mse", "l1"}))
         ->capture_default_str();
@@ -107,7 +117,7 @@ int main(int argc, char** argv) {
                    "recorded in the model (denoise_stack scales a volume the same way from its "
                    "own statistics and maps the output back): percentile (clip at "
                    "--clip-percentiles, that range to 0..1), mean-std (mean 0, deviation 1) or "
-                   "none; default: percentile for a new model, the resumed model's recorded one "
+                   "none; default: mean-std for a new model, the resumed model's recorded one "
                    "(none for a model without a recipe)")
         ->check(CLI::IsMember({"none", "percentile", "mean-std"}));
     app.add_option("--clip-percentiles", clip_percentiles,
@@ -162,6 +172,7 @@ int main(int argc, char** argv) {
         tool::check_command_line([&] {
             options.mode = parse_train_mode(noise2noise ? "n2n" : mode, "--mode");
             if (!arch.empty()) options.architecture = parse_architecture(arch, "--arch");
+            options.lr_schedule = parse_learning_rate_schedule(lr_schedule, "--lr-schedule");
             options.loss = loss == "l1" ? TrainingLoss::l1 : TrainingLoss::mse;
             options.mask_mode = mask_mode == "interpolate" ? MaskMode::interpolate : MaskMode::zero;
             options.n2s_inference = n2s_inference == "j-invariant" ? InferenceMethod::j_invariant

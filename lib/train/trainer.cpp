@@ -117,6 +117,20 @@ double objective(const TrainOptions& options, const Tensor& out, const PatchBatc
                                             : mean_squared_error_loss(out, batch.target, &grad);
 }
 
+// The cosine schedule's floor: the optimizer refuses a learning rate of 0.
+constexpr double min_learning_rate_fraction = 1e-3;
+
+// The learning rate of the step after `iteration` of `total`, `seconds` into the run.
+double scheduled_learning_rate(const TrainOptions& options, std::int64_t iteration,
+                               std::int64_t total, double seconds) {
+    if (options.lr_schedule == LearningRateSchedule::constant) return options.learning_rate;
+    double progress = double(iteration) / double(total);
+    if (options.max_seconds > 0) progress = std::max(progress, seconds / options.max_seconds);
+    constexpr double pi = 3.14159265358979323846;
+    const double decayed = 0.5 * (1 + std::cos(pi * std::min(progress, 1.0)));
+    return options.learning_rate * std::max(decayed, min_learning_rate_fraction);
+}
+
 // Batch `index`: the sampler's patches; for n2s the middle channel becomes the target and is
 // hidden at the patch's grid phase in the input.
 void prepare_batch(const PatchSampler& sampler, const TrainOptions& options, std::int64_t index,
@@ -478,6 +492,8 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
                                  std::to_string(iteration + 1) + " is " + std::to_string(loss) +
                                  divergence_causes);
         network.backward(ctx, grad);
+        optimizer.set_learning_rate(
+            scheduled_learning_rate(options, iteration, total, seconds_since(t0)));
         optimizer.step();
         ++iteration;
         expect_finite_weights(network, iteration);
