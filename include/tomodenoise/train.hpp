@@ -114,7 +114,7 @@ struct TrainOptions {
     /// learned correction (a Keras Add layer), so that it starts near the identity and learns
     /// the noise; ignored otherwise (n2s must not see the pixel it predicts; a resumed model
     /// keeps its own layers).
-    bool residual = false;
+    bool residual = true;
     /// Input channels: an odd number of adjacent slices (reflected at the stack's ends) whose
     /// middle one is denoised, at most the training slices and 63. 0: 1, or with `resume` the
     /// resumed model's (given with `resume`, it must be the model's).

@@ -313,6 +313,36 @@ TEST(TrainApi, AResumedModelKeepsItsNormalizationAndRefusesAnother) {
               NormalizationMethod::mean_std);
 }
 
+bool has_add_layer(const std::string& model_file) {
+    const Network network = load_network(model_file);
+    return std::any_of(network.nodes().begin(), network.nodes().end(),
+                       [](const auto& node) { return node.layer && node.layer->type() == "Add"; });
+}
+
+TEST(TrainApi, AResidualUnetAddsItsInputAndReloadsAsTrained) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = short_training(dir);
+    options.architecture = DenoiserArchitecture::unet;
+    options.levels = 2;
+    options.iterations = 2;
+    Model model = train_denoiser(data, options);  // residual by default
+    EXPECT_TRUE(has_add_layer(options.checkpoint));
+    Model reloaded = Model::load(options.checkpoint);
+    EXPECT_EQ(apply(reloaded, data.test_inputs), apply(model, data.test_inputs));
+
+    // Noise2Self must not see the pixel it predicts: no residual there.
+    options.mode = TrainingMode::n2s;
+    options.checkpoint = dir.file("n2s.h5");
+    train_denoiser(data, options);
+    EXPECT_FALSE(has_add_layer(options.checkpoint));
+    options.mode = TrainingMode::supervised;
+    options.residual = false;
+    options.checkpoint = dir.file("plain.h5");
+    train_denoiser(data, options);
+    EXPECT_FALSE(has_add_layer(options.checkpoint));
+}
+
 TEST(TrainApi, FineTuningAModelWithoutTrainingStateStartsAFreshOptimizerAndSaysSo) {
     ScratchDir dir;
     const TrainingData data = simulated_training_data();
