@@ -240,11 +240,12 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     std::string n2s_inference, mask_mode = "zero";
-    app.add_option("--n2s-inference", n2s_inference,
-                   "for a Noise2Self model: single (one pass) or j-invariant (one pass per phase "
-                   "of its mask grid, each pixel from the pass that hid it); default the model's "
-                   "recorded inference")
-        ->check(CLI::IsMember({"single", "j-invariant"}));
+    app.add_option(
+           "--n2s-inference", n2s_inference,
+           "for a Noise2Self model: single-pass (one pass) or j-invariant (one pass per phase "
+           "of its mask grid, each pixel from the pass that hid it); default the model's "
+           "recorded inference")
+        ->check(CLI::IsMember({"single-pass", "j-invariant"}));
     app.add_option("--mask-mode", mask_mode,
                    "how j-invariant inference hides pixels: zero or interpolate, as the model was "
                    "trained (--mask-mode of train_denoiser; not recorded in the model file)")
@@ -285,8 +286,8 @@ int main(int argc, char** argv) {
                             : tile_threading == "in-turn"    ? TileThreading::in_turn
                                                              : TileThreading::automatic;
         if (!n2s_inference.empty())
-            options.inference = n2s_inference == "single" ? InferenceMethod::single_pass
-                                                          : InferenceMethod::j_invariant;
+            options.inference = n2s_inference == "single-pass" ? InferenceMethod::single_pass
+                                                               : InferenceMethod::j_invariant;
         options.mask_mode = mask_mode == "zero" ? MaskMode::zero : MaskMode::interpolate;
         remove_temporaries_on_signal();
         if (!clip_percentiles.empty() && !(clip_percentiles[0] < clip_percentiles[1]))

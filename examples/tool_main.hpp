@@ -51,8 +51,13 @@ inline int run_tool(const std::string& name, CLI::App& app, int argc, char** arg
                     const std::function<void()>& body) {
     const auto fail = [&](const std::string& message, int status) {
         std::cout.flush();
-        std::cerr << name << ": error: " << message
-                  << (status == exit_bad_command_line ? " (see " + name + " --help)" : "") << "\n";
+        // One write, so that the line stays whole beside other processes writing to the same
+        // stream (an MPI launcher's messages about the ranks it stops).
+        const std::string line =
+            name + ": error: " + message +
+            (status == exit_bad_command_line ? " (see " + name + " --help)" : "") + "\n";
+        std::cerr.write(line.data(), std::streamsize(line.size()));
+        std::cerr.flush();
         return status;
     };
     const auto while_doing = [] {

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/normalize.hpp"
@@ -64,6 +65,10 @@ int main(int argc, char** argv) {
     app.add_option("--levels", options.levels, "unet pooling levels")
         ->check(CLI::Range(1, 6))
         ->capture_default_str();
+    app.add_option("--residual", options.residual,
+                   "unet for supervised or n2n at depth 1: output = input + learned correction "
+                   "(true or false)")
+        ->capture_default_str();
     app.add_option("--depth", options.depth,
                    "adjacent slices as input channels (odd; the middle one is denoised; "
                    "default 1, or the resumed model's)")
@@ -96,8 +101,34 @@ int main(int argc, char** argv) {
     app.add_option("--lr", options.learning_rate, "Adam learning rate")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+    std::string lr_schedule = to_string(options.lr_schedule);
+    app.add_option("--lr-schedule", lr_schedule,
+                   "learning rate over the run: constant, or cosine (decaying to 0 at --iters or "
+                   "--max-seconds, whichever comes first)")
+        ->check(CLI::IsMember({"constant", "cosine"}))
+        ->capture_default_str();
     app.add_option("--loss", loss, "loss of supervised and n2n")
         ->check(CLI::IsMember({"mse", "l1"}))
+        ->capture_default_str();
+    std::string normalization, n2s_inference = "single-pass";
+    std::vector<double> clip_percentiles;  // empty or {low, high}
+    app.add_option("--normalization", normalization,
+                   "how the data is scaled for the network, fitted over all training inputs and "
+                   "recorded in the model (denoise_stack scales a volume the same way from its "
+                   "own statistics and maps the output back): percentile (clip at "
+                   "--clip-percentiles, that range to 0..1), mean-std (mean 0, deviation 1) or "
+                   "none; default: mean-std for a new model, the resumed model's recorded one "
+                   "(none for a model without a recipe)")
+        ->check(CLI::IsMember({"none", "percentile", "mean-std"}));
+    app.add_option("--clip-percentiles", clip_percentiles,
+                   "--normalization percentile (implied) with these low and high percentiles "
+                   "instead of 0.05 99.95")
+        ->expected(2)
+        ->check(CLI::Range(0.0, 100.0));
+    app.add_option("--n2s-inference", n2s_inference,
+                   "n2s: the inference the model records as denoise_stack's default: single-pass "
+                   "or j-invariant (one pass per mask phase)")
+        ->check(CLI::IsMember({"single-pass", "j-invariant"}))
         ->capture_default_str();
     app.add_option("--mask-width", options.mask_width, "n2s: period of the grid of hidden pixels")
         ->check(CLI::Range(2, 16))
@@ -141,8 +172,35 @@ int main(int argc, char** argv) {
         tool::check_command_line([&] {
             options.mode = parse_train_mode(noise2noise ? "n2n" : mode, "--mode");
             if (!arch.empty()) options.architecture = parse_architecture(arch, "--arch");
+            options.lr_schedule = parse_learning_rate_schedule(lr_schedule, "--lr-schedule");
             options.loss = loss == "l1" ? TrainingLoss::l1 : TrainingLoss::mse;
             options.mask_mode = mask_mode == "interpolate" ? MaskMode::interpolate : MaskMode::zero;
+            options.n2s_inference = n2s_inference == "j-invariant" ? InferenceMethod::j_invariant
+                                                                   : InferenceMethod::single_pass;
+            if (!clip_percentiles.empty()) {
+                if (!normalization.empty() && normalization != "percentile")
+                    throw InvalidArgument(
+                        "--clip-percentiles belongs to --normalization "
+                        "percentile, not " +
+                        normalization);
+                normalization = "percentile";
+            }
+            if (!normalization.empty()) {
+                NormalizationSpec spec;
+                spec.method = normalization == "percentile" ? NormalizationMethod::percentile_range
+                              : normalization == "mean-std" ? NormalizationMethod::mean_std
+                                                            : NormalizationMethod::none;
+                if (!clip_percentiles.empty()) {
+                    spec.low_percent = clip_percentiles[0];
+                    spec.high_percent = clip_percentiles[1];
+                    if (!(spec.low_percent < spec.high_percent))
+                        throw InvalidArgument("--clip-percentiles " +
+                                              std::to_string(spec.low_percent) + " " +
+                                              std::to_string(spec.high_percent) +
+                                              ": the low percentile must be below the high one");
+                }
+                options.normalization = spec;
+            }
             if (options.depth % 2 == 0 && options.depth > 0)
                 throw InvalidArgument("--depth " + std::to_string(options.depth) +
                                       " must be odd (the middle slice is denoised)");

@@ -93,6 +93,15 @@ struct NormalizationSpec {
     double high_percent = 99.95;
 };
 
+/// Equal methods, and for percentile_range equal percentiles (the other methods do not use
+/// them).
+bool operator==(const NormalizationSpec& a, const NormalizationSpec& b);
+inline bool operator!=(const NormalizationSpec& a, const NormalizationSpec& b) {
+    return !(a == b);
+}
+/// "none", "mean_std", or "percentile_range 0.05..99.95" (the percentiles in percent).
+std::string to_string(const NormalizationSpec& spec);
+
 /// InvalidArgument naming the field ("low_percent", "high_percent") when `spec` cannot be
 /// applied: for percentile_range, a percentile that is NaN or outside [0, 100], or low_percent
 /// not below high_percent. The percentiles of the other methods are not used and not checked.

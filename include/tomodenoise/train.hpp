@@ -14,6 +14,8 @@
 
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/model.hpp"
+#include "tomodenoise/normalize.hpp"
+#include "tomodenoise/recipe.hpp"
 #include "tomodenoise/stack.hpp"
 
 namespace tomodenoise {
@@ -79,6 +81,20 @@ std::string to_string(DenoiserArchitecture architecture);
 /// The loss of the supervised and n2n modes.
 enum class TrainingLoss { mse, l1 };
 
+/// How the learning rate changes over a run.
+enum class LearningRateSchedule {
+    constant,  ///< learning_rate throughout
+    /// learning_rate * (1 + cos(pi * progress)) / 2, decaying to 0.1 % of it at the end
+    /// (learning_rate / 1000 is its floor): progress is the
+    /// fraction of the total iterations done or, with max_seconds, of the time limit spent when
+    /// that is larger (a time-limited run is not reproducible step for step anyway).
+    cosine,
+};
+/// "constant", "cosine"; InvalidArgument naming `option` otherwise.
+LearningRateSchedule parse_learning_rate_schedule(const std::string& name,
+                                                  const std::string& option = "lr_schedule");
+std::string to_string(LearningRateSchedule schedule);
+
 /// How Noise2Self hides the pixels the network must predict.
 enum class MaskMode {
     zero,         ///< masked pixels set to 0
@@ -94,6 +110,11 @@ struct TrainOptions {
     /// `resume` the resumed model's (given with `resume`, it must be the model's).
     std::optional<DenoiserArchitecture> architecture;
     int levels = 3;  ///< unet's pooling levels, 1..6
+    /// A unet built from scratch for supervised or n2n at depth 1 outputs its input plus a
+    /// learned correction (a Keras Add layer), so that it starts near the identity and learns
+    /// the noise; ignored otherwise (n2s must not see the pixel it predicts; a resumed model
+    /// keeps its own layers).
+    bool residual = true;
     /// Input channels: an odd number of adjacent slices (reflected at the stack's ends) whose
     /// middle one is denoised, at most the training slices and 63. 0: 1, or with `resume` the
     /// resumed model's (given with `resume`, it must be the model's).
@@ -114,9 +135,22 @@ struct TrainOptions {
     int batch = 8;                ///< patches per step, at least 1
     std::int64_t patch = 64;      ///< patch side in pixels, at least 1, at most the images'
     double learning_rate = 1e-3;  ///< Adam's, finite and positive
-    int mask_width = 4;           ///< n2s: the grid's period, 2..16 (1 pixel in w*w is masked)
+    LearningRateSchedule lr_schedule = LearningRateSchedule::cosine;
+    /// How the data is scaled for the network: fitted over all of `inputs` (fit_normalization)
+    /// and applied, as one map, to the inputs, to the targets of supervised and n2n (so that
+    /// both are in the same units) and to the test inputs; the network's test output is mapped
+    /// back (Normalization::inverse) before validation compares it with the test targets.
+    /// Recorded in the model's recipe, so that inference scales a volume the same way from the
+    /// volume's own statistics and maps the output back to its units. Unset: mean_std for a
+    /// new model (its map moves little with the noise level, where extreme percentiles of
+    /// noisy data do); with `resume`, the spec the model records (given, it must be that
+    /// one), or none for a model that records no recipe (a Keras model).
+    std::optional<NormalizationSpec> normalization;
+    int mask_width = 4;  ///< n2s: the grid's period, 2..16 (1 pixel in w*w is masked)
     MaskMode mask_mode = MaskMode::zero;  ///< n2s
-    int classes = 2;                      ///< seg: output channels, 2..255
+    /// n2s: the inference the model records as its default (ModelRecipe::inference).
+    InferenceMethod n2s_inference = InferenceMethod::single_pass;
+    int classes = 2;  ///< seg: output channels, 2..255
     /// seg: one weight per class (finite, not negative), or empty for all 1.
     std::vector<float> class_weights;
     /// Steps between validations on the test data (and at the end); 0: steps_per_epoch.
@@ -160,10 +194,11 @@ struct TrainingValidation {
     std::int64_t iteration = 0;
     double train_loss = 0;  ///< mean loss of the steps since the previous validation
     /// The objective's loss over the whole test slices (n2s: the MSE against the clean
-    /// images); NaN without test data.
+    /// images), in the test targets' units (the output mapped back from the normalization,
+    /// where train_loss is in the normalized units); NaN without test data.
     double test_loss = std::numeric_limits<double>::quiet_NaN();
-    /// Denoising modes: against the test targets, whose value range is PSNR's data range;
-    /// NaN for seg and without test data.
+    /// Denoising modes: the output mapped back to the data's units against the test targets,
+    /// whose value range is PSNR's data range; NaN for seg and without test data.
     double psnr = std::numeric_limits<double>::quiet_NaN();
     double ssim = std::numeric_limits<double>::quiet_NaN();
     /// seg: per class (NaN for a class absent from both labels and prediction), and their mean

@@ -62,6 +62,27 @@ bool has_dataset(const std::string& file, const std::string& dataset) {
     return hdf5::link_exists(hdf5::File::open_read(file), dataset);
 }
 
+// The normalization a run trains with: the option; or, unset, the resumed model's recorded
+// one, none for a resumed model that records no recipe (a Keras model, fine-tuned), and
+// mean_std for a new model. Not percentile_range: inference fits the map to the user's volume,
+// and the extreme percentiles of noisy data move with the noise (bench/quality: the 0.05th
+// percentile of its held-out CT slices is -0.20 at I0 2000, -0.05 at I0 50000), so a model
+// would see a volume at another dose shifted and stretched (13 dB lost at I0 50000); the mean
+// does not move with zero-mean noise and the deviation little.
+NormalizationSpec resolve_normalization(const TrainOptions& options, const Network& network) {
+    NormalizationSpec new_model;
+    new_model.method = NormalizationMethod::mean_std;
+    if (options.resume.empty()) return options.normalization.value_or(new_model);
+    if (!hdf5::attribute_exists(hdf5::File::open_read(options.resume), "/", recipe_attribute))
+        return options.normalization.value_or(NormalizationSpec{});
+    const NormalizationSpec recorded = read_recipe(options.resume, network).normalization;
+    if (options.normalization && *options.normalization != recorded)
+        throw InvalidArgument("TrainOptions::normalization " + to_string(*options.normalization) +
+                              " disagrees with the resumed model " + options.resume +
+                              ", which records normalization " + to_string(recorded));
+    return recorded;
+}
+
 void check_options(const TrainOptions& options) {
     const auto out_of_bounds = [](const std::string& field, const std::string& bounds,
                                   const std::string& value) {
@@ -85,6 +106,13 @@ void check_options(const TrainOptions& options) {
     if (!(std::isfinite(options.max_seconds) && options.max_seconds >= 0))
         throw out_of_bounds("max_seconds", "finite and not negative (0: no limit)",
                             std::to_string(options.max_seconds));
+    if (options.normalization) {
+        try {
+            check_normalization_spec(*options.normalization);
+        } catch (const InvalidArgument& e) {
+            throw InvalidArgument(std::string("TrainOptions::normalization: ") + e.what());
+        }
+    }
     if (!(std::isfinite(options.learning_rate) && options.learning_rate > 0))
         throw out_of_bounds("learning_rate", "finite and positive",
                             std::to_string(options.learning_rate));
@@ -134,6 +162,9 @@ Network build_network(DenoiserArchitecture architecture, const TrainOptions& opt
     config.levels = options.levels;
     config.output_channels = outputs;
     config.seed = options.seed;
+    config.residual =
+        options.residual && options.depth == 1 &&
+        (options.mode == TrainingMode::supervised || options.mode == TrainingMode::n2n);
     return build_tomogan_generator(config);
 }
 
@@ -218,6 +249,17 @@ TrainingLayout training_layout(TrainingMode mode) {
     throw InvalidArgument("training mode '" + to_string(mode) +
                           "' has no training file layout: train_denoiser trains supervised, n2n, "
                           "n2s and seg");
+}
+
+LearningRateSchedule parse_learning_rate_schedule(const std::string& name,
+                                                  const std::string& option) {
+    for (const auto schedule : {LearningRateSchedule::constant, LearningRateSchedule::cosine})
+        if (name == to_string(schedule)) return schedule;
+    throw InvalidArgument(option + " '" + name + "' is not one of constant, cosine");
+}
+
+std::string to_string(LearningRateSchedule schedule) {
+    return schedule == LearningRateSchedule::cosine ? "cosine" : "constant";
 }
 
 DenoiserArchitecture parse_architecture(const std::string& name, const std::string& option) {
@@ -331,6 +373,7 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
         if (resolved.depth == 0) resolved.depth = 1;
         network = build_network(architecture, resolved);
     }
+    resolved.normalization = resolve_normalization(options, network);
     const std::int64_t outputs = options.mode == TrainingMode::seg ? options.classes : 1;
     const std::string output_name = network.output_names().at(0);
     for (const auto& node : network.nodes())
@@ -369,9 +412,13 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
 
     // How the model is meant to be applied, saved with every checkpoint and kept by the Model.
     ModelRecipe recipe = default_recipe(resolved.depth);
+    recipe.normalization = *resolved.normalization;
     recipe.mode = options.mode;
     if (options.mode == TrainingMode::seg) recipe.classes = options.classes;
-    if (options.mode == TrainingMode::n2s) recipe.mask_width = options.mask_width;
+    if (options.mode == TrainingMode::n2s) {
+        recipe.mask_width = options.mask_width;
+        recipe.inference = options.n2s_inference;
+    }
 
     Context ctx(options.threads);
     std::int64_t saved = -1;

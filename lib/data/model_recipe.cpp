@@ -67,15 +67,9 @@ InferenceMethod parse_inference_method(const std::string& name) {
 }
 
 bool operator==(const ModelRecipe& a, const ModelRecipe& b) {
-    // The percentiles belong to percentile_range only; other methods ignore (and do not store)
-    // them.
-    const bool same_normalization =
-        a.normalization.method == b.normalization.method &&
-        (a.normalization.method != NormalizationMethod::percentile_range ||
-         (a.normalization.low_percent == b.normalization.low_percent &&
-          a.normalization.high_percent == b.normalization.high_percent));
-    return same_normalization && a.mode == b.mode && a.depth == b.depth && a.classes == b.classes &&
-           a.mask_width == b.mask_width && a.inference == b.inference && a.splits == b.splits;
+    return a.normalization == b.normalization && a.mode == b.mode && a.depth == b.depth &&
+           a.classes == b.classes && a.mask_width == b.mask_width && a.inference == b.inference &&
+           a.splits == b.splits;
 }
 
 ModelRecipe default_recipe(std::int64_t input_channels) {

@@ -143,6 +143,18 @@ NormalizationMethod parse_normalization_method(const std::string& name) {
                           "' is not one of none, percentile_range, mean_std");
 }
 
+bool operator==(const NormalizationSpec& a, const NormalizationSpec& b) {
+    return a.method == b.method &&
+           (a.method != NormalizationMethod::percentile_range ||
+            (a.low_percent == b.low_percent && a.high_percent == b.high_percent));
+}
+
+std::string to_string(const NormalizationSpec& spec) {
+    if (spec.method != NormalizationMethod::percentile_range) return to_string(spec.method);
+    return to_string(spec.method) + " " + percent_text(spec.low_percent) + ".." +
+           percent_text(spec.high_percent);
+}
+
 void check_normalization_spec(const NormalizationSpec& spec) {
     if (spec.method != NormalizationMethod::percentile_range) return;
     const auto check_percent = [](double percent, const char* field) {

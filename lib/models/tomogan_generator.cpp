@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "layers/add.hpp"
 #include "layers/concatenation.hpp"
 #include "layers/convolution.hpp"
 #include "layers/convolution_transpose.hpp"
@@ -11,6 +12,7 @@
 #include "layers/upsampling.hpp"
 #include "models/builder_options.hpp"
 #include "models/keras_names.hpp"
+#include "tomodenoise/error.hpp"
 
 namespace tomodenoise {
 
@@ -72,6 +74,7 @@ public:
     void concatenate_after(const std::string& skip) {
         add<ConcatenationLayer>("concatenate", {skip, last_});
     }
+    void add_to(const std::string& other) { add<AddLayer>("add", {other, last_}); }
 
 private:
     template <typename L, typename... Args>
@@ -92,6 +95,11 @@ Network build_tomogan_generator(const TomoGanGeneratorConfig& config) {
     expect_option_in_range(builder, "depth", config.depth, 1);
     expect_option_in_range(builder, "levels", config.levels, 1, max_levels);
     expect_option_in_range(builder, "output_channels", config.output_channels, 1);
+    if (config.residual && (config.depth != 1 || config.output_channels != 1))
+        throw InvalidArgument(std::string(builder) +
+                              ": residual needs depth 1 and output_channels 1, got depth " +
+                              std::to_string(config.depth) + " and output_channels " +
+                              std::to_string(config.output_channels));
 
     const auto encoder_filters = [](std::int64_t level) { return box_base_filters << level; };
     const auto decoder_filters = [](std::int64_t level) {
@@ -122,6 +130,7 @@ Network build_tomogan_generator(const TomoGanGeneratorConfig& config) {
     }
     unet.convolution(head_filters, 1, Activation::relu());
     unet.convolution(config.output_channels, 1, Activation::linear());
+    if (config.residual) unet.add_to(keras_first_input_name);
 
     const std::int64_t size = std::int64_t{1} << config.levels;
     network.build({Dims{1, config.depth, size, size}});

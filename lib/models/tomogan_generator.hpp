@@ -35,6 +35,10 @@ struct TomoGanGeneratorConfig {
     UnetUpsampling upsampling = UnetUpsampling::nearest;
     /// Channels of the last (linear) convolution: 1 for denoising, classes for segmentation.
     std::int64_t output_channels = 1;
+    /// The output is the input plus the last convolution's (a Keras Add layer "add"): the
+    /// network learns the correction, so that it starts near the identity. Needs depth 1 and
+    /// output_channels 1 (the sum needs one shape).
+    bool residual = false;
     /// Seed of the initial weights (Glorot uniform kernels, zero biases, as Keras).
     std::uint32_t seed = 1;
 };

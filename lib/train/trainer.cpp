@@ -117,6 +117,20 @@ double objective(const TrainOptions& options, const Tensor& out, const PatchBatc
                                             : mean_squared_error_loss(out, batch.target, &grad);
 }
 
+// The cosine schedule's floor: the optimizer refuses a learning rate of 0.
+constexpr double min_learning_rate_fraction = 1e-3;
+
+// The learning rate of the step after `iteration` of `total`, `seconds` into the run.
+double scheduled_learning_rate(const TrainOptions& options, std::int64_t iteration,
+                               std::int64_t total, double seconds) {
+    if (options.lr_schedule == LearningRateSchedule::constant) return options.learning_rate;
+    double progress = double(iteration) / double(total);
+    if (options.max_seconds > 0) progress = std::max(progress, seconds / options.max_seconds);
+    constexpr double pi = 3.14159265358979323846;
+    const double decayed = 0.5 * (1 + std::cos(pi * std::min(progress, 1.0)));
+    return options.learning_rate * std::max(decayed, min_learning_rate_fraction);
+}
+
 // Batch `index`: the sampler's patches; for n2s the middle channel becomes the target and is
 // hidden at the patch's grid phase in the input.
 void prepare_batch(const PatchSampler& sampler, const TrainOptions& options, std::int64_t index,
@@ -185,10 +199,26 @@ void segmentation_scores(const std::vector<float>& predicted, const float* label
     }
 }
 
+// `data` in the units the network learns in: `map` applied to the inputs, to the targets of
+// supervised and n2n (one map: the same units) and to the test inputs. The test targets stay
+// in the data's units: validation maps the output back to them.
+TrainingData normalized_copy(const TrainingData& data, const Normalization& map,
+                             TrainingMode mode) {
+    TrainingData normalized = data;
+    std::vector<Stack*> mapped = {&normalized.inputs, &normalized.test_inputs};
+    if (mode == TrainingMode::supervised || mode == TrainingMode::n2n)
+        mapped.push_back(&normalized.targets);
+    for (Stack* s : mapped) map.apply(s->as<float>(), std::size_t(s->shape().pixels()));
+    return normalized;
+}
+
 class Validator {
 public:
-    Validator(Context& ctx, Network& network, const TrainingData& data, const TrainOptions& o)
-        : ctx_(ctx), network_(network), data_(data), options_(o) {}
+    /// `data`: as given (the snapshots show its test inputs); `learned`: the same in the units
+    /// the network learns in, `map` taking `data` there.
+    Validator(Context& ctx, Network& network, const TrainingData& data, const TrainingData& learned,
+              const Normalization& map, const TrainOptions& o)
+        : ctx_(ctx), network_(network), data_(data), learned_(learned), map_(map), options_(o) {}
 
     bool has_test() const { return data_.test_inputs.shape().n > 0; }
 
@@ -202,8 +232,8 @@ public:
         const std::int64_t out_channels = seg ? options_.classes : 1;
         const auto& sh = data_.test_inputs.shape();
         const std::int64_t plane = sh.h * sh.w;
-        const std::vector<float> out = apply_to_slices(ctx_, network_, data_.test_inputs,
-                                                       options_.depth, out_channels, multiple_);
+        std::vector<float> out = apply_to_slices(ctx_, network_, learned_.test_inputs,
+                                                 options_.depth, out_channels, multiple_);
         const float* targets = data_.test_targets.as<float>();
         std::vector<float> image(std::size_t(sh.pixels()));
         if (seg) {
@@ -227,6 +257,7 @@ public:
             v.test_loss = loss / double(sh.n);
             segmentation_scores(image, targets, options_.classes, v);
         } else {
+            map_.inverse(out.data(), out.size());
             std::copy(out.begin(), out.end(), image.begin());
             const auto count = std::size_t(sh.pixels());
             const double mse = mean_squared_error(targets, image.data(), count);
@@ -280,6 +311,8 @@ private:
     Context& ctx_;
     Network& network_;
     const TrainingData& data_;
+    const TrainingData& learned_;
+    const Normalization& map_;
     const TrainOptions& options_;
     std::int64_t multiple_ = 0;
 };
@@ -371,6 +404,14 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
     const TrainOptions& options = plan.options;
     check_training_data(data, options);
     const bool n2s = options.mode == TrainingMode::n2s;
+    const NormalizationSpec spec = options.normalization.value_or(NormalizationSpec{});
+    const Normalization map =
+        fit_normalization(spec, data.inputs.as<float>(), std::size_t(data.inputs.shape().pixels()),
+                          name_or(data.inputs_name, "inputs"));
+    TrainingData normalized;
+    if (spec.method != NormalizationMethod::none)
+        normalized = normalized_copy(data, map, options.mode);
+    const TrainingData& learned = spec.method != NormalizationMethod::none ? normalized : data;
     const Dims batch_dims{options.batch, options.depth, options.patch, options.patch};
     network.build({batch_dims});  // checks the patch against the network (ShapeError)
     expect_batch_fits(network, options);
@@ -388,8 +429,8 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
     sampler_config.depth = options.depth;
     sampler_config.seed = plan.sampler_seed;
     sampler_config.mask_width = n2s ? options.mask_width : 0;
-    const PatchSampler sampler(data.inputs, n2s ? nullptr : &data.targets, sampler_config);
-    Validator validator(ctx, network, data, options);
+    const PatchSampler sampler(learned.inputs, n2s ? nullptr : &learned.targets, sampler_config);
+    Validator validator(ctx, network, data, learned, map, options);
 
     TrainerOutcome outcome;
     TrainingSummary& summary = outcome.summary;
@@ -451,6 +492,8 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
                                  std::to_string(iteration + 1) + " is " + std::to_string(loss) +
                                  divergence_causes);
         network.backward(ctx, grad);
+        optimizer.set_learning_rate(
+            scheduled_learning_rate(options, iteration, total, seconds_since(t0)));
         optimizer.step();
         ++iteration;
         expect_finite_weights(network, iteration);

@@ -55,7 +55,9 @@ std::vector<float> apply_to_slices(Context& ctx, Network& network, const Stack& 
                                    std::int64_t out_channels, std::int64_t multiple);
 
 /// Trains `network` (input channels plan.options.depth) from plan.first_iteration to the total
-/// iterations (or the time limit, or stop_requested), calling `callbacks` and `hooks`. Runs
+/// iterations (or the time limit, or stop_requested), calling `callbacks` and `hooks`, on the
+/// data normalized by plan.options.normalization (unset: none; the caller resolves it) fitted
+/// to data.inputs. Runs
 /// with ctx.threads() OpenMP threads, restoring the caller's count. Data is checked first
 /// (check_training_data). NumericalError, before any checkpoint holds them, as soon as the
 /// loss, a weight or (checked at each checkpoint) the optimizer's state is not finite.

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -161,8 +162,8 @@ void expect_same_training_state(const std::string& a, const std::string& b) {
 }
 
 TEST(TrainApi, ResumedRunsEndBitForBitAsUninterruptedOnes) {
-    // Each mode and architecture: 8 steps straight, and 3 then a resume to 8 (then 5 of them
-    // in a run resumed from its own output file).
+    // Each mode and architecture: 8 steps straight, and 2 (checkpointed before an interruption)
+    // then a resume to 8 (6 of them in a run resumed from its own output file).
     struct Case {
         TrainingMode mode;
         DenoiserArchitecture architecture;
@@ -184,11 +185,15 @@ TEST(TrainApi, ResumedRunsEndBitForBitAsUninterruptedOnes) {
         options.checkpoint = dir.file("straight.h5");
         train_denoiser(data, options);
 
+        // Interrupted after step 3 (the cosine schedule's learning rates depend on the total,
+        // so the interrupted run has the same one): its checkpoint keeps step 2.
         options.checkpoint = dir.file("resumed.h5");
-        options.iterations = 3;
-        train_denoiser(data, options);
+        TrainingCallbacks interrupt;
+        interrupt.on_progress = [](const TrainingProgress& p) {
+            if (p.iteration == 3) throw std::runtime_error("interrupted");
+        };
+        EXPECT_THROW(train_denoiser(data, options, interrupt), std::runtime_error);
         options.resume = options.checkpoint;
-        options.iterations = 8;
         options.seed = 99;  // the checkpoint's seed is the one that counts
         std::vector<std::string> messages;
         TrainingCallbacks callbacks;
@@ -197,9 +202,145 @@ TEST(TrainApi, ResumedRunsEndBitForBitAsUninterruptedOnes) {
         callbacks.on_end = [&](const TrainingSummary& s) { first = s.first_iteration; };
         train_denoiser(data, options, callbacks);
         EXPECT_TRUE(messages.empty());
-        EXPECT_EQ(first, 3);
+        EXPECT_EQ(first, 2);
         expect_same_training_state(dir.file("straight.h5"), dir.file("resumed.h5"));
     }
+}
+
+// `data` with every stack in other units: value * scale + offset.
+TrainingData in_other_units(TrainingData data, float scale, float offset) {
+    for (Stack* s : {&data.inputs, &data.targets, &data.test_inputs, &data.test_targets}) {
+        float* v = s->as<float>();
+        for (std::int64_t i = 0; i < s->shape().pixels(); ++i) v[i] = v[i] * scale + offset;
+    }
+    return data;
+}
+
+std::vector<float> all_weights(const std::string& model_file) {
+    Network network = load_network(model_file);
+    std::vector<float> weights;
+    for (const Parameter* p : network.parameters())
+        weights.insert(weights.end(), p->value(), p->value() + p->size());
+    return weights;
+}
+
+TEST(TrainApi, TheModelRecordsItsNormalizationAndNoise2SelfInference) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = short_training(dir);
+    options.iterations = 2;
+    Model model = train_denoiser(data, options);
+    EXPECT_EQ(model.recipe().normalization.method, NormalizationMethod::mean_std);  // the default
+    EXPECT_EQ(model.recipe().mode, TrainingMode::supervised);
+    EXPECT_EQ(Model::load(options.checkpoint).recipe(), model.recipe());
+
+    options.normalization = NormalizationSpec{NormalizationMethod::percentile_range, 1, 99};
+    options.mode = TrainingMode::n2s;
+    options.mask_width = 3;
+    options.n2s_inference = InferenceMethod::j_invariant;
+    options.checkpoint = dir.file("n2s.h5");
+    model = train_denoiser(data, options);
+    const ModelRecipe saved = Model::load(options.checkpoint).recipe();
+    EXPECT_EQ(saved, model.recipe());
+    EXPECT_EQ(to_string(saved.normalization), "percentile_range 1..99");
+    EXPECT_EQ(saved.inference, InferenceMethod::j_invariant);
+    EXPECT_EQ(saved.mask_width, 3);
+
+    options.normalization->method = NormalizationMethod::percentile_range;
+    options.normalization->low_percent = 50;
+    options.normalization->high_percent = 50;
+    expect_error_naming<InvalidArgument>([&] { train_denoiser(data, options); },
+                                         {"TrainOptions::normalization", "low_percent 50"});
+}
+
+TEST(TrainApi, TheNormalizationAbsorbsTheUnitsOfTheData) {
+    // The same images in other units (times 1000 plus 50) train the same network: the map
+    // fitted to the inputs takes both to the same values, targets included; validation reports
+    // PSNR in the data's own units, so it agrees too.
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    for (const NormalizationMethod method :
+         {NormalizationMethod::percentile_range, NormalizationMethod::mean_std}) {
+        SCOPED_TRACE(to_string(method));
+        TrainOptions options = short_training(dir);
+        options.normalization = NormalizationSpec{method};
+        options.iterations = 4;
+        options.validate_every = 4;
+        std::vector<double> psnr;
+        TrainingCallbacks callbacks;
+        callbacks.on_validation = [&](const TrainingValidation& v) { psnr.push_back(v.psnr); };
+        options.checkpoint = dir.file("units.h5");
+        train_denoiser(data, options, callbacks);
+        options.checkpoint = dir.file("thousandfold.h5");
+        train_denoiser(in_other_units(data, 1000.f, 50.f), options, callbacks);
+        const std::vector<float> a = all_weights(dir.file("units.h5"));
+        const std::vector<float> b = all_weights(dir.file("thousandfold.h5"));
+        EXPECT_TRUE(within_fraction_of_range(b, a, 1e-4));
+        ASSERT_EQ(psnr.size(), 2u);
+        EXPECT_NEAR(psnr[0], psnr[1], 1e-3);
+    }
+}
+
+TEST(TrainApi, AResumedModelKeepsItsNormalizationAndRefusesAnother) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = short_training(dir);
+    options.iterations = 1;
+    options.normalization = NormalizationSpec{NormalizationMethod::mean_std};
+    train_denoiser(data, options);
+    options.resume = options.checkpoint;
+    options.iterations = 2;
+    options.normalization.reset();
+    EXPECT_EQ(train_denoiser(data, options).recipe().normalization.method,
+              NormalizationMethod::mean_std);
+    options.normalization = NormalizationSpec{NormalizationMethod::percentile_range};
+    expect_error_naming<InvalidArgument>(
+        [&] { train_denoiser(data, options); },
+        {"TrainOptions::normalization percentile_range 0.05..99.95", options.checkpoint,
+         "mean_std"});
+
+    // A model that records no recipe (a Keras model) is fine-tuned without normalization,
+    // unless asked for one.
+    Network keras = load_network(options.checkpoint);
+    save_network(dir.file("keras.h5"), keras);
+    options.resume = dir.file("keras.h5");
+    options.checkpoint = dir.file("tuned.h5");
+    options.normalization.reset();
+    EXPECT_EQ(train_denoiser(data, options).recipe().normalization.method,
+              NormalizationMethod::none);
+    options.normalization = NormalizationSpec{NormalizationMethod::mean_std};
+    EXPECT_EQ(train_denoiser(data, options).recipe().normalization.method,
+              NormalizationMethod::mean_std);
+}
+
+bool has_add_layer(const std::string& model_file) {
+    const Network network = load_network(model_file);
+    return std::any_of(network.nodes().begin(), network.nodes().end(),
+                       [](const auto& node) { return node.layer && node.layer->type() == "Add"; });
+}
+
+TEST(TrainApi, AResidualUnetAddsItsInputAndReloadsAsTrained) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = short_training(dir);
+    options.architecture = DenoiserArchitecture::unet;
+    options.levels = 2;
+    options.iterations = 2;
+    Model model = train_denoiser(data, options);  // residual by default
+    EXPECT_TRUE(has_add_layer(options.checkpoint));
+    Model reloaded = Model::load(options.checkpoint);
+    EXPECT_EQ(apply(reloaded, data.test_inputs), apply(model, data.test_inputs));
+
+    // Noise2Self must not see the pixel it predicts: no residual there.
+    options.mode = TrainingMode::n2s;
+    options.checkpoint = dir.file("n2s.h5");
+    train_denoiser(data, options);
+    EXPECT_FALSE(has_add_layer(options.checkpoint));
+    options.mode = TrainingMode::supervised;
+    options.residual = false;
+    options.checkpoint = dir.file("plain.h5");
+    train_denoiser(data, options);
+    EXPECT_FALSE(has_add_layer(options.checkpoint));
 }
 
 TEST(TrainApi, FineTuningAModelWithoutTrainingStateStartsAFreshOptimizerAndSaysSo) {

@@ -191,6 +191,18 @@ TEST(TomoGanGenerator, BadOptionsAreNamed) {
     config = {};
     config.output_channels = 0;
     EXPECT_NE(message(config).find("output_channels"), std::string::npos) << message(config);
+    config = {};
+    config.residual = true;
+    config.depth = 3;
+    EXPECT_NE(message(config).find("residual needs depth 1"), std::string::npos) << message(config);
+}
+
+TEST(TomoGanGenerator, ResidualExportsInKerasLayout) {
+    TomoGanGeneratorConfig config;
+    config.levels = 2;
+    config.residual = true;
+    Network net = build_tomogan_generator(config);
+    expect_export_round_trip(net, random_tensor(Dims{1, 1, 12, 20}, 6, 0.f, 1.f));
 }
 
 }  // namespace
