@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tomodenoise/distributed.hpp"
@@ -321,6 +322,12 @@ int main(int argc, char** argv) {
         denoise(options, session.rank() == 0);
     });
     // A failure on one rank only must not leave the others waiting for it.
-    if (status != tool::exit_success && session.is_distributed()) session.abort(status);
+    // Every failure of a distributed run reaches rank 0, which prints it and ends the job. Another
+    // rank ends it only if rank 0 has not within a few seconds (it failed alone, before the ranks
+    // met), so that its abort never cuts off rank 0's message.
+    if (status != tool::exit_success && session.is_distributed()) {
+        if (session.rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(5));
+        session.abort(status);
+    }
     return status;
 }
