@@ -37,8 +37,6 @@ std::string name_or(const std::string& name, const char* field) {
 }
 
 constexpr int max_depth = 63;
-constexpr int max_mask_width = 16;
-constexpr int max_classes = 255;
 
 // NaN or infinite values would make NaN weights: refused, naming the first slice holding one.
 void expect_finite(const Stack& s, const std::string& name) {
