@@ -165,6 +165,34 @@ private:
     int fd_ = -1;
 };
 
+// An exclusive lock on a folder itself, held while a writer decides whether to create, resume
+// or replace the hidden unfinished file of a new HDF5 output, and while it moves that file into
+// place: two runs writing into one new file at once then never both create, nor remove the
+// other's. Held for moments, so a run waits for it (up to a minute) rather than failing.
+// Where the file system has no such locks (some network file systems) there is nothing to hold.
+class FolderDecisionLock {
+public:
+    explicit FolderDecisionLock(const std::string& folder) {
+        fd_ = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd_ < 0) throw IoError("cannot open folder '" + folder + "': " + std::strerror(errno));
+        for (int waited_ms = 0; flock(fd_, LOCK_EX | LOCK_NB) != 0; waited_ms += 10) {
+            if (errno != EWOULDBLOCK && errno != EINTR) return;  // no locks here: nothing to hold
+            if (waited_ms >= 60000) {
+                ::close(fd_);
+                throw IoError("folder '" + folder +
+                              "' stayed locked for a minute by another run writing there");
+            }
+            usleep(10000);
+        }
+    }
+    ~FolderDecisionLock() { ::close(fd_); }  // closing releases the lock
+    FolderDecisionLock(const FolderDecisionLock&) = delete;
+    FolderDecisionLock& operator=(const FolderDecisionLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
 void remove_all_quietly(const std::string& path) noexcept {
     std::error_code ignored;
     fs::remove_all(path, ignored);
@@ -288,7 +316,10 @@ void StackWriter::State::open_hdf5() {
     check_output_is_not_an_input(where.tool_file(options.option), options.inputs);
     final_file = output_file_path(where.path);
     group = partial_group(dataset);
-    const DatasetAddress final_address{final_file, dataset};
+    if (!fs::is_directory(parent_folder(final_file)))
+        throw IoError("cannot write " + options.option + " '" + location + "': folder '" +
+                      parent_folder(final_file) + "' does not exist");
+    const FolderDecisionLock decision(parent_folder(final_file));
 
     if (fs::exists(final_file)) {
         // Read-only first, so that nothing is changed before the decisions below.
@@ -311,9 +342,6 @@ void StackWriter::State::open_hdf5() {
         return create_hdf5_partial();
     }
 
-    if (!fs::is_directory(parent_folder(final_file)))
-        throw IoError("cannot write " + options.option + " '" + location + "': folder '" +
-                      parent_folder(final_file) + "' does not exist");
     partial_file = partial_name(final_file);
     if (fs::exists(partial_file)) {
         if (!starts_as_hdf5(partial_file)) {
@@ -392,9 +420,15 @@ void StackWriter::State::commit_hdf5() {
     hdf5::create_groups(*file, parent_group(dataset));
     publish_dataset(*file, data_path(), dataset);
     hdf5::unlink(*file, group);
+    if (partial_file.empty()) {
+        file->close();
+        file.reset();
+        return;
+    }
+    // Between closing the file and moving it into place it is unlocked and unfinished-looking.
+    const FolderDecisionLock decision(parent_folder(final_file));
     file->close();
     file.reset();
-    if (partial_file.empty()) return;
     // Another writer may have created the file since this one started: its content is kept,
     // and the dataset added to it as if the file had existed from the start.
     if (!rename_unless_exists(partial_file, final_file)) {
