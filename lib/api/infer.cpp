@@ -22,6 +22,7 @@
 #include "infer/stack_job.hpp"
 #include "infer/stack_pipeline.hpp"
 #include "infer/volume_statistics.hpp"
+#include "keras/model_file.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/version.hpp"
 
@@ -228,11 +229,13 @@ std::map<std::string, std::string> run_attributes(const DenoiseStackOptions& opt
 
 // TileThreading::automatic runs as many network copies side by side as threads while their
 // activations fit in this, and fewer (down to one copy on all threads) when they do not.
-// Measured on a 2-core Zen 5 (README, Benchmarks): side by side was as fast or faster (up to
-// 11% for TomoGAN.h5, 30% for the plain CNN on small tiles), while a TomoGAN copy's
-// activations at a 512 tile (about 410 float planes, 270-390 MiB) would make two copies the
-// larger part of a stack's memory; the plain CNN's copies are small (38 planes).
-constexpr std::int64_t side_by_side_activation_budget = std::int64_t(512) << 20;
+// Measured on an idle 2-core Zen 5 (README, Benchmarks): side by side was as fast or faster
+// (17% for TomoGAN.h5 at the 512 tile of a 1024 slice, up to 30% for the plain CNN on small
+// tiles). A TomoGAN copy holds about 410 float planes of its window: 270 MiB at the 408 window
+// of a 1024 slice (two copies fit), 600 MiB at the 608 window of larger slices (one copy runs
+// on all threads, so that a 2048 slice stack stays well under 1 GiB); the plain CNN's copies
+// are small (38 planes).
+constexpr std::int64_t side_by_side_activation_budget = std::int64_t(768) << 20;
 
 int thread_count(const ApplyOptions& apply) {
     return apply.threads > 0 ? apply.threads : omp_get_max_threads();
@@ -261,7 +264,6 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
     one_copy.parallel_images = 1;
     Model model = Model::load(options.model, one_copy);
     check_model_fits(model, options);
-    // A copy: `model` is reloaded below with more network copies.
     const ModelRecipe recipe = model.recipe();
     const std::int64_t channels = model.input_channels();
     if (options.depth != 0 && options.depth != channels)
@@ -311,12 +313,12 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
     // one copy on all of them.
     const Dims window{1, channels, pipeline.plan.window_height, pipeline.plan.window_width};
     const int copies = network_copies(options, activation_bytes(model_impl(model).network, window));
-    if (copies > 1) {
-        ApplyOptions apply = options.apply;
-        apply.parallel_images = copies;
-        model = Model::load(options.model, apply);
-    }
     ModelAccess::Impl& impl = model_impl(model);
+    if (copies > 1) {
+        std::vector<Network> more;
+        for (int i = 1; i < copies; ++i) more.push_back(load_network(options.model));
+        impl.add_copies(std::move(more), options.apply);
+    }
     pipeline.channels = channels;
     pipeline.batch = options.batch;
     pipeline.cleaning = options.normalization;

@@ -32,15 +32,17 @@ Model::Impl::Impl(Network net, const ApplyOptions& options, std::vector<Network>
                           std::to_string(network.output_names().size()));
     multiple = downsampling_factor(network);
     recipe = default_recipe(network.input_channels(0));
-    const int total = options.threads > 0 ? options.threads : omp_get_max_threads();
-    const int per_image = std::max(1, total / int(more.size() + 1));
+    add_copies(std::move(more), options);
+}
+
+void Model::Impl::add_copies(std::vector<Network> more, const ApplyOptions& options) {
     for (auto& copy : more)
         copies.push_back(
             std::make_unique<ModelReplica>(std::move(copy), 0, options.direct_convolution));
-    if (!copies.empty()) {
-        threads_per_image = per_image;
-        arena = std::make_unique<tbb::task_arena>(int(copies.size() + 1));
-    }
+    if (copies.empty()) return;
+    const int total = options.threads > 0 ? options.threads : omp_get_max_threads();
+    threads_per_image = std::max(1, total / int(copies.size() + 1));
+    arena = std::make_unique<tbb::task_arena>(int(copies.size() + 1));
 }
 
 Model make_model(Network network, const ApplyOptions& options) {

@@ -31,6 +31,8 @@ struct Model::Impl : ModelReplica {
     /// `copies` more networks (parallel_images - 1 of them, loaded from the same file) run
     /// images side by side with this one.
     Impl(Network net, const ApplyOptions& options, std::vector<Network> copies = {});
+    /// Adds `more` copies of the network (the same weights) to run side by side.
+    void add_copies(std::vector<Network> more, const ApplyOptions& options);
 
     std::int64_t multiple = 1;
     ModelRecipe recipe;         // default_recipe of the network until loaded or set

@@ -1,6 +1,9 @@
 #include "core/tensor.hpp"
 
+#include <sys/mman.h>
+
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -16,12 +19,38 @@ namespace {
 constexpr std::size_t tensor_alignment = 64;
 std::atomic<std::uint64_t> allocations{0};
 
+// Buffers this large come straight from the system, zero-filled, in huge pages where it has
+// them: an activation of a whole large slice is hundreds of MiB, and filling it 4 KiB page by
+// page (a fault each, then a second zeroing by memset) took most of a cold TomoGAN run over a
+// 1024x1024 slice on a virtual machine (perf: 83% of 7.9 s).
+constexpr std::size_t huge_page_bytes = std::size_t(2) << 20;
+
+std::shared_ptr<float> allocate_mapped(std::size_t bytes) {
+    // Over-allocated by a huge page, then trimmed, so that the buffer starts on one.
+    const std::size_t mapped = bytes + huge_page_bytes;
+    void* region =
+        mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED) throw std::bad_alloc();
+    const auto start = reinterpret_cast<std::uintptr_t>(region);
+    const std::uintptr_t aligned = (start + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
+    const std::size_t head = aligned - start, tail = mapped - head - bytes;
+    if (head) munmap(region, head);
+    if (tail) munmap(reinterpret_cast<void*>(aligned + bytes), tail);
+    void* p = reinterpret_cast<void*>(aligned);
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);  // a hint: where huge pages are off, nothing changes
+#endif
+    return std::shared_ptr<float>(static_cast<float*>(p),
+                                  [bytes](float* q) { munmap(static_cast<void*>(q), bytes); });
+}
+
 std::shared_ptr<float> allocate_floats(std::size_t count) {
     const std::size_t bytes =
         ((count * sizeof(float) + tensor_alignment - 1) / tensor_alignment) * tensor_alignment;
+    ++allocations;
+    if (bytes >= huge_page_bytes) return allocate_mapped(bytes);
     void* p = std::aligned_alloc(tensor_alignment, bytes == 0 ? tensor_alignment : bytes);
     if (!p) throw std::bad_alloc();
-    ++allocations;
     std::memset(p, 0, bytes);
     return std::shared_ptr<float>(static_cast<float*>(p), [](float* q) { std::free(q); });
 }
