@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -246,9 +247,12 @@ int main(int argc, char** argv) {
             constexpr double line_interval = 2.0;
             if (p.iteration < p.iterations && p.seconds - last_line < line_interval) return;
             last_line = p.seconds;
-            const double eta = p.iterations_per_second > 0
-                                   ? double(p.iterations - p.iteration) / p.iterations_per_second
-                                   : 0;
+            double eta = p.iterations_per_second > 0
+                             ? double(p.iterations - p.iteration) / p.iterations_per_second
+                             : 0;
+            // --max-seconds ends the run first when it comes first.
+            if (options.max_seconds > 0)
+                eta = std::min(eta, std::max(0.0, options.max_seconds - p.seconds));
             std::printf(
                 "step %lld/%lld: loss %.6g, %.2f steps/s, ETA %s, waiting for data %.0f%%\n",
                 static_cast<long long>(p.iteration), static_cast<long long>(p.iterations), p.loss,

@@ -16,11 +16,14 @@
 ///   `test_clean`.
 /// - `n2s` (Noise2Self): float32 `train_ns` (noisy images only), and for evaluation `test_ns`,
 ///   `test_gt`.
-/// - `seg`: float32 `train_ns` (noisy images), uint8 `train_labels` (0 background, 1 disk,
-///   2 rectangle, 3 line; where shapes overlap, the one drawn last), `test_ns`, `test_labels`.
+/// - `seg`: float32 `train_ns` (noisy images), uint8 `train_labels` (0 background, materials
+///   1, 2, 3; where shapes overlap, the one drawn last), `test_ns`, `test_labels`.
 ///
 /// Kinds:
-/// - `shapes` (also the scenes of `seg`, and of `n2n` and `n2s` unless `scene` is ct):
+/// - `seg`: scenes of materials: 3 to 8 disks and rotated rectangles, each of one of 3
+///   materials of nominal values 0.35, 0.6 and 0.85 (+-0.04 from shape to shape, uniform inside
+///   it but for the texture), on a background of 0 to 0.1; noise as for `shapes`.
+/// - `shapes` (also the scenes of `n2n` and `n2s` unless `scene` is ct):
 ///   random disks, rotated rectangles and thick lines, each of a constant or linearly graded
 ///   value, on a linearly graded background; clean values in [0, 1] (clipped there after
 ///   texturing). Noise: Gaussian (`sigma`), or Poisson with `peak` counts at value 1 (noisy =

@@ -24,6 +24,7 @@ struct Fill {
 
 struct Shape {
     ShapeClass kind;
+    std::uint8_t label;   // stored in the labels: the kind, or a material
     double cx, cy;        // centre (disk, rectangle) or first end point (line), pixels
     double a, b;          // radius; half sides; second end point
     double angle, width;  // rectangle rotation; line half-width
@@ -58,10 +59,12 @@ struct Shape {
     }
 };
 
-Shape random_shape(int size, std::mt19937_64& rng) {
+// `last_kind`: line draws all three kinds, rectangle only disks and rectangles.
+Shape random_shape(int size, ShapeClass last_kind, std::mt19937_64& rng) {
     const double s = size;
     Shape shape{};
-    shape.kind = ShapeClass(std::uniform_int_distribution<int>(1, 3)(rng));
+    shape.kind = ShapeClass(std::uniform_int_distribution<int>(1, last_kind)(rng));
+    shape.label = shape.kind;
     shape.cx = uniform(rng, 0, s);
     shape.cy = uniform(rng, 0, s);
     switch (shape.kind) {
@@ -85,17 +88,9 @@ Shape random_shape(int size, std::mt19937_64& rng) {
     return shape;
 }
 
-}  // namespace
-
-ShapesScene draw_shapes(int size, double texture, std::mt19937_64& rng) {
+// Draws `shapes` (the last drawn on top) on `background`.
+ShapesScene draw_scene(int size, const Fill& background, const std::vector<Shape>& shapes) {
     const double s = size;
-    const Fill background{uniform(rng, 0.0, 0.3), uniform(rng, -0.2, 0.2), uniform(rng, -0.2, 0.2),
-                          s / 2, s / 2};
-    std::vector<Shape> shapes(std::uniform_int_distribution<int>(3, 8)(rng));
-    for (Shape& shape : shapes) shape = random_shape(size, rng);
-    for (Shape& shape : shapes)
-        shape.texture = random_texture(texture * shape.fill.value, 1.0, rng);
-
     ShapesScene scene{std::vector<float>(std::size_t(size) * size),
                       std::vector<std::uint8_t>(std::size_t(size) * size, ShapeClass::background)};
     for (int row = 0; row < size; ++row)
@@ -106,12 +101,42 @@ ShapesScene draw_shapes(int size, double texture, std::mt19937_64& rng) {
             for (const Shape& shape : shapes)
                 if (shape.contains(x, y)) {
                     value = shape.value_at(x, y, s);
-                    label = shape.kind;
+                    label = shape.label;
                 }
             scene.image[std::size_t(row) * size + col] = float(std::clamp(value, 0.0, 1.0));
             scene.labels[std::size_t(row) * size + col] = label;
         }
     return scene;
+}
+
+}  // namespace
+
+ShapesScene draw_shapes(int size, double texture, std::mt19937_64& rng) {
+    const double s = size;
+    const Fill background{uniform(rng, 0.0, 0.3), uniform(rng, -0.2, 0.2), uniform(rng, -0.2, 0.2),
+                          s / 2, s / 2};
+    std::vector<Shape> shapes(std::uniform_int_distribution<int>(3, 8)(rng));
+    for (Shape& shape : shapes) shape = random_shape(size, ShapeClass::line, rng);
+    for (Shape& shape : shapes)
+        shape.texture = random_texture(texture * shape.fill.value, 1.0, rng);
+    return draw_scene(size, background, shapes);
+}
+
+MaterialsScene draw_materials(int size, double texture, std::mt19937_64& rng) {
+    const double s = size;
+    const Fill background{uniform(rng, 0.0, 0.1), uniform(rng, -0.1, 0.1), uniform(rng, -0.1, 0.1),
+                          s / 2, s / 2};
+    std::vector<Shape> shapes(std::uniform_int_distribution<int>(3, 8)(rng));
+    for (Shape& shape : shapes) {
+        shape = random_shape(size, ShapeClass::rectangle, rng);
+        shape.label = std::uint8_t(std::uniform_int_distribution<int>(1, material_count)(rng));
+        // A material's value, varied a little from shape to shape, and uniform inside it.
+        const double value = material_value(shape.label) + uniform(rng, -0.04, 0.04);
+        shape.fill = {value, 0.0, 0.0, shape.cx, shape.cy};
+    }
+    for (Shape& shape : shapes)
+        shape.texture = random_texture(texture * shape.fill.value, 1.0, rng);
+    return draw_scene(size, background, shapes);
 }
 
 }  // namespace tomodenoise::sim

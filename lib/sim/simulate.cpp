@@ -194,7 +194,9 @@ SimulatedSplit simulate_split(const SimulationOptions& o, const CtScan& scan, in
             if (o.kind == SimulationKind::n2n) copy_into(out.noisy_b, i, low_dose_fbp());
             return;
         }
-        const sim::ShapesScene scene = sim::draw_shapes(size, o.texture, rng);
+        const sim::ShapesScene scene = o.kind == SimulationKind::seg
+                                           ? sim::draw_materials(size, o.texture, rng)
+                                           : sim::draw_shapes(size, o.texture, rng);
         copy_into(out.clean, i, scene.image);
         const double level = draw_level(levels, rng);
         out.noise_levels[std::size_t(i)] = level;

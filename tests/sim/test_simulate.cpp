@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sim/noise.hpp"
+#include "sim/shapes.hpp"
 #include "test_support.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/metrics.hpp"
@@ -240,6 +241,29 @@ TEST(Simulate, TextureChangesShapeImagesOnlyInsideTheShapes) {
     ASSERT_GT(inside, 0);
     // The texture's RMS is about 0.2 of the shapes' values (less where clipped at 1).
     EXPECT_NEAR(std::sqrt(change2 / value2), 0.2, 0.07);
+}
+
+// Segmentation labels are materials: every labelled pixel of an untextured clean image holds
+// its material's value (within the shape-to-shape variation), the background stays below them.
+TEST(Simulate, SegLabelsAreMaterialsOfDistinctValues) {
+    auto o = small(SimulationKind::seg);
+    o.size = 64;
+    o.count = 16;
+    const auto data = tomodenoise::simulate(o);
+    const std::uint8_t* labels = data.train.labels.as<std::uint8_t>();
+    const float* clean = data.train.clean.as<float>();
+    std::set<int> seen;
+    for (std::int64_t i = 0; i < data.train.clean.shape().pixels(); ++i) {
+        const int label = labels[i];
+        seen.insert(label);
+        ASSERT_LE(label, tomodenoise::sim::material_count) << "pixel " << i;
+        if (label == 0)
+            ASSERT_LE(clean[i], 0.2f) << "background pixel " << i;
+        else
+            ASSERT_NEAR(clean[i], tomodenoise::sim::material_value(label), 0.04 + 1e-6)
+                << "pixel " << i << " of material " << label;
+    }
+    EXPECT_EQ(seen, (std::set<int>{0, 1, 2, 3}));
 }
 
 TEST(Simulate, TextureChangesCtLabelsInsideThePhantomOnly) {
