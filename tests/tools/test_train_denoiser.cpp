@@ -253,7 +253,7 @@ TEST(TrainDenoiser, SigtermCheckpointsAndAResumedRunEndsAsAnUninterruptedOne) {
     // constant learning rate, since the cosine schedule's depends on the total (resuming to the
     // same total under it: TrainApi.ResumedRunsEndBitForBitAsUninterruptedOnes).
     const std::string common =
-        " --threads 1 --batch 2 --patch 16 --seed 5 --arch unet --levels 2 --lr-schedule constant";
+        " --threads 2 --batch 2 --patch 16 --seed 5 --arch unet --levels 2 --lr-schedule constant";
     // Checkpoints every 3 steps; far more steps than run before the signal.
     const std::string err_file = dir.file("err");
     const pid_t pid = start_tool(tool,
