@@ -374,8 +374,8 @@ def main():
     parser.add_argument("--build", default=os.path.join(REPO, "build"))
     parser.add_argument("--work", help="folder for data, models and outputs (default BUILD/quality)")
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model")
-    parser.add_argument("--mode", choices=("supervised", "n2n", "n2s", "all"),
-                        default="supervised")
+    parser.add_argument("--mode", default="supervised",
+                        help="supervised, n2n, n2s, a comma-separated list of them, or all")
     parser.add_argument("--size", default="256")
     parser.add_argument("--count", default="128", help="training images")
     parser.add_argument("--test-count", default="16", help="held-out images per dose")
@@ -387,15 +387,20 @@ def main():
     parser.add_argument("--seed", default="1")
     args = parser.parse_args()
     args.doses = [d for d in args.doses.split(",") if d]
+    known = ("supervised", "n2n", "n2s")
+    modes = known if args.mode == "all" else tuple(m for m in args.mode.split(",") if m)
+    if not modes or any(m not in known for m in modes):
+        parser.error("--mode: expected supervised, n2n, n2s, a comma-separated list of them, "
+                     "or all; got '%s'" % args.mode)
     build = os.path.abspath(args.build)
     work = os.path.abspath(args.work or os.path.join(build, "quality"))
     os.makedirs(work, exist_ok=True)
     tools = ensure_tools(build)
     with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
-        if args.mode in ("supervised", "n2n", "all"):
-            modes = ["supervised", "n2n"] if args.mode == "all" else [args.mode]
-            supervised_and_n2n(args, tools, work, pool, modes)
-        if args.mode in ("n2s", "all"):
+        ct_modes = [m for m in ("supervised", "n2n") if m in modes]
+        if ct_modes:
+            supervised_and_n2n(args, tools, work, pool, ct_modes)
+        if "n2s" in modes:
             noise2self(args, tools, work, pool)
 
 

@@ -383,8 +383,7 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
             else
                 integer_output_check.update(output, values, first);
         };
-        // Slices a resumed output holds are skipped where the writer is (one process, or rank 0's
-        // slab); other ranks compute theirs again, and rank 0 writes the same values again.
+        // Slices a resumed output holds are skipped (under MPI, rank 0 tells the others which).
         pipeline.skip = [&](std::int64_t slice) { return writer && writer->written(slice); };
         pipeline.on_progress = callbacks.on_progress;
         run_stack_job(job, options.distributed);

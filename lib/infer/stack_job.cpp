@@ -4,6 +4,7 @@
 #include <mpi.h>
 #endif
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -121,8 +122,9 @@ private:
 // Rank 0's output, written from its pipeline's thread and its receiving thread in turn.
 class SharedOutput {
 public:
-    SharedOutput(SliceSink& sink, const StackPipeline& whole, std::int64_t total)
-        : sink_(sink), whole_(whole), total_(total) {}
+    // `done`: slices a resumed output already holds.
+    SharedOutput(SliceSink& sink, const StackPipeline& whole, std::int64_t total, std::int64_t done)
+        : sink_(sink), whole_(whole), total_(total), written_(done) {}
     void write(std::int64_t first, std::int64_t count, float* values) {
         const std::lock_guard<std::mutex> lock(mutex_);
         if (whole_.finish) whole_.finish(values, first, count);
@@ -135,7 +137,7 @@ private:
     std::mutex mutex_;
     SliceSink& sink_;
     const StackPipeline& whole_;
-    std::int64_t total_, written_ = 0;
+    std::int64_t total_, written_;
 };
 
 // Rank 0's own slab, written to the shared output until the job is stopping.
@@ -159,10 +161,11 @@ private:
 
 // Rank 0: computes its slab on another thread while this one receives the others' slices and
 // writes them; returns the first failure, after every rank has sent its final message.
-std::exception_ptr run_rank_zero(const StackJob& job, SliceSink& sink, int size) {
+std::exception_ptr run_rank_zero(const StackJob& job, SliceSink& sink, int size,
+                                 std::int64_t resumed) {
     const StackShape shape = job.source->shape();
     const std::int64_t plane = shape.h * shape.w;
-    SharedOutput output(sink, *job.pipeline, shape.n);
+    SharedOutput output(sink, *job.pipeline, shape.n, resumed);
     std::atomic<bool> stopping{false}, local_done{false};
     std::exception_ptr failure;  // the first; set on this thread only
     std::exception_ptr local_failure;
@@ -280,9 +283,10 @@ std::exception_ptr run_other_rank(const StackJob& job, int rank, int size) {
 
 void run_on_ranks(const StackJob& job, int rank, int size) {
     const StackShape shape = job.source->shape();
-    if (shape.h * shape.w > INT_MAX)
-        throw ShapeError("'" + job.source->name() + "' has slices of " + shape.to_string() +
-                         ": more than the 2^31 - 1 values an MPI message carries");
+    if (shape.h * shape.w > INT_MAX || shape.n > INT_MAX)
+        throw ShapeError("'" + job.source->name() + "' has dims " + shape.to_string() +
+                         ": a slice, or the slice count, beyond the 2^31 - 1 values an MPI "
+                         "message carries");
     int threading = 0;
     check_mpi(MPI_Query_thread(&threading), "MPI_Query_thread");
     if (threading < MPI_THREAD_SERIALIZED)
@@ -307,7 +311,19 @@ void run_on_ranks(const StackJob& job, int rank, int size) {
     check_mpi(MPI_Bcast(values, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD), "MPI_Bcast");
     map = Normalization{values[0], values[1], values[2], values[3]};
 
-    failure = rank == 0 ? run_rank_zero(job, *sink, size) : run_other_rank(job, rank, size);
+    // The slices a resumed output holds, known where it is open, are skipped on every rank.
+    std::vector<char> written(std::size_t(shape.n), 0);
+    if (rank == 0 && job.pipeline->skip)
+        for (std::int64_t slice = 0; slice < shape.n; ++slice)
+            written[std::size_t(slice)] = job.pipeline->skip(slice) ? 1 : 0;
+    check_mpi(MPI_Bcast(written.data(), int(shape.n), MPI_CHAR, 0, MPI_COMM_WORLD), "MPI_Bcast");
+    const auto resumed = std::int64_t(std::count(written.begin(), written.end(), 1));
+    job.pipeline->skip = [written = std::move(written)](std::int64_t slice) {
+        return written[std::size_t(slice)] != 0;
+    };
+
+    failure =
+        rank == 0 ? run_rank_zero(job, *sink, size, resumed) : run_other_rank(job, rank, size);
     if (rank == 0 && !failure) {
         try {
             job.commit();

@@ -14,7 +14,9 @@
 // fails every rank (with the first failing rank's message); a failure in a rank's pipeline is
 // sent to rank 0, which stops the others, drains what they still send, discards the output and
 // throws that rank's error on every rank. Rank 0 alone calls on_start, finish and on_progress
-// (counting every rank's slices); every rank returns only once rank 0 has committed.
+// (counting every rank's slices); every rank returns only once rank 0 has committed. Resuming:
+// the slices rank 0's output already holds (pipeline->skip there, once the output is open) are
+// sent to every rank, which skips them in its slab.
 
 #include <functional>
 

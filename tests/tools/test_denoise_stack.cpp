@@ -735,6 +735,32 @@ TEST_F(DenoiseStackMpi, AFailingRankStopsTheJobWithItsErrorAndLeavesNoOutput) {
     EXPECT_NE(exists.output().find("denoise_stack: error: "), std::string::npos) << exists.output();
     EXPECT_NE(exists.output().find("/denoised"), std::string::npos) << exists.output();
 }
+
+TEST_F(DenoiseStackMpi, ARunKilledInOneProcessResumesOnRanksToItsOutput) {
+    save_conv_model(model_, 3);
+    const StackShape shape{150, 64, 64};
+    const auto values = random_values(static_cast<std::size_t>(shape.pixels()), 33, 0.f, 500.f);
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float(shape, values.data()));
+    const std::string options = "--threads 1 --batch 1 --clip-percentiles 1 99 --normalize minmax";
+    const std::string command = options + " --model " + shell_quoted(model_) + " --input " +
+                                shell_quoted(input_ + ":/noisy") + " --output ";
+    const ToolRun reference = run_tool(tool_, command + shell_quoted(dir_.file("ref.h5:/d")));
+    ASSERT_EQ(reference.exit_code, 0) << reference.output();
+    const std::vector<float> want = read_hdf5_stack({dir_.file("ref.h5"), "/d"}).to_float();
+
+    const std::string err_file = dir_.file("err");
+    const int status = interrupt_denoising(tool_, command + shell_quoted(output_ + ":/denoised"),
+                                           err_file, SIGKILL);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
+    const ToolRun resumed = denoise_on_ranks(2, options);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.output();
+    const std::string out = resumed.output();
+    EXPECT_NE(out.find("resuming"), std::string::npos) << out;
+    // Every rank skips the slices written: rank 0 counts the job to its end exactly once.
+    EXPECT_NE(out.find("100% (150/150 slices)"), std::string::npos) << out;
+    EXPECT_EQ(out.find("100% (150/150 slices)"), out.rfind("100% (150/150 slices)")) << out;
+    EXPECT_EQ(read_hdf5_stack({output_, "/denoised"}).to_float(), want);  // bit for bit
+}
 #endif
 
 }  // namespace
