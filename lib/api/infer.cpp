@@ -230,12 +230,11 @@ std::map<std::string, std::string> run_attributes(const DenoiseStackOptions& opt
 // TileThreading::automatic runs as many network copies side by side as threads while their
 // activations fit in this, and fewer (down to one copy on all threads) when they do not.
 // Measured on an idle 2-core Zen 5 (README, Benchmarks): side by side was as fast or faster
-// (17% for TomoGAN.h5 at the 512 tile of a 1024 slice, up to 30% for the plain CNN on small
-// tiles). A TomoGAN copy holds about 410 float planes of its window: 270 MiB at the 408 window
-// of a 1024 slice (two copies fit), 600 MiB at the 608 window of larger slices (one copy runs
-// on all threads, so that a 2048 slice stack stays well under 1 GiB); the plain CNN's copies
-// are small (38 planes).
-constexpr std::int64_t side_by_side_activation_budget = std::int64_t(768) << 20;
+// (10% for TomoGAN.h5 at a 512 tile, up to 35% for the plain CNN), but a TomoGAN copy at a 512
+// tile holds its layer outputs (256-384 MiB by this count) and scratch besides: two
+// copies took a 2048x2048 stack to 1.06 GiB resident, one copy 0.68 GiB. The plain CNN's
+// copies are small (38 planes).
+constexpr std::int64_t side_by_side_activation_budget = std::int64_t(512) << 20;
 
 int thread_count(const ApplyOptions& apply) {
     return apply.threads > 0 ? apply.threads : omp_get_max_threads();
