@@ -78,11 +78,21 @@ ParallelGeometry ParallelGeometry::full(int size, int views) {
 ParallelGeometry ParallelGeometry::degraded(int size, int full_views, int step, double wedge) {
     ParallelGeometry g;
     g.size = size;
+    g.center = 0.5 * (size - 1);
     g.angle_step = k_pi * step / full_views;
     for (int m = 0; m < full_views; m += step) {
         const double angle = m * k_pi / full_views;
         if (angle < k_pi - wedge) g.angles.push_back(angle);
     }
+    return g;
+}
+
+ParallelGeometry ParallelGeometry::measured(int size, std::vector<double> angles, double center) {
+    ParallelGeometry g;
+    g.size = size;
+    g.center = center;
+    g.angle_step = angles.empty() ? 0.0 : k_pi / double(angles.size());
+    g.angles = std::move(angles);
     return g;
 }
 
@@ -121,7 +131,7 @@ std::vector<float> filtered_back_projection(const std::vector<float>& sinogram,
     });
 
     const int size = geometry.size;
-    const double centre = 0.5 * (size - 1);
+    const double centre = geometry.center;
     std::vector<double> cosines(views), sines(views);
     for (std::size_t v = 0; v < views; ++v) {
         cosines[v] = std::cos(geometry.angles[v]);
