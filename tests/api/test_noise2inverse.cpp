@@ -3,11 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "test_support.hpp"
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/infer.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/reconstruct.hpp"
 #include "tomodenoise/train.hpp"
@@ -98,6 +100,58 @@ TEST(Noise2Inverse, ReadsTheSplitsBesideTheReconstruction) {
         {"rec.split1.h5", "sub-reconstruction 1 of 2", "reconstruct_stack --splits 2"});
     write_hdf5_stack(DatasetAddress::parse(split_location(reconstruction, 1)), splits[1]);
     EXPECT_EQ(read_noise2inverse_data(reconstruction, 2).inputs.shape(), (StackShape{4, 8, 8}));
+}
+
+// denoise_stack with an n2i model: the mean over j of the model applied to the mean of the
+// splits but j, slice by slice.
+TEST(Noise2Inverse, DenoiseStackAveragesThePredictionsOfTheKInputs) {
+    ScratchDir dir;
+    const StackShape shape{3, 24, 20};
+    const std::vector<Stack> splits = random_splits(3, shape);
+    TrainOptions options;
+    options.mode = TrainingMode::n2i;
+    options.splits = 3;
+    options.iterations = 3;
+    options.batch = 2;
+    options.patch = 16;
+    options.normalization = NormalizationSpec{};  // none: Model::apply below sees the same
+    options.checkpoint = dir.file("n2i.h5");
+    Model model = train_denoiser(noise2inverse_training_data(splits), options);
+
+    const std::string reconstruction = dir.file("rec.h5") + ":/rec";
+    DenoiseStackOptions denoise;
+    denoise.model = options.checkpoint;
+    denoise.input = reconstruction;
+    denoise.output = dir.file("out.h5") + ":/den";
+    denoise.tile = 0;
+    write_hdf5_stack(DatasetAddress::parse(reconstruction), splits[0]);
+    write_hdf5_stack(DatasetAddress::parse(split_location(reconstruction, 0)), splits[0]);
+    write_hdf5_stack(DatasetAddress::parse(split_location(reconstruction, 1)), splits[1]);
+    expect_error_naming<IoError>([&] { denoise_stack(denoise); },
+                                 {"rec.split2.h5", "Noise2Inverse model of 3 splits"});
+    EXPECT_FALSE(std::filesystem::exists(dir.file("out.h5")));
+    write_hdf5_stack(DatasetAddress::parse(split_location(reconstruction, 2)), splits[2]);
+    const DenoiseStackResult result = denoise_stack(denoise);
+    EXPECT_EQ(result.shape, shape);
+
+    const std::int64_t plane = shape.h * shape.w;
+    std::vector<float> want(static_cast<std::size_t>(shape.pixels()), 0.0f);
+    std::vector<float> input(static_cast<std::size_t>(plane)), output(input.size());
+    for (std::int64_t i = 0; i < shape.n; ++i)
+        for (int j = 0; j < 3; ++j) {
+            for (std::int64_t p = 0; p < plane; ++p) {
+                float others = 0;
+                for (int k = 0; k < 3; ++k)
+                    if (k != j) others += splits[std::size_t(k)].as<float>()[i * plane + p];
+                input[std::size_t(p)] = others / 2;
+            }
+            model.apply(input.data(), 1, shape.h, shape.w, output.data());
+            for (std::int64_t p = 0; p < plane; ++p)
+                want[std::size_t(i * plane + p)] += output[std::size_t(p)] / 3;
+        }
+    StackReader reader(denoise.output);
+    const std::vector<float> got = reader.read(0, shape.n).to_float();
+    EXPECT_TRUE(within_fraction_of_range(got, want, 1e-5));
 }
 
 }  // namespace
