@@ -74,7 +74,7 @@ struct ReconstructOptions {
     /// 0: a flat/dark-corrected transmission <= 0 (or white <= dark) is an error naming the
     /// dataset, angle, row and column; > 0: transmissions below it are raised to it.
     double min_transmission = 0;
-    int threads = 0;  ///< TBB threads; 0: all
+    int threads = 0;  ///< TBB threads, at most max_threads(); 0: all
     bool overwrite = false;
     /// Called after each slab of rows with (rows done, rows in total).
     std::function<void(std::int64_t, std::int64_t)> progress;

@@ -14,6 +14,7 @@
 #include "sim/parallel_beam.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
+#include "tomodenoise/threads.hpp"
 #include "tomodenoise/version.hpp"
 
 namespace tomodenoise {
@@ -226,6 +227,10 @@ ReconstructSummary reconstruct_stack(const ReconstructOptions& options) {
     if (!(center >= 0 && center <= double(data.columns - 1)))
         throw InvalidArgument("--center " + format_number(center) + " is outside the detector of " +
                               data.name() + ": columns 0 to " + std::to_string(data.columns - 1));
+    if (options.threads < 0 || options.threads > max_threads())
+        throw InvalidArgument("--threads " + std::to_string(options.threads) +
+                              " must be between 0 (all cores) and " +
+                              std::to_string(max_threads()));
     if (!(options.min_transmission >= 0 && options.min_transmission < 1))
         throw InvalidArgument("--min-transmission " + format_number(options.min_transmission) +
                               ": must be in [0, 1)");

@@ -315,6 +315,11 @@ TEST_F(ReconstructBadInput, CentreOutsideTheDetector) {
     }
 }
 
+TEST_F(ReconstructBadInput, ThreadsOutOfRange) {
+    options.threads = -1;
+    expect_refused<InvalidArgument>({"--threads -1"});
+}
+
 TEST_F(ReconstructBadInput, CorrectedInputWithoutAngles) {
     options.input = scan + ":/exchange/data";
     expect_refused<InvalidArgument>({"no angles", "/exchange/data", "--angles"});
