@@ -17,7 +17,8 @@ from skimage.metrics import structural_similarity
 from skimage.restoration import denoise_tv_chambolle
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOLS = ("simulate_dataset", "train_denoiser", "denoise_stack", "compare_images")
+TOOLS = ("simulate_dataset", "train_denoiser", "denoise_stack", "compare_images",
+         "reconstruct_stack")
 
 # The training command, one place for both trainers. {mode} is supervised, n2n or n2s; the
 # library trainer (train_denoiser --help lists --max-seconds) stops itself at the budget; the
@@ -33,7 +34,7 @@ TRAINING = {
               "--seed {seed}",
 }
 LEGACY_MODE_FLAGS = {"supervised": [], "n2n": ["--noise2noise"]}
-LOSS = {"supervised": "l1", "n2n": "mse", "n2s": "mse"}
+LOSS = {"supervised": "l1", "n2n": "mse", "n2s": "mse", "n2i": "mse"}
 # Noise2Self inference variants: denoise_stack options appended for each (the model file records
 # the default; a variant the tool does not know is reported as failed, not fatal).
 N2S_INFERENCE = {"single-pass": [], "J-invariant": ["--n2s-inference", "j-invariant"]}
@@ -117,7 +118,7 @@ def best_filter(name, grid, noisy, truth, data_range, pool):
 
 # --- training and inference ----------------------------------------------------------------
 
-def train(tools, mode, data, model, seconds, seed, threads):
+def train(tools, mode, data, model, seconds, seed, threads, extra=()):
     help_text = tool_help(tools["train_denoiser"])
     library = "--max-seconds" in help_text
     if not library and mode not in LEGACY_MODE_FLAGS:
@@ -125,7 +126,7 @@ def train(tools, mode, data, model, seconds, seed, threads):
     options = TRAINING["library" if library else "legacy"].format(mode=mode, seconds=seconds,
                                                                  seed=seed, loss=LOSS[mode])
     command = [tools["train_denoiser"], "--data", data, "--out", model, "--threads", threads,
-               *shlex.split(options)]
+               *shlex.split(options), *extra]
     if not library:
         command += LEGACY_MODE_FLAGS[mode]
     if os.path.exists(model):
@@ -369,13 +370,71 @@ def noise2self(args, tools, work, pool):
             print("  " + line)
 
 
+def noise2inverse(args, tools, work, pool):
+    """One simulated scan (simulate_dataset --kind projections) reconstructed with --splits K;
+    Noise2Inverse and Noise2Self trained on it (self-supervised: the scan is all they see),
+    supervised trained on another scan's reconstructions with clean labels; each with the same
+    budget, evaluated on the scan's slices against its clean reconstruction."""
+    sim, reconstruct = tools["simulate_dataset"], tools["reconstruct_stack"]
+    seconds = int(args.minutes * 60)
+    notes = []
+
+    def scan(name, seed):
+        path = os.path.join(work, "%s.h5" % name)
+        run([sim, "--kind", "projections", "--size", args.size, "--texture", args.texture,
+             "--count", args.count, "--full-views", args.views, "--views", args.views,
+             "--i0", args.projection_i0, "--seed", seed, "--out", path],
+            stdout=subprocess.DEVNULL)
+        rec = os.path.join(work, "%s_rec.h5" % name)
+        run([reconstruct, "--input", path, "--output", rec + ":/rec", "--splits", args.splits,
+             "--min-transmission", "1e-4", "--overwrite", "--threads", args.threads],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return read(path, "/simulation/clean"), read(rec, "/rec"), rec
+
+    truth, full, rec = scan("n2i_scan", args.seed)
+    train_truth, train_full, _ = scan("n2i_training_scan", int(args.seed) + 1000)
+    n2s_data = os.path.join(work, "n2i_n2s_data.h5")
+    with h5py.File(n2s_data, "w") as f:
+        f["train_ns"] = full.astype(np.float32)
+    supervised_data = os.path.join(work, "n2i_supervised_data.h5")
+    with h5py.File(supervised_data, "w") as f:
+        f["train_ns"] = train_full.astype(np.float32)
+        f["train_gt"] = train_truth.astype(np.float32)
+    outputs = {}
+    # The time budget ends every run, not the epochs (n2i has K times the training pairs).
+    until_the_budget = ["--iters", "1000000000"]
+    for label, mode, data, extra in (
+            ("n2i", "n2i", rec + ":/rec", ["--splits", args.splits]),
+            ("n2s", "n2s", n2s_data, []),
+            ("supervised", "supervised", supervised_data, [])):
+        model, note = train(tools, mode, data, os.path.join(work, "n2i_%s_model.h5" % label),
+                            seconds, args.seed, args.threads, extra + until_the_budget)
+        notes.append("%s: %s" % (label, note))
+        output = os.path.join(work, "n2i_%s_denoised.h5" % label)
+        if mode == "n2i":  # its inputs are the splits beside rec: no probe copies of them
+            outputs[label] = denoise_file(tools, model, rec, "/rec", output, args.threads)
+        else:
+            outputs[label] = denoise(tools, model, rec, "/rec", output, args.threads,
+                                     notes=notes)
+    row = evaluate("I0 %s" % args.projection_i0, full, truth, outputs, pool)
+    print_table("Noise2Inverse: %s textured phantom slices of %s, %s angles, I0 %s, K = %s, "
+                "%s min per model (input = the full FBP)"
+                % (args.count, args.size, args.views, args.projection_i0, args.splits,
+                   args.minutes), [row])
+    n2i = row["models"]["n2i"][0]
+    print("n2i - n2s %+.2f dB, n2i - supervised %+.2f dB"
+          % (n2i - row["models"]["n2s"][0], n2i - row["models"]["supervised"][0]))
+    for note in notes:
+        print("  " + note)
+
+
 def main():
     parser = argparse.ArgumentParser(prog="bench/quality", description=__doc__)
     parser.add_argument("--build", default=os.path.join(REPO, "build"))
     parser.add_argument("--work", help="folder for data, models and outputs (default BUILD/quality)")
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model")
     parser.add_argument("--mode", default="supervised",
-                        help="supervised, n2n, n2s, a comma-separated list of them, or all")
+                        help="supervised, n2n, n2s, n2i, a comma-separated list of them, or all")
     parser.add_argument("--size", default="256")
     parser.add_argument("--count", default="128", help="training images")
     parser.add_argument("--test-count", default="16", help="held-out images per dose")
@@ -384,13 +443,16 @@ def main():
     parser.add_argument("--i0", default="1000:50000", help="training dose range")
     parser.add_argument("--doses", default="2000,10000,50000", help="held-out doses")
     parser.add_argument("--threads", default="0")
+    parser.add_argument("--projection-i0", default="500",
+                        help="n2i: photons per ray of the simulated scans")
+    parser.add_argument("--splits", default="4", help="n2i: sub-reconstructions K")
     parser.add_argument("--seed", default="1")
     args = parser.parse_args()
     args.doses = [d for d in args.doses.split(",") if d]
-    known = ("supervised", "n2n", "n2s")
+    known = ("supervised", "n2n", "n2s", "n2i")
     modes = known if args.mode == "all" else tuple(m for m in args.mode.split(",") if m)
     if not modes or any(m not in known for m in modes):
-        parser.error("--mode: expected supervised, n2n, n2s, a comma-separated list of them, "
+        parser.error("--mode: expected supervised, n2n, n2s, n2i, a comma-separated list of them, "
                      "or all; got '%s'" % args.mode)
     build = os.path.abspath(args.build)
     work = os.path.abspath(args.work or os.path.join(build, "quality"))
@@ -402,6 +464,8 @@ def main():
             supervised_and_n2n(args, tools, work, pool, ct_modes)
         if "n2s" in modes:
             noise2self(args, tools, work, pool)
+        if "n2i" in modes:
+            noise2inverse(args, tools, work, pool)
 
 
 if __name__ == "__main__":

@@ -193,7 +193,11 @@ int main(int argc, char** argv) {
     std::string output_type = "float32";
     app.add_option("--model", options.model, "Keras HDF5 model file")->required();
     app.add_option("--input", options.input,
-                   "input stack: FILE.h5:/dataset, a TIFF folder or a multi-page TIFF")
+                   "input stack: FILE.h5:/dataset, a TIFF folder or a multi-page TIFF. A "
+                   "Noise2Inverse model (train_denoiser --mode n2i --splits K) takes the "
+                   "reconstruction that reconstruct_stack --splits K wrote: it denoises the mean "
+                   "of each K-1 of the K sub-reconstructions beside it (OUT.splitK...) and "
+                   "writes the mean of the K predictions")
         ->required();
     app.add_option("--output", options.output,
                    "output stack, in any of the input's forms (a dataset may be in --input's "

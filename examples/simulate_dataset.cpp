@@ -23,7 +23,10 @@ int main(int argc, char** argv) {
     std::string kind = "shapes", scene = "shapes", noise = "gaussian", phantom = "mixed",
                 filter = "ramp", out;
     std::string sigma = "0.1", peak = "20", i0 = "10000", test_sigma, test_peak, test_i0;
-    app.add_option("--kind", kind, "shapes | ct | n2n | n2s (noisy images only) | seg")
+    app.add_option("--kind", kind,
+                   "shapes | ct | n2n | n2s (noisy images only) | seg | projections (a Data "
+                   "Exchange file of --count phantom rows with white and dark fields, for "
+                   "reconstruct_stack; /simulation/clean for evaluation)")
         ->capture_default_str();
     app.add_option("--out", out, "output HDF5 file (a regular file, replaced if it exists)")
         ->required();

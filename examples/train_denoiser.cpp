@@ -9,7 +9,9 @@
 //   supervised: train_ns -> train_gt, validated on test_ns vs test_gt;
 //   n2n (or --noise2noise): train_a -> train_b, validated on test_a vs test_clean;
 //   n2s: train_ns only, validated on test_ns vs test_gt when the file has both;
-//   seg: train_ns -> train_labels, validated on test_ns vs test_labels.
+//   seg: train_ns -> train_labels, validated on test_ns vs test_labels;
+//   n2i: --data is a reconstruction (a stack location) that reconstruct_stack --splits K wrote
+//        with its K sub-reconstructions beside it; validated against --clean when given.
 
 #include <CLI/CLI.hpp>
 
@@ -53,11 +55,24 @@ int main(int argc, char** argv) {
     std::string data, out, arch, mode = "supervised", loss = "mse", mask_mode = "zero";
     TrainOptions options;
     bool noise2noise = false;
-    app.add_option("--data", data, "training file (layout per --mode, see the header)")->required();
+    std::string clean;
+    app.add_option("--data", data,
+                   "training file (layout per --mode, see the header); n2i: the reconstruction "
+                   "FILE.h5:/dataset (or TIFF) whose --splits sub-reconstructions "
+                   "reconstruct_stack wrote beside it")
+        ->required();
+    app.add_option("--splits", options.splits,
+                   "n2i: the K sub-reconstructions (2 to 1024); input = mean of K-1 of them, "
+                   "target = the remaining one, for each choice; recorded in the model")
+        ->check(CLI::Range(2, 1024))
+        ->capture_default_str();
+    app.add_option("--clean", clean,
+                   "n2i: a clean reference stack of the reconstruction's shape to validate "
+                   "against (e.g. simulate_dataset's /simulation/clean)");
     app.add_option("--out", out, "checkpoint and final model (may be --resume's, not --data's)")
         ->required();
     app.add_option("--mode", mode, "what to learn")
-        ->check(CLI::IsMember({"supervised", "n2n", "n2s", "seg"}))
+        ->check(CLI::IsMember({"supervised", "n2n", "n2s", "seg", "n2i"}))
         ->capture_default_str();
     app.add_option("--arch", arch,
                    "network to train from scratch: cnn (default) or unet (alias tomogan); "
@@ -211,13 +226,21 @@ int main(int argc, char** argv) {
                                       std::to_string(options.class_weights.size()) +
                                       " weights for --classes " + std::to_string(options.classes));
         });
-        check_output_is_not_an_input({"--out", out, ""}, {{"--data", data, ""}});
+        const ToolFile data_file = options.mode == TrainingMode::n2i
+                                       ? StackLocation::parse(data).tool_file("--data")
+                                       : ToolFile{"--data", data, ""};
+        check_output_is_not_an_input({"--out", out, ""}, {data_file});
         if (!options.validation_csv.empty())
             check_output_is_not_an_input({"--val-csv", options.validation_csv, ""},
-                                         {{"--data", data, ""}, {"--out", out, ""}});
+                                         {data_file, {"--out", out, ""}});
         options.checkpoint = out;
         tool::doing("reading the training data '" + data + "'");
-        const TrainingData training_data = read_training_file(data, training_layout(options.mode));
+        if (options.mode != TrainingMode::n2i && !clean.empty())
+            throw CLI::ValidationError("--clean belongs to --mode n2i");
+        const TrainingData training_data =
+            options.mode == TrainingMode::n2i
+                ? read_noise2inverse_data(data, options.splits, clean)
+                : read_training_file(data, training_layout(options.mode));
 
         if (!options.resume.empty()) tool::doing("loading the model '" + options.resume + "'");
         // Named after this tool's option; train_denoiser finds the folder ready.

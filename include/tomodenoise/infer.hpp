@@ -73,7 +73,12 @@ constexpr std::int64_t default_tile = 512;
 struct DenoiseStackOptions {
     std::string model;  ///< Keras HDF5 model file: 1 output channel, 1 or odd C inputs
     /// A StackLocation ("FILE.h5:/dataset", a TIFF folder, a multi-page TIFF): an (N, H, W) or
-    /// (H, W) stack of any stored pixel type. Never written.
+    /// (H, W) stack of any stored pixel type. Never written. For a Noise2Inverse model (recipe
+    /// mode n2i, K splits) the full reconstruction that reconstruct_stack --splits K wrote: the
+    /// model is applied to the mean of each K-1 of the K sub-reconstructions beside it
+    /// (split_location(input, k), each of the input's shape) and the output is the mean of the K
+    /// predictions; the normalization statistics are those of the K inputs together. Not with
+    /// `distributed`.
     std::string input;
     /// A StackLocation, any of the three forms whatever the input's; an (H, W) input gives an
     /// (H, W) output. Written complete or not at all (StackWriter); may be a new dataset in the

@@ -18,6 +18,17 @@
 ///   `test_gt`.
 /// - `seg`: float32 `train_ns` (noisy images), uint8 `train_labels` (0 background, materials
 ///   1, 2, 3; where shapes overlap, the one drawn last), `test_ns`, `test_labels`.
+/// - `projections`: an APS Data Exchange file of one scan whose detector rows are the `count`
+///   CT phantoms of `ct` (no test split: `test_count` is not used), for reconstruct_stack:
+///   float32 counts `/exchange/data` (angles, count, size) over the scan of `ct` (`full_views`,
+///   `views`, `wedge_degrees`), `/exchange/data_white` (20, count, size) and
+///   `/exchange/data_dark` (10, count, size), `/exchange/theta` (angles,) in degrees, and for
+///   evaluation `/simulation/clean` (count, size, size): the FBP (`filter`) of the full-view,
+///   noise-free line integrals in reconstruct_stack's units (attenuation per pixel, the phantom
+///   times mu_scale / size). Counts: the open beam of a row is its i0 times a smooth gain
+///   (0.8 to 1.2) across the detector; a ray counts Poisson(open exp(-mu p) + dark) and every
+///   white and dark frame Poisson(open + dark), Poisson(dark) with dark = dark_counts; with
+///   i0 0, no noise anywhere (expected counts).
 ///
 /// Kinds:
 /// - `seg`: scenes of materials: 3 to 8 disks and rotated rectangles, each of one of 3
@@ -30,7 +41,8 @@
 ///   Poisson(peak * clean) / peak). Noisy values are not clipped, so the noise stays zero-mean.
 ///   Poisson means above 1e12 (here and for `ct`) are drawn from the normal approximation
 ///   N(m, m), rounded: its skewness is then 1e-6 or less.
-/// - `ct` (also the scenes of `n2n` and `n2s` with `scene` ct): a 2D phantom (`phantom`), its
+/// - `ct` (also the scenes of `n2n` and `n2s` with `scene` ct, and of `projections`): a 2D phantom
+/// (`phantom`), its
 ///   exact parallel-beam projections over `full_views` angles in [0, 180) degrees, degraded by
 ///   keeping every (full_views / views)-th angle, by dropping the angles at or above 180 -
 ///   `wedge_degrees` (missing wedge), and by photon noise: counts ~ Poisson(i0 exp(-p mu)), p_noisy
@@ -67,7 +79,7 @@
 namespace tomodenoise {
 
 /// What to simulate.
-enum class SimulationKind { shapes, ct, n2n, n2s, seg };
+enum class SimulationKind { shapes, ct, n2n, n2s, seg, projections };
 /// Scenes of the `n2n` and `n2s` kinds: shape images with image noise, or CT phantoms through
 /// the scan of `ct` (low dose, sparse views, missing wedge).
 enum class SceneKind { shapes, ct };
@@ -97,7 +109,8 @@ ValueRange parse_value_range(const std::string& text, const std::string& option)
 /// "A" or "A:B" with the numbers as %g prints them, for messages.
 std::string to_string(const ValueRange& range);
 
-/// Parsers for the names used on the command line ("shapes", "ct", "n2n", "n2s", "seg";
+/// Parsers for the names used on the command line ("shapes", "ct", "n2n", "n2s", "seg",
+/// "projections";
 /// scenes "shapes", "ct";
 /// "gaussian", "poisson"; "shepp-logan", "ellipses", "spheres", "mixed"; "ramp",
 /// "shepp-logan", "hann"). Throw InvalidArgument naming `option` and the accepted values.
@@ -123,6 +136,8 @@ struct SimulationOptions {
     static constexpr double max_texture = 1.0;
     static constexpr int texture_waves = 16;
     static constexpr double min_texture_wavelength = 4, max_texture_wavelength = 32;  ///< pixels
+    static constexpr int white_frames = 20, dark_frames = 10;  ///< projections
+    static constexpr double dark_counts = 100;  ///< projections: dark current per pixel and frame
 
     SimulationKind kind = SimulationKind::shapes;
     SceneKind scene = SceneKind::shapes;  ///< n2n, n2s (the other kinds name their scene)
@@ -150,7 +165,8 @@ struct SimulationOptions {
     /// Noise levels of the test split; unset: the training ones above.
     std::optional<ValueRange> test_sigma, test_peak, test_i0;
 
-    /// Whether the images are CT reconstructions: kind ct, or n2n and n2s with ct scenes.
+    /// Whether the images are CT phantoms: kinds ct and projections, or n2n and n2s with ct
+    /// scenes.
     bool ct_scenes() const;
     /// Throws InvalidArgument naming the first option out of range (NaN is out of every range).
     void validate() const;
@@ -166,6 +182,10 @@ struct SimulatedSplit {
     Stack clean;    ///< every kind: the label (ct: full-view noise-free FBP; n2s: not written
                     ///< for training)
     Stack labels;   ///< seg: uint8 class per pixel
+    /// projections (train split only): counts (angles, count, size), the white and dark frames
+    /// (frames, count, size) and the angles in degrees; `clean` is the reconstruction.
+    Stack projections, white, dark;
+    std::vector<double> angles_degrees;
     /// The noise level each image drew: i0 (ct), sigma or peak (the others, by `noise`).
     std::vector<double> noise_levels;
 };

@@ -10,6 +10,7 @@
 #include "tomodenoise/model.hpp"
 #include "tomodenoise/normalize.hpp"
 #include "tomodenoise/recipe.hpp"
+#include "tomodenoise/reconstruct.hpp"
 #include "tomodenoise/simulate.hpp"
 #include "tomodenoise/stack.hpp"
 #include "tomodenoise/threads.hpp"

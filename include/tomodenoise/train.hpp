@@ -24,8 +24,9 @@ namespace tomodenoise {
 /// may record): "supervised" (noisy -> clean, MSE or L1), "n2n" (Noise2Noise: one noisy
 /// realization -> another), "n2s" (Noise2Self: noisy images only; a grid of masked pixels is
 /// predicted from the others, the loss counting the masked pixels only), "seg" (images ->
-/// integer labels, softmax cross-entropy with class weights); InvalidArgument naming `option`
-/// and the choices otherwise.
+/// integer labels, softmax cross-entropy with class weights), "n2i" (Noise2Inverse: the mean of
+/// K-1 sub-reconstructions -> the remaining one, see noise2inverse_training_data);
+/// InvalidArgument naming `option` and the choices otherwise.
 TrainingMode parse_train_mode(const std::string& name, const std::string& option = "mode");
 
 /// Datasets of a training file (as simulate_dataset writes them).
@@ -66,6 +67,25 @@ struct TrainingData {
 /// (naming the dataset and the first slice, row and column holding one).
 TrainingData read_training_file(const std::string& file,
                                 TrainingLayout layout = TrainingLayout::tomogan);
+
+/// Noise2Inverse's training pairs (Hendriksen, Pelt and Batenburg 2020, the X:1 strategy) from
+/// K >= 2 sub-reconstructions of one volume (reconstruct_stack's `splits`, each (N, H, W)
+/// float32 of one shape): for each split j and slice i, input = the mean of the other K-1
+/// splits' slice i, target = split j's slice i; so inputs and targets are (K N, H, W), split
+/// j's pairs at slices [j N, (j + 1) N). With `clean` (N, H, W) (a reference for evaluation,
+/// e.g. simulate_dataset's /simulation/clean), validation applies the network to the mean of
+/// splits 1..K-1 and compares with it; without, the data has no test. ShapeError naming the
+/// split (by `names`, or its index) whose shape differs, and for fewer than 2 splits.
+TrainingData noise2inverse_training_data(const std::vector<Stack>& splits,
+                                         const Stack* clean = nullptr,
+                                         const std::vector<std::string>& names = {});
+
+/// Reads the K = `splits` sub-reconstructions reconstruct_stack --splits K wrote beside the
+/// stack location `reconstruction` (split_location(reconstruction, k)) and, unless empty, the
+/// `clean` reference, into noise2inverse_training_data's pairs. IoError naming a split that
+/// cannot be read; ShapeError as noise2inverse_training_data.
+TrainingData read_noise2inverse_data(const std::string& reconstruction, int splits,
+                                     const std::string& clean = "");
 
 /// The networks training builds from scratch.
 enum class DenoiserArchitecture {
@@ -151,6 +171,10 @@ struct TrainOptions {
     /// n2s: the inference the model records as its default (ModelRecipe::inference).
     InferenceMethod n2s_inference = InferenceMethod::single_pass;
     int classes = 2;  ///< seg: output channels, 2..255
+    /// n2i: the number K of sub-reconstructions (2..max_recipe_splits), recorded in the model's
+    /// recipe for inference; the data must hold the K pairs of each slice
+    /// (noise2inverse_training_data). n2i trains at depth 1.
+    int splits = 4;
     /// seg: one weight per class (finite, not negative), or empty for all 1.
     std::vector<float> class_weights;
     /// Steps between validations on the test data (and at the end); 0: steps_per_epoch.

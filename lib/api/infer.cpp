@@ -24,6 +24,7 @@
 #include "infer/volume_statistics.hpp"
 #include "keras/model_file.hpp"
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/reconstruct.hpp"
 #include "tomodenoise/version.hpp"
 
 namespace tomodenoise {
@@ -150,6 +151,73 @@ public:
 private:
     StackReader& reader_;
     SliceRange slices_;
+};
+
+// Noise2Inverse's inputs: slice i K + j is the mean of the K sub-reconstructions but split j,
+// at slice i of the range, so that the K inputs of a slice follow each other.
+class Noise2InverseSliceSource : public SliceSource {
+public:
+    Noise2InverseSliceSource(std::vector<StackReader>& splits, const SliceRange& slices)
+        : splits_(splits), slices_(slices), k_(std::int64_t(splits.size())) {}
+    StackShape shape() const override {
+        const StackShape whole = splits_[0].shape();
+        return {slices_.count * k_, whole.h, whole.w};
+    }
+    std::string name() const override {
+        return "the means of " + std::to_string(k_ - 1) + " of the " + std::to_string(k_) +
+               " sub-reconstructions '" + splits_[0].location() + "', ...";
+    }
+    void read(std::int64_t first, std::int64_t count, float* values) override {
+        const StackShape whole = splits_[0].shape();
+        const std::int64_t plane = whole.h * whole.w;
+        const std::int64_t i0 = first / k_, slab = (first + count - 1) / k_ - i0 + 1;
+        std::vector<std::vector<float>> split_values;
+        std::vector<float> sum(std::size_t(slab * plane), 0.0f);
+        for (StackReader& split : splits_) {
+            const std::int64_t stored = slices_.first + i0;
+            split_values.push_back(split.read(stored, slab)
+                                       .to_float("slices " + std::to_string(stored) + ".." +
+                                                 std::to_string(stored + slab - 1) + " of '" +
+                                                 split.location() + "'"));
+            for (std::size_t p = 0; p < sum.size(); ++p) sum[p] += split_values.back()[p];
+        }
+        const float scale = 1.0f / float(k_ - 1);
+        for (std::int64_t s = first; s < first + count; ++s) {
+            const std::int64_t i = s / k_ - i0;
+            const float* left_out = split_values[std::size_t(s % k_)].data() + i * plane;
+            const float* total = sum.data() + i * plane;
+            float* out = values + (s - first) * plane;
+            for (std::int64_t p = 0; p < plane; ++p) out[p] = (total[p] - left_out[p]) * scale;
+        }
+    }
+
+private:
+    std::vector<StackReader>& splits_;
+    SliceRange slices_;
+    std::int64_t k_;
+};
+
+// Averages each run of `k` consecutive slices (the K predictions of one Noise2Inverse slice)
+// into one slice of `target`.
+class AveragingSliceSink : public SliceSink {
+public:
+    AveragingSliceSink(SliceSink& target, std::int64_t k, std::int64_t plane)
+        : target_(target), k_(k), plane_(plane), sum_(std::size_t(plane)) {}
+    void write(std::int64_t first, std::int64_t count, const float* values) override {
+        for (std::int64_t s = first; s < first + count; ++s) {
+            const float* v = values + (s - first) * plane_;
+            if (s % k_ == 0) std::fill(sum_.begin(), sum_.end(), 0.0f);
+            for (std::int64_t p = 0; p < plane_; ++p) sum_[std::size_t(p)] += v[p];
+            if (s % k_ != k_ - 1) continue;
+            for (float& x : sum_) x /= float(k_);
+            target_.write(s / k_, 1, sum_.data());
+        }
+    }
+
+private:
+    SliceSink& target_;
+    std::int64_t k_, plane_;
+    std::vector<float> sum_;
 };
 
 class WriterSliceSink : public SliceSink {
@@ -299,6 +367,32 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
                          " adjacent slices, more than the " + std::to_string(shape.n) +
                          " denoised of '" + options.input + "' " + stored.to_string());
 
+    // Noise2Inverse: the pipeline sees K inputs per slice (see Noise2InverseSliceSource).
+    const std::int64_t splits = recipe.mode == TrainingMode::n2i ? recipe.splits : 1;
+    std::vector<StackReader> split_readers;
+    if (splits > 1) {
+        if (options.distributed)
+            throw InvalidArgument("DenoiseStackOptions::distributed: model '" + options.model +
+                                  "' is a Noise2Inverse model, which runs in one process");
+        for (std::int64_t k = 0; k < splits; ++k) {
+            const std::string location = split_location(options.input, int(k));
+            try {
+                split_readers.emplace_back(location);
+            } catch (const IoError& e) {
+                throw IoError(std::string(e.what()) + " (model '" + options.model +
+                              "' is a Noise2Inverse model of " + std::to_string(splits) +
+                              " splits: it denoises the sub-reconstructions reconstruct_stack "
+                              "--splits " +
+                              std::to_string(splits) + " writes beside '" + options.input + "')");
+            }
+            if (split_readers.back().shape() != stored)
+                throw ShapeError("'" + location + "' is " +
+                                 split_readers.back().shape().to_string() + " but '" +
+                                 options.input + "' is " + stored.to_string() +
+                                 ": the sub-reconstructions have the reconstruction's shape");
+        }
+    }
+
     StackPipeline pipeline;
     try {
         ModelAccess::Impl& impl = model_impl(model);
@@ -351,8 +445,13 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
                             StackLocation::parse(options.input).tool_file("--input")};
     std::optional<StackWriter> writer;  // in a distributed run, rank 0's only
     std::optional<WriterSliceSink> sink;
+    std::optional<AveragingSliceSink> averaging_sink;
     try {
-        ReaderSliceSource source(reader, slices);
+        ReaderSliceSource reader_source(reader, slices);
+        std::optional<Noise2InverseSliceSource> split_source;
+        if (splits > 1) split_source.emplace(split_readers, slices);
+        SliceSource& source = split_source ? static_cast<SliceSource&>(*split_source)
+                                           : static_cast<SliceSource&>(reader_source);
         IntegerOutputCheck integer_output_check(output_type, callbacks.on_integer_output_warning);
         auto start = std::chrono::steady_clock::now();
         StackJob job;
@@ -361,6 +460,8 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
         job.open_output = [&]() -> SliceSink& {
             writer.emplace(options.output, shape, output_type,
                            reader.two_dimensional() && shape.n == 1, write_options);
+            if (splits > 1)
+                return averaging_sink.emplace(sink.emplace(*writer), splits, shape.h * shape.w);
             return sink.emplace(*writer);
         };
         job.commit = [&] { writer->commit(); };
@@ -383,8 +484,14 @@ DenoiseStackResult denoise_stack(const DenoiseStackOptions& options,
                 integer_output_check.update(output, values, first);
         };
         // Slices a resumed output holds are skipped (under MPI, rank 0 tells the others which).
-        pipeline.skip = [&](std::int64_t slice) { return writer && writer->written(slice); };
+        pipeline.skip = [&](std::int64_t slice) {
+            return writer && writer->written(slice / splits);
+        };
         pipeline.on_progress = callbacks.on_progress;
+        if (splits > 1 && callbacks.on_progress)
+            pipeline.on_progress = [&](std::int64_t done, std::int64_t) {
+                callbacks.on_progress(done / splits, shape.n);
+            };
         run_stack_job(job, options.distributed);
 
         DenoiseStackResult result;

@@ -26,6 +26,7 @@
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/normalize.hpp"
+#include "tomodenoise/reconstruct.hpp"
 #include "tomodenoise/threads.hpp"
 #include "train/noise2self.hpp"
 #include "train/optimizer.hpp"
@@ -88,9 +89,17 @@ void check_options(const TrainOptions& options) {
                                   const std::string& value) {
         return InvalidArgument("TrainOptions::" + field + " must be " + bounds + ", got " + value);
     };
-    if (options.mode == TrainingMode::unknown || options.mode == TrainingMode::gan ||
-        options.mode == TrainingMode::n2i)
-        throw out_of_bounds("mode", "one of supervised, n2n, n2s, seg", to_string(options.mode));
+    if (options.mode == TrainingMode::unknown || options.mode == TrainingMode::gan)
+        throw out_of_bounds("mode", "one of supervised, n2n, n2s, seg, n2i",
+                            to_string(options.mode));
+    if (options.mode == TrainingMode::n2i) {
+        if (options.splits < 2 || options.splits > max_recipe_splits)
+            throw out_of_bounds("splits", "between 2 and " + std::to_string(max_recipe_splits),
+                                std::to_string(options.splits));
+        if (options.depth > 1)
+            throw out_of_bounds("depth", "1 for n2i (its pairs are not adjacent slices)",
+                                std::to_string(options.depth));
+    }
     if (options.epochs < 1)
         throw out_of_bounds("epochs", "at least 1", std::to_string(options.epochs));
     if (options.iterations < 0)
@@ -162,9 +171,9 @@ Network build_network(DenoiserArchitecture architecture, const TrainOptions& opt
     config.levels = options.levels;
     config.output_channels = outputs;
     config.seed = options.seed;
-    config.residual =
-        options.residual && options.depth == 1 &&
-        (options.mode == TrainingMode::supervised || options.mode == TrainingMode::n2n);
+    config.residual = options.residual && options.depth == 1 &&
+                      (options.mode == TrainingMode::supervised ||
+                       options.mode == TrainingMode::n2n || options.mode == TrainingMode::n2i);
     return build_tomogan_generator(config);
 }
 
@@ -225,10 +234,10 @@ extern "C" void request_stop(int signal_number) {
 }  // namespace
 
 TrainingMode parse_train_mode(const std::string& name, const std::string& option) {
-    for (const TrainingMode mode :
-         {TrainingMode::supervised, TrainingMode::n2n, TrainingMode::n2s, TrainingMode::seg})
+    for (const TrainingMode mode : {TrainingMode::supervised, TrainingMode::n2n, TrainingMode::n2s,
+                                    TrainingMode::seg, TrainingMode::n2i})
         if (name == to_string(mode)) return mode;
-    throw InvalidArgument(option + " '" + name + "' is not one of supervised, n2n, n2s, seg");
+    throw InvalidArgument(option + " '" + name + "' is not one of supervised, n2n, n2s, seg, n2i");
 }
 
 TrainingLayout training_layout(TrainingMode mode) {
@@ -415,6 +424,7 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
     recipe.normalization = *resolved.normalization;
     recipe.mode = options.mode;
     if (options.mode == TrainingMode::seg) recipe.classes = options.classes;
+    if (options.mode == TrainingMode::n2i) recipe.splits = options.splits;
     if (options.mode == TrainingMode::n2s) {
         recipe.mask_width = options.mask_width;
         recipe.inference = options.n2s_inference;
@@ -474,6 +484,94 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
     Model model = make_model(std::move(network), apply_options);
     model.set_recipe(recipe);
     return model;
+}
+
+TrainingData noise2inverse_training_data(const std::vector<Stack>& splits, const Stack* clean,
+                                         const std::vector<std::string>& names) {
+    const auto name = [&](std::size_t k) {
+        return k < names.size() ? "'" + names[k] + "'" : "split " + std::to_string(k);
+    };
+    const std::size_t count = splits.size();
+    if (count < 2)
+        throw ShapeError("Noise2Inverse needs at least 2 sub-reconstructions, got " +
+                         std::to_string(count));
+    const StackShape shape = splits[0].shape();
+    for (std::size_t k = 0; k < count; ++k) {
+        if (splits[k].shape() != shape || splits[k].type() != PixelType::float32)
+            throw ShapeError(name(k) + " is " + splits[k].shape().to_string() + " " +
+                             to_string(splits[k].type()) + " but " + name(0) + " is " +
+                             shape.to_string() +
+                             " float32: the sub-reconstructions of one "
+                             "volume have one shape");
+    }
+    if (clean && clean->shape() != shape)
+        throw ShapeError("the clean reference is " + clean->shape().to_string() +
+                         " but the sub-reconstructions are " + shape.to_string());
+    const std::int64_t plane = shape.pixels();
+    const StackShape pairs{shape.n * std::int64_t(count), shape.h, shape.w};
+    TrainingData data;
+    data.inputs = Stack(pairs, PixelType::float32);
+    data.targets = Stack(pairs, PixelType::float32);
+    const float scale = 1.0f / float(count - 1);
+    // The sum of all splits, less split j, over K - 1.
+    std::vector<float> sum(std::size_t(plane), 0.0f);
+    for (const Stack& split : splits) {
+        const float* v = split.as<float>();
+        for (std::int64_t p = 0; p < plane; ++p) sum[p] += v[p];
+    }
+    for (std::size_t j = 0; j < count; ++j) {
+        const float* left_out = splits[j].as<float>();
+        float* in = data.inputs.as<float>() + std::int64_t(j) * plane;
+        for (std::int64_t p = 0; p < plane; ++p) in[p] = (sum[p] - left_out[p]) * scale;
+        std::copy_n(left_out, plane, data.targets.as<float>() + std::int64_t(j) * plane);
+    }
+    data.inputs_name = "Noise2Inverse inputs (means of " + std::to_string(count - 1) + " splits)";
+    data.targets_name = "Noise2Inverse targets (the splits)";
+    if (clean) {
+        data.test_inputs = Stack(shape, PixelType::float32);
+        std::copy_n(data.inputs.as<float>(), plane, data.test_inputs.as<float>());
+        data.test_targets = clean->type() == PixelType::float32
+                                ? *clean
+                                : Stack::from_float(shape, clean->to_float().data());
+        data.test_inputs_name = "the mean of splits 1.." + std::to_string(count - 1);
+        data.test_targets_name = "the clean reference";
+    }
+    return data;
+}
+
+TrainingData read_noise2inverse_data(const std::string& reconstruction, int splits,
+                                     const std::string& clean) {
+    if (splits < 2 || splits > max_recipe_splits)
+        throw InvalidArgument("--splits " + std::to_string(splits) + " must be between 2 and " +
+                              std::to_string(max_recipe_splits));
+    const auto read_float = [](const std::string& location) {
+        StackReader reader(location);
+        const Stack stack = reader.read(0, reader.shape().n);
+        const std::vector<float> values = stack.to_float("'" + location + "'");
+        for (std::size_t i = 0; i < values.size(); ++i)
+            if (!std::isfinite(values[i]))
+                throw FormatError("'" + location + "' holds a NaN or infinite value at index " +
+                                  std::to_string(i));
+        return Stack::from_float(stack.shape(), values.data());
+    };
+    std::vector<Stack> stacks;
+    std::vector<std::string> names;
+    for (int k = 0; k < splits; ++k) {
+        names.push_back(split_location(reconstruction, k));
+        try {
+            stacks.push_back(read_float(names.back()));
+        } catch (const IoError& e) {
+            throw IoError(std::string(e.what()) + " (sub-reconstruction " + std::to_string(k) +
+                          " of " + std::to_string(splits) + " of '" + reconstruction +
+                          "', as reconstruct_stack --splits " + std::to_string(splits) +
+                          " writes them)");
+        }
+    }
+    if (clean.empty()) return noise2inverse_training_data(stacks, nullptr, names);
+    const Stack reference = read_float(clean);
+    TrainingData data = noise2inverse_training_data(stacks, &reference, names);
+    data.test_targets_name = clean;
+    return data;
 }
 
 void apply_j_invariant(Model& model, const float* input, std::int64_t n, std::int64_t h,

@@ -39,11 +39,9 @@ Enum parse_name(const std::string& name, const std::string& option,
 }
 
 constexpr std::pair<const char*, SimulationKind> k_kind_names[] = {
-    {"shapes", SimulationKind::shapes},
-    {"ct", SimulationKind::ct},
-    {"n2n", SimulationKind::n2n},
-    {"n2s", SimulationKind::n2s},
-    {"seg", SimulationKind::seg}};
+    {"shapes", SimulationKind::shapes}, {"ct", SimulationKind::ct},
+    {"n2n", SimulationKind::n2n},       {"n2s", SimulationKind::n2s},
+    {"seg", SimulationKind::seg},       {"projections", SimulationKind::projections}};
 constexpr std::pair<const char*, NoiseModel> k_noise_names[] = {{"gaussian", NoiseModel::gaussian},
                                                                 {"poisson", NoiseModel::poisson}};
 constexpr std::pair<const char*, PhantomKind> k_phantom_names[] = {
@@ -210,6 +208,59 @@ SimulatedSplit simulate_split(const SimulationOptions& o, const CtScan& scan, in
     return out;
 }
 
+// The open-beam gain of detector column `column` of `size`: smooth, 0.8 to 1.2, different from
+// row to row, so that a reconstruction without flat-field correction shows it.
+double detector_gain(std::int64_t row, std::int64_t column, std::int64_t size) {
+    return 1.0 + 0.2 * std::sin(2.0 * k_pi * double(column) / double(size) + 0.7 * double(row));
+}
+
+// One scan whose detector rows are the phantoms of the train split (see the header).
+SimulatedSplit simulate_projections(const SimulationOptions& o, const CtScan& scan) {
+    const std::int64_t rows = o.count, size = o.size;
+    const std::int64_t angles = std::int64_t(scan.degraded.angles.size());
+    const ValueRange levels = noise_range(o, false);
+    SimulatedSplit out;
+    out.clean = Stack({rows, size, size}, PixelType::float32);
+    out.projections = Stack({angles, rows, size}, PixelType::float32);
+    out.white = Stack({SimulationOptions::white_frames, rows, size}, PixelType::float32);
+    out.dark = Stack({SimulationOptions::dark_frames, rows, size}, PixelType::float32);
+    out.noise_levels.resize(std::size_t(rows));
+    for (double a : scan.degraded.angles) out.angles_degrees.push_back(a * 180.0 / k_pi);
+    const double dark = SimulationOptions::dark_counts;
+    tbb::parallel_for(std::int64_t(0), rows, [&](std::int64_t row) {
+        std::mt19937_64 rng(image_seed(o.seed, k_train_split, row));
+        std::vector<float> full_sinogram = sim::project(random_phantom(o, rng), scan.full);
+        const double i0 = draw_level(levels, rng);
+        out.noise_levels[std::size_t(row)] = i0;
+        const bool noise = i0 > 0;
+        // Without noise, counts are expected values at a nominal open beam.
+        const double open_beam = noise ? i0 : 1e4;
+        const auto counts = [&](double expected) {
+            return float(noise ? sim::poisson_sample(expected, rng) : expected);
+        };
+        const std::vector<float> sinogram = degraded_sinogram(full_sinogram, scan);
+        float* data = out.projections.as<float>();
+        for (std::int64_t a = 0; a < angles; ++a)
+            for (std::int64_t c = 0; c < size; ++c) {
+                const double open = open_beam * detector_gain(row, c, size);
+                const double p = sinogram[std::size_t(a * size + c)];
+                data[(a * rows + row) * size + c] =
+                    counts(open * std::exp(-p * scan.mu_per_pixel) + dark);
+            }
+        for (std::int64_t f = 0; f < SimulationOptions::white_frames; ++f)
+            for (std::int64_t c = 0; c < size; ++c)
+                out.white.as<float>()[(f * rows + row) * size + c] =
+                    counts(open_beam * detector_gain(row, c, size) + dark);
+        for (std::int64_t f = 0; f < SimulationOptions::dark_frames; ++f)
+            for (std::int64_t c = 0; c < size; ++c)
+                out.dark.as<float>()[(f * rows + row) * size + c] = counts(dark);
+        for (float& p : full_sinogram) p = float(p * scan.mu_per_pixel);
+        copy_into(out.clean, row,
+                  sim::filtered_back_projection(full_sinogram, scan.full, o.filter));
+    });
+    return out;
+}
+
 }  // namespace
 
 SimulationKind parse_simulation_kind(const std::string& name, const std::string& option) {
@@ -252,7 +303,7 @@ std::string to_string(FbpFilter filter) {
 }
 
 bool SimulationOptions::ct_scenes() const {
-    return kind == SimulationKind::ct ||
+    return kind == SimulationKind::ct || kind == SimulationKind::projections ||
            (scene == SceneKind::ct && (kind == SimulationKind::n2n || kind == SimulationKind::n2s));
 }
 
@@ -288,7 +339,10 @@ void SimulationOptions::validate() const {
 }
 
 std::int64_t SimulationOptions::bytes() const {
-    validate();  // bounds the product below far inside the int64 range
+    validate();                               // bounds the product below far inside the int64 range
+    if (kind == SimulationKind::projections)  // counts, white and dark frames, clean FBP
+        return count * size * (std::int64_t(views) + white_frames + dark_frames + size) *
+               std::int64_t(sizeof(float));
     const std::int64_t float_stacks = kind == SimulationKind::n2n ? 3 : 2;
     const std::int64_t bytes_per_pixel =
         float_stacks * std::int64_t(sizeof(float)) + (kind == SimulationKind::seg ? 1 : 0);
@@ -315,6 +369,10 @@ SimulatedDataset simulate(const SimulationOptions& options) {
     }
     SimulatedDataset data;
     data.kind = options.kind;
+    if (options.kind == SimulationKind::projections) {
+        data.train = simulate_projections(options, scan);
+        return data;
+    }
     data.train = simulate_split(options, scan, k_train_split, options.count);
     data.test = simulate_split(options, scan, k_test_split, options.test_count);
     return data;

@@ -1,6 +1,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/hdf5.hpp"
 #include "io/temporary_file.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/simulate.hpp"
@@ -15,7 +16,12 @@ void write_simulated_dataset(const std::string& file, const SimulatedDataset& da
         return;
     }
     std::vector<std::pair<const char*, const Stack*>> datasets;
-    if (data.kind == SimulationKind::n2n)
+    if (data.kind == SimulationKind::projections)
+        datasets = {{"exchange/data", &train.projections},
+                    {"exchange/data_white", &train.white},
+                    {"exchange/data_dark", &train.dark},
+                    {"simulation/clean", &train.clean}};
+    else if (data.kind == SimulationKind::n2n)
         datasets = {{"train_a", &train.noisy},     {"train_b", &train.noisy_b},
                     {"train_clean", &train.clean}, {"test_a", &test.noisy},
                     {"test_b", &test.noisy_b},     {"test_clean", &test.clean}};
@@ -30,6 +36,11 @@ void write_simulated_dataset(const std::string& file, const SimulatedDataset& da
     TemporaryFile temporary(file);
     for (const auto& [name, stack] : datasets)
         write_hdf5_stack({temporary.path(), std::string("/") + name}, *stack);
+    if (data.kind == SimulationKind::projections) {
+        const std::vector<float> theta(train.angles_degrees.begin(), train.angles_degrees.end());
+        hdf5::write_float_dataset(hdf5::File::open_read_write(temporary.path()), "/exchange/theta",
+                                  {std::int64_t(theta.size())}, theta.data());
+    }
     temporary.commit();
 }
 

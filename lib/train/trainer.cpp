@@ -106,9 +106,9 @@ double objective(const TrainOptions& options, const Tensor& out, const PatchBatc
             return sparse_softmax_crossentropy(out, batch.target, options.class_weights, &grad);
         case TrainingMode::supervised:
         case TrainingMode::n2n:
+        case TrainingMode::n2i:
         case TrainingMode::unknown:  // refused by check_options
         case TrainingMode::gan:
-        case TrainingMode::n2i:
             break;
     }
     return options.loss == TrainingLoss::l1 ? mean_absolute_error_loss(out, batch.target, &grad)
@@ -198,13 +198,13 @@ void segmentation_scores(const std::vector<float>& predicted, const float* label
 }
 
 // `data` in the units the network learns in: `map` applied to the inputs, to the targets of
-// supervised and n2n (one map: the same units) and to the test inputs. The test targets stay
+// supervised, n2n and n2i (one map: the same units) and to the test inputs. The test targets stay
 // in the data's units: validation maps the output back to them.
 TrainingData normalized_copy(const TrainingData& data, const Normalization& map,
                              TrainingMode mode) {
     TrainingData normalized = data;
     std::vector<Stack*> mapped = {&normalized.inputs, &normalized.test_inputs};
-    if (mode == TrainingMode::supervised || mode == TrainingMode::n2n)
+    if (mode == TrainingMode::supervised || mode == TrainingMode::n2n || mode == TrainingMode::n2i)
         mapped.push_back(&normalized.targets);
     for (Stack* s : mapped) map.apply(s->as<float>(), std::size_t(s->shape().pixels()));
     return normalized;

@@ -25,7 +25,7 @@ using namespace tomodenoise::testing;
 namespace {
 
 const char* const all_tools[] = {"simulate_dataset", "train_denoiser", "denoise_stack",
-                                 "compare_images"};
+                                 "compare_images", "reconstruct_stack"};
 
 std::string quoted(const std::string& s) {
     return "'" + s + "'";
