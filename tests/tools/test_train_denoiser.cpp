@@ -15,6 +15,7 @@
 #include "tomodenoise/simulate.hpp"
 #include "tool_runner.hpp"
 #include "train/optimizer.hpp"
+#include "vgg19_weights_file.hpp"
 
 using namespace tomodenoise;
 using namespace tomodenoise::testing;
@@ -346,6 +347,55 @@ TEST(TrainDenoiser, ModesFindTheirDatasetsAndBadOptionsAreNamed) {
     EXPECT_NE(run.err.find("seg.h5:/train_labels"), std::string::npos) << run.err;
     EXPECT_NE(run.err.find("label 3"), std::string::npos) << run.err;
     EXPECT_FALSE(std::filesystem::exists(dir.file("m2.h5")));
+}
+
+TEST(TrainDenoiser, GanTrainsWithTheVgg19FileAndBadGanOptionsAreNamed) {
+    TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
+    ScratchDir dir;
+    const std::string data = small_training_file(dir), model = dir.file("model.h5");
+    const std::string vgg = dir.file("vgg19_notop.h5");
+    write_random_vgg19_notop(vgg, true);
+    const std::string base = "--data " + quoted(data) + " --out " + quoted(model) +
+                             " --mode gan --iters 2 --batch 1 --levels 2";
+    ToolRun run = run_tool(tool, base + " --patch 32 --vgg19 " + quoted(vgg) +
+                                     " --itg 1 --itd 1 --ladv 10 --lmse 1 --lperc 1 --val-every 2");
+    ASSERT_EQ(run.exit_code, 0) << run.output();
+    EXPECT_NE(run.out.find("training unet (gan)"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("discriminator loss"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("high-frequency ratio"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("perceptual"), std::string::npos) << run.out;
+    // What denoise_stack applies: the generator, recording mode gan.
+    Model loaded = Model::load(model);
+    EXPECT_EQ(loaded.recipe().mode, TrainingMode::gan);
+    EXPECT_EQ(loaded.input_channels(), 1);
+    EXPECT_EQ(loaded.output_channels(), 1);
+    std::filesystem::remove(model);
+
+    struct Case {
+        std::string arguments;
+        int exit_code;
+        std::vector<std::string> named;
+    };
+    const Case cases[] = {
+        {" --patch 32", 2, {"--lperc", "--vgg19", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"}},
+        {" --patch 32 --lperc 0 --gan-loss hinge", 2, {"--gan-loss"}},
+        {" --patch 32 --lperc 0 --itg 0", 2, {"--itg"}},
+        {" --patch 32 --lperc 0 --clip 0", 2, {"--clip"}},
+        {" --patch 32 --lperc 0 --arch cnn", 1, {"architecture", "unet"}},
+        {" --patch 32 --vgg19 " + quoted(data), 1, {"data.h5", "layer_names"}},
+        {" --vgg19 " + quoted(vgg) + " --patch 16", 1, {"patch", "32"}},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.arguments);
+        run = run_tool(tool, base + c.arguments);
+        EXPECT_EQ(run.exit_code, c.exit_code) << run.output();
+        for (const std::string& part : c.named)
+            EXPECT_NE(run.err.find(part), std::string::npos) << run.err;
+        EXPECT_FALSE(std::filesystem::exists(model));
+    }
+    // wgan without the perceptual term needs no VGG19 file.
+    run = run_tool(tool, base + " --patch 16 --lperc 0 --gan-loss wgan --clip 0.05");
+    EXPECT_EQ(run.exit_code, 0) << run.output();
 }
 
 }  // namespace
