@@ -1,7 +1,8 @@
 // train_denoiser: trains a network on an HDF5 training file (supervised, Noise2Noise,
-// Noise2Self, segmentation or TomoGAN's adversarial training) from scratch, or resumes / fine-tunes one, and saves it in
-// Keras's HDF5 layout with its optimizer and training state every --checkpoint-every steps,
-// at the end, and on SIGINT/SIGTERM, so that `--resume` continues it bit for bit.
+// Noise2Self, segmentation or TomoGAN's adversarial training) from scratch, or resumes / fine-tunes
+// one, and saves it in Keras's HDF5 layout with its optimizer and training state every
+// --checkpoint-every steps, at the end, and on SIGINT/SIGTERM, so that `--resume` continues it bit
+// for bit.
 //
 //   train_denoiser --data train.h5 --out model.h5 [--mode supervised] [--arch cnn|unet] ...
 //
@@ -273,10 +274,9 @@ int main(int argc, char** argv) {
         callbacks.on_start = [&] {
             const StackShape& shape = training_data.inputs.shape();
             std::printf("training %s (%s): %lld images %s, batch %d, patch %lld\n",
-                        options.resume.empty()
-                            ? (!arch.empty() ? arch.c_str()
-                               : options.mode == TrainingMode::gan ? "unet"
-                                                                   : "cnn")
+                        options.resume.empty() ? (!arch.empty()                       ? arch.c_str()
+                                                  : options.mode == TrainingMode::gan ? "unet"
+                                                                                      : "cnn")
                                                : options.resume.c_str(),
                         to_string(options.mode).c_str(), static_cast<long long>(shape.n),
                         shape.to_string().c_str(), options.batch,

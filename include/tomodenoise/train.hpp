@@ -1,7 +1,7 @@
 #pragma once
 /// @file
-/// Training as a library: one trainer for supervised denoising, Noise2Noise, Noise2Self and
-/// segmentation, on random patches of (N, H, W) stacks (the 8 flips and rotations, `depth`
+/// Training as a library: one trainer for supervised denoising, Noise2Noise, Noise2Self,
+/// segmentation and TomoGAN's adversarial training, on random patches of (N, H, W) stacks (the 8 flips and rotations, `depth`
 /// adjacent slices as input channels), with Adam, validation, checkpoints that resume bit for
 /// bit, and Noise2Self inference; what examples/train_denoiser runs.
 
@@ -175,8 +175,8 @@ struct TrainOptions {
     /// Wall-clock limit of this run in seconds (whichever of it and the iterations comes
     /// first; the model is checkpointed when it stops); 0: none.
     double max_seconds = 0;
-    int batch = 8;                ///< patches per step, at least 1
-    std::int64_t patch = 64;      ///< patch side in pixels, at least 1, at most the images'
+    int batch = 8;            ///< patches per step, at least 1
+    std::int64_t patch = 64;  ///< patch side in pixels, at least 1, at most the images'
     /// Adam's, finite and positive; unset: default_learning_rate, or for gan
     /// default_gan_learning_rate (both networks).
     std::optional<double> learning_rate;
@@ -216,8 +216,9 @@ struct TrainOptions {
     /// same Keras layout inside the group /tomodenoise_discriminator (Keras ignores it).
     std::string checkpoint;
     /// File a CSV row is appended to at every validation (a header first when the file is new
-    /// or empty): iteration, train and test loss, PSNR, SSIM, or for seg the mean and per-class
-    /// IoU and Dice. Empty: none.
+    /// or empty): iteration, train and test loss, PSNR, SSIM and the high-frequency ratio (gan:
+    /// then the adversarial, MSE and perceptual terms and the discriminator's loss), or for seg
+    /// the mean and per-class IoU and Dice. Empty: none.
     std::string validation_csv;
     /// Folder for a PNG per validation, iter_NNNNNNN.png: the first test slice as input |
     /// output | target (seg: the predicted class). Created, and checked writable, before
@@ -227,9 +228,9 @@ struct TrainOptions {
 
 /// How fast training runs, after every step.
 struct TrainingProgress {
-    std::int64_t iteration = 0;        ///< steps done, counting those before a resume
-    std::int64_t iterations = 0;       ///< total steps
-    double loss = 0;                   ///< this step's (gan: the generator's, mean over its steps)
+    std::int64_t iteration = 0;   ///< steps done, counting those before a resume
+    std::int64_t iterations = 0;  ///< total steps
+    double loss = 0;              ///< this step's (gan: the generator's, mean over its steps)
     /// gan: this step's discriminator loss (mean over its steps; NaN without any); NaN otherwise.
     double discriminator_loss = std::numeric_limits<double>::quiet_NaN();
     double seconds = 0;                ///< this run's wall time so far

@@ -285,7 +285,9 @@ GanLoss parse_gan_loss(const std::string& name, const std::string& option) {
     throw InvalidArgument(option + " '" + name + "' is not one of bce, wgan");
 }
 
-std::string to_string(GanLoss loss) { return loss == GanLoss::wgan ? "wgan" : "bce"; }
+std::string to_string(GanLoss loss) {
+    return loss == GanLoss::wgan ? "wgan" : "bce";
+}
 
 TrainingLayout training_layout(TrainingMode mode) {
     switch (mode) {
@@ -401,8 +403,8 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
     TrainOptions& resolved = plan.options;
     const bool gan = options.mode == TrainingMode::gan;
     resolved.learning_rate = learning_rate_of(options);
-    DenoiserArchitecture architecture = options.architecture.value_or(
-        gan ? DenoiserArchitecture::unet : DenoiserArchitecture::cnn);
+    DenoiserArchitecture architecture =
+        options.architecture.value_or(gan ? DenoiserArchitecture::unet : DenoiserArchitecture::cnn);
     Network network;
     json state = nullptr;
     if (!options.resume.empty()) {
@@ -479,11 +481,11 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
         plan.sampler_seed = state["sampler"]["seed"].get<std::uint32_t>();
         const std::int64_t generator_steps = gan ? options.gan.generator_steps : 1;
         if (adam.iterations() != plan.first_iteration * generator_steps)
-            throw FormatError(options.resume + ": the training state is at step " +
-                              std::to_string(plan.first_iteration) + ", the optimizer at step " +
-                              std::to_string(adam.iterations()) +
-                              (gan ? " (or TrainOptions::gan.generator_steps is not the run's)"
-                                   : ""));
+            throw FormatError(
+                options.resume + ": the training state is at step " +
+                std::to_string(plan.first_iteration) + ", the optimizer at step " +
+                std::to_string(adam.iterations()) +
+                (gan ? " (or TrainOptions::gan.generator_steps is not the run's)" : ""));
         if (gan) {
             load_optimizer_state(options.resume, discriminator, discriminator_adam,
                                  discriminator_group);

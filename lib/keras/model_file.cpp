@@ -396,8 +396,7 @@ void check_stored_weight(const hdf5::File& file, const NetworkRoot& root, const 
 void load_weights(const hdf5::File& file, const NetworkRoot& root, Network& network) {
     for (const auto& node : network.nodes())
         if (node.layer && !node.layer->parameters().empty())
-            read_keras_layer_weights(file, root.weights() + "/" + node.name,
-                                     *node.layer);
+            read_keras_layer_weights(file, root.weights() + "/" + node.name, *node.layer);
 }
 
 }  // namespace
@@ -576,12 +575,11 @@ void load_optimizer_state(const std::string& path, Network& network, Optimizer& 
     const std::string state_group = root.optimizer();
     const std::string prefix = optimizer.type() + "/";
     if (!hdf5::link_exists(file, state_group + "/" + optimizer.type()))
-        throw FormatError(path + ": no " + optimizer.type() + " optimizer state (" +
-                          state_group + "/" + optimizer.type() + ")");
+        throw FormatError(path + ": no " + optimizer.type() + " optimizer state (" + state_group +
+                          "/" + optimizer.type() + ")");
     const auto refs = weights_by_name(network);
     std::vector<OptimizerStateArray> state;
-    for (const auto& name :
-         hdf5::read_string_list_attribute(file, state_group, "weight_names")) {
+    for (const auto& name : hdf5::read_string_list_attribute(file, state_group, "weight_names")) {
         if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + 2 ||
             name.compare(name.size() - 2, 2, ":0") != 0)
             throw FormatError(path + ": optimizer weight '" + name + "' is not " + prefix +

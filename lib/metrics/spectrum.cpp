@@ -19,7 +19,9 @@ using Complex = std::complex<double>;
 constexpr std::int64_t smallest_side = 4;
 constexpr double band_low = 0.25, band_high = 0.5;  // cycles/pixel
 
-bool is_power_of_two(std::int64_t n) { return (n & (n - 1)) == 0; }
+bool is_power_of_two(std::int64_t n) {
+    return (n & (n - 1)) == 0;
+}
 
 // In-place discrete Fourier transform of `v`: iterative radix-2 for powers of two, the direct
 // sum otherwise (twiddles from `w`, the n-th roots exp(-2 pi i k / n)).
@@ -35,7 +37,8 @@ void dft(std::vector<Complex>& v, const std::vector<Complex>& w, std::vector<Com
         for (std::int64_t len = 2; len <= n; len <<= 1)
             for (std::int64_t start = 0; start < n; start += len)
                 for (std::int64_t k = 0; k < len / 2; ++k) {
-                    const Complex t = w[std::size_t(k * (n / len))] * v[std::size_t(start + k + len / 2)];
+                    const Complex t =
+                        w[std::size_t(k * (n / len))] * v[std::size_t(start + k + len / 2)];
                     const Complex u = v[std::size_t(start + k)];
                     v[std::size_t(start + k)] = u + t;
                     v[std::size_t(start + k + len / 2)] = u - t;
@@ -52,25 +55,28 @@ void dft(std::vector<Complex>& v, const std::vector<Complex>& w, std::vector<Com
 std::vector<Complex> roots(std::int64_t n) {
     constexpr double two_pi = 6.283185307179586476925;
     std::vector<Complex> w(static_cast<std::size_t>(n));
-    for (std::int64_t k = 0; k < n; ++k) w[std::size_t(k)] = std::polar(1.0, -two_pi * double(k) / double(n));
+    for (std::int64_t k = 0; k < n; ++k)
+        w[std::size_t(k)] = std::polar(1.0, -two_pi * double(k) / double(n));
     return w;
 }
 
 // The sum over rings m/4..m/2 of the ring-averaged power of one h x w slice.
-double band_power(const float* image, std::int64_t h, std::int64_t w, const std::vector<Complex>& wh,
-                  const std::vector<Complex>& ww) {
+double band_power(const float* image, std::int64_t h, std::int64_t w,
+                  const std::vector<Complex>& wh, const std::vector<Complex>& ww) {
     std::vector<Complex> spectrum(std::size_t(h * w)), line, scratch;
     line.resize(std::size_t(w));
     for (std::int64_t y = 0; y < h; ++y) {
         for (std::int64_t x = 0; x < w; ++x) line[std::size_t(x)] = image[y * w + x];
         dft(line, ww, scratch);
-        for (std::int64_t x = 0; x < w; ++x) spectrum[std::size_t(y * w + x)] = line[std::size_t(x)];
+        for (std::int64_t x = 0; x < w; ++x)
+            spectrum[std::size_t(y * w + x)] = line[std::size_t(x)];
     }
     line.resize(std::size_t(h));
     const std::int64_t m = std::min(h, w);
     std::vector<double> ring_sum(std::size_t(m), 0.0), ring_count(std::size_t(m), 0.0);
     for (std::int64_t x = 0; x < w; ++x) {
-        for (std::int64_t y = 0; y < h; ++y) line[std::size_t(y)] = spectrum[std::size_t(y * w + x)];
+        for (std::int64_t y = 0; y < h; ++y)
+            line[std::size_t(y)] = spectrum[std::size_t(y * w + x)];
         dft(line, wh, scratch);
         const double fx = double(x <= w / 2 ? x : x - w) / double(w);
         for (std::int64_t y = 0; y < h; ++y) {
@@ -85,7 +91,8 @@ double band_power(const float* image, std::int64_t h, std::int64_t w, const std:
     const auto last = std::int64_t(std::floor(band_high * double(m)));
     double sum = 0;
     for (std::int64_t r = first; r <= last; ++r)
-        if (ring_count[std::size_t(r)] > 0) sum += ring_sum[std::size_t(r)] / ring_count[std::size_t(r)];
+        if (ring_count[std::size_t(r)] > 0)
+            sum += ring_sum[std::size_t(r)] / ring_count[std::size_t(r)];
     return sum;
 }
 

@@ -28,8 +28,9 @@ struct Vgg19Config {
 };
 
 /// The feature extractor: input "input_1" of 3 channels (BGR, mean-subtracted), output
-/// "block5_pool" with 512 / filters_divisor channels at 1/32 of the input size (rounded down), parameters
-/// allocated and initialized. InvalidArgument naming filters_divisor when it is out of range.
+/// "block5_pool" with 512 / filters_divisor channels at 1/32 of the input size (rounded down),
+/// parameters allocated and initialized. InvalidArgument naming filters_divisor when it is out of
+/// range.
 Network build_vgg19_features(const Vgg19Config& config = {});
 
 }  // namespace tomodenoise

@@ -66,8 +66,8 @@ GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, co
         copy_tensor(vgg_->forward(ctx, bgr_, Mode::training), label_features_);
         vgg19_preprocess_gray(fake_, bgr_);
         const Tensor& features = vgg_->forward(ctx, bgr_, Mode::training);
-        loss.perceptual = mean_squared_error_loss(
-            features, label_features_, gradients ? &grad_features_ : nullptr);
+        loss.perceptual = mean_squared_error_loss(features, label_features_,
+                                                  gradients ? &grad_features_ : nullptr);
         if (gradients) {
             const Tensor& diff_bgr = vgg_->backward(ctx, grad_features_, true).at(0);
             vgg19_preprocess_gray_backward(diff_bgr, grad_gray_);
@@ -108,7 +108,8 @@ double GanObjective::discriminator_loss(Context& ctx, const Tensor& input, const
     discriminator_.backward(ctx, grad_fake_);
     for (std::size_t k = 0; k < parameters.size(); ++k) {
         float* g = parameters[k]->grad();
-        for (std::int64_t i = 0; i < parameters[k]->size(); ++i) g[i] += saved_grads_[k][std::size_t(i)];
+        for (std::int64_t i = 0; i < parameters[k]->size(); ++i)
+            g[i] += saved_grads_[k][std::size_t(i)];
     }
     return loss;
 }

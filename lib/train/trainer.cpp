@@ -556,8 +556,8 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
         } else {
             for (int k = 0; k < options.gan.generator_steps; ++k) {
                 const PatchBatch& batch = take_batch();
-                const GeneratorLoss g = gan->objective.generator_loss(ctx, batch.input,
-                                                                      batch.target, true);
+                const GeneratorLoss g =
+                    gan->objective.generator_loss(ctx, batch.input, batch.target, true);
                 expect_finite_loss(g.total, "generator loss");
                 optimizer.set_learning_rate(learning_rate);
                 optimizer.step();

@@ -82,10 +82,12 @@ TEST(HighFrequencyPowerRatio, MatchesTheNaiveDoubleReferenceOnAwkwardSizes) {
         EXPECT_NEAR(got, want, 1e-9 * want);
         EXPECT_GT(want, 1.0);  // the test's values spread three times as wide
         const std::vector<float> smooth = blurred(reference, s.n, s.h, s.w);
-        const double oversmoothed = high_frequency_power_ratio(reference.data(), smooth.data(), shape);
+        const double oversmoothed =
+            high_frequency_power_ratio(reference.data(), smooth.data(), shape);
         EXPECT_NEAR(oversmoothed, naive_ratio(reference, smooth, s.n, s.h, s.w), 1e-9);
         EXPECT_LT(oversmoothed, 0.5);
-        EXPECT_DOUBLE_EQ(high_frequency_power_ratio(reference.data(), reference.data(), shape), 1.0);
+        EXPECT_DOUBLE_EQ(high_frequency_power_ratio(reference.data(), reference.data(), shape),
+                         1.0);
     }
 }
 

@@ -55,7 +55,7 @@ struct StoredLayer {
 // Writes `layers` in the layout of Keras's save_weights under `root` ("" for the file's root):
 // attribute layer_names, and per layer a group with weight_names and <layer>/<weight>:0.
 inline void write_keras_weights(const std::string& path, const std::string& root,
-                         const std::vector<StoredLayer>& layers) {
+                                const std::vector<StoredLayer>& layers) {
     auto file = hdf5::File::create(path);
     const std::string root_path = root.empty() ? "/" : root;
     if (!root.empty()) hdf5::create_groups(file, root);

@@ -377,7 +377,9 @@ TEST(TrainDenoiser, GanTrainsWithTheVgg19FileAndBadGanOptionsAreNamed) {
         std::vector<std::string> named;
     };
     const Case cases[] = {
-        {" --patch 32", 2, {"--lperc", "--vgg19", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"}},
+        {" --patch 32",
+         2,
+         {"--lperc", "--vgg19", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"}},
         {" --patch 32 --lperc 0 --gan-loss hinge", 2, {"--gan-loss"}},
         {" --patch 32 --lperc 0 --itg 0", 2, {"--itg"}},
         {" --patch 32 --lperc 0 --clip 0", 2, {"--clip"}},

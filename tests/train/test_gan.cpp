@@ -81,7 +81,8 @@ double check_parameter_gradients(Network& network, const Loss& loss, const std::
             std::vector<float> u(saved.size());
             std::generate(u.begin(), u.end(), [&] { return unit(gen); });
             const auto move = [&](double step) {
-                for (std::size_t i = 0; i < u.size(); ++i) p.value()[i] = saved[i] + float(step * u[i]);
+                for (std::size_t i = 0; i < u.size(); ++i)
+                    p.value()[i] = saved[i] + float(step * u[i]);
                 p.mark_changed();
                 return loss();
             };
@@ -126,21 +127,22 @@ TEST_P(GeneratorGradients, GeneratorLossMatchesCentralDifferencesInTheGenerators
     Context ctx(1);
     const GeneratorLoss loss = objective.generator_loss(ctx, f.input, f.label, true);
     ASSERT_TRUE(std::isfinite(loss.total));
-    EXPECT_NEAR(loss.total,
-                c.adversarial * loss.adversarial + c.mse * loss.mse + c.perceptual * loss.perceptual,
-                1e-9 * std::abs(loss.total));
+    EXPECT_NEAR(
+        loss.total,
+        c.adversarial * loss.adversarial + c.mse * loss.mse + c.perceptual * loss.perceptual,
+        1e-9 * std::abs(loss.total));
     EXPECT_GT(loss.mse, 0.0);
     EXPECT_EQ(loss.perceptual > 0, c.perceptual > 0);  // the VGG runs only when it counts
     EXPECT_NE(loss.adversarial, 0.0);
     const double error = check_parameter_gradients(
-        f.generator,
-        [&] { return objective.generator_loss(ctx, f.input, f.label, false).total; },
+        f.generator, [&] { return objective.generator_loss(ctx, f.input, f.label, false).total; },
         std::string(c.name) + " generator loss", epsilon, bound);
     std::printf("%s generator loss %.6g: gradient error %.3g (bound %.3g)\n", c.name, loss.total,
                 error, bound);
 }
 
-TEST_P(DiscriminatorGradients, DiscriminatorLossMatchesCentralDifferencesInTheDiscriminatorsParameters) {
+TEST_P(DiscriminatorGradients,
+       DiscriminatorLossMatchesCentralDifferencesInTheDiscriminatorsParameters) {
     const LossCase c = GetParam();
     GanFixture f;
     GanOptions options;
@@ -161,18 +163,19 @@ TEST_P(DiscriminatorGradients, DiscriminatorLossMatchesCentralDifferencesInTheDi
                 error, bound);
 }
 
-std::string case_name(const ::testing::TestParamInfo<LossCase>& info) { return info.param.name; }
+std::string case_name(const ::testing::TestParamInfo<LossCase>& info) {
+    return info.param.name;
+}
 
 // The whole loss, whose MSE term dominates at these scales, and each other term alone, so that
 // an error in one cannot hide behind another.
-INSTANTIATE_TEST_SUITE_P(
-    Terms, GeneratorGradients,
-    ::testing::Values(LossCase{GanLoss::bce, 20, 0.5, 2, "bce_whole"},
-                      LossCase{GanLoss::wgan, 20, 0.5, 2, "wgan_whole"},
-                      LossCase{GanLoss::bce, 1, 0, 0, "bce_adversarial"},
-                      LossCase{GanLoss::wgan, 1, 0, 0, "wgan_adversarial"},
-                      LossCase{GanLoss::bce, 0, 0, 1, "perceptual"}),
-    case_name);
+INSTANTIATE_TEST_SUITE_P(Terms, GeneratorGradients,
+                         ::testing::Values(LossCase{GanLoss::bce, 20, 0.5, 2, "bce_whole"},
+                                           LossCase{GanLoss::wgan, 20, 0.5, 2, "wgan_whole"},
+                                           LossCase{GanLoss::bce, 1, 0, 0, "bce_adversarial"},
+                                           LossCase{GanLoss::wgan, 1, 0, 0, "wgan_adversarial"},
+                                           LossCase{GanLoss::bce, 0, 0, 1, "perceptual"}),
+                         case_name);
 
 INSTANTIATE_TEST_SUITE_P(BothLosses, DiscriminatorGradients,
                          ::testing::Values(LossCase{GanLoss::bce, 20, 0.5, 2, "bce"},
