@@ -215,18 +215,21 @@ Network build_network(DenoiserArchitecture architecture, const TrainOptions& opt
 // The training state stored beside a checkpoint's model and optimizer state.
 json training_state(const TrainOptions& options, DenoiserArchitecture architecture,
                     std::int64_t iteration, std::uint32_t sampler_seed) {
-    return {{"iteration", iteration},
-            {"mode", to_string(options.mode)},
-            {"architecture", to_string(architecture)},
-            {"depth", options.depth},
-            {"levels", options.levels},
-            {"classes", options.classes},
-            {"mask_width", options.mask_width},
-            {"sampler", {{"generator", "splitmix64(seed, batch, patch)"}, {"seed", sampler_seed}}},
-            {"gan",
-             {{"generator_steps", options.gan.generator_steps},
-              {"discriminator_steps", options.gan.discriminator_steps},
-              {"loss", to_string(options.gan.loss)}}}};
+    json state = {
+        {"iteration", iteration},
+        {"mode", to_string(options.mode)},
+        {"architecture", to_string(architecture)},
+        {"depth", options.depth},
+        {"levels", options.levels},
+        {"classes", options.classes},
+        {"mask_width", options.mask_width},
+        {"sampler", {{"generator", "splitmix64(seed, batch, patch)"}, {"seed", sampler_seed}}}};
+    // Informative: a resumed run checks the steps against the optimizers' step counts.
+    if (options.mode == TrainingMode::gan)
+        state["gan"] = {{"generator_steps", options.gan.generator_steps},
+                        {"discriminator_steps", options.gan.discriminator_steps},
+                        {"loss", to_string(options.gan.loss)}};
+    return state;
 }
 
 // A resumed file's training state, or null when it has none (a Keras model).

@@ -47,6 +47,9 @@ public:
     /// nothing for bce.
     void clip_discriminator();
 
+    /// The VGG19 feature extractor, or null without the perceptual term.
+    Network* perceptual_network() const { return options_.perceptual_weight > 0 ? vgg_ : nullptr; }
+
 private:
     Network& generator_;
     Network& discriminator_;

@@ -66,10 +66,12 @@ void expect_float32(const Stack& s, const std::string& name) {
 }
 
 // Training keeps every layer's output and its gradient for the whole batch: refuses, before
-// any is allocated, a batch and patch size whose activations alone exceed this machine's memory.
-void expect_batch_fits(const Network& network, const TrainOptions& options) {
+// any is allocated, a batch and patch size whose activations alone exceed this machine's memory
+// (gan: the generator's, the discriminator's and the VGG19's together, each built for the batch).
+void expect_batch_fits(const std::vector<const Network*>& networks, const TrainOptions& options) {
     double values = 0;
-    for (const auto& node : network.nodes()) values += 2.0 * double(node.dims.count());
+    for (const Network* network : networks)
+        for (const auto& node : network->nodes()) values += 2.0 * double(node.dims.count());
     const double bytes = std::min(values * sizeof(float), 0x1p62);
     check_fits_in_memory(std::int64_t(bytes),
                          "batch " + std::to_string(options.batch) + " of " +
@@ -429,7 +431,17 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
     const TrainingData& learned = spec.method != NormalizationMethod::none ? normalized : data;
     const Dims batch_dims{options.batch, options.depth, options.patch, options.patch};
     network.build({batch_dims});  // checks the patch against the network (ShapeError)
-    expect_batch_fits(network, options);
+    std::vector<const Network*> trained = {&network};
+    if (gan) {
+        gan->discriminator.build({Dims{options.batch, 1, options.patch, options.patch}});
+        trained.push_back(&gan->discriminator);
+        if (Network* vgg = gan->objective.perceptual_network()) {
+            constexpr std::int64_t rgb = 3;
+            vgg->build({Dims{options.batch, rgb, options.patch, options.patch}});
+            trained.push_back(vgg);
+        }
+    }
+    expect_batch_fits(trained, options);
     const ThreadCountScope threads(ctx.threads());
 
     const std::int64_t total = total_iterations(options, data.inputs.shape());
