@@ -1,9 +1,10 @@
 #pragma once
 /// @file
 /// Training as a library: one trainer for supervised denoising, Noise2Noise, Noise2Self,
-/// segmentation and TomoGAN's adversarial training, on random patches of (N, H, W) stacks (the 8 flips and rotations, `depth`
-/// adjacent slices as input channels), with Adam, validation, checkpoints that resume bit for
-/// bit, and Noise2Self inference; what examples/train_denoiser runs.
+/// segmentation and TomoGAN's adversarial training, on random patches of (N, H, W) stacks (the 8
+/// flips and rotations, `depth` adjacent slices as input channels), with Adam, validation,
+/// checkpoints that resume bit for bit, and Noise2Self inference; what examples/train_denoiser
+/// runs.
 
 #include <cstdint>
 #include <functional>
