@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
         "NaN or infinite values in the training file are an error. Training stops (exit 1) as\n"
         "soon as the loss or a weight is NaN or infinite; --out then keeps the last good\n"
         "checkpoint. SIGINT or SIGTERM stop it after the current step with a checkpoint in\n"
-        "--out (the process then ends by the signal); --resume continues it to the same total.");
+        "--out (the process then ends by the signal); --resume continues it to the same total.\n"
+        "--mode gan: --out is the generator (what denoise_stack applies); the discriminator\n"
+        "and its Adam state are kept in the same file, in its group /tomodenoise_discriminator.");
     std::string data, out, arch, mode = "supervised", loss = "mse", mask_mode = "zero";
     TrainOptions options;
     bool noise2noise = false;
