@@ -1,7 +1,8 @@
 // train_denoiser: trains a network on an HDF5 training file (supervised, Noise2Noise,
-// Noise2Self or segmentation) from scratch, or resumes / fine-tunes one, and saves it in
-// Keras's HDF5 layout with its optimizer and training state every --checkpoint-every steps,
-// at the end, and on SIGINT/SIGTERM, so that `--resume` continues it bit for bit.
+// Noise2Self, segmentation or TomoGAN's adversarial training) from scratch, or resumes / fine-tunes
+// one, and saves it in Keras's HDF5 layout with its optimizer and training state every
+// --checkpoint-every steps, at the end, and on SIGINT/SIGTERM, so that `--resume` continues it bit
+// for bit.
 //
 //   train_denoiser --data train.h5 --out model.h5 [--mode supervised] [--arch cnn|unet] ...
 //
@@ -10,6 +11,7 @@
 //   n2n (or --noise2noise): train_a -> train_b, validated on test_a vs test_clean;
 //   n2s: train_ns only, validated on test_ns vs test_gt when the file has both;
 //   seg: train_ns -> train_labels, validated on test_ns vs test_labels;
+//   gan: as supervised;
 //   n2i: --data is a reconstruction (a stack location) that reconstruct_stack --splits K wrote
 //        with its K sub-reconstructions beside it; validated against --clean when given.
 
@@ -51,7 +53,9 @@ int main(int argc, char** argv) {
         "NaN or infinite values in the training file are an error. Training stops (exit 1) as\n"
         "soon as the loss or a weight is NaN or infinite; --out then keeps the last good\n"
         "checkpoint. SIGINT or SIGTERM stop it after the current step with a checkpoint in\n"
-        "--out (the process then ends by the signal); --resume continues it to the same total.");
+        "--out (the process then ends by the signal); --resume continues it to the same total.\n"
+        "--mode gan: --out is the generator (what denoise_stack applies); the discriminator\n"
+        "and its Adam state are kept in the same file, in its group /tomodenoise_discriminator.");
     std::string data, out, arch, mode = "supervised", loss = "mse", mask_mode = "zero";
     TrainOptions options;
     bool noise2noise = false;
@@ -72,11 +76,12 @@ int main(int argc, char** argv) {
     app.add_option("--out", out, "checkpoint and final model (may be --resume's, not --data's)")
         ->required();
     app.add_option("--mode", mode, "what to learn")
-        ->check(CLI::IsMember({"supervised", "n2n", "n2s", "seg", "n2i"}))
+        ->check(CLI::IsMember({"supervised", "n2n", "n2s", "seg", "gan", "n2i"}))
         ->capture_default_str();
     app.add_option("--arch", arch,
-                   "network to train from scratch: cnn (default) or unet (alias tomogan); "
-                   "with --resume it must be the model's")
+                   "network to train from scratch: cnn (default) or unet (alias tomogan; "
+                   "the only one, and the default, for --mode gan); with --resume it must be the "
+                   "model's")
         ->check(CLI::IsMember({"cnn", "unet", "tomogan"}));
     app.add_option("--levels", options.levels, "unet pooling levels")
         ->check(CLI::Range(1, 6))
@@ -114,9 +119,11 @@ int main(int argc, char** argv) {
     app.add_option("--patch", options.patch, "patch side in pixels")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    app.add_option("--lr", options.learning_rate, "Adam learning rate")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
+    double learning_rate = default_learning_rate;
+    CLI::Option* lr_option =
+        app.add_option("--lr", learning_rate,
+                       "Adam learning rate (default 1e-3; gan: 1e-4, both networks)")
+            ->check(CLI::PositiveNumber);
     std::string lr_schedule = to_string(options.lr_schedule);
     app.add_option("--lr-schedule", lr_schedule,
                    "learning rate over the run: constant, or cosine (decaying to 0 at --iters or "
@@ -159,6 +166,36 @@ int main(int argc, char** argv) {
     app.add_option("--class-weights", options.class_weights,
                    "seg: one weight per class, comma-separated")
         ->delimiter(',');
+    GanOptions& gan = options.gan;
+    app.add_option("--itg", gan.generator_steps, "gan: generator steps per iteration")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
+    app.add_option("--itd", gan.discriminator_steps, "gan: discriminator steps per iteration")
+        ->check(CLI::Range(0, 100))
+        ->capture_default_str();
+    app.add_option("--ladv", gan.adversarial_weight, "gan: weight of the adversarial loss")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app.add_option("--lmse", gan.mse_weight, "gan: weight of the MSE against the label")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app.add_option("--lperc", gan.perceptual_weight,
+                   "gan: weight of the perceptual loss (MSE of VGG19 features; needs --vgg19)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    std::string gan_loss = to_string(gan.loss);
+    app.add_option("--gan-loss", gan_loss,
+                   "gan: bce (discriminator logits) or wgan (Wasserstein critic, weights clipped "
+                   "to --clip)")
+        ->check(CLI::IsMember({"bce", "wgan"}))
+        ->capture_default_str();
+    app.add_option("--clip", gan.clip, "gan, wgan: the critic's weight clipping bound")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--vgg19", gan.vgg19_weights,
+                   std::string("gan: Keras's VGG19 ImageNet weights without top (") +
+                       vgg19_notop_file + "), needed when --lperc is above 0 (not downloaded)")
+        ->check(CLI::ExistingFile);
     app.add_option("--val-every", options.validate_every,
                    "steps between validations (0: once per epoch)")
         ->check(CLI::NonNegativeNumber)
@@ -189,6 +226,14 @@ int main(int argc, char** argv) {
             options.mode = parse_train_mode(noise2noise ? "n2n" : mode, "--mode");
             if (!arch.empty()) options.architecture = parse_architecture(arch, "--arch");
             options.lr_schedule = parse_learning_rate_schedule(lr_schedule, "--lr-schedule");
+            if (lr_option->count() > 0) options.learning_rate = learning_rate;
+            gan.loss = parse_gan_loss(gan_loss, "--gan-loss");
+            if (options.mode == TrainingMode::gan && gan.perceptual_weight > 0 &&
+                gan.vgg19_weights.empty())
+                throw InvalidArgument(std::string("--lperc ") +
+                                      std::to_string(gan.perceptual_weight) +
+                                      " (the perceptual loss) needs --vgg19 " + vgg19_notop_file +
+                                      ", Keras's VGG19 weights without top (or --lperc 0)");
             options.loss = loss == "l1" ? TrainingLoss::l1 : TrainingLoss::mse;
             options.mask_mode = mask_mode == "interpolate" ? MaskMode::interpolate : MaskMode::zero;
             options.n2s_inference = n2s_inference == "j-invariant" ? InferenceMethod::j_invariant
@@ -254,7 +299,9 @@ int main(int argc, char** argv) {
         callbacks.on_start = [&] {
             const StackShape& shape = training_data.inputs.shape();
             std::printf("training %s (%s): %lld images %s, batch %d, patch %lld\n",
-                        options.resume.empty() ? (arch.empty() ? "cnn" : arch.c_str())
+                        options.resume.empty() ? (!arch.empty()                       ? arch.c_str()
+                                                  : options.mode == TrainingMode::gan ? "unet"
+                                                                                      : "cnn")
                                                : options.resume.c_str(),
                         to_string(options.mode).c_str(), static_cast<long long>(shape.n),
                         shape.to_string().c_str(), options.batch,
@@ -276,10 +323,15 @@ int main(int argc, char** argv) {
             // --max-seconds ends the run first when it comes first.
             if (options.max_seconds > 0)
                 eta = std::min(eta, std::max(0.0, options.max_seconds - p.seconds));
+            char discriminator[64] = "";
+            if (!std::isnan(p.discriminator_loss))
+                std::snprintf(discriminator, sizeof discriminator, ", discriminator loss %.6g",
+                              p.discriminator_loss);
             std::printf(
-                "step %lld/%lld: loss %.6g, %.2f steps/s, ETA %s, waiting for data %.0f%%\n",
+                "step %lld/%lld: loss %.6g%s, %.2f steps/s, ETA %s, waiting for data %.0f%%\n",
                 static_cast<long long>(p.iteration), static_cast<long long>(p.iterations), p.loss,
-                p.iterations_per_second, duration(eta).c_str(), 100 * p.data_wait_fraction);
+                discriminator, p.iterations_per_second, duration(eta).c_str(),
+                100 * p.data_wait_fraction);
             std::fflush(stdout);
         };
         callbacks.on_validation = [&](const TrainingValidation& v) {
@@ -288,6 +340,13 @@ int main(int argc, char** argv) {
             if (!std::isnan(v.test_loss)) std::printf(", test loss %.6g", v.test_loss);
             if (!std::isnan(v.psnr)) std::printf(", test PSNR %.2f dB", v.psnr);
             if (!std::isnan(v.ssim)) std::printf(", SSIM %.4f", v.ssim);
+            if (!std::isnan(v.high_frequency_ratio))
+                std::printf(", high-frequency ratio %.3f", v.high_frequency_ratio);
+            if (!std::isnan(v.adversarial_loss))
+                std::printf(" (adversarial %.6g, MSE %.6g, perceptual %.6g)", v.adversarial_loss,
+                            v.mse_loss, v.perceptual_loss);
+            if (!std::isnan(v.discriminator_loss))
+                std::printf(", discriminator loss %.6g", v.discriminator_loss);
             if (!std::isnan(v.mean_iou))
                 std::printf(", mean IoU %.4f, mean Dice %.4f", v.mean_iou, v.mean_dice);
             std::printf(" -> %s\n", out.c_str());

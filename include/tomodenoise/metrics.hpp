@@ -59,6 +59,17 @@ StackMetrics compare_stacks(const float* reference, const float* test, const Sta
 /// shapes when they differ.
 StackMetrics compare_stacks(const Stack& reference, const Stack& test, double data_range);
 
+/// Sharpness of `test` against `reference` (float stacks of `shape`): the high-frequency power
+/// ratio. Each slice's power spectrum |DFT|^2 (periodic, no window) is averaged radially over
+/// rings of width 1/m cycles/pixel, m = min(H, W) (frequency (fy, fx) = (ky/H, kx/W), ring
+/// round(m * |f|)); the ring averages between 0.25 and 0.5 cycles/pixel (rings m/4 to m/2) are
+/// summed, over all slices, for test and for reference, and divided: 1 is the reference's
+/// sharpness, an oversmoothed test gives less, added noise more. Computed in double. Throws
+/// ShapeError for an empty shape or slices smaller than 4x4, NumericalError when the
+/// reference has no power in the band (a constant image).
+double high_frequency_power_ratio(const float* reference, const float* test,
+                                  const StackShape& shape);
+
 /// Overlap of a segmentation (`test`) with its reference, per class c in 0..classes-1, where
 /// R and T are the pixels each map labels c: IoU = |R and T| / |R or T|, Dice = 2 |R and T| /
 /// (|R| + |T|). A class in neither map has NaN in `iou` and `dice` and is left out of the

@@ -1,9 +1,10 @@
 #pragma once
 /// @file
-/// Training as a library: one trainer for supervised denoising, Noise2Noise, Noise2Self and
-/// segmentation, on random patches of (N, H, W) stacks (the 8 flips and rotations, `depth`
-/// adjacent slices as input channels), with Adam, validation, checkpoints that resume bit for
-/// bit, and Noise2Self inference; what examples/train_denoiser runs.
+/// Training as a library: one trainer for supervised denoising, Noise2Noise, Noise2Self,
+/// segmentation and TomoGAN's adversarial training, on random patches of (N, H, W) stacks (the 8
+/// flips and rotations, `depth` adjacent slices as input channels), with Adam, validation,
+/// checkpoints that resume bit for bit, and Noise2Self inference; what examples/train_denoiser
+/// runs.
 
 #include <cstdint>
 #include <functional>
@@ -24,9 +25,10 @@ namespace tomodenoise {
 /// may record): "supervised" (noisy -> clean, MSE or L1), "n2n" (Noise2Noise: one noisy
 /// realization -> another), "n2s" (Noise2Self: noisy images only; a grid of masked pixels is
 /// predicted from the others, the loss counting the masked pixels only), "seg" (images ->
-/// integer labels, softmax cross-entropy with class weights), "n2i" (Noise2Inverse: the mean of
-/// K-1 sub-reconstructions -> the remaining one, see noise2inverse_training_data);
-/// InvalidArgument naming `option` and the choices otherwise.
+/// integer labels, softmax cross-entropy with class weights), "gan" (TomoGAN: noisy -> clean,
+/// the U-Net generator trained against a discriminator, see GanOptions), "n2i" (Noise2Inverse:
+/// the mean of K-1 sub-reconstructions -> the remaining one, see
+/// noise2inverse_training_data); InvalidArgument naming `option` and the choices otherwise.
 TrainingMode parse_train_mode(const std::string& name, const std::string& option = "mode");
 
 /// Datasets of a training file (as simulate_dataset writes them).
@@ -121,6 +123,48 @@ enum class MaskMode {
     interpolate,  ///< masked pixels replaced by the mean of their 4 neighbours (reflected)
 };
 
+/// The adversarial loss of mode gan.
+enum class GanLoss {
+    bce,   ///< binary cross-entropy of the discriminator's logits (TomoGAN's)
+    wgan,  ///< Wasserstein critic, its weights clipped to [-clip, clip] after each step
+};
+/// "bce", "wgan"; InvalidArgument naming `option` otherwise.
+GanLoss parse_gan_loss(const std::string& name, const std::string& option = "gan_loss");
+std::string to_string(GanLoss loss);
+
+/// The file Keras's VGG19 ImageNet weights without top come in, which the perceptual loss needs.
+inline constexpr const char* vgg19_notop_file = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5";
+
+/// Mode gan (TomoGAN): the generator is the U-Net (architecture unet), the discriminator
+/// TomoGAN's (6 convolutions, Dense 64, Dense 1: one logit per patch, so it is built for the
+/// patch size). Each iteration takes generator_steps generator steps, then discriminator_steps
+/// discriminator steps, each on a batch of its own, each network with its own Adam (learning
+/// rate and schedule of TrainOptions). The generator minimizes
+///   adversarial_weight * adversarial + mse_weight * MSE + perceptual_weight * perceptual
+/// where adversarial is BCE(D(G(x)), 1) (bce) or -mean(D(G(x))) (wgan), MSE the mean squared
+/// error against the label, and perceptual the MSE between the VGG19 features (no top, to
+/// block5_pool) of output and label, each replicated to 3 channels and put through Keras's
+/// VGG19 preprocess_input (as TomoGAN, on the values the network learns in), the VGG frozen.
+/// The discriminator minimizes BCE(D(y), 1) + BCE(D(G(x)), 0) (bce) or mean(D(G(x))) -
+/// mean(D(y)) (wgan). Weights are finite and not negative; at least one is positive.
+struct GanOptions {
+    int generator_steps = 1;      ///< itg, 1..100
+    int discriminator_steps = 2;  ///< itd, 0..100
+    double adversarial_weight = 20;
+    double mse_weight = 0.5;
+    double perceptual_weight = 2;
+    GanLoss loss = GanLoss::bce;
+    double clip = 0.01;  ///< wgan: finite and positive
+    /// Keras's vgg19_notop_file (its exact layout; any name); required when perceptual_weight
+    /// is above 0 (InvalidArgument naming the file needed otherwise), and the patch then at
+    /// least 32 (VGG19's five poolings).
+    std::string vgg19_weights;
+};
+
+/// Adam's learning rate when TrainOptions::learning_rate is unset.
+inline constexpr double default_learning_rate = 1e-3;
+inline constexpr double default_gan_learning_rate = 1e-4;  ///< TomoGAN's, both networks
+
 /// How train_denoiser trains. train_denoiser throws InvalidArgument naming the field for a
 /// value outside the bounds given here, before any work.
 struct TrainOptions {
@@ -152,9 +196,11 @@ struct TrainOptions {
     /// Wall-clock limit of this run in seconds (whichever of it and the iterations comes
     /// first; the model is checkpointed when it stops); 0: none.
     double max_seconds = 0;
-    int batch = 8;                ///< patches per step, at least 1
-    std::int64_t patch = 64;      ///< patch side in pixels, at least 1, at most the images'
-    double learning_rate = 1e-3;  ///< Adam's, finite and positive
+    int batch = 8;            ///< patches per step, at least 1
+    std::int64_t patch = 64;  ///< patch side in pixels, at least 1, at most the images'
+    /// Adam's, finite and positive; unset: default_learning_rate, or for gan
+    /// default_gan_learning_rate (both networks).
+    std::optional<double> learning_rate;
     LearningRateSchedule lr_schedule = LearningRateSchedule::cosine;
     /// How the data is scaled for the network: fitted over all of `inputs` (fit_normalization)
     /// and applied, as one map, to the inputs, to the targets of supervised and n2n (so that
@@ -170,6 +216,7 @@ struct TrainOptions {
     MaskMode mask_mode = MaskMode::zero;  ///< n2s
     /// n2s: the inference the model records as its default (ModelRecipe::inference).
     InferenceMethod n2s_inference = InferenceMethod::single_pass;
+    GanOptions gan;   ///< gan
     int classes = 2;  ///< seg: output channels, 2..255
     /// n2i: the number K of sub-reconstructions (2..max_recipe_splits), recorded in the model's
     /// recipe for inference; the data must hold the K pairs of each slice
@@ -189,11 +236,14 @@ struct TrainOptions {
     /// Model file written every checkpoint_every steps, at the end and when stopped by a signal
     /// (see stop_training_on_signal), in Keras's HDF5 layout with the optimizer state and this
     /// library's training state (iteration, mode, sampler seed); complete or not at all. May be
-    /// `resume` itself. Empty: nothing is saved.
+    /// `resume` itself. Empty: nothing is saved. For gan the model is the generator alone (what
+    /// inference applies); the discriminator and its Adam state are in the same file, in the
+    /// same Keras layout inside the group /tomodenoise_discriminator (Keras ignores it).
     std::string checkpoint;
     /// File a CSV row is appended to at every validation (a header first when the file is new
-    /// or empty): iteration, train and test loss, PSNR, SSIM, or for seg the mean and per-class
-    /// IoU and Dice. Empty: none.
+    /// or empty): iteration, train and test loss, PSNR, SSIM and the high-frequency ratio (gan:
+    /// then the adversarial, MSE and perceptual terms and the discriminator's loss), or for seg
+    /// the mean and per-class IoU and Dice. Empty: none.
     std::string validation_csv;
     /// Folder for a PNG per validation, iter_NNNNNNN.png: the first test slice as input |
     /// output | target (seg: the predicted class). Created, and checked writable, before
@@ -203,9 +253,11 @@ struct TrainOptions {
 
 /// How fast training runs, after every step.
 struct TrainingProgress {
-    std::int64_t iteration = 0;        ///< steps done, counting those before a resume
-    std::int64_t iterations = 0;       ///< total steps
-    double loss = 0;                   ///< this step's
+    std::int64_t iteration = 0;   ///< steps done, counting those before a resume
+    std::int64_t iterations = 0;  ///< total steps
+    double loss = 0;              ///< this step's (gan: the generator's, mean over its steps)
+    /// gan: this step's discriminator loss (mean over its steps; NaN without any); NaN otherwise.
+    double discriminator_loss = std::numeric_limits<double>::quiet_NaN();
     double seconds = 0;                ///< this run's wall time so far
     double iterations_per_second = 0;  ///< this run's steps over its time
     /// Fraction of this run's time the steps waited for their batch (prefetched on TBB while
@@ -230,6 +282,17 @@ struct TrainingValidation {
     std::vector<double> iou, dice;
     double mean_iou = std::numeric_limits<double>::quiet_NaN();
     double mean_dice = std::numeric_limits<double>::quiet_NaN();
+    /// Denoising modes: high_frequency_power_ratio (metrics.hpp) of the output against the test
+    /// targets, 1 for the targets' sharpness, less for an oversmoothed output; NaN for seg and
+    /// without test data.
+    double high_frequency_ratio = std::numeric_limits<double>::quiet_NaN();
+    /// gan: means over the training steps since the previous validation of the generator
+    /// loss's terms (unweighted, GeneratorLoss) and of the discriminator's loss (NaN when no
+    /// discriminator step ran); NaN for the other modes.
+    double adversarial_loss = std::numeric_limits<double>::quiet_NaN();
+    double mse_loss = std::numeric_limits<double>::quiet_NaN();
+    double perceptual_loss = std::numeric_limits<double>::quiet_NaN();
+    double discriminator_loss = std::numeric_limits<double>::quiet_NaN();
     double seconds = 0;  ///< this run's wall time so far
 };
 

@@ -21,8 +21,11 @@
 #include "core/padded_forward.hpp"
 #include "io/hdf5.hpp"
 #include "keras/model_file.hpp"
+#include "keras/vgg19_weights.hpp"
 #include "models/cnn_denoiser.hpp"
+#include "models/tomogan_discriminator.hpp"
 #include "models/tomogan_generator.hpp"
+#include "models/vgg19.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/normalize.hpp"
@@ -41,6 +44,11 @@ using json = nlohmann::json;
 // The root attribute of a checkpoint holding this library's training state (JSON): what a
 // resumed run needs besides the weights and Adam's state to continue bit for bit.
 constexpr const char* training_state_attribute = "tomodenoise_training_state";
+// The group of a gan checkpoint holding the discriminator and its Adam state, in Keras's layout.
+constexpr const char* discriminator_group = "tomodenoise_discriminator";
+// VGG19's five poolings need patches of at least this side.
+constexpr std::int64_t vgg19_smallest_patch = 32;
+constexpr int max_gan_steps = 100;
 
 Stack read_float_stack(const std::string& file, const std::string& dataset) {
     const DatasetAddress address{file, dataset};
@@ -84,13 +92,47 @@ NormalizationSpec resolve_normalization(const TrainOptions& options, const Netwo
     return recorded;
 }
 
+template <typename OutOfBounds>
+void check_gan_options(const TrainOptions& options, const OutOfBounds& out_of_bounds) {
+    const GanOptions& gan = options.gan;
+    if (gan.generator_steps < 1 || gan.generator_steps > max_gan_steps)
+        throw out_of_bounds("gan.generator_steps", "between 1 and 100",
+                            std::to_string(gan.generator_steps));
+    if (gan.discriminator_steps < 0 || gan.discriminator_steps > max_gan_steps)
+        throw out_of_bounds("gan.discriminator_steps", "between 0 and 100",
+                            std::to_string(gan.discriminator_steps));
+    const std::pair<const char*, double> weights[] = {
+        {"gan.adversarial_weight", gan.adversarial_weight},
+        {"gan.mse_weight", gan.mse_weight},
+        {"gan.perceptual_weight", gan.perceptual_weight}};
+    for (const auto& [field, weight] : weights)
+        if (!(std::isfinite(weight) && weight >= 0))
+            throw out_of_bounds(field, "finite and not negative", std::to_string(weight));
+    if (gan.adversarial_weight + gan.mse_weight + gan.perceptual_weight <= 0)
+        throw out_of_bounds("gan.adversarial_weight", "positive for one of the three weights",
+                            "all 0");
+    if (!(std::isfinite(gan.clip) && gan.clip > 0))
+        throw out_of_bounds("gan.clip", "finite and positive", std::to_string(gan.clip));
+    if (options.architecture && *options.architecture != DenoiserArchitecture::unet)
+        throw out_of_bounds("architecture", "unet for mode gan (TomoGAN's generator)",
+                            to_string(*options.architecture));
+    if (gan.perceptual_weight > 0 && gan.vgg19_weights.empty())
+        throw InvalidArgument(
+            std::string("TrainOptions::gan.vgg19_weights: a perceptual weight above 0 needs "
+                        "Keras's VGG19 ImageNet weights without top, ") +
+            vgg19_notop_file + " (or set the perceptual weight to 0)");
+    if (gan.perceptual_weight > 0 && options.patch < vgg19_smallest_patch)
+        throw out_of_bounds("patch", "at least 32 for the perceptual loss (VGG19's 5 poolings)",
+                            std::to_string(options.patch));
+}
+
 void check_options(const TrainOptions& options) {
     const auto out_of_bounds = [](const std::string& field, const std::string& bounds,
                                   const std::string& value) {
         return InvalidArgument("TrainOptions::" + field + " must be " + bounds + ", got " + value);
     };
-    if (options.mode == TrainingMode::unknown || options.mode == TrainingMode::gan)
-        throw out_of_bounds("mode", "one of supervised, n2n, n2s, seg, n2i",
+    if (options.mode == TrainingMode::unknown)
+        throw out_of_bounds("mode", "one of supervised, n2n, n2s, seg, gan, n2i",
                             to_string(options.mode));
     if (options.mode == TrainingMode::n2i) {
         if (options.splits < 2 || options.splits > max_recipe_splits)
@@ -122,9 +164,11 @@ void check_options(const TrainOptions& options) {
             throw InvalidArgument(std::string("TrainOptions::normalization: ") + e.what());
         }
     }
-    if (!(std::isfinite(options.learning_rate) && options.learning_rate > 0))
+    if (options.learning_rate &&
+        !(std::isfinite(*options.learning_rate) && *options.learning_rate > 0))
         throw out_of_bounds("learning_rate", "finite and positive",
-                            std::to_string(options.learning_rate));
+                            std::to_string(*options.learning_rate));
+    if (options.mode == TrainingMode::gan) check_gan_options(options, out_of_bounds);
     if (options.threads < 0 || options.threads > max_threads())
         throw out_of_bounds("threads",
                             "between 0 (the default) and " + std::to_string(max_threads()) +
@@ -173,21 +217,29 @@ Network build_network(DenoiserArchitecture architecture, const TrainOptions& opt
     config.seed = options.seed;
     config.residual = options.residual && options.depth == 1 &&
                       (options.mode == TrainingMode::supervised ||
-                       options.mode == TrainingMode::n2n || options.mode == TrainingMode::n2i);
+                       options.mode == TrainingMode::n2n || options.mode == TrainingMode::gan ||
+                       options.mode == TrainingMode::n2i);
     return build_tomogan_generator(config);
 }
 
 // The training state stored beside a checkpoint's model and optimizer state.
 json training_state(const TrainOptions& options, DenoiserArchitecture architecture,
                     std::int64_t iteration, std::uint32_t sampler_seed) {
-    return {{"iteration", iteration},
-            {"mode", to_string(options.mode)},
-            {"architecture", to_string(architecture)},
-            {"depth", options.depth},
-            {"levels", options.levels},
-            {"classes", options.classes},
-            {"mask_width", options.mask_width},
-            {"sampler", {{"generator", "splitmix64(seed, batch, patch)"}, {"seed", sampler_seed}}}};
+    json state = {
+        {"iteration", iteration},
+        {"mode", to_string(options.mode)},
+        {"architecture", to_string(architecture)},
+        {"depth", options.depth},
+        {"levels", options.levels},
+        {"classes", options.classes},
+        {"mask_width", options.mask_width},
+        {"sampler", {{"generator", "splitmix64(seed, batch, patch)"}, {"seed", sampler_seed}}}};
+    // Informative: a resumed run checks the steps against the optimizers' step counts.
+    if (options.mode == TrainingMode::gan)
+        state["gan"] = {{"generator_steps", options.gan.generator_steps},
+                        {"discriminator_steps", options.gan.discriminator_steps},
+                        {"loss", to_string(options.gan.loss)}};
+    return state;
 }
 
 // A resumed file's training state, or null when it has none (a Keras model).
@@ -235,14 +287,26 @@ extern "C" void request_stop(int signal_number) {
 
 TrainingMode parse_train_mode(const std::string& name, const std::string& option) {
     for (const TrainingMode mode : {TrainingMode::supervised, TrainingMode::n2n, TrainingMode::n2s,
-                                    TrainingMode::seg, TrainingMode::n2i})
+                                    TrainingMode::seg, TrainingMode::gan, TrainingMode::n2i})
         if (name == to_string(mode)) return mode;
-    throw InvalidArgument(option + " '" + name + "' is not one of supervised, n2n, n2s, seg, n2i");
+    throw InvalidArgument(option + " '" + name +
+                          "' is not one of supervised, n2n, n2s, seg, gan, n2i");
+}
+
+GanLoss parse_gan_loss(const std::string& name, const std::string& option) {
+    if (name == "bce") return GanLoss::bce;
+    if (name == "wgan") return GanLoss::wgan;
+    throw InvalidArgument(option + " '" + name + "' is not one of bce, wgan");
+}
+
+std::string to_string(GanLoss loss) {
+    return loss == GanLoss::wgan ? "wgan" : "bce";
 }
 
 TrainingLayout training_layout(TrainingMode mode) {
     switch (mode) {
         case TrainingMode::supervised:
+        case TrainingMode::gan:
             return TrainingLayout::tomogan;
         case TrainingMode::n2n:
             return TrainingLayout::noise2noise;
@@ -251,13 +315,12 @@ TrainingLayout training_layout(TrainingMode mode) {
         case TrainingMode::seg:
             return TrainingLayout::segmentation;
         case TrainingMode::unknown:
-        case TrainingMode::gan:
         case TrainingMode::n2i:
             break;
     }
     throw InvalidArgument("training mode '" + to_string(mode) +
                           "' has no training file layout: train_denoiser trains supervised, n2n, "
-                          "n2s and seg");
+                          "n2s, seg and gan");
 }
 
 LearningRateSchedule parse_learning_rate_schedule(const std::string& name,
@@ -352,7 +415,10 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
     plan.options = options;
     plan.sampler_seed = options.seed;
     TrainOptions& resolved = plan.options;
-    DenoiserArchitecture architecture = options.architecture.value_or(DenoiserArchitecture::cnn);
+    const bool gan = options.mode == TrainingMode::gan;
+    resolved.learning_rate = learning_rate_of(options);
+    DenoiserArchitecture architecture =
+        options.architecture.value_or(gan ? DenoiserArchitecture::unet : DenoiserArchitecture::cnn);
     Network network;
     json state = nullptr;
     if (!options.resume.empty()) {
@@ -373,6 +439,9 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
             throw InvalidArgument("TrainOptions::architecture " + to_string(*options.architecture) +
                                   " disagrees with the resumed model " + options.resume + ", a " +
                                   to_string(model_architecture));
+        if (gan && model_architecture != DenoiserArchitecture::unet)
+            throw InvalidArgument("mode gan trains a unet generator; the resumed model " +
+                                  options.resume + " is a " + to_string(model_architecture));
         architecture = model_architecture;
         if (!state.is_null() && state["mode"].get<std::string>() != to_string(options.mode))
             throw InvalidArgument("TrainOptions::mode " + to_string(options.mode) +
@@ -392,16 +461,57 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
                                   to_string(options.mode) + " needs " + std::to_string(outputs));
 
     AdamConfig adam_config;
-    adam_config.learning_rate = options.learning_rate;
+    adam_config.learning_rate = *resolved.learning_rate;
     Adam adam(named_parameters(network), adam_config);
+
+    // gan: the discriminator (new, or the checkpoint's with its Adam state) and the VGG19
+    // feature extractor of the perceptual loss.
+    Network discriminator, vgg;
+    if (gan) {
+        if (!state.is_null()) {
+            discriminator = load_network(options.resume, discriminator_group);
+            const auto& input = discriminator.nodes().at(0);
+            if (input.height != options.patch || input.width != options.patch)
+                throw InvalidArgument(
+                    "TrainOptions::patch " + std::to_string(options.patch) +
+                    " disagrees with the discriminator of the resumed model " + options.resume +
+                    ", built for " + std::to_string(input.height) + "x" +
+                    std::to_string(input.width) + " patches (its Dense layer fixes the size)");
+        } else {
+            TomoGanDiscriminatorConfig config;
+            config.height = config.width = options.patch;
+            config.seed = options.seed + 1;  // not the generator's stream
+            discriminator = build_tomogan_discriminator(config);
+        }
+        if (options.gan.perceptual_weight > 0) {
+            vgg = build_vgg19_features();
+            load_vgg19_weights(vgg, options.gan.vgg19_weights);
+        }
+    }
+    Adam discriminator_adam(named_parameters(discriminator), adam_config);
     if (!state.is_null()) {
         load_optimizer_state(options.resume, network, adam);
         plan.first_iteration = state["iteration"].get<std::int64_t>();
         plan.sampler_seed = state["sampler"]["seed"].get<std::uint32_t>();
-        if (adam.iterations() != plan.first_iteration)
-            throw FormatError(options.resume + ": the training state is at step " +
-                              std::to_string(plan.first_iteration) + ", the optimizer at step " +
-                              std::to_string(adam.iterations()));
+        const std::int64_t generator_steps = gan ? options.gan.generator_steps : 1;
+        if (adam.iterations() != plan.first_iteration * generator_steps)
+            throw FormatError(
+                options.resume + ": the training state is at step " +
+                std::to_string(plan.first_iteration) + ", the optimizer at step " +
+                std::to_string(adam.iterations()) +
+                (gan ? " (or TrainOptions::gan.generator_steps is not the run's)" : ""));
+        if (gan) {
+            load_optimizer_state(options.resume, discriminator, discriminator_adam,
+                                 discriminator_group);
+            if (discriminator_adam.iterations() !=
+                plan.first_iteration * options.gan.discriminator_steps)
+                throw InvalidArgument(
+                    "TrainOptions::gan.discriminator_steps " +
+                    std::to_string(options.gan.discriminator_steps) + " disagrees with " +
+                    options.resume + ", whose discriminator took " +
+                    std::to_string(discriminator_adam.iterations()) + " steps in " +
+                    std::to_string(plan.first_iteration) + " iterations");
+        }
     } else if (!options.resume.empty()) {
         message("fine-tuning " + options.resume +
                 ": it holds no training state of this library, so training starts at step 0 "
@@ -438,8 +548,10 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
         hooks.checkpoint = [&](std::int64_t iteration) {
             const json state_now =
                 training_state(resolved, architecture, iteration, plan.sampler_seed);
+            std::vector<EmbeddedNetwork> embedded;
+            if (gan) embedded.push_back({discriminator_group, &discriminator, &discriminator_adam});
             save_network(options.checkpoint, network, &adam, &recipe,
-                         {{training_state_attribute, state_now.dump()}});
+                         {{training_state_attribute, state_now.dump()}}, embedded);
             saved = iteration;
         };
     const auto kept = [&] {
@@ -460,8 +572,15 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
     }
     TrainerOutcome outcome;
     try {
+        std::optional<GanObjective> objective;
+        std::optional<GanTrainer> gan_trainer;
+        if (gan) {
+            objective.emplace(network, discriminator, vgg.nodes().empty() ? nullptr : &vgg,
+                              options.gan);
+            gan_trainer.emplace(GanTrainer{*objective, discriminator, discriminator_adam});
+        }
         outcome = run_trainer(ctx, network, adam, integer_labels ? labels_as_float : data, plan,
-                              callbacks, hooks);
+                              callbacks, hooks, gan_trainer ? &*gan_trainer : nullptr);
     } catch (const NumericalError& e) {
         // Training stops before a diverged step is saved: the checkpoint keeps the last good one.
         throw NumericalError(std::string(e.what()) + "; " + kept());

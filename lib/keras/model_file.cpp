@@ -23,6 +23,15 @@ using json = nlohmann::json;
 constexpr const char* keras_version_written = "2.4.0";
 constexpr const char* weights_group = "/model_weights";
 constexpr const char* optimizer_group = "/optimizer_weights";
+
+// Where a network's Keras layout lives in a file: at the root, or the same layout inside an
+// embedded network's group.
+struct NetworkRoot {
+    std::string group;  // "" for the file's root, else "/<name>"
+    std::string attributes() const { return group.empty() ? "/" : group; }
+    std::string weights() const { return group + weights_group; }
+    std::string optimizer() const { return group + optimizer_group; }
+};
 // Free spatial dims are built at this size so that parameters can be allocated.
 constexpr std::int64_t default_build_size = 64;
 
@@ -123,19 +132,20 @@ const WeightRef* owner_of(const std::string& state_name,
     return it == refs.end() ? nullptr : &it->second;
 }
 
-void write_optimizer(const hdf5::File& file, Network& network, const Optimizer& optimizer) {
+void write_optimizer(const hdf5::File& file, const NetworkRoot& root, Network& network,
+                     const Optimizer& optimizer) {
     const json training_config = {
         {"optimizer_config",
          {{"class_name", optimizer.type()}, {"config", keras_optimizer_config(optimizer)}}}};
-    hdf5::write_string_attribute(file, "/", "training_config", training_config.dump(),
+    hdf5::write_string_attribute(file, root.attributes(), "training_config", training_config.dump(),
                                  hdf5::StringStorage::variable);
     const auto refs = weights_by_name(network);
-    const std::string group = std::string(optimizer_group) + "/" + optimizer.type();
+    const std::string group = root.optimizer() + "/" + optimizer.type();
     hdf5::create_groups(file, group);
     std::vector<std::string> names;
     for (const auto& array : optimizer.state()) {
         const std::string name = optimizer.type() + "/" + array.name + ":0";
-        const std::string path = std::string(optimizer_group) + "/" + name;
+        const std::string path = root.optimizer() + "/" + name;
         if (const WeightRef* ref = owner_of(array.name, refs)) {
             const auto axes = keras_axes(*ref->layer, *ref->parameter);
             const auto stored = permute(array.values, array.shape, axes);
@@ -145,7 +155,7 @@ void write_optimizer(const hdf5::File& file, Network& network, const Optimizer& 
         }
         names.push_back(name);
     }
-    hdf5::write_string_list_attribute(file, optimizer_group, "weight_names", names);
+    hdf5::write_string_list_attribute(file, root.optimizer(), "weight_names", names);
 }
 
 json recipe_json(const ModelRecipe& recipe) {
@@ -235,27 +245,28 @@ ModelRecipe parse_recipe(const std::string& text, const std::string& where) {
     return recipe;
 }
 
-void write_file(const std::string& path, Network& network, const Optimizer* optimizer,
-                const ModelRecipe* recipe,
-                const std::map<std::string, std::string>& root_attributes) {
-    auto file = hdf5::File::create(path);
-    hdf5::write_string_attribute(file, "/", "model_config", model_config(network).dump(),
+// `network` (and `optimizer`'s state) in Keras's layout at `root` of `file`.
+void write_network(const hdf5::File& file, const NetworkRoot& root, Network& network,
+                   const Optimizer* optimizer) {
+    const std::string at = root.attributes(), weights = root.weights();
+    if (!root.group.empty()) hdf5::create_groups(file, root.group);
+    hdf5::write_string_attribute(file, at, "model_config", model_config(network).dump(),
                                  hdf5::StringStorage::variable);
-    hdf5::write_string_attribute(file, "/", "keras_version", keras_version_written,
+    hdf5::write_string_attribute(file, at, "keras_version", keras_version_written,
                                  hdf5::StringStorage::variable);
-    hdf5::write_string_attribute(file, "/", "backend", "tensorflow", hdf5::StringStorage::variable);
-    hdf5::write_string_attribute(file, "/", "tomodenoise_version", version(),
+    hdf5::write_string_attribute(file, at, "backend", "tensorflow", hdf5::StringStorage::variable);
+    hdf5::write_string_attribute(file, at, "tomodenoise_version", version(),
                                  hdf5::StringStorage::variable);
-    hdf5::create_groups(file, weights_group);
+    hdf5::create_groups(file, weights);
     std::vector<std::string> layer_names;
     for (const auto& node : network.nodes()) layer_names.push_back(node.name);
-    hdf5::write_string_list_attribute(file, weights_group, "layer_names", layer_names);
-    hdf5::write_string_attribute(file, weights_group, "keras_version", keras_version_written,
+    hdf5::write_string_list_attribute(file, weights, "layer_names", layer_names);
+    hdf5::write_string_attribute(file, weights, "keras_version", keras_version_written,
                                  hdf5::StringStorage::variable);
-    hdf5::write_string_attribute(file, weights_group, "backend", "tensorflow",
+    hdf5::write_string_attribute(file, weights, "backend", "tensorflow",
                                  hdf5::StringStorage::variable);
     for (const auto& node : network.nodes()) {
-        const std::string group = std::string(weights_group) + "/" + node.name;
+        const std::string group = weights + "/" + node.name;
         hdf5::create_groups(file, group);
         std::vector<std::string> weight_names;
         if (node.layer) {
@@ -271,7 +282,17 @@ void write_file(const std::string& path, Network& network, const Optimizer* opti
         }
         hdf5::write_string_list_attribute(file, group, "weight_names", weight_names);
     }
-    if (optimizer) write_optimizer(file, network, *optimizer);
+    if (optimizer) write_optimizer(file, root, network, *optimizer);
+}
+
+void write_file(const std::string& path, Network& network, const Optimizer* optimizer,
+                const ModelRecipe* recipe,
+                const std::map<std::string, std::string>& root_attributes,
+                const std::vector<EmbeddedNetwork>& embedded) {
+    auto file = hdf5::File::create(path);
+    write_network(file, NetworkRoot{}, network, optimizer);
+    for (const EmbeddedNetwork& e : embedded)
+        write_network(file, NetworkRoot{"/" + e.group}, *e.network, e.optimizer);
     if (recipe)
         hdf5::write_string_attribute(file, "/", recipe_attribute, recipe_json(*recipe).dump(),
                                      hdf5::StringStorage::variable);
@@ -280,11 +301,14 @@ void write_file(const std::string& path, Network& network, const Optimizer* opti
     file.close();
 }
 
-json read_model_config(const hdf5::File& file) {
-    if (!hdf5::attribute_exists(file, "/", "model_config"))
-        throw FormatError(file.path() +
-                          ": no 'model_config' attribute: not a Keras HDF5 model file");
-    const std::string text = hdf5::read_string_attribute(file, "/", "model_config");
+json read_model_config(const hdf5::File& file, const NetworkRoot& root = {}) {
+    if (!root.group.empty() && !hdf5::link_exists(file, root.group))
+        throw FormatError(file.path() + ": no embedded network " + root.group);
+    if (!hdf5::attribute_exists(file, root.attributes(), "model_config"))
+        throw FormatError(file.path() + ": no 'model_config' attribute" +
+                          (root.group.empty() ? std::string() : " in " + root.group) +
+                          ": not a Keras HDF5 model file");
+    const std::string text = hdf5::read_string_attribute(file, root.attributes(), "model_config");
     try {
         return json::parse(text);
     } catch (const json::exception& e) {
@@ -347,10 +371,10 @@ KerasInputShape input_shape_of(const json& layer_config, const std::string& wher
 // Before `layer` allocates its parameter `index` of `shape` (our axis order): the file must
 // store that weight with the same dims in Keras's order, so that a config disagreeing with its
 // weights (filters, kernel size, units, input channels) allocates nothing.
-void check_stored_weight(const hdf5::File& file, const Layer& layer, std::size_t index,
-                         const std::vector<std::int64_t>& shape) {
+void check_stored_weight(const hdf5::File& file, const NetworkRoot& root, const Layer& layer,
+                         std::size_t index, const std::vector<std::int64_t>& shape) {
     const std::string where = file.path() + ": layer '" + layer.name() + "' (" + layer.type() + ")";
-    const std::string group = std::string(weights_group) + "/" + layer.name();
+    const std::string group = root.weights() + "/" + layer.name();
     if (!hdf5::link_exists(file, group)) throw FormatError(where + ": no weights group " + group);
     const auto names = hdf5::read_string_list_attribute(file, group, "weight_names");
     if (index >= names.size())
@@ -369,11 +393,10 @@ void check_stored_weight(const hdf5::File& file, const Layer& layer, std::size_t
                           hdf5::dims_to_string(hdf5::Dataset::open(file, path).dims()));
 }
 
-void load_weights(const hdf5::File& file, Network& network) {
+void load_weights(const hdf5::File& file, const NetworkRoot& root, Network& network) {
     for (const auto& node : network.nodes())
         if (node.layer && !node.layer->parameters().empty())
-            read_keras_layer_weights(file, std::string(weights_group) + "/" + node.name,
-                                     *node.layer);
+            read_keras_layer_weights(file, root.weights() + "/" + node.name, *node.layer);
 }
 
 }  // namespace
@@ -414,7 +437,8 @@ void read_keras_layer_weights(const hdf5::File& file, const std::string& group, 
 
 void save_network(const std::string& path, Network& network, const Optimizer* optimizer,
                   const ModelRecipe* recipe,
-                  const std::map<std::string, std::string>& root_attributes) {
+                  const std::map<std::string, std::string>& root_attributes,
+                  const std::vector<EmbeddedNetwork>& embedded) {
     if (recipe) {
         try {
             check_recipe(*recipe, network.input_channels(0), output_channels(network));
@@ -423,7 +447,7 @@ void save_network(const std::string& path, Network& network, const Optimizer* op
         }
     }
     TemporaryFile temporary(path);
-    write_file(temporary.path(), network, optimizer, recipe, root_attributes);
+    write_file(temporary.path(), network, optimizer, recipe, root_attributes, embedded);
     temporary.commit();
 }
 
@@ -465,9 +489,10 @@ KerasInputShape keras_input_shape(const std::string& path, std::size_t i) {
     throw FormatError(path + ": model has no input " + std::to_string(i));
 }
 
-Network load_network(const std::string& path) {
+Network load_network(const std::string& path, const std::string& embedded_group) {
     const auto file = hdf5::File::open_read(path);
-    const json config = read_model_config(file);
+    const NetworkRoot root{embedded_group.empty() ? "" : "/" + embedded_group};
+    const json config = read_model_config(file, root);
     const std::string model_class = keras_string(config, "class_name", path + ": model_config");
     if (model_class != "Model" && model_class != "Functional" && model_class != "Sequential")
         throw FormatError(path + ": model class '" + model_class +
@@ -507,8 +532,8 @@ Network load_network(const std::string& path) {
         }
         auto made = layer_from_keras(class_name, cfg, path);
         made->set_parameter_check(
-            [&file](const Layer& l, std::size_t k, const std::vector<std::int64_t>& shape) {
-                check_stored_weight(file, l, k, shape);
+            [&file, &root](const Layer& l, std::size_t k, const std::vector<std::int64_t>& shape) {
+                check_stored_weight(file, root, l, k, shape);
             });
         try {
             network.add(std::move(made), inputs);
@@ -538,26 +563,28 @@ Network load_network(const std::string& path) {
     // The checks refer to `file`, closed on return; the parameters exist now.
     for (const auto& node : network.nodes())
         if (node.layer) node.layer->set_parameter_check({});
-    load_weights(file, network);
+    load_weights(file, root, network);
 
     return network;
 }
 
-void load_optimizer_state(const std::string& path, Network& network, Optimizer& optimizer) {
+void load_optimizer_state(const std::string& path, Network& network, Optimizer& optimizer,
+                          const std::string& embedded_group) {
     const auto file = hdf5::File::open_read(path);
+    const NetworkRoot root{embedded_group.empty() ? "" : "/" + embedded_group};
+    const std::string state_group = root.optimizer();
     const std::string prefix = optimizer.type() + "/";
-    if (!hdf5::link_exists(file, std::string(optimizer_group) + "/" + optimizer.type()))
-        throw FormatError(path + ": no " + optimizer.type() + " optimizer state (" +
-                          optimizer_group + "/" + optimizer.type() + ")");
+    if (!hdf5::link_exists(file, state_group + "/" + optimizer.type()))
+        throw FormatError(path + ": no " + optimizer.type() + " optimizer state (" + state_group +
+                          "/" + optimizer.type() + ")");
     const auto refs = weights_by_name(network);
     std::vector<OptimizerStateArray> state;
-    for (const auto& name :
-         hdf5::read_string_list_attribute(file, optimizer_group, "weight_names")) {
+    for (const auto& name : hdf5::read_string_list_attribute(file, state_group, "weight_names")) {
         if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + 2 ||
             name.compare(name.size() - 2, 2, ":0") != 0)
             throw FormatError(path + ": optimizer weight '" + name + "' is not " + prefix +
                               "<name>:0");
-        const std::string dataset = std::string(optimizer_group) + "/" + name;
+        const std::string dataset = state_group + "/" + name;
         OptimizerStateArray s;
         s.name = name.substr(prefix.size(), name.size() - prefix.size() - 2);
         const WeightRef* ref = owner_of(s.name, refs);

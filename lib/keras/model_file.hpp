@@ -24,17 +24,28 @@ class File;
 constexpr const char* recipe_attribute = "tomodenoise_recipe";
 constexpr std::int64_t recipe_version = 1;
 
+/// A second network saved in the same file as the main one (the GAN's discriminator beside its
+/// generator): the same Keras layout (root attributes, model_weights, optimizer_weights) inside
+/// the group /<group>, which Keras ignores.
+struct EmbeddedNetwork {
+    std::string group;
+    Network* network = nullptr;
+    const Optimizer* optimizer = nullptr;  ///< its state is saved too when not null
+};
+
 /// Writes `network` (architecture and weights) and, when given, `optimizer`'s configuration
 /// (root attribute training_config) and state (optimizer_weights/<Type>/<layer>/<weight>/<slot>:0
 /// in Keras's axis order, and optimizer_weights/<Type>/iter:0), `recipe` (root attribute
 /// recipe_attribute) and `root_attributes` (name -> text, string attributes of the file's root:
-/// what a caller records beside the model, such as a training state) to `path`. The file appears
+/// what a caller records beside the model, such as a training state) and the `embedded`
+/// networks to `path`. The file appears
 /// only once complete: it is written under a temporary name in the same folder and renamed.
 /// InvalidArgument naming the field, before anything is written, for a recipe check_recipe
 /// refuses for this network.
 void save_network(const std::string& path, Network& network, const Optimizer* optimizer = nullptr,
                   const ModelRecipe* recipe = nullptr,
-                  const std::map<std::string, std::string>& root_attributes = {});
+                  const std::map<std::string, std::string>& root_attributes = {},
+                  const std::vector<EmbeddedNetwork>& embedded = {});
 
 /// The recipe stored in `path` for `network` (as loaded from it), or default_recipe for a file
 /// without one (Keras's own, the published TomoGAN models). Throws FormatError naming the file
@@ -50,13 +61,16 @@ std::int64_t output_channels(const Network& network, std::size_t i = 0);
 /// stored weights. Throws FormatError naming the file, layer, weight and dims for anything
 /// that does not fit (config sizes are checked against limits and against the stored weights
 /// before any parameter is allocated; NaN or infinite weights are refused), and IoError for a
-/// missing or unreadable file.
-Network load_network(const std::string& path);
+/// missing or unreadable file. With `embedded_group`, the network save_network embedded there
+/// (FormatError naming the file and group when it has none).
+Network load_network(const std::string& path, const std::string& embedded_group = "");
 
 /// Restores `optimizer` (over `network`'s parameters, as loaded from `path`) to the state
 /// save_network stored. Throws FormatError naming the file when it holds no state for this
-/// optimizer type, or state that does not fit its parameters.
-void load_optimizer_state(const std::string& path, Network& network, Optimizer& optimizer);
+/// optimizer type, or state that does not fit its parameters. With `embedded_group`, the state
+/// of the network embedded there.
+void load_optimizer_state(const std::string& path, Network& network, Optimizer& optimizer,
+                          const std::string& embedded_group = "");
 
 /// Reads the weights of `layer` from the Keras weights group `group` of `file` (absolute
 /// path): its `weight_names` attribute lists the datasets, relative to the group, in the order

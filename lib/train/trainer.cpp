@@ -66,10 +66,12 @@ void expect_float32(const Stack& s, const std::string& name) {
 }
 
 // Training keeps every layer's output and its gradient for the whole batch: refuses, before
-// any is allocated, a batch and patch size whose activations alone exceed this machine's memory.
-void expect_batch_fits(const Network& network, const TrainOptions& options) {
+// any is allocated, a batch and patch size whose activations alone exceed this machine's memory
+// (gan: the generator's, the discriminator's and the VGG19's together, each built for the batch).
+void expect_batch_fits(const std::vector<const Network*>& networks, const TrainOptions& options) {
     double values = 0;
-    for (const auto& node : network.nodes()) values += 2.0 * double(node.dims.count());
+    for (const Network* network : networks)
+        for (const auto& node : network->nodes()) values += 2.0 * double(node.dims.count());
     const double bytes = std::min(values * sizeof(float), 0x1p62);
     check_fits_in_memory(std::int64_t(bytes),
                          "batch " + std::to_string(options.batch) + " of " +
@@ -121,12 +123,13 @@ constexpr double min_learning_rate_fraction = 1e-3;
 // The learning rate of the step after `iteration` of `total`, `seconds` into the run.
 double scheduled_learning_rate(const TrainOptions& options, std::int64_t iteration,
                                std::int64_t total, double seconds) {
-    if (options.lr_schedule == LearningRateSchedule::constant) return options.learning_rate;
+    const double learning_rate = learning_rate_of(options);
+    if (options.lr_schedule == LearningRateSchedule::constant) return learning_rate;
     double progress = double(iteration) / double(total);
     if (options.max_seconds > 0) progress = std::max(progress, seconds / options.max_seconds);
     constexpr double pi = 3.14159265358979323846;
     const double decayed = 0.5 * (1 + std::cos(pi * std::min(progress, 1.0)));
-    return options.learning_rate * std::max(decayed, min_learning_rate_fraction);
+    return learning_rate * std::max(decayed, min_learning_rate_fraction);
 }
 
 // Batch `index`: the sampler's patches; for n2s the middle channel becomes the target and is
@@ -204,7 +207,8 @@ TrainingData normalized_copy(const TrainingData& data, const Normalization& map,
                              TrainingMode mode) {
     TrainingData normalized = data;
     std::vector<Stack*> mapped = {&normalized.inputs, &normalized.test_inputs};
-    if (mode == TrainingMode::supervised || mode == TrainingMode::n2n || mode == TrainingMode::n2i)
+    if (mode == TrainingMode::supervised || mode == TrainingMode::n2n ||
+        mode == TrainingMode::gan || mode == TrainingMode::n2i)
         mapped.push_back(&normalized.targets);
     for (Stack* s : mapped) map.apply(s->as<float>(), std::size_t(s->shape().pixels()));
     return normalized;
@@ -220,10 +224,10 @@ public:
 
     bool has_test() const { return data_.test_inputs.shape().n > 0; }
 
-    TrainingValidation validate(std::int64_t iteration, double train_loss) {
-        TrainingValidation v;
-        v.iteration = iteration;
-        v.train_loss = train_loss;
+    /// `train`: train_loss and, for gan, the loss terms, filled by the caller.
+    TrainingValidation validate(const TrainingValidation& train) {
+        TrainingValidation v = train;
+        const std::int64_t iteration = v.iteration;
         if (!has_test()) return v;
         if (multiple_ == 0) multiple_ = downsampling_factor(network_);
         const bool seg = options_.mode == TrainingMode::seg;
@@ -267,6 +271,7 @@ public:
             constexpr std::int64_t ssim_window = 11;
             if (sh.h >= ssim_window && sh.w >= ssim_window)
                 v.ssim = compare_stacks(targets, image.data(), sh, range).mean.ssim;
+            v.high_frequency_ratio = high_frequency_power_ratio(targets, image.data(), sh);
         }
         if (!std::isfinite(v.test_loss))
             throw NumericalError("training diverged: the test loss after step " +
@@ -291,14 +296,21 @@ private:
             !std::filesystem::exists(path, ec) || std::filesystem::file_size(path, ec) == 0;
         std::ofstream csv(path, std::ios::app);
         const bool seg = options_.mode == TrainingMode::seg;
+        const bool gan = options_.mode == TrainingMode::gan;
         if (fresh) {
-            csv << "iteration,train_loss,test_loss," << (seg ? "mean_iou,mean_dice" : "psnr,ssim");
+            csv << "iteration,train_loss,test_loss,"
+                << (seg ? "mean_iou,mean_dice" : "psnr,ssim,high_frequency_ratio");
+            if (gan) csv << ",adversarial_loss,mse_loss,perceptual_loss,discriminator_loss";
             for (std::size_t k = 0; k < v.iou.size(); ++k) csv << ",iou_" << k;
             for (std::size_t k = 0; k < v.dice.size(); ++k) csv << ",dice_" << k;
             csv << "\n";
         }
         csv << v.iteration << "," << v.train_loss << "," << v.test_loss << ","
             << (seg ? v.mean_iou : v.psnr) << "," << (seg ? v.mean_dice : v.ssim);
+        if (!seg) csv << "," << v.high_frequency_ratio;
+        if (gan)
+            csv << "," << v.adversarial_loss << "," << v.mse_loss << "," << v.perceptual_loss << ","
+                << v.discriminator_loss;
         for (const double x : v.iou) csv << "," << x;
         for (const double x : v.dice) csv << "," << x;
         csv << "\n";
@@ -396,11 +408,19 @@ std::vector<float> apply_to_slices(Context& ctx, Network& network, const Stack& 
     return out;
 }
 
+double learning_rate_of(const TrainOptions& options) {
+    return options.learning_rate.value_or(
+        options.mode == TrainingMode::gan ? default_gan_learning_rate : default_learning_rate);
+}
+
 TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
                            const TrainingData& data, const TrainerPlan& plan,
-                           const TrainingCallbacks& callbacks, const TrainerHooks& hooks) {
+                           const TrainingCallbacks& callbacks, const TrainerHooks& hooks,
+                           const GanTrainer* gan) {
     const TrainOptions& options = plan.options;
     check_training_data(data, options);
+    if ((options.mode == TrainingMode::gan) != (gan != nullptr))
+        throw InvalidArgument("run_trainer: mode gan needs its discriminator, other modes none");
     const bool n2s = options.mode == TrainingMode::n2s;
     const NormalizationSpec spec = options.normalization.value_or(NormalizationSpec{});
     const Normalization map =
@@ -412,7 +432,17 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
     const TrainingData& learned = spec.method != NormalizationMethod::none ? normalized : data;
     const Dims batch_dims{options.batch, options.depth, options.patch, options.patch};
     network.build({batch_dims});  // checks the patch against the network (ShapeError)
-    expect_batch_fits(network, options);
+    std::vector<const Network*> trained = {&network};
+    if (gan) {
+        gan->discriminator.build({Dims{options.batch, 1, options.patch, options.patch}});
+        trained.push_back(&gan->discriminator);
+        if (Network* vgg = gan->objective.perceptual_network()) {
+            constexpr std::int64_t rgb = 3;
+            vgg->build({Dims{options.batch, rgb, options.patch, options.patch}});
+            trained.push_back(vgg);
+        }
+    }
+    expect_batch_fits(trained, options);
     const ThreadCountScope threads(ctx.threads());
 
     const std::int64_t total = total_iterations(options, data.inputs.shape());
@@ -440,22 +470,53 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
             throw NumericalError("training diverged: after step " + std::to_string(iteration) +
                                  " the optimizer's state '" + bad_state +
                                  "' holds NaN or infinite values" + divergence_causes);
+        if (gan) {
+            const std::string bad = gan->discriminator_optimizer.first_non_finite_state();
+            if (!bad.empty())
+                throw NumericalError("training diverged: after step " + std::to_string(iteration) +
+                                     " the discriminator optimizer's state '" + bad +
+                                     "' holds NaN or infinite values" + divergence_causes);
+        }
         if (hooks.checkpoint) hooks.checkpoint(iteration);
         checkpointed = iteration;
     };
     double loss_sum = 0, waited = 0;
     std::int64_t losses = 0;
+    // gan: sums of the generator's loss terms and the discriminator's loss since the previous
+    // validation, and how many steps each counts.
+    GeneratorLoss gan_sum;
+    double discriminator_sum = 0;
+    std::int64_t generator_steps = 0, discriminator_steps = 0;
     const auto validate = [&] {
-        TrainingValidation v =
-            validator.validate(iteration, losses ? loss_sum / double(losses) : 0);
+        TrainingValidation train;
+        train.iteration = iteration;
+        train.train_loss = losses ? loss_sum / double(losses) : 0;
+        if (gan) {
+            const auto mean = [](double sum, std::int64_t count) {
+                return count > 0 ? sum / double(count) : std::numeric_limits<double>::quiet_NaN();
+            };
+            train.adversarial_loss = mean(gan_sum.adversarial, generator_steps);
+            train.mse_loss = mean(gan_sum.mse, generator_steps);
+            train.perceptual_loss = mean(gan_sum.perceptual, generator_steps);
+            train.discriminator_loss = mean(discriminator_sum, discriminator_steps);
+        }
+        TrainingValidation v = validator.validate(train);
         v.seconds = summary.seconds;
         loss_sum = 0;
         losses = 0;
+        gan_sum = {};
+        discriminator_sum = 0;
+        generator_steps = discriminator_steps = 0;
         if (callbacks.on_validation) callbacks.on_validation(v);
     };
 
     if (callbacks.on_start) callbacks.on_start();
     const auto t0 = Clock::now();
+    // A step takes one batch, a gan iteration one per generator and discriminator step: batch
+    // numbers follow the steps, so a resumed run draws the same patches.
+    const std::int64_t batches_per_step =
+        gan ? std::int64_t(options.gan.generator_steps) + options.gan.discriminator_steps : 1;
+    const std::int64_t batch_count = total * batches_per_step;
     // Batch i + 1 is assembled on TBB's threads while step i computes on OpenMP's.
     PatchBatch batches[2];
     tbb::task_group prefetch;
@@ -466,7 +527,23 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
             prepare_batch(sampler, options, index, target);
         });
     };
-    if (iteration < total) prefetch_batch(iteration);
+    std::int64_t next_batch = iteration * batches_per_step;
+    if (next_batch < batch_count) prefetch_batch(next_batch);
+    const auto take_batch = [&]() -> const PatchBatch& {
+        const auto wait0 = Clock::now();
+        prefetch.wait();
+        waited += seconds_since(wait0);
+        const PatchBatch& batch = batches[next_batch % 2];
+        ++next_batch;
+        if (next_batch < batch_count) prefetch_batch(next_batch);
+        return batch;
+    };
+    const auto expect_finite_loss = [&](double loss, const char* what) {
+        if (!std::isfinite(loss))
+            throw NumericalError(std::string("training diverged: the ") + what + " of step " +
+                                 std::to_string(iteration + 1) + " is " + std::to_string(loss) +
+                                 divergence_causes);
+    };
     Tensor grad;
     while (iteration < total) {
         if (hooks.stop_requested && hooks.stop_requested()) {
@@ -477,24 +554,51 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
             summary.time_limit_reached = true;
             break;
         }
-        const auto wait0 = Clock::now();
-        prefetch.wait();
-        waited += seconds_since(wait0);
-        const PatchBatch& batch = batches[iteration % 2];
-        if (iteration + 1 < total) prefetch_batch(iteration + 1);
-
-        const Tensor& out = network.forward(ctx, batch.input, Mode::training);
-        const double loss = objective(options, out, batch, grad);
-        if (!std::isfinite(loss))
-            throw NumericalError("training diverged: the loss of step " +
-                                 std::to_string(iteration + 1) + " is " + std::to_string(loss) +
-                                 divergence_causes);
-        network.backward(ctx, grad);
-        optimizer.set_learning_rate(
-            scheduled_learning_rate(options, iteration, total, seconds_since(t0)));
-        optimizer.step();
+        const double learning_rate =
+            scheduled_learning_rate(options, iteration, total, seconds_since(t0));
+        double loss = 0;
+        double step_discriminator_loss = std::numeric_limits<double>::quiet_NaN();
+        if (!gan) {
+            const PatchBatch& batch = take_batch();
+            const Tensor& out = network.forward(ctx, batch.input, Mode::training);
+            loss = objective(options, out, batch, grad);
+            expect_finite_loss(loss, "loss");
+            network.backward(ctx, grad);
+            optimizer.set_learning_rate(learning_rate);
+            optimizer.step();
+        } else {
+            for (int k = 0; k < options.gan.generator_steps; ++k) {
+                const PatchBatch& batch = take_batch();
+                const GeneratorLoss g =
+                    gan->objective.generator_loss(ctx, batch.input, batch.target, true);
+                expect_finite_loss(g.total, "generator loss");
+                optimizer.set_learning_rate(learning_rate);
+                optimizer.step();
+                loss += g.total / options.gan.generator_steps;
+                gan_sum.adversarial += g.adversarial;
+                gan_sum.mse += g.mse;
+                gan_sum.perceptual += g.perceptual;
+                ++generator_steps;
+            }
+            double d_sum = 0;
+            for (int k = 0; k < options.gan.discriminator_steps; ++k) {
+                const PatchBatch& batch = take_batch();
+                const double d =
+                    gan->objective.discriminator_loss(ctx, batch.input, batch.target, true);
+                expect_finite_loss(d, "discriminator loss");
+                gan->discriminator_optimizer.set_learning_rate(learning_rate);
+                gan->discriminator_optimizer.step();
+                gan->objective.clip_discriminator();
+                d_sum += d;
+                discriminator_sum += d;
+                ++discriminator_steps;
+            }
+            if (options.gan.discriminator_steps > 0)
+                step_discriminator_loss = d_sum / options.gan.discriminator_steps;
+        }
         ++iteration;
         expect_finite_weights(network, iteration);
+        if (gan) expect_finite_weights(gan->discriminator, iteration);
         loss_sum += loss;
         ++losses;
 
@@ -505,6 +609,7 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
             p.iteration = iteration;
             p.iterations = total;
             p.loss = loss;
+            p.discriminator_loss = step_discriminator_loss;
             p.seconds = summary.seconds;
             p.iterations_per_second =
                 summary.seconds > 0 ? double(iteration - plan.first_iteration) / summary.seconds

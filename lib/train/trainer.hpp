@@ -12,6 +12,7 @@
 #include "core/network.hpp"
 #include "tomodenoise/stack.hpp"
 #include "tomodenoise/train.hpp"
+#include "train/gan.hpp"
 #include "train/optimizer.hpp"
 
 namespace tomodenoise {
@@ -30,6 +31,17 @@ struct TrainerHooks {
     /// Writes the checkpoint of the network and optimizer after step `iteration`.
     std::function<void(std::int64_t iteration)> checkpoint;
 };
+
+/// Mode gan: what the loop steps besides the generator (the network run_trainer trains) and
+/// its optimizer.
+struct GanTrainer {
+    GanObjective& objective;
+    Network& discriminator;
+    Optimizer& discriminator_optimizer;
+};
+
+/// options.learning_rate, or the mode's default (train.hpp).
+double learning_rate_of(const TrainOptions& options);
 
 struct TrainerOutcome {
     TrainingSummary summary;
@@ -54,7 +66,10 @@ void check_training_data(const TrainingData& data, const TrainOptions& options);
 std::vector<float> apply_to_slices(Context& ctx, Network& network, const Stack& inputs, int depth,
                                    std::int64_t out_channels, std::int64_t multiple);
 
-/// Trains `network` (input channels plan.options.depth) from plan.first_iteration to the total
+/// Trains `network` (input channels plan.options.depth; for gan the generator, with `gan`'s
+/// discriminator: an iteration is GanOptions' generator and discriminator steps, each on a
+/// batch of its own, the optimizers' learning rates both following the schedule, the
+/// discriminator's weights checked finite too) from plan.first_iteration to the total
 /// iterations (or the time limit, or stop_requested), calling `callbacks` and `hooks`, on the
 /// data normalized by plan.options.normalization (unset: none; the caller resolves it) fitted
 /// to data.inputs. Runs
@@ -63,6 +78,7 @@ std::vector<float> apply_to_slices(Context& ctx, Network& network, const Stack& 
 /// loss, a weight or (checked at each checkpoint) the optimizer's state is not finite.
 TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
                            const TrainingData& data, const TrainerPlan& plan,
-                           const TrainingCallbacks& callbacks, const TrainerHooks& hooks);
+                           const TrainingCallbacks& callbacks, const TrainerHooks& hooks,
+                           const GanTrainer* gan = nullptr);
 
 }  // namespace tomodenoise

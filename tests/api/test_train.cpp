@@ -21,6 +21,7 @@
 #include "tomodenoise/threads.hpp"
 #include "tomodenoise/train.hpp"
 #include "train/optimizer.hpp"
+#include "vgg19_weights_file.hpp"
 
 using namespace tomodenoise;
 using namespace tomodenoise::testing;
@@ -118,7 +119,7 @@ TEST(TrainApi, TrainsFromMemoryCheckpointsEveryEpochAndReportsInOrder) {
     std::getline(csv, header);
     std::getline(csv, row3);
     std::getline(csv, row6);
-    EXPECT_EQ(header, "iteration,train_loss,test_loss,psnr,ssim");
+    EXPECT_EQ(header, "iteration,train_loss,test_loss,psnr,ssim,high_frequency_ratio");
     EXPECT_EQ(row3.substr(0, 2), "3,");
     EXPECT_EQ(row6.substr(0, 2), "6,");
     EXPECT_FALSE(std::getline(csv, extra));
@@ -145,11 +146,14 @@ TEST(TrainApi, TrainsFromMemoryCheckpointsEveryEpochAndReportsInOrder) {
 }
 
 // Every weight and optimizer state array of two model files, compared bit for bit.
-void expect_same_training_state(const std::string& a, const std::string& b) {
-    Network net_a = load_network(a), net_b = load_network(b);
+// The network and its Adam state saved at `group` (save_network's EmbeddedNetwork; "" for the
+// model itself) are the same in both files, bit for bit.
+void expect_same_training_state(const std::string& a, const std::string& b,
+                                const std::string& group = "") {
+    Network net_a = load_network(a, group), net_b = load_network(b, group);
     Adam adam_a(named_parameters(net_a)), adam_b(named_parameters(net_b));
-    load_optimizer_state(a, net_a, adam_a);
-    load_optimizer_state(b, net_b, adam_b);
+    load_optimizer_state(a, net_a, adam_a, group);
+    load_optimizer_state(b, net_b, adam_b, group);
     const auto pa = net_a.parameters(), pb = net_b.parameters();
     ASSERT_EQ(pa.size(), pb.size());
     for (std::size_t k = 0; k < pa.size(); ++k)
@@ -651,6 +655,188 @@ TEST(TrainApi, ReadsTheNoise2SelfAndSegmentationLayoutsNamingTheirDatasets) {
     expect_error_naming<Error>(
         [&] { read_training_file(dir.file("n2s.h5"), TrainingLayout::segmentation); },
         {"n2s.h5", "/train_labels"});
+}
+
+// ---- mode gan ------------------------------------------------------------------------------
+
+constexpr const char* discriminator_group = "tomodenoise_discriminator";
+
+// Gan training on the 32x32 simulated images: whole-image patches (VGG19 needs 32), the
+// perceptual term through a random VGG19 file of Keras's notop layout written in `dir`.
+TrainOptions gan_training(const ScratchDir& dir) {
+    TrainOptions options = short_training(dir);
+    options.mode = TrainingMode::gan;
+    options.levels = 2;
+    options.patch = 32;
+    options.iterations = 4;
+    options.checkpoint_every = 1;
+    options.threads = 1;
+    options.gan.vgg19_weights = dir.file("vgg19_notop.h5");
+    if (!std::filesystem::exists(options.gan.vgg19_weights))
+        write_random_vgg19_notop(options.gan.vgg19_weights, true);
+    return options;
+}
+
+TEST(TrainApiGan, ASignalStopsBothNetworksAndTheResumedRunEndsBitForBitAsAnUninterruptedOne) {
+    struct sigaction saved[2];
+    sigaction(SIGINT, nullptr, &saved[0]);
+    sigaction(SIGTERM, nullptr, &saved[1]);
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = gan_training(dir);
+    options.checkpoint = dir.file("straight.h5");
+    train_denoiser(data, options);
+
+    stop_training_on_signal();
+    options.checkpoint = dir.file("resumed.h5");
+    TrainingCallbacks stop;
+    stop.on_progress = [](const TrainingProgress& p) {
+        if (p.iteration == 2) raise(SIGTERM);
+    };
+    EXPECT_THROW(train_denoiser(data, options, stop), TrainingInterrupted);
+    sigaction(SIGINT, &saved[0], nullptr);
+    sigaction(SIGTERM, &saved[1], nullptr);
+    // Generator steps itg x 2, discriminator steps itd x 2.
+    EXPECT_EQ(saved_iterations(options.checkpoint), 2);
+    {
+        Network d = load_network(options.checkpoint, discriminator_group);
+        Adam adam(named_parameters(d));
+        load_optimizer_state(options.checkpoint, d, adam, discriminator_group);
+        EXPECT_EQ(adam.iterations(), 4);
+    }
+    options.resume = options.checkpoint;
+    std::int64_t first = -1;
+    TrainingCallbacks callbacks;
+    callbacks.on_end = [&](const TrainingSummary& s) { first = s.first_iteration; };
+    train_denoiser(data, options, callbacks);
+    EXPECT_EQ(first, 2);
+    expect_same_training_state(dir.file("straight.h5"), dir.file("resumed.h5"));
+    expect_same_training_state(dir.file("straight.h5"), dir.file("resumed.h5"),
+                               discriminator_group);
+}
+
+TEST(TrainApiGan, TheModelIsTheGeneratorAloneAndValidationReportsEveryTerm) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = gan_training(dir);
+    options.gan.loss = GanLoss::wgan;
+    options.validation_csv = dir.file("validation.csv");
+    options.validate_every = 2;
+    std::vector<TrainingValidation> validations;
+    std::vector<double> discriminator_losses;
+    TrainingCallbacks callbacks;
+    callbacks.on_validation = [&](const TrainingValidation& v) { validations.push_back(v); };
+    callbacks.on_progress = [&](const TrainingProgress& p) {
+        discriminator_losses.push_back(p.discriminator_loss);
+    };
+    Model model = train_denoiser(data, options, callbacks);
+    EXPECT_EQ(model.recipe().mode, TrainingMode::gan);
+    EXPECT_EQ(model.input_channels(), 1);
+    EXPECT_EQ(model.output_channels(), 1);
+    ASSERT_EQ(validations.size(), 2u);
+    for (const TrainingValidation& v : validations) {
+        EXPECT_TRUE(std::isfinite(v.adversarial_loss));
+        EXPECT_GT(v.mse_loss, 0.0);
+        EXPECT_GT(v.perceptual_loss, 0.0);
+        EXPECT_TRUE(std::isfinite(v.discriminator_loss));
+        EXPECT_GT(v.high_frequency_ratio, 0.0);
+        EXPECT_NEAR(v.train_loss,
+                    20 * v.adversarial_loss + 0.5 * v.mse_loss + 2 * v.perceptual_loss,
+                    1e-6 * std::abs(v.train_loss) + 1e-9);
+    }
+    ASSERT_EQ(discriminator_losses.size(), 4u);
+    for (const double d : discriminator_losses) EXPECT_TRUE(std::isfinite(d));
+    std::ifstream csv(options.validation_csv);
+    std::string header;
+    std::getline(csv, header);
+    EXPECT_EQ(header,
+              "iteration,train_loss,test_loss,psnr,ssim,high_frequency_ratio,adversarial_loss,"
+              "mse_loss,perceptual_loss,discriminator_loss");
+    // The file Model::load and denoise_stack read is the generator; the Wasserstein critic's
+    // weights beside it are clipped.
+    Model loaded = Model::load(options.checkpoint);
+    EXPECT_EQ(loaded.recipe().mode, TrainingMode::gan);
+    Network critic = load_network(options.checkpoint, discriminator_group);
+    for (const Parameter* p : critic.parameters())
+        for (std::int64_t i = 0; i < p->size(); ++i)
+            ASSERT_LE(std::abs(p->value()[i]), float(options.gan.clip)) << p->name();
+}
+
+TEST(TrainApiGan, BadInputIsNamedAndLeavesNoModelThatLooksComplete) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    const TrainOptions base = gan_training(dir);
+    const auto expect_error = [&](const TrainOptions& options, const std::string& needle,
+                                  const char* what) {
+        SCOPED_TRACE(what);
+        std::filesystem::remove(options.checkpoint);
+        try {
+            train_denoiser(data, options);
+            ADD_FAILURE() << "no error";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+        }
+        EXPECT_FALSE(std::filesystem::exists(options.checkpoint));
+    };
+    {
+        TrainOptions o = base;
+        o.gan.vgg19_weights.clear();
+        expect_error(o, vgg19_notop_file, "perceptual loss without the VGG19 file");
+    }
+    {
+        auto layers = random_vgg19_layers();
+        layers.erase(std::find_if(layers.begin(), layers.end(),
+                                  [](const StoredLayer& l) { return l.name == "block3_conv2"; }));
+        TrainOptions o = base;
+        o.gan.vgg19_weights = dir.file("missing_layer.h5");
+        write_keras_weights(o.gan.vgg19_weights, "", layers);
+        expect_error(o, "block3_conv2", "a VGG19 file missing a layer");
+    }
+    {
+        auto layers = random_vgg19_layers();
+        for (auto& l : layers)
+            if (l.name == "block5_conv4") l.weights[0] = random_array({3, 3, 512, 256}, 1);
+        TrainOptions o = base;
+        o.gan.vgg19_weights = dir.file("wrong_shape.h5");
+        write_keras_weights(o.gan.vgg19_weights, "", layers);
+        expect_error(o, "block5_conv4", "a VGG19 file with a wrong shape");
+    }
+    // A checkpoint to resume from: a generator of depth 1 and a discriminator of 32x32 patches.
+    TrainOptions first = base;
+    first.iterations = 1;
+    first.checkpoint = dir.file("first.h5");
+    train_denoiser(data, first);
+    {
+        TrainOptions o = base;
+        o.resume = first.checkpoint;
+        o.depth = 3;
+        expect_error(o, "TrainOptions::depth 3", "--depth not matching the resumed generator");
+    }
+    {
+        TrainOptions o = base;
+        o.resume = first.checkpoint;
+        o.patch = 16;
+        o.gan.perceptual_weight = 0;
+        expect_error(o, "32x32 patches", "a discriminator checkpoint of another patch size");
+    }
+    {
+        // Adam moves every weight by about the learning rate: the outputs overflow. Resumed in
+        // place from a good checkpoint, which the file keeps.
+        TrainOptions o = base;
+        o.checkpoint = o.resume = dir.file("diverging.h5");
+        std::filesystem::copy_file(first.checkpoint, o.checkpoint);
+        o.learning_rate = 1e30;
+        o.lr_schedule = LearningRateSchedule::constant;
+        try {
+            train_denoiser(data, o);
+            ADD_FAILURE() << "no error";
+        } catch (const NumericalError& e) {
+            EXPECT_NE(std::string(e.what()).find("training diverged"), std::string::npos)
+                << e.what();
+        }
+        EXPECT_EQ(saved_iterations(o.checkpoint), 1);
+        EXPECT_EQ(all_weights(o.checkpoint), all_weights(first.checkpoint));
+    }
 }
 
 }  // namespace

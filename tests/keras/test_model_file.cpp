@@ -122,6 +122,47 @@ TEST(ModelFile, OptimizerStateRoundTripsAndTrainingResumesIdentically) {
     EXPECT_THROW(load_optimizer_state(path, resumed, sgd), FormatError);
 }
 
+TEST(ModelFile, AnEmbeddedNetworkAndItsStateRoundTripBesideTheModel) {
+    ScratchDir dir;
+    const std::string path = dir.file("pair.h5");
+    Network main = small_network(), second = small_network();
+    second.initialize(9);
+    Adam adam(named_parameters(main)), second_adam(named_parameters(second));
+    const Tensor x = random_tensor(Dims{1, 2, 16, 16}, 3);
+    Context ctx;
+    for (Network* n : {&main, &second}) {
+        const Tensor& y = n->forward(ctx, x, Mode::training);
+        n->backward(ctx, y);
+    }
+    adam.step();
+    second_adam.step();
+    second_adam.step();
+    save_network(path, main, &adam, nullptr, {}, {{"second_net", &second, &second_adam}});
+
+    // The root is the main network alone, as Keras reads it.
+    Network loaded = load_network(path);
+    EXPECT_EQ(plain_values(ctx, loaded.forward(ctx, x, Mode::inference)),
+              plain_values(ctx, main.forward(ctx, x, Mode::inference)));
+    Network embedded = load_network(path, "second_net");
+    const auto a = second.parameters(), b = embedded.parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t k = 0; k < a.size(); ++k)
+        EXPECT_TRUE(std::equal(a[k]->value(), a[k]->value() + a[k]->size(), b[k]->value()));
+    Adam loaded_adam(named_parameters(embedded));
+    load_optimizer_state(path, embedded, loaded_adam, "second_net");
+    EXPECT_EQ(loaded_adam.iterations(), 2);
+    const auto sa = second_adam.state(), sb = loaded_adam.state();
+    ASSERT_EQ(sa.size(), sb.size());
+    for (std::size_t k = 0; k < sa.size(); ++k) EXPECT_EQ(sa[k].values, sb[k].values) << sa[k].name;
+    Adam root_adam(named_parameters(loaded));
+    load_optimizer_state(path, loaded, root_adam);
+    EXPECT_EQ(root_adam.iterations(), 1);
+
+    const std::string missing = message_of([&] { load_network(path, "absent"); });
+    EXPECT_NE(missing.find("pair.h5"), std::string::npos) << missing;
+    EXPECT_NE(missing.find("/absent"), std::string::npos) << missing;
+}
+
 TEST(ModelFile, EveryStandaloneActivationAndAddRoundTrip) {
     // The Keras classes the published models do not use: Activation (each function),
     // LeakyReLU, Add, and 'valid' pooling with bilinear upsampling.

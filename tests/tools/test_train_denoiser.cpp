@@ -15,6 +15,7 @@
 #include "tomodenoise/simulate.hpp"
 #include "tool_runner.hpp"
 #include "train/optimizer.hpp"
+#include "vgg19_weights_file.hpp"
 
 using namespace tomodenoise;
 using namespace tomodenoise::testing;
@@ -293,6 +294,62 @@ TEST(TrainDenoiser, SigtermCheckpointsAndAResumedRunEndsAsAnUninterruptedOne) {
             << "parameter " << k;
 }
 
+// `a` and `b` hold the same weights and Adam state, bit for bit, for the network at `group`
+// ("" for the model).
+void expect_same_network_and_state(const std::string& a, const std::string& b,
+                                   const std::string& group) {
+    Network net_a = load_network(a, group), net_b = load_network(b, group);
+    const auto pa = net_a.parameters(), pb = net_b.parameters();
+    ASSERT_EQ(pa.size(), pb.size());
+    for (std::size_t k = 0; k < pa.size(); ++k)
+        ASSERT_EQ(std::vector<float>(pa[k]->value(), pa[k]->value() + pa[k]->size()),
+                  std::vector<float>(pb[k]->value(), pb[k]->value() + pb[k]->size()))
+            << group << " parameter " << k;
+    Adam adam_a(named_parameters(net_a)), adam_b(named_parameters(net_b));
+    load_optimizer_state(a, net_a, adam_a, group);
+    load_optimizer_state(b, net_b, adam_b, group);
+    const auto sa = adam_a.state(), sb = adam_b.state();
+    ASSERT_EQ(sa.size(), sb.size());
+    for (std::size_t k = 0; k < sa.size(); ++k)
+        ASSERT_EQ(sa[k].values, sb[k].values) << group << " " << sa[k].name;
+}
+
+TEST(TrainDenoiser, GanSigtermCheckpointsBothNetworksAndAResumedRunEndsAsAnUninterruptedOne) {
+    TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
+    ScratchDir dir;
+    const std::string data = dir.file("data.h5"), model = dir.file("model.h5");
+    write_simulated_dataset(data, small_data());
+    const std::string common =
+        " --mode gan --lperc 0 --threads 2 --batch 2 --patch 16 --seed 5 --levels 2 "
+        "--lr-schedule constant --itd 2";
+    const std::string err_file = dir.file("err");
+    const pid_t pid = start_tool(tool,
+                                 "--data " + quoted(data) + " --out " + quoted(model) + common +
+                                     " --iters 100000 --checkpoint-every 1 " +
+                                     "--val-every 100000 --max-seconds 120",
+                                 err_file);
+    for (int waited_ms = 0; waited_ms < 120000 && !std::filesystem::exists(model); ++waited_ms)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_TRUE(std::filesystem::exists(model)) << file_bytes(err_file);
+    kill(pid, SIGTERM);
+    const int status = wait_for_tool(pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
+    EXPECT_EQ(WTERMSIG(status), SIGTERM);
+    const std::int64_t stopped = checkpoint_step(model);
+    ASSERT_GE(stopped, 1);
+
+    const std::string total = " --iters " + std::to_string(stopped + 2);
+    const ToolRun resumed = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) +
+                                               " --resume " + quoted(model) + common + total);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.output();
+    const std::string straight = dir.file("straight.h5");
+    const ToolRun uninterrupted =
+        run_tool(tool, "--data " + quoted(data) + " --out " + quoted(straight) + common + total);
+    ASSERT_EQ(uninterrupted.exit_code, 0) << uninterrupted.output();
+    expect_same_network_and_state(model, straight, "");
+    expect_same_network_and_state(model, straight, "tomodenoise_discriminator");
+}
+
 TEST(TrainDenoiser, ModesFindTheirDatasetsAndBadOptionsAreNamed) {
     TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
     ScratchDir dir;
@@ -346,6 +403,57 @@ TEST(TrainDenoiser, ModesFindTheirDatasetsAndBadOptionsAreNamed) {
     EXPECT_NE(run.err.find("seg.h5:/train_labels"), std::string::npos) << run.err;
     EXPECT_NE(run.err.find("label 3"), std::string::npos) << run.err;
     EXPECT_FALSE(std::filesystem::exists(dir.file("m2.h5")));
+}
+
+TEST(TrainDenoiser, GanTrainsWithTheVgg19FileAndBadGanOptionsAreNamed) {
+    TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
+    ScratchDir dir;
+    const std::string data = small_training_file(dir), model = dir.file("model.h5");
+    const std::string vgg = dir.file("vgg19_notop.h5");
+    write_random_vgg19_notop(vgg, true);
+    const std::string base = "--data " + quoted(data) + " --out " + quoted(model) +
+                             " --mode gan --iters 2 --batch 1 --levels 2";
+    ToolRun run = run_tool(tool, base + " --patch 32 --vgg19 " + quoted(vgg) +
+                                     " --itg 1 --itd 1 --ladv 10 --lmse 1 --lperc 1 --val-every 2");
+    ASSERT_EQ(run.exit_code, 0) << run.output();
+    EXPECT_NE(run.out.find("training unet (gan)"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("discriminator loss"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("high-frequency ratio"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("perceptual"), std::string::npos) << run.out;
+    // What denoise_stack applies: the generator, recording mode gan.
+    Model loaded = Model::load(model);
+    EXPECT_EQ(loaded.recipe().mode, TrainingMode::gan);
+    EXPECT_EQ(loaded.input_channels(), 1);
+    EXPECT_EQ(loaded.output_channels(), 1);
+    std::filesystem::remove(model);
+
+    struct Case {
+        std::string arguments;
+        int exit_code;
+        std::vector<std::string> named;
+    };
+    const Case cases[] = {
+        {" --patch 32",
+         2,
+         {"--lperc", "--vgg19", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"}},
+        {" --patch 32 --lperc 0 --gan-loss hinge", 2, {"--gan-loss"}},
+        {" --patch 32 --lperc 0 --itg 0", 2, {"--itg"}},
+        {" --patch 32 --lperc 0 --clip 0", 2, {"--clip"}},
+        {" --patch 32 --lperc 0 --arch cnn", 1, {"architecture", "unet"}},
+        {" --patch 32 --vgg19 " + quoted(data), 1, {"data.h5", "layer_names"}},
+        {" --vgg19 " + quoted(vgg) + " --patch 16", 1, {"patch", "32"}},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.arguments);
+        run = run_tool(tool, base + c.arguments);
+        EXPECT_EQ(run.exit_code, c.exit_code) << run.output();
+        for (const std::string& part : c.named)
+            EXPECT_NE(run.err.find(part), std::string::npos) << run.err;
+        EXPECT_FALSE(std::filesystem::exists(model));
+    }
+    // wgan without the perceptual term needs no VGG19 file.
+    run = run_tool(tool, base + " --patch 16 --lperc 0 --gan-loss wgan --clip 0.05");
+    EXPECT_EQ(run.exit_code, 0) << run.output();
 }
 
 }  // namespace

@@ -1,0 +1,127 @@
+#include "train/gan.hpp"
+
+#include <algorithm>
+
+#include "tomodenoise/error.hpp"
+#include "train/loss.hpp"
+#include "train/vgg19_preprocess.hpp"
+
+namespace tomodenoise {
+
+namespace {
+
+// A network's output stays valid only until its next forward: the copies this objective keeps.
+void copy_tensor(const Tensor& src, Tensor& dst) {
+    dst.reshape(src.dims());
+    std::copy(src.data(), src.data() + src.dims().count(), dst.data());
+}
+
+void fill(Tensor& t, const Dims& dims, float value) {
+    t.reshape(dims);
+    std::fill(t.data(), t.data() + dims.count(), value);
+}
+
+// into += scale * addend, both plain of one shape.
+void add_scaled(Tensor& into, const Tensor& addend, double scale) {
+    const auto s = float(scale);
+    float* dst = into.data();
+    const float* src = addend.data();
+    for (std::int64_t i = 0; i < into.dims().count(); ++i) dst[i] += s * src[i];
+}
+
+}  // namespace
+
+GanObjective::GanObjective(Network& generator, Network& discriminator, Network* vgg,
+                           const GanOptions& options)
+    : generator_(generator), discriminator_(discriminator), vgg_(vgg), options_(options) {
+    if (options.perceptual_weight > 0 && !vgg)
+        throw InvalidArgument("GanObjective: a perceptual weight above 0 needs the VGG19 network");
+}
+
+GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, const Tensor& label,
+                                           bool gradients) {
+    GeneratorLoss loss;
+    copy_tensor(generator_.forward(ctx, input, Mode::training), fake_);
+    Tensor* grad_term = gradients ? &grad_term_ : nullptr;
+    if (gradients) fill(grad_out_, fake_.dims(), 0.f);
+
+    const Tensor& logits = discriminator_.forward(ctx, fake_, Mode::training);
+    if (options_.loss == GanLoss::bce) {
+        fill(target_, logits.dims(), 1.f);
+        loss.adversarial = binary_crossentropy_from_logits(logits, target_, grad_term);
+    } else {
+        loss.adversarial = wasserstein_generator_loss(logits, grad_term);
+    }
+    if (gradients) {
+        // Gradient of the adversarial term with respect to the generator's output.
+        const Tensor& diff_fake = discriminator_.backward(ctx, grad_term_, true).at(0);
+        add_scaled(grad_out_, diff_fake, options_.adversarial_weight);
+    }
+
+    loss.mse = mean_squared_error_loss(fake_, label, grad_term);
+    if (gradients) add_scaled(grad_out_, grad_term_, options_.mse_weight);
+
+    if (options_.perceptual_weight > 0) {
+        vgg19_preprocess_gray(label, bgr_);
+        copy_tensor(vgg_->forward(ctx, bgr_, Mode::training), label_features_);
+        vgg19_preprocess_gray(fake_, bgr_);
+        const Tensor& features = vgg_->forward(ctx, bgr_, Mode::training);
+        loss.perceptual = mean_squared_error_loss(features, label_features_,
+                                                  gradients ? &grad_features_ : nullptr);
+        if (gradients) {
+            const Tensor& diff_bgr = vgg_->backward(ctx, grad_features_, true).at(0);
+            vgg19_preprocess_gray_backward(diff_bgr, grad_gray_);
+            add_scaled(grad_out_, grad_gray_, options_.perceptual_weight);
+        }
+    }
+    loss.total = options_.adversarial_weight * loss.adversarial + options_.mse_weight * loss.mse +
+                 options_.perceptual_weight * loss.perceptual;
+    if (gradients) generator_.backward(ctx, grad_out_);
+    return loss;
+}
+
+double GanObjective::discriminator_loss(Context& ctx, const Tensor& input, const Tensor& label,
+                                        bool gradients) {
+    copy_tensor(generator_.forward(ctx, input, Mode::training), fake_);
+    copy_tensor(discriminator_.forward(ctx, fake_, Mode::training), logits_fake_);
+    // The real images' pass is the discriminator's last forward: its backward first.
+    const Tensor& logits_real = discriminator_.forward(ctx, label, Mode::training);
+    Tensor* grad_fake = gradients ? &grad_fake_ : nullptr;
+    Tensor* grad_real = gradients ? &grad_real_ : nullptr;
+    double loss;
+    if (options_.loss == GanLoss::bce) {
+        fill(target_, logits_real.dims(), 1.f);
+        loss = binary_crossentropy_from_logits(logits_real, target_, grad_real);
+        fill(target_, logits_fake_.dims(), 0.f);
+        loss += binary_crossentropy_from_logits(logits_fake_, target_, grad_fake);
+    } else {
+        loss = wasserstein_critic_loss(logits_fake_, logits_real, grad_fake, grad_real);
+    }
+    if (!gradients) return loss;
+    discriminator_.backward(ctx, grad_real_);
+    const auto parameters = discriminator_.parameters();
+    saved_grads_.resize(parameters.size());
+    for (std::size_t k = 0; k < parameters.size(); ++k)
+        saved_grads_[k].assign(parameters[k]->grad(),
+                               parameters[k]->grad() + parameters[k]->size());
+    discriminator_.forward(ctx, fake_, Mode::training);
+    discriminator_.backward(ctx, grad_fake_);
+    for (std::size_t k = 0; k < parameters.size(); ++k) {
+        float* g = parameters[k]->grad();
+        for (std::int64_t i = 0; i < parameters[k]->size(); ++i)
+            g[i] += saved_grads_[k][std::size_t(i)];
+    }
+    return loss;
+}
+
+void GanObjective::clip_discriminator() {
+    if (options_.loss != GanLoss::wgan) return;
+    const auto clip = float(options_.clip);
+    for (Parameter* p : discriminator_.parameters()) {
+        float* v = p->value();
+        for (std::int64_t i = 0; i < p->size(); ++i) v[i] = std::clamp(v[i], -clip, clip);
+        p->mark_changed();
+    }
+}
+
+}  // namespace tomodenoise
