@@ -215,10 +215,10 @@ Network build_network(DenoiserArchitecture architecture, const TrainOptions& opt
     config.levels = options.levels;
     config.output_channels = outputs;
     config.seed = options.seed;
-    config.residual = options.residual && options.depth == 1 &&
-                      (options.mode == TrainingMode::supervised ||
-                       options.mode == TrainingMode::n2n || options.mode == TrainingMode::gan ||
-                       options.mode == TrainingMode::n2i);
+    config.residual =
+        options.residual && options.depth == 1 &&
+        (options.mode == TrainingMode::supervised || options.mode == TrainingMode::n2n ||
+         options.mode == TrainingMode::gan || options.mode == TrainingMode::n2i);
     return build_tomogan_generator(config);
 }
 
