@@ -245,55 +245,6 @@ std::int64_t checkpoint_step(const std::string& model) {
     return adam.iterations();
 }
 
-TEST(TrainDenoiser, SigtermCheckpointsAndAResumedRunEndsAsAnUninterruptedOne) {
-    TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
-    ScratchDir dir;
-    const std::string data = dir.file("data.h5"), model = dir.file("model.h5");
-    write_simulated_dataset(data, small_data());
-    // The interrupted run's total (100000, or its time limit) is not the resumed one's: a
-    // constant learning rate, since the cosine schedule's depends on the total (resuming to the
-    // same total under it: TrainApi.ResumedRunsEndBitForBitAsUninterruptedOnes).
-    const std::string common =
-        " --threads 2 --batch 2 --patch 16 --seed 5 --arch unet --levels 2 --lr-schedule constant";
-    // Checkpoints every 3 steps; far more steps than run before the signal.
-    const std::string err_file = dir.file("err");
-    const pid_t pid = start_tool(tool,
-                                 "--data " + quoted(data) + " --out " + quoted(model) + common +
-                                     " --iters 100000 --checkpoint-every 3 " +
-                                     "--val-every 100000 --max-seconds 120",
-                                 err_file);
-    for (int waited_ms = 0; waited_ms < 120000 && !std::filesystem::exists(model); ++waited_ms)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    ASSERT_TRUE(std::filesystem::exists(model)) << file_bytes(err_file);
-    kill(pid, SIGTERM);
-    const int status = wait_for_tool(pid);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
-    EXPECT_EQ(WTERMSIG(status), SIGTERM);
-    const std::int64_t stopped = checkpoint_step(model);
-    ASSERT_GE(stopped, 3);
-    EXPECT_NE(training_state(model).find("\"iteration\":" + std::to_string(stopped)),
-              std::string::npos)
-        << training_state(model);
-    EXPECT_EQ(folder_entries(dir.path()), (std::vector<std::string>{"data.h5", "err", "model.h5"}));
-
-    // Resumed to a total a few steps on, and the same total straight from the start.
-    const std::string total = " --iters " + std::to_string(stopped + 4);
-    const ToolRun resumed = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) +
-                                               " --resume " + quoted(model) + common + total);
-    ASSERT_EQ(resumed.exit_code, 0) << resumed.output();
-    const std::string straight = dir.file("straight.h5");
-    const ToolRun uninterrupted =
-        run_tool(tool, "--data " + quoted(data) + " --out " + quoted(straight) + common + total);
-    ASSERT_EQ(uninterrupted.exit_code, 0) << uninterrupted.output();
-    Network a = load_network(model), b = load_network(straight);
-    const auto pa = a.parameters(), pb = b.parameters();
-    ASSERT_EQ(pa.size(), pb.size());
-    for (std::size_t k = 0; k < pa.size(); ++k)
-        ASSERT_EQ(std::vector<float>(pa[k]->value(), pa[k]->value() + pa[k]->size()),
-                  std::vector<float>(pb[k]->value(), pb[k]->value() + pb[k]->size()))
-            << "parameter " << k;
-}
-
 // `a` and `b` hold the same weights and Adam state, bit for bit, for the network at `group`
 // ("" for the model).
 void expect_same_network_and_state(const std::string& a, const std::string& b,
@@ -314,6 +265,70 @@ void expect_same_network_and_state(const std::string& a, const std::string& b,
         ASSERT_EQ(sa[k].values, sb[k].values) << group << " " << sa[k].name;
 }
 
+// Starts train_denoiser on `data` with `options` (far more steps than run before the signal,
+// checkpoints every `checkpoint_every` steps), sends it SIGTERM once `model` exists and returns
+// the step its checkpoint holds (0 after a failure).
+std::int64_t train_until_sigterm(const std::filesystem::path& tool, const std::string& data,
+                                 const std::string& model, const std::string& options,
+                                 int checkpoint_every, const std::string& err_file) {
+    const pid_t pid =
+        start_tool(tool,
+                   "--data " + quoted(data) + " --out " + quoted(model) + options +
+                       " --iters 100000 --checkpoint-every " + std::to_string(checkpoint_every) +
+                       " --val-every 100000 --max-seconds 120",
+                   err_file);
+    for (int waited_ms = 0; waited_ms < 120000 && !std::filesystem::exists(model); ++waited_ms)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!std::filesystem::exists(model)) {
+        ADD_FAILURE() << "no checkpoint: " << file_bytes(err_file);
+        kill(pid, SIGKILL);
+        wait_for_tool(pid);
+        return 0;
+    }
+    kill(pid, SIGTERM);
+    const int status = wait_for_tool(pid);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM)
+        << "status " << status << ": " << file_bytes(err_file);
+    return checkpoint_step(model);
+}
+
+// Resumes `model` to `total` steps, trains `straight` to the same total from the start, and
+// expects the same weights and Adam state of the network at each of `groups`, bit for bit.
+void expect_resumed_as_uninterrupted(const std::filesystem::path& tool, const std::string& data,
+                                     const std::string& model, const std::string& straight,
+                                     const std::string& options, std::int64_t total,
+                                     const std::vector<std::string>& groups) {
+    const std::string iters = " --iters " + std::to_string(total);
+    const ToolRun resumed = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) +
+                                               " --resume " + quoted(model) + options + iters);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.output();
+    const ToolRun uninterrupted =
+        run_tool(tool, "--data " + quoted(data) + " --out " + quoted(straight) + options + iters);
+    ASSERT_EQ(uninterrupted.exit_code, 0) << uninterrupted.output();
+    for (const std::string& group : groups) expect_same_network_and_state(model, straight, group);
+}
+
+TEST(TrainDenoiser, SigtermCheckpointsAndAResumedRunEndsAsAnUninterruptedOne) {
+    TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
+    ScratchDir dir;
+    const std::string data = dir.file("data.h5"), model = dir.file("model.h5");
+    write_simulated_dataset(data, small_data());
+    // The interrupted run's total (100000, or its time limit) is not the resumed one's: a
+    // constant learning rate, since the cosine schedule's depends on the total (resuming to the
+    // same total under it: TrainApi.ResumedRunsEndBitForBitAsUninterruptedOnes).
+    const std::string common =
+        " --threads 2 --batch 2 --patch 16 --seed 5 --arch unet --levels 2 --lr-schedule constant";
+    const std::int64_t stopped = train_until_sigterm(tool, data, model, common, 3, dir.file("err"));
+    ASSERT_GE(stopped, 3);
+    EXPECT_NE(training_state(model).find("\"iteration\":" + std::to_string(stopped)),
+              std::string::npos)
+        << training_state(model);
+    EXPECT_EQ(folder_entries(dir.path()), (std::vector<std::string>{"data.h5", "err", "model.h5"}));
+    // Resumed to a total a few steps on, and the same total straight from the start.
+    expect_resumed_as_uninterrupted(tool, data, model, dir.file("straight.h5"), common, stopped + 4,
+                                    {""});
+}
+
 TEST(TrainDenoiser, GanSigtermCheckpointsBothNetworksAndAResumedRunEndsAsAnUninterruptedOne) {
     TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
     ScratchDir dir;
@@ -322,32 +337,10 @@ TEST(TrainDenoiser, GanSigtermCheckpointsBothNetworksAndAResumedRunEndsAsAnUnint
     const std::string common =
         " --mode gan --lperc 0 --threads 2 --batch 2 --patch 16 --seed 5 --levels 2 "
         "--lr-schedule constant --itd 2";
-    const std::string err_file = dir.file("err");
-    const pid_t pid = start_tool(tool,
-                                 "--data " + quoted(data) + " --out " + quoted(model) + common +
-                                     " --iters 100000 --checkpoint-every 1 " +
-                                     "--val-every 100000 --max-seconds 120",
-                                 err_file);
-    for (int waited_ms = 0; waited_ms < 120000 && !std::filesystem::exists(model); ++waited_ms)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    ASSERT_TRUE(std::filesystem::exists(model)) << file_bytes(err_file);
-    kill(pid, SIGTERM);
-    const int status = wait_for_tool(pid);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status << ": " << file_bytes(err_file);
-    EXPECT_EQ(WTERMSIG(status), SIGTERM);
-    const std::int64_t stopped = checkpoint_step(model);
+    const std::int64_t stopped = train_until_sigterm(tool, data, model, common, 1, dir.file("err"));
     ASSERT_GE(stopped, 1);
-
-    const std::string total = " --iters " + std::to_string(stopped + 2);
-    const ToolRun resumed = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(model) +
-                                               " --resume " + quoted(model) + common + total);
-    ASSERT_EQ(resumed.exit_code, 0) << resumed.output();
-    const std::string straight = dir.file("straight.h5");
-    const ToolRun uninterrupted =
-        run_tool(tool, "--data " + quoted(data) + " --out " + quoted(straight) + common + total);
-    ASSERT_EQ(uninterrupted.exit_code, 0) << uninterrupted.output();
-    expect_same_network_and_state(model, straight, "");
-    expect_same_network_and_state(model, straight, "tomodenoise_discriminator");
+    expect_resumed_as_uninterrupted(tool, data, model, dir.file("straight.h5"), common, stopped + 2,
+                                    {"", "tomodenoise_discriminator"});
 }
 
 TEST(TrainDenoiser, ModesFindTheirDatasetsAndBadOptionsAreNamed) {
