@@ -87,6 +87,29 @@ def ssim(truth, test, data_range):
         for t, x in zip(truth, test)]))
 
 
+def high_frequency_ratio(truth, test):
+    """The library's high-frequency power ratio (tomodenoise/metrics.hpp): per slice |DFT|^2
+    averaged over rings of width 1/m cycles/pixel (m = min(H, W)), the ring averages from 0.25
+    to 0.5 cycles/pixel summed over all slices, test over truth. 1: the truth's sharpness;
+    oversmoothing gives less, noise more."""
+    n, h, w = truth.shape
+    m = min(h, w)
+    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
+    ring = np.rint(m * np.hypot(fy, fx)).astype(np.int64)
+    inside = ring < m
+    counts = np.bincount(ring[inside], minlength=m)
+    band = np.arange(int(np.ceil(0.25 * m)), int(np.floor(0.5 * m)) + 1)
+
+    def band_power(stack):
+        total = 0.0
+        for image in stack:
+            power = np.abs(np.fft.fft2(image)) ** 2
+            sums = np.bincount(ring[inside], weights=power[inside], minlength=m)
+            total += float(np.sum(sums[band][counts[band] > 0] / counts[band][counts[band] > 0]))
+        return total
+    return band_power(test) / band_power(truth)
+
+
 def gaussian(noisy, sigma):
     return ndimage.gaussian_filter(noisy, sigma=(0, sigma, sigma), mode="reflect")
 
@@ -118,13 +141,15 @@ def best_filter(name, grid, noisy, truth, data_range, pool):
 
 # --- training and inference ----------------------------------------------------------------
 
-def train(tools, mode, data, model, seconds, seed, threads, extra=()):
+def train(tools, mode, data, model, seconds, seed, threads, extra=(), options=None):
+    """Trains `model` for `seconds`; `options` (a TRAINING-like template for the library
+    trainer) replaces the default one."""
     help_text = tool_help(tools["train_denoiser"])
     library = "--max-seconds" in help_text
-    if not library and mode not in LEGACY_MODE_FLAGS:
+    if not library and (mode not in LEGACY_MODE_FLAGS or options):
         return None, "train_denoiser has no --mode %s (the library trainer is not in)" % mode
-    options = TRAINING["library" if library else "legacy"].format(mode=mode, seconds=seconds,
-                                                                 seed=seed, loss=LOSS[mode])
+    template = options or TRAINING["library" if library else "legacy"]
+    options = template.format(mode=mode, seconds=seconds, seed=seed, loss=LOSS.get(mode, "mse"))
     command = [tools["train_denoiser"], "--data", data, "--out", model, "--threads", threads,
                *shlex.split(options), *extra]
     if not library:
@@ -428,13 +453,111 @@ def noise2inverse(args, tools, work, pool):
         print("  " + note)
 
 
+def write_random_vgg19(path, seed):
+    """A file in the layout of Keras's vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
+    (save_weights at the root) with He-scaled random weights: the ImageNet file is not available
+    offline. Random convolutional features are a weaker perceptual loss than ImageNet ones; the
+    table says which was used."""
+    rng = np.random.default_rng(seed)
+    names, convolutions, channels = ["input_1"], {}, 3
+    for block, (count, filters) in enumerate(zip((2, 2, 4, 4, 4), (64, 128, 256, 512, 512)), 1):
+        for k in range(1, count + 1):
+            name = "block%d_conv%d" % (block, k)
+            names.append(name)
+            bound = np.sqrt(6.0 / (9 * channels))
+            convolutions[name] = (
+                rng.uniform(-bound, bound, (3, 3, channels, filters)).astype(np.float32),
+                np.zeros(filters, np.float32))
+            channels = filters
+        names.append("block%d_pool" % block)
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([n.encode() for n in names])
+        for name in names:
+            group = f.create_group(name)
+            weights = []
+            if name in convolutions:
+                for label, value in zip(("kernel:0", "bias:0"), convolutions[name]):
+                    weights.append(("%s/%s" % (name, label)).encode())
+                    group[weights[-1].decode()] = value
+            group.attrs["weight_names"] = np.array(weights, dtype="S64")
+
+
+def adversarial(args, tools, work, pool):
+    """TomoGAN's case: sparse-view CT (--sparse-views of --views angles: streaks) with photon
+    noise. The same residual U-Net generator trained for --minutes each with MSE only, as a GAN
+    without the perceptual term and as a GAN with it (TomoGAN's weights: ladv 20, lmse 0.5,
+    lperc 2; 1 generator and 2 discriminator steps per iteration), Adam at TomoGAN's 1e-4 on a
+    cosine decay for all three, batches of 4 patches of --gan-patch; evaluated on held-out
+    slices at each of --doses: PSNR, SSIM and the high-frequency power ratio (1 = the ground
+    truth's sharpness; MSE training oversmooths below 1)."""
+    sim = tools["simulate_dataset"]
+    seconds = int(args.minutes * 60)
+    notes = []
+
+    def simulate(out, extra):
+        run([sim, "--kind", "ct", "--size", args.size, "--texture", args.texture,
+             "--full-views", args.views, "--views", args.sparse_views, "--out", out, *extra],
+            stdout=subprocess.DEVNULL)
+    data = os.path.join(work, "gan_train.h5")
+    simulate(data, ["--count", args.count, "--test-count", 2, "--i0", args.i0, "--test-i0", 10000,
+                    "--seed", args.seed])
+    vgg19 = args.vgg19
+    if vgg19:
+        perceptual_label = "gan+perc"
+    else:
+        vgg19 = os.path.join(work, "random_vgg19_notop.h5")
+        write_random_vgg19(vgg19, int(args.seed))
+        perceptual_label = "gan+perc*"
+        notes.append("gan+perc*: perceptual loss through a He-scaled random-weight VGG19 (the "
+                     "ImageNet weights file is not available offline; pass --vgg19 FILE)")
+    options = ("--mode {mode} --arch unet --max-seconds {seconds} --batch 4 --patch %s "
+               "--lr 1e-4 --lr-schedule cosine --seed {seed} --iters 1000000000" % args.gan_patch)
+    variants = (("mse", "supervised", ["--loss", "mse"]),
+                ("gan", "gan", ["--lperc", "0"]),
+                (perceptual_label, "gan", ["--vgg19", vgg19]))
+    models = {}
+    for label, mode, extra in variants:
+        model, note = train(tools, mode, data, os.path.join(work, "gan_%s.h5" % label.strip("*")),
+                            seconds, args.seed, args.threads, extra, options=options)
+        notes.append("%s: %s" % (label, note))
+        if model:
+            models[label] = model
+    rows, sharpness = [], []
+    for dose in args.doses:
+        heldout = os.path.join(work, "gan_heldout_%s.h5" % dose)
+        simulate(heldout, ["--count", 1, "--test-count", args.test_count, "--test-i0", dose,
+                           "--seed", int(args.seed) + 1000])
+        truth, noisy = read(heldout, "/test_gt"), read(heldout, "/test_ns")
+        outputs = {label: denoise(tools, model, heldout, "/test_ns",
+                                  os.path.join(work, "gan_denoised_%s_%s.h5"
+                                               % (label.strip("*"), dose)),
+                                  args.threads, notes=notes)
+                   for label, model in models.items()}
+        rows.append(evaluate("I0 %s" % dose, noisy, truth, outputs, pool))
+        sharpness.append((dose, high_frequency_ratio(truth, noisy),
+                          {label: high_frequency_ratio(truth, out)
+                           for label, out in outputs.items()}))
+    print_table("Sparse-view CT: %s of %s angles, textured phantoms (--texture %s), trained on "
+                "I0 %s, %s min per model, patches of %s" % (args.sparse_views, args.views,
+                                                            args.texture, args.i0, args.minutes,
+                                                            args.gan_patch), rows)
+    labels = list(models)
+    print("\nhigh-frequency power ratio (0.25-0.5 cycles/pixel, 1 = ground truth's sharpness)")
+    print("%-16s | %-7s |" % ("dose", "input") + "".join(" %-9s |" % l for l in labels))
+    for dose, noisy_ratio, ratios in sharpness:
+        print("%-16s | %7.3f |" % ("I0 %s" % dose, noisy_ratio)
+              + "".join(" %9.3f |" % ratios[l] for l in labels))
+    for note in notes:
+        print("  " + note)
+
+
 def main():
     parser = argparse.ArgumentParser(prog="bench/quality", description=__doc__)
     parser.add_argument("--build", default=os.path.join(REPO, "build"))
     parser.add_argument("--work", help="folder for data, models and outputs (default BUILD/quality)")
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model")
     parser.add_argument("--mode", default="supervised",
-                        help="supervised, n2n, n2s, n2i, a comma-separated list of them, or all")
+                        help="supervised, n2n, n2s, n2i, gan, a comma-separated list of them, or all")
     parser.add_argument("--size", default="256")
     parser.add_argument("--count", default="128", help="training images")
     parser.add_argument("--test-count", default="16", help="held-out images per dose")
@@ -446,13 +569,18 @@ def main():
     parser.add_argument("--projection-i0", default="500",
                         help="n2i: photons per ray of the simulated scans")
     parser.add_argument("--splits", default="4", help="n2i: sub-reconstructions K")
+    parser.add_argument("--sparse-views", default="90",
+                        help="gan: angles of the sparse-view input (divides --views)")
+    parser.add_argument("--gan-patch", default="128", help="gan: patch side")
+    parser.add_argument("--vgg19", help="gan: Keras's VGG19 ImageNet weights without top "
+                        "(default: random weights of that layout, written here)")
     parser.add_argument("--seed", default="1")
     args = parser.parse_args()
     args.doses = [d for d in args.doses.split(",") if d]
-    known = ("supervised", "n2n", "n2s", "n2i")
+    known = ("supervised", "n2n", "n2s", "n2i", "gan")
     modes = known if args.mode == "all" else tuple(m for m in args.mode.split(",") if m)
     if not modes or any(m not in known for m in modes):
-        parser.error("--mode: expected supervised, n2n, n2s, n2i, a comma-separated list of them, "
+        parser.error("--mode: expected supervised, n2n, n2s, n2i, gan, a comma-separated list of them, "
                      "or all; got '%s'" % args.mode)
     build = os.path.abspath(args.build)
     work = os.path.abspath(args.work or os.path.join(build, "quality"))
@@ -466,6 +594,8 @@ def main():
             noise2self(args, tools, work, pool)
         if "n2i" in modes:
             noise2inverse(args, tools, work, pool)
+        if "gan" in modes:
+            adversarial(args, tools, work, pool)
 
 
 if __name__ == "__main__":
