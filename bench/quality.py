@@ -258,10 +258,14 @@ def denoise(tools, model, data, dataset, output, threads, extra=(), notes=None):
     return out
 
 
-def compare_images_psnr(tools, truth, test, data_range):
+def compare_images(tools, truth, test, data_range):
     result = subprocess.run([tools["compare_images"], truth, test, "--data-range",
                              repr(data_range)], check=True, capture_output=True, text=True)
-    return json.loads(result.stdout)["psnr"]
+    return json.loads(result.stdout)
+
+
+def compare_images_psnr(tools, truth, test, data_range):
+    return compare_images(tools, truth, test, data_range)["psnr"]
 
 
 # --- reports -------------------------------------------------------------------------------
@@ -534,9 +538,15 @@ def adversarial(args, tools, work, pool):
                                   args.threads, notes=notes)
                    for label, model in models.items()}
         rows.append(evaluate("I0 %s" % dose, noisy, truth, outputs, pool))
-        sharpness.append((dose, high_frequency_ratio(truth, noisy),
-                          {label: high_frequency_ratio(truth, out)
-                           for label, out in outputs.items()}))
+        ratios = {label: high_frequency_ratio(truth, out) for label, out in outputs.items()}
+        for label, ratio in ratios.items():
+            output = os.path.join(work, "gan_denoised_%s_%s.h5" % (label.strip("*"), dose))
+            reference = compare_images(tools, heldout + ":/test_gt", output + ":/denoised",
+                                       float(truth.max() - truth.min())).get("high_frequency_ratio")
+            if reference is not None and abs(reference - ratio) > 1e-6 * ratio:
+                notes.append("dose %s %s: compare_images gives a high-frequency ratio of %.6f, "
+                             "this script %.6f" % (dose, label, reference, ratio))
+        sharpness.append((dose, high_frequency_ratio(truth, noisy), ratios))
     print_table("Sparse-view CT: %s of %s angles, textured phantoms (--texture %s), trained on "
                 "I0 %s, %s min per model, patches of %s" % (args.sparse_views, args.views,
                                                             args.texture, args.i0, args.minutes,

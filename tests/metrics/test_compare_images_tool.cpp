@@ -66,6 +66,10 @@ TEST(CompareImagesTool, PrintsTheLibraryMetricsAsJson) {
         EXPECT_NEAR(json["per_slice"]["ssim"][i].get<double>(), want.per_slice[i].ssim, 1e-9);
     }
     EXPECT_GT(json["per_slice"]["mse"][0].get<double>(), 0.0);
+    EXPECT_NEAR(json.at("high_frequency_ratio").get<double>(),
+                tomodenoise::high_frequency_power_ratio(p.reference.data(), p.test.data(), shape),
+                1e-9);
+    EXPECT_GT(json.at("high_frequency_ratio").get<double>(), 1.0);  // noise added power
 
     const auto ranged =
         run_tool(tool, "'" + file + ":/clean' '" + file + ":/noisy' --data-range 2");
@@ -73,6 +77,33 @@ TEST(CompareImagesTool, PrintsTheLibraryMetricsAsJson) {
     EXPECT_NEAR(
         nlohmann::json::parse(ranged.out).at("psnr").get<double>(),
         tomodenoise::compare_stacks(p.reference.data(), p.test.data(), shape, 2.0).mean.psnr, 1e-9);
+}
+
+// Power scales with the square of the amplitude: a test of half the reference's deviation from
+// zero has a quarter of its high-frequency power.
+TEST(CompareImagesTool, HighFrequencyRatioIsTheBandPowerRatioAndNullWhereUndefined) {
+    TOMODENOISE_TOOL_OR_SKIP(tool, "compare_images");
+    ScratchDir dir;
+    const StackShape shape{2, 16, 24};
+    const Pair p = make_images(shape);
+    std::vector<float> half(p.test);
+    for (float& v : half) v *= 0.5f;
+    const std::string file = dir.file("scaled.h5");
+    tomodenoise::write_hdf5_stack({file, "/noisy"}, Stack::from_float(shape, p.test.data()));
+    tomodenoise::write_hdf5_stack({file, "/half"}, Stack::from_float(shape, half.data()));
+    const auto result = run_tool(tool, "'" + file + ":/noisy' '" + file + ":/half'");
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NEAR(nlohmann::json::parse(result.out).at("high_frequency_ratio").get<double>(), 0.25,
+                1e-6);
+
+    // A constant reference has no power in the band: no ratio, the other metrics still print.
+    const std::vector<float> constant(std::size_t(shape.pixels()), 0.5f);
+    tomodenoise::write_hdf5_stack({file, "/constant"}, Stack::from_float(shape, constant.data()));
+    const auto flat =
+        run_tool(tool, "'" + file + ":/constant' '" + file + ":/half' --data-range 1");
+    ASSERT_EQ(flat.exit_code, 0) << flat.err;
+    EXPECT_TRUE(nlohmann::json::parse(flat.out).at("high_frequency_ratio").is_null());
+    EXPECT_TRUE(nlohmann::json::parse(flat.out).at("psnr").is_number());
 }
 
 TEST(CompareImagesTool, AcceptsTwoDimensionalDatasets) {

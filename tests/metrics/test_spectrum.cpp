@@ -97,6 +97,12 @@ TEST(HighFrequencyPowerRatio, TinySlicesAndAConstantReferenceAreRefused) {
     const std::vector<float> flat(64, 2.f), noisy = random_values(64, 1);
     EXPECT_THROW(high_frequency_power_ratio(flat.data(), noisy.data(), StackShape{1, 8, 8}),
                  NumericalError);
+    // Sides that are not powers of two take the direct DFT, whose rounding leaves a constant
+    // image some power in the band: still refused.
+    const std::vector<float> flat_odd(2 * 16 * 24, 0.5f), noisy_odd = random_values(2 * 16 * 24, 2);
+    EXPECT_THROW(
+        high_frequency_power_ratio(flat_odd.data(), noisy_odd.data(), StackShape{2, 16, 24}),
+        NumericalError);
 }
 
 }  // namespace
