@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
         ->required();
     app.add_option("--splits", options.splits,
                    "n2i: the K sub-reconstructions (2 to 1024); input = mean of K-1 of them, "
-                   "target = the remaining one, for each choice; recorded in the model")
+                   "target = the remaining one, for each choice; recorded in the model "
+                   "(with --resume it must be the model's)")
         ->check(CLI::Range(2, 1024))
         ->capture_default_str();
     app.add_option("--clean", clean,

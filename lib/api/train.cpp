@@ -447,6 +447,16 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
             throw InvalidArgument("TrainOptions::mode " + to_string(options.mode) +
                                   " disagrees with the resumed model " + options.resume +
                                   ", trained in mode " + state["mode"].get<std::string>());
+        // Its inputs were means of K - 1 splits, and its recipe has inference average K.
+        if (!state.is_null() && options.mode == TrainingMode::n2i) {
+            const int model_splits = read_recipe(options.resume, network).splits;
+            if (options.splits != model_splits)
+                throw InvalidArgument("TrainOptions::splits " + std::to_string(options.splits) +
+                                      " disagrees with the resumed model " + options.resume +
+                                      ", trained on " + std::to_string(model_splits) +
+                                      " splits (resume it with " + std::to_string(model_splits) +
+                                      ")");
+        }
     } else {
         if (resolved.depth == 0) resolved.depth = 1;
         network = build_network(architecture, resolved);
