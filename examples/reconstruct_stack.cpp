@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
     app.add_option("--splits", options.splits,
                    "K >= 2: also write the K sub-reconstructions of the angles i with i mod K = "
                    "k beside the output, as OUT.splitK.h5:/dataset (folder OUT.splitK, "
-                   "OUT.splitK.tif), for Noise2Inverse (train_denoiser --mode n2i)")
+                   "OUT.splitK.tif), for Noise2Inverse (train_denoiser --mode n2i); the K + 1 "
+                   "outputs are published together, OUT last (a failed run leaves none of them)")
         ->check(CLI::Range(0, ReconstructOptions::max_splits));
     app.add_option("--min-transmission", options.min_transmission,
                    "Data Exchange input: raise flat/dark-corrected transmissions below T to T "

@@ -65,9 +65,11 @@ int main(int argc, char** argv) {
                    "FILE.h5:/dataset (or TIFF) whose --splits sub-reconstructions "
                    "reconstruct_stack wrote beside it")
         ->required();
-    app.add_option("--splits", options.splits,
-                   "n2i: the K sub-reconstructions (2 to 1024); input = mean of K-1 of them, "
-                   "target = the remaining one, for each choice; recorded in the model")
+    app.add_option(
+           "--splits", options.splits,
+           "n2i: the K sub-reconstructions (2 to 1024); input = mean of K-1 of them, "
+           "target = the remaining one, for each choice; recorded in the model (with --resume: "
+           "the model's by default, and no other)")
         ->check(CLI::Range(2, 1024))
         ->capture_default_str();
     app.add_option("--clean", clean,
@@ -279,6 +281,13 @@ int main(int argc, char** argv) {
             check_output_is_not_an_input({"--val-csv", options.validation_csv, ""},
                                          {data_file, {"--out", out, ""}});
         options.checkpoint = out;
+        // A resumed n2i model resumes with the K it records (train_denoiser refuses another):
+        // the default when --splits is not given, and the K of the data read below.
+        if (options.mode == TrainingMode::n2i && !options.resume.empty() &&
+            app.count("--splits") == 0) {
+            const ModelRecipe recipe = Model::load(options.resume).recipe();
+            if (recipe.mode == TrainingMode::n2i) options.splits = recipe.splits;
+        }
         tool::doing("reading the training data '" + data + "'");
         if (options.mode != TrainingMode::n2i && !clean.empty())
             throw CLI::ValidationError("--clean belongs to --mode n2i");

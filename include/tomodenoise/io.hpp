@@ -362,6 +362,15 @@ public:
     /// Removes the unfinished output now, even when `resume` is set; never throws.
     void discard() noexcept;
 
+    /// Publishes the outputs of `writers` as one set, in their order, so that the last one is
+    /// there only once all the others are (a run killed meanwhile leaves the set without it).
+    /// First, with overwrite, the finished outputs they replace are removed, so that no set
+    /// mixes these outputs with an earlier run's. When one fails, those published by this call
+    /// are removed again and the others discarded, then its error is rethrown: none of the set
+    /// is left, nor, with overwrite, what it replaced. IoError naming the slices never written,
+    /// before anything changes, when one is incomplete.
+    static void commit_together(std::vector<StackWriter>& writers);
+
 private:
     struct State;
     std::unique_ptr<State> state_;

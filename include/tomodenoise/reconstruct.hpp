@@ -20,7 +20,8 @@
 /// - already corrected line integrals (`FILE.h5:/dataset`) in (angles, rows, columns) or
 ///   (rows, angles, columns) layout.
 /// Rows are read in slabs (bounded memory whatever the stack's size) and reconstructed in
-/// parallel on TBB; the output goes through a StackWriter (complete or not at all).
+/// parallel on TBB; the output goes through a StackWriter (complete or not at all), and with
+/// splits the K + 1 outputs are published as one set (StackWriter::commit_together).
 
 #include <cstdint>
 #include <functional>
@@ -70,6 +71,10 @@ struct ReconstructOptions {
     std::optional<double> center;  ///< within [0, columns - 1]; default (columns - 1) / 2
     /// K >= 2: also writes the K sub-reconstructions of the angles i with i mod K = k (in the
     /// stored order), to split_location(output, k); 0: none. At most the number of angles.
+    /// The K splits are published first and `output` last, once all are in place; a failure
+    /// while publishing takes back those already published (with `overwrite`, the outputs of an
+    /// earlier run are removed before any is published), so that no set looks complete unless
+    /// this run wrote all of it.
     int splits = 0;
     /// 0: a flat/dark-corrected transmission <= 0 (or white <= dark) is an error naming the
     /// dataset, angle, row and column; > 0: transmissions below it are raised to it.

@@ -220,7 +220,8 @@ struct TrainOptions {
     int classes = 2;  ///< seg: output channels, 2..255
     /// n2i: the number K of sub-reconstructions (2..max_recipe_splits), recorded in the model's
     /// recipe for inference; the data must hold the K pairs of each slice
-    /// (noise2inverse_training_data). n2i trains at depth 1.
+    /// (noise2inverse_training_data). n2i trains at depth 1. With `resume`, it must be the K
+    /// the resumed model records (InvalidArgument naming both and the file, before training).
     int splits = 4;
     /// seg: one weight per class (finite, not negative), or empty for all 1.
     std::vector<float> class_weights;

@@ -26,6 +26,7 @@
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/reconstruct.hpp"
 #include "tomodenoise/version.hpp"
+#include "train/noise2inverse.hpp"
 
 namespace tomodenoise {
 
@@ -172,29 +173,28 @@ public:
         const std::int64_t plane = whole.h * whole.w;
         const std::int64_t i0 = first / k_, slab = (first + count - 1) / k_ - i0 + 1;
         // The K inputs of a slice come in consecutive reads (a batch of one each, by default):
-        // the splits' slices are read once for all of them.
+        // the splits' slices are read, and their K means made, once for all of them.
         if (i0 != cached_first_ || slab != cached_count_) {
-            split_values_.clear();
-            sum_.assign(std::size_t(slab * plane), 0.0f);
-            for (StackReader& split : splits_) {
-                const std::int64_t stored = slices_.first + i0;
-                split_values_.push_back(split.read(stored, slab)
-                                            .to_float("slices " + std::to_string(stored) + ".." +
-                                                      std::to_string(stored + slab - 1) + " of '" +
-                                                      split.location() + "'"));
-                for (std::size_t p = 0; p < sum_.size(); ++p) sum_[p] += split_values_.back()[p];
+            const std::int64_t stored = slices_.first + i0;
+            means_.clear();
+            for (StackReader& split : splits_)
+                means_.push_back(split.read(stored, slab)
+                                     .to_float("slices " + std::to_string(stored) + ".." +
+                                               std::to_string(stored + slab - 1) + " of '" +
+                                               split.location() + "'"));
+            std::vector<const float*> split_values;
+            std::vector<float*> means;
+            for (std::vector<float>& values : means_) {
+                split_values.push_back(values.data());
+                means.push_back(values.data());
             }
+            means_of_other_splits(split_values, slab * plane, means);  // in place
             cached_first_ = i0;
             cached_count_ = slab;
         }
-        const float scale = 1.0f / float(k_ - 1);
-        for (std::int64_t s = first; s < first + count; ++s) {
-            const std::int64_t i = s / k_ - i0;
-            const float* left_out = split_values_[std::size_t(s % k_)].data() + i * plane;
-            const float* total = sum_.data() + i * plane;
-            float* out = values + (s - first) * plane;
-            for (std::int64_t p = 0; p < plane; ++p) out[p] = (total[p] - left_out[p]) * scale;
-        }
+        for (std::int64_t s = first; s < first + count; ++s)
+            std::copy_n(means_[std::size_t(s % k_)].data() + (s / k_ - i0) * plane, plane,
+                        values + (s - first) * plane);
     }
 
 private:
@@ -202,8 +202,7 @@ private:
     SliceRange slices_;
     std::int64_t k_;
     std::int64_t cached_first_ = -1, cached_count_ = 0;  // the slab of slices held below
-    std::vector<std::vector<float>> split_values_;       // each split's slices of that slab
-    std::vector<float> sum_;                             // their sum
+    std::vector<std::vector<float>> means_;  // for each j, the mean of the others over that slab
 };
 
 // Averages each run of `k` consecutive slices (the K predictions of one Noise2Inverse slice)

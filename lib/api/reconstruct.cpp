@@ -347,7 +347,9 @@ ReconstructSummary reconstruct_stack(const ReconstructOptions& options) {
                                                           slices[g].data()));
             if (options.progress) options.progress(first + count, data.rows);
         }
-        for (StackWriter& w : writers) w.commit();
+        // The full reconstruction last: whoever finds it finds the K splits of this run.
+        std::rotate(writers.begin(), writers.begin() + 1, writers.end());
+        StackWriter::commit_together(writers);
     } catch (...) {
         discard_all();
         throw;

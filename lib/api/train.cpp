@@ -31,6 +31,7 @@
 #include "tomodenoise/normalize.hpp"
 #include "tomodenoise/reconstruct.hpp"
 #include "tomodenoise/threads.hpp"
+#include "train/noise2inverse.hpp"
 #include "train/noise2self.hpp"
 #include "train/optimizer.hpp"
 #include "train/trainer.hpp"
@@ -447,6 +448,16 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
             throw InvalidArgument("TrainOptions::mode " + to_string(options.mode) +
                                   " disagrees with the resumed model " + options.resume +
                                   ", trained in mode " + state["mode"].get<std::string>());
+        // Its inputs were means of K - 1 splits, and its recipe has inference average K.
+        if (!state.is_null() && options.mode == TrainingMode::n2i) {
+            const int model_splits = read_recipe(options.resume, network).splits;
+            if (options.splits != model_splits)
+                throw InvalidArgument("TrainOptions::splits " + std::to_string(options.splits) +
+                                      " disagrees with the resumed model " + options.resume +
+                                      ", trained on " + std::to_string(model_splits) +
+                                      " splits (resume it with " + std::to_string(model_splits) +
+                                      ")");
+        }
     } else {
         if (resolved.depth == 0) resolved.depth = 1;
         network = build_network(architecture, resolved);
@@ -631,19 +642,14 @@ TrainingData noise2inverse_training_data(const std::vector<Stack>& splits, const
     TrainingData data;
     data.inputs = Stack(pairs, PixelType::float32);
     data.targets = Stack(pairs, PixelType::float32);
-    const float scale = 1.0f / float(count - 1);
-    // The sum of all splits, less split j, over K - 1.
-    std::vector<float> sum(std::size_t(plane), 0.0f);
-    for (const Stack& split : splits) {
-        const float* v = split.as<float>();
-        for (std::int64_t p = 0; p < plane; ++p) sum[p] += v[p];
-    }
+    std::vector<const float*> split_values;
+    std::vector<float*> inputs;
     for (std::size_t j = 0; j < count; ++j) {
-        const float* left_out = splits[j].as<float>();
-        float* in = data.inputs.as<float>() + std::int64_t(j) * plane;
-        for (std::int64_t p = 0; p < plane; ++p) in[p] = (sum[p] - left_out[p]) * scale;
-        std::copy_n(left_out, plane, data.targets.as<float>() + std::int64_t(j) * plane);
+        split_values.push_back(splits[j].as<float>());
+        inputs.push_back(data.inputs.as<float>() + std::int64_t(j) * plane);
+        std::copy_n(split_values.back(), plane, data.targets.as<float>() + std::int64_t(j) * plane);
     }
+    means_of_other_splits(split_values, plane, inputs);
     data.inputs_name = "Noise2Inverse inputs (means of " + std::to_string(count - 1) + " splits)";
     data.targets_name = "Noise2Inverse targets (the splits)";
     if (clean) {

@@ -240,9 +240,10 @@ struct StackWriter::State {
     bool owns_partial = false;      // this writer created or holds (locked) the partial output
 
     // HDF5
-    std::string final_file;    // the file written (a symbolic link's target)
-    std::string partial_file;  // new file: where it is written; empty: into the final file
-    std::string group;         // the partial group in the file written
+    std::string final_file;       // the file written (a symbolic link's target)
+    std::string partial_file;     // new file: where it is written; empty: into the final file
+    bool published_file = false;  // the new file itself went into place (not copied into one)
+    std::string group;            // the partial group in the file written
     std::optional<hdf5::File> file;
     std::optional<hdf5::Dataset> data, written_flags;
 
@@ -277,6 +278,12 @@ struct StackWriter::State {
     void commit_tiff_folder();
     void commit_tiff_file();
     void remove_partial() noexcept;
+    // IoError naming the slices never written, if any.
+    void require_all_written() const;
+    // overwrite: removes the finished output that commit() would replace.
+    void remove_replaced_output();
+    // Removes the output commit() published (committed); never throws.
+    void withdraw_published() noexcept;
 };
 
 bool StackWriter::State::accept_finished(const FoundStack& found) {
@@ -431,7 +438,8 @@ void StackWriter::State::commit_hdf5() {
     file.reset();
     // Another writer may have created the file since this one started: its content is kept,
     // and the dataset added to it as if the file had existed from the start.
-    if (!rename_unless_exists(partial_file, final_file)) {
+    published_file = rename_unless_exists(partial_file, final_file);
+    if (!published_file) {
         add_dataset_to_existing_file(partial_file, {final_file, dataset}, options.overwrite);
         fs::remove(partial_file);
     }
@@ -590,6 +598,49 @@ void StackWriter::State::remove_partial() noexcept {
     lock = FolderLock();
 }
 
+void StackWriter::State::require_all_written() const {
+    const auto missing = std::find(written.begin(), written.end(), false);
+    if (missing != written.end())
+        throw IoError("cannot commit '" + location + "': " +
+                      std::to_string(std::count(written.begin(), written.end(), false)) + " of " +
+                      std::to_string(n()) + " slices were never written, the first is slice " +
+                      std::to_string(missing - written.begin()));
+}
+
+void StackWriter::State::remove_replaced_output() {
+    if (!options.overwrite || closed || finished_already) return;
+    if (is_hdf5()) {
+        // Only a file that existed holds one; a new file goes into place onto nothing.
+        if (partial_file.empty() && hdf5::link_exists(*file, where.dataset)) {
+            hdf5::unlink(*file, where.dataset);
+            file->flush();
+        }
+        return;
+    }
+    std::error_code error;
+    fs::remove_all(final_path, error);  // the folder of slices or the multi-page file
+    if (error)
+        throw IoError("cannot remove " + options.option + " '" + location +
+                      "' to replace it: " + error.message());
+}
+
+void StackWriter::State::withdraw_published() noexcept {
+    std::error_code ignored;
+    if (!is_hdf5()) {
+        fs::remove_all(final_path, ignored);
+    } else if (published_file) {
+        fs::remove(final_file, ignored);
+    } else {
+        try {
+            const hdf5::File h5 = hdf5::File::open_read_write(final_file);
+            if (hdf5::link_exists(h5, where.dataset)) hdf5::unlink(h5, where.dataset);
+        } catch (...) {
+            // Best effort: the file can no longer be written; the error being handled says why
+            // the set is incomplete.
+        }
+    }
+}
+
 StackWriter::StackWriter(const std::string& location, StackShape shape, PixelType type,
                          bool two_dimensional, const StackWriteOptions& options)
     : state_(std::make_unique<State>()) {
@@ -674,13 +725,7 @@ void StackWriter::commit() {
         s.closed = true;
         return;
     }
-    const auto missing = std::find(s.written.begin(), s.written.end(), false);
-    if (missing != s.written.end())
-        throw IoError(
-            "cannot commit '" + s.location +
-            "': " + std::to_string(std::count(s.written.begin(), s.written.end(), false)) + " of " +
-            std::to_string(s.n()) + " slices were never written, the first is slice " +
-            std::to_string(missing - s.written.begin()));
+    s.require_all_written();
     if (s.is_hdf5())
         s.commit_hdf5();
     else if (s.where.format == StackFormat::tiff_folder)
@@ -688,6 +733,25 @@ void StackWriter::commit() {
     else
         s.commit_tiff_file();
     s.closed = true;
+}
+
+void StackWriter::commit_together(std::vector<StackWriter>& writers) {
+    // Those committed or resumed finished before this call are not this call's to publish.
+    std::vector<bool> to_publish;
+    for (const StackWriter& writer : writers) {
+        to_publish.push_back(!writer.state_->closed && !writer.state_->finished_already);
+        if (to_publish.back()) writer.state_->require_all_written();
+    }
+    std::size_t done = 0;
+    try {
+        for (StackWriter& writer : writers) writer.state_->remove_replaced_output();
+        for (; done < writers.size(); ++done) writers[done].commit();
+    } catch (...) {
+        for (std::size_t i = 0; i < done; ++i)
+            if (to_publish[i]) writers[i].state_->withdraw_published();
+        for (StackWriter& writer : writers) writer.discard();
+        throw;
+    }
 }
 
 void StackWriter::discard() noexcept {

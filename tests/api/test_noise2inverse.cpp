@@ -90,6 +90,38 @@ TEST(Noise2Inverse, TrainsAndRecordsTheSplitsInTheModel) {
                                          {"TrainOptions::depth", "n2i"});
 }
 
+// A checkpoint trained on K splits resumes only with K: its inputs were means of K - 1 splits,
+// and the recipe it keeps tells inference to average K predictions.
+TEST(Noise2Inverse, ResumingWithAnotherNumberOfSplitsIsRefusedBeforeTraining) {
+    ScratchDir dir;
+    TrainOptions options;
+    options.mode = TrainingMode::n2i;
+    options.splits = 3;
+    options.iterations = 1;
+    options.batch = 2;
+    options.patch = 16;
+    options.checkpoint = dir.file("n2i.h5");
+    train_denoiser(noise2inverse_training_data(random_splits(3, {2, 24, 24})), options);
+
+    options.resume = options.checkpoint;
+    options.checkpoint = dir.file("resumed.h5");
+    options.iterations = 2;
+    options.splits = 4;
+    const TrainingData four = noise2inverse_training_data(random_splits(4, {2, 24, 24}));
+    bool started = false;
+    TrainingCallbacks callbacks;
+    callbacks.on_start = [&] { started = true; };
+    expect_error_naming<InvalidArgument>([&] { train_denoiser(four, options, callbacks); },
+                                         {"TrainOptions::splits 4", "3 splits", options.resume});
+    EXPECT_FALSE(started);
+    EXPECT_FALSE(std::filesystem::exists(options.checkpoint));
+
+    options.splits = 3;
+    const Model resumed =
+        train_denoiser(noise2inverse_training_data(random_splits(3, {2, 24, 24})), options);
+    EXPECT_EQ(resumed.recipe().splits, 3);
+}
+
 TEST(Noise2Inverse, ReadsTheSplitsBesideTheReconstruction) {
     ScratchDir dir;
     const std::vector<Stack> splits = random_splits(2, {2, 8, 8});

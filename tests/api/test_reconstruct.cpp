@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -264,6 +266,83 @@ protected:
 TEST_F(ReconstructBadInput, ValidInputWorks) {
     reconstruct_stack(options);
     EXPECT_EQ(read_all(options.output).size(), 2u * 16 * 16);
+}
+
+// The full reconstruction and its K sub-reconstructions are published as one set: a run that
+// fails while publishing them (another process put something where one goes) takes back the
+// ones it published, so no set looks complete, and leaves no unfinished output behind; once
+// the obstacle is gone a rerun writes them all. For each kind of output and each of the three.
+TEST_F(ReconstructBadInput, AFailureWhilePublishingTheSplitsLeavesNoneOfThem) {
+    namespace fs = std::filesystem;
+    const std::vector<std::string> kinds{dir.file("out.h5") + ":/rec", dir.file("out") + "/",
+                                         dir.file("out.tif")};
+    for (const std::string& output : kinds)
+        for (int blocked = 0; blocked < 3; ++blocked) {
+            SCOPED_TRACE(output + ", obstacle at output " + std::to_string(blocked));
+            options.output = output;
+            const std::vector<std::string> outputs{split_location(output, 0),
+                                                   split_location(output, 1), output};
+            const auto path_of = [](const std::string& location) {
+                std::string path = StackLocation::parse(location).path;
+                if (path.back() == '/') path.pop_back();
+                return path;
+            };
+            const std::string obstacle = path_of(outputs[std::size_t(blocked)]);
+            const auto before = folder_entries(dir.path());
+            options.progress = [&](std::int64_t done, std::int64_t total) {
+                if (done < total) return;
+                if (output.back() == '/') {  // a folder another run filled
+                    fs::create_directories(obstacle);
+                    std::ofstream(fs::path(obstacle) / "slice_00000.tiff") << "not ours";
+                } else if (StackLocation::parse(output).format == StackFormat::hdf5) {
+                    write_hdf5_stack({obstacle, "/rec"},
+                                     Stack::from_float({1, 1, 1}, std::vector<float>{7}.data()));
+                } else {  // a TIFF file is replaced, but never a folder
+                    fs::create_directories(obstacle);
+                }
+            };
+            expect_error_naming<IoError>([&] { reconstruct_stack(options); },
+                                         {fs::path(obstacle).filename().string()});
+            std::vector<std::string> after_failure = before;
+            after_failure.push_back(fs::path(obstacle).filename().string());
+            std::sort(after_failure.begin(), after_failure.end());
+            EXPECT_EQ(folder_entries(dir.path()), after_failure);
+            if (StackLocation::parse(output).format == StackFormat::hdf5) {
+                EXPECT_EQ(read_all(obstacle + ":/rec"), std::vector<float>{7});  // untouched
+            }
+
+            fs::remove_all(obstacle);
+            options.progress = nullptr;
+            const ReconstructSummary summary = reconstruct_stack(options);
+            EXPECT_EQ(summary.split_outputs,
+                      std::vector<std::string>(outputs.begin(), outputs.end() - 1));
+            for (const std::string& location : outputs)
+                EXPECT_EQ(read_all(location).size(), 2u * 16 * 16) << location;
+            for (const std::string& location : outputs) fs::remove_all(path_of(location));
+        }
+}
+
+// With overwrite, the outputs an earlier run left are removed before any is published, so that
+// a run failing (or killed) while publishing never leaves a set mixing its outputs with theirs.
+TEST_F(ReconstructBadInput, OverwritingRemovesTheEarlierSetBeforePublishingAny) {
+    namespace fs = std::filesystem;
+    reconstruct_stack(options);
+    const std::string full = dir.file("out.h5"), split0 = dir.file("out.split0.h5"),
+                      split1 = dir.file("out.split1.h5");
+    fs::remove(split1);
+    options.overwrite = true;
+    options.progress = [&](std::int64_t done, std::int64_t total) {
+        if (done == total) fs::create_directory(split1);  // overwriting never replaces a folder
+    };
+    expect_error_naming<IoError>([&] { reconstruct_stack(options); }, {split1});
+    for (const std::string& file : {full, split0})
+        EXPECT_FALSE(hdf5::link_exists(hdf5::File::open_read(file), "/rec")) << file;
+
+    fs::remove(split1);
+    options.progress = nullptr;
+    reconstruct_stack(options);
+    for (const std::string& file : {full, split0, split1})
+        EXPECT_EQ(read_all(file + ":/rec").size(), 2u * 16 * 16) << file;
 }
 
 TEST_F(ReconstructBadInput, AnglesNotMatchingProjections) {

@@ -11,7 +11,9 @@
 #include "io/hdf5.hpp"
 #include "keras/model_file.hpp"
 #include "output_checks.hpp"
+#include "tomodenoise/io.hpp"
 #include "tomodenoise/model.hpp"
+#include "tomodenoise/reconstruct.hpp"
 #include "tomodenoise/simulate.hpp"
 #include "tool_runner.hpp"
 #include "train/optimizer.hpp"
@@ -62,6 +64,36 @@ TEST(TrainDenoiser, TrainsSavesEveryEpochAndResumes) {
     Adam adam(named_parameters(net));
     load_optimizer_state(model, net, adam);
     EXPECT_EQ(adam.iterations(), 30);
+}
+
+// --mode n2i --resume continues with the K the model records: by default, and refusing another
+// K before training, naming both and the model.
+TEST(TrainDenoiser, Noise2InverseResumesWithTheModelsNumberOfSplitsOnly) {
+    TOMODENOISE_TOOL_OR_SKIP(tool, "train_denoiser");
+    ScratchDir dir;
+    const std::string reconstruction = dir.file("rec.h5") + ":/rec";
+    for (int k = 0; k < 3; ++k)
+        write_hdf5_stack(
+            DatasetAddress::parse(split_location(reconstruction, k)),
+            Stack::from_float({2, 40, 40}, random_values(2 * 40 * 40, std::uint32_t(k)).data()));
+    const std::string model = dir.file("n2i.h5"), resumed = dir.file("resumed.h5");
+    const std::string common = " --mode n2i --data " + quoted(reconstruction) +
+                               " --batch 2 --patch 32 --steps 1 --threads 1";
+    const ToolRun first =
+        run_tool(tool, "--out " + quoted(model) + " --splits 2 --iters 1" + common);
+    ASSERT_EQ(first.exit_code, 0) << first.output();
+
+    const ToolRun other = run_tool(tool, "--out " + quoted(resumed) + " --resume " + quoted(model) +
+                                             " --splits 3 --iters 2" + common);
+    EXPECT_EQ(other.exit_code, 1) << other.output();
+    for (const char* part : {"TrainOptions::splits 3", "trained on 2 splits", model.c_str()})
+        EXPECT_NE(other.err.find(part), std::string::npos) << part << "\n" << other.output();
+    EXPECT_FALSE(std::filesystem::exists(resumed));
+
+    const ToolRun same = run_tool(
+        tool, "--out " + quoted(resumed) + " --resume " + quoted(model) + " --iters 2" + common);
+    ASSERT_EQ(same.exit_code, 0) << same.output();
+    EXPECT_EQ(Model::load(resumed).recipe().splits, 2);
 }
 
 TEST(TrainDenoiser, BadDataIsNamedAndLeavesNoModel) {
