@@ -28,6 +28,10 @@ Context::Context(int threads)
                               " (4 x the hardware threads)");
 }
 
+void Context::set_precision(Precision precision) {
+    precision_ = cpu_bf16_support() == Bf16Support::none ? Precision::f32 : precision;
+}
+
 void Context::reorder(const Tensor& src, Tensor& dst) {
     if (src.dims() != dst.dims())
         throw ShapeError("reorder between different dims " + src.dims().to_string() + " and " +

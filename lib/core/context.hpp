@@ -9,6 +9,7 @@
 
 #include "core/primitive_cache.hpp"
 #include "core/tensor.hpp"
+#include "tomodenoise/precision.hpp"
 
 namespace tomodenoise {
 
@@ -34,6 +35,16 @@ public:
     ConvolutionAlgorithm convolution_algorithm() const { return algorithm_; }
     void set_convolution_algorithm(ConvolutionAlgorithm a) { algorithm_ = a; }
 
+    /// What the layers compute in (default f32). Precision::bf16 on a CPU without AVX-512
+    /// (Bf16Support::none), where oneDNN 2.x has no bf16 kernels, leaves it f32.
+    Precision precision() const { return precision_; }
+    void set_precision(Precision precision);
+    /// The type of the activations layers pass on: bf16 or f32, as precision().
+    dnnl::memory::data_type activation_type() const {
+        return precision_ == Precision::bf16 ? dnnl::memory::data_type::bf16
+                                             : dnnl::memory::data_type::f32;
+    }
+
     /// Copies `src` into `dst` laid out as `dst`'s descriptor (cached reorder).
     void reorder(const Tensor& src, Tensor& dst);
     /// The same for raw memory objects (weights); `what` names them in errors.
@@ -49,6 +60,7 @@ private:
     std::shared_ptr<PrimitiveCache> cache_;
     int threads_ = 0;
     ConvolutionAlgorithm algorithm_ = ConvolutionAlgorithm::automatic;
+    Precision precision_ = Precision::f32;
 };
 
 }  // namespace tomodenoise
