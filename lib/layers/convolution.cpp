@@ -82,7 +82,8 @@ ConvolutionLayer::Geometry ConvolutionLayer::geometry(const Dims& src) const {
 bool ConvolutionLayer::wants_winograd(const Context& ctx) const {
     // Winograd is f32 only, oneDNN's as the library's: bf16 computes direct.
     return ctx.convolution_algorithm() == ConvolutionAlgorithm::automatic &&
-           ctx.precision() == Precision::f32 && config_.kernel == 3 &&
+           ctx.compute_type(in_channels_, config_.filters) == dnnl::memory::data_type::f32 &&
+           config_.kernel == 3 &&
            config_.stride == 1 && in_channels_ >= winograd_min_channels &&
            config_.filters >= winograd_min_channels;
 }
@@ -104,7 +105,7 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
                                        config_.kernel};
     const bool winograd = wants_winograd(ctx);
     // Source, weights and output in the context's type (bf16: f32 accumulation, f32 bias).
-    const auto type = ctx.activation_type();
+    const auto type = ctx.compute_type(in_channels_, config_.filters);
     // At inference a direct convolution reads an input that arrives in oneDNN's blocked
     // layout as it is, so that the layout flows between layers without reorders. Only with
     // whole 16-channel output blocks: a padded blocked output costs more to read than a
@@ -215,7 +216,7 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
 
     // bf16 training: bf16 activations and gradients in, f32 weight and bias gradients out (the
     // optimizer keeps f32 master weights).
-    const auto type = ctx.activation_type();
+    const auto type = ctx.compute_type(in_channels_, config_.filters);
     auto& bww = ctx.cache().get<dnnl::convolution_backward_weights>(
         CacheKey("conv_bww") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
                              << g.pad_after << config_.use_bias << int(type),

@@ -76,7 +76,7 @@ const CachedPrimitive<dnnl::deconvolution_forward>& ConvolutionTransposeLayer::f
     const auto prop = mode == Mode::training ? dnnl::prop_kind::forward_training
                                              : dnnl::prop_kind::forward_inference;
     // Source, weights and output in the context's type (bf16: f32 accumulation, f32 bias).
-    const auto type = ctx.activation_type();
+    const auto type = ctx.compute_type(in_channels_, config_.filters);
     CacheKey key("deconv_fwd");
     key << int(prop) << g.src << g.weights << g.strides << g.pad_before << g.pad_after
         << config_.use_bias << int(config_.activation.kind) << config_.activation.alpha
@@ -124,7 +124,7 @@ void ConvolutionTransposeLayer::backward(Context& ctx, const std::vector<const T
         diff_pre_, where);
 
     // bf16 training: bf16 activations and gradients in, f32 weight and bias gradients out.
-    const auto type = ctx.activation_type();
+    const auto type = ctx.compute_type(in_channels_, config_.filters);
     auto& bww = ctx.cache().get<dnnl::deconvolution_backward_weights>(
         CacheKey("deconv_bww") << g.src << g.weights << g.strides << g.pad_before << g.pad_after
                                << config_.use_bias << int(type),
