@@ -40,8 +40,8 @@ Model load(const std::filesystem::path& path, Precision precision) {
 
 // One line per convolution: its name, channels, and the implementation of each model.
 void print_implementations(const std::string& title, Model& f32, Model& bf16) {
-    std::printf("%s: convolution implementations\n  %-16s %9s  %-36s %s\n", title.c_str(),
-                "layer", "in->out", "f32", "bf16");
+    std::printf("%s: convolution implementations\n  %-16s %9s  %-36s %s\n", title.c_str(), "layer",
+                "in->out", "f32", "bf16");
     const auto& a = model_impl(f32).network.nodes();
     const auto& b = model_impl(bf16).network.nodes();
     for (std::size_t i = 0; i < a.size(); ++i) {

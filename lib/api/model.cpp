@@ -14,8 +14,7 @@ namespace tomodenoise {
 
 ModelReplica::ModelReplica(Network net, int threads, const ApplyOptions& options)
     : network(std::move(net)), context(threads) {
-    if (options.direct_convolution)
-        context.set_convolution_algorithm(ConvolutionAlgorithm::direct);
+    if (options.direct_convolution) context.set_convolution_algorithm(ConvolutionAlgorithm::direct);
     context.set_precision(options.precision);
 }
 
@@ -39,8 +38,7 @@ Model::Impl::Impl(Network net, const ApplyOptions& options, std::vector<Network>
 
 void Model::Impl::add_copies(std::vector<Network> more, const ApplyOptions& options) {
     for (auto& copy : more)
-        copies.push_back(
-            std::make_unique<ModelReplica>(std::move(copy), 0, options));
+        copies.push_back(std::make_unique<ModelReplica>(std::move(copy), 0, options));
     if (copies.empty()) return;
     const int total = options.threads > 0 ? options.threads : omp_get_max_threads();
     threads_per_image = std::max(1, total / int(copies.size() + 1));

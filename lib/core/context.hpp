@@ -50,8 +50,7 @@ public:
     /// and output's full precision (a denoiser's output is its input plus a correction that
     /// bf16 would round; the published models' largest error fell from 1.5% to within 1% of
     /// the output range).
-    dnnl::memory::data_type compute_type(std::int64_t in_channels,
-                                         std::int64_t out_channels) const;
+    dnnl::memory::data_type compute_type(std::int64_t in_channels, std::int64_t out_channels) const;
 
     /// Copies `src` into `dst` laid out as `dst`'s descriptor (cached reorder).
     void reorder(const Tensor& src, Tensor& dst);

@@ -173,8 +173,7 @@ void Network::plan_concatenations() {
             Node& in = nodes_[i];
             const std::size_t byte_offset =
                 std::size_t(offset * node.dims.h * node.dims.w) * bytes_per_value;
-            in.alias = Tensor::view(reinterpret_cast<float*>(base + byte_offset),
-                                    in.output.desc());
+            in.alias = Tensor::view(reinterpret_cast<float*>(base + byte_offset), in.output.desc());
             // The first run wrote here already; later runs write in place.
             aliased[i] = true;
             offset += in.dims.c;

@@ -9,8 +9,7 @@ namespace {
 
 // oneDNN's ISA values are feature sets: a CPU has every feature of an ISA whose bits it holds.
 bool has_isa(dnnl::cpu_isa cpu, dnnl::cpu_isa isa) {
-    return (static_cast<unsigned>(cpu) & static_cast<unsigned>(isa)) ==
-           static_cast<unsigned>(isa);
+    return (static_cast<unsigned>(cpu) & static_cast<unsigned>(isa)) == static_cast<unsigned>(isa);
 }
 
 }  // namespace

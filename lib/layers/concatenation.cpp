@@ -15,8 +15,9 @@ std::vector<Dims> dims_of_all(const std::vector<const Tensor*>& tensors) {
     return dims;
 }
 
-// The layout all of `mds` share (in their one type) when it has a oneDNN tag: an output in the inputs' layout
-// spares the next layer a reorder, where oneDNN's own choice (channels outermost) would not.
+// The layout all of `mds` share (in their one type) when it has a oneDNN tag: an output in the
+// inputs' layout spares the next layer a reorder, where oneDNN's own choice (channels outermost)
+// would not.
 std::optional<dnnl::memory::format_tag> common_tag(const std::vector<dnnl::memory::desc>& mds) {
     using tag = dnnl::memory::format_tag;
     static const std::pair<const char*, tag> tags[] = {{"nchw", tag::nchw},

@@ -83,8 +83,7 @@ bool ConvolutionLayer::wants_winograd(const Context& ctx) const {
     // Winograd is f32 only, oneDNN's as the library's: bf16 computes direct.
     return ctx.convolution_algorithm() == ConvolutionAlgorithm::automatic &&
            ctx.compute_type(in_channels_, config_.filters) == dnnl::memory::data_type::f32 &&
-           config_.kernel == 3 &&
-           config_.stride == 1 && in_channels_ >= winograd_min_channels &&
+           config_.kernel == 3 && config_.stride == 1 && in_channels_ >= winograd_min_channels &&
            config_.filters >= winograd_min_channels;
 }
 

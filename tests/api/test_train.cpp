@@ -293,7 +293,8 @@ TEST(TrainApi, Bf16TrainingEndsNearTheF32LossWithF32MasterWeights) {
     std::cout << "held-out PSNR of the f32 model: " << f32_psnr << " dB in f32, " << bf16_psnr
               << " dB in bf16\n";
     EXPECT_GT(f32_psnr, psnr(truth, data.test_inputs.as<float>(), std::size_t(test.pixels()),
-                             double(*high) - double(*low)) + 3);
+                             double(*high) - double(*low)) +
+                            3);
     EXPECT_LT(f32_psnr - bf16_psnr, 0.1);
 }
 
