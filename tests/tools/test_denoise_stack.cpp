@@ -552,6 +552,10 @@ TEST_F(DenoiseStack, PrecisionBf16ReproducesTheKerasFixtureOnEveryKindOfCpu) {
         unsetenv("ONEDNN_MAX_CPU_ISA");
         ASSERT_EQ(run.exit_code, 0) << run.output();
         EXPECT_TRUE(within_fraction_of_range(read_output({1, 256, 256}), want.values, 1e-2));
+        // Recorded with the options: a resumed run in the other precision is refused.
+        const std::string options =
+            StackReader(output_ + ":/denoised").attributes().at("tomodenoise_options");
+        EXPECT_NE(options.find("\"precision\":\"bf16\""), std::string::npos) << options;
         const std::size_t at = run.err.find(note);
         EXPECT_EQ(at != std::string::npos, cpu.noted) << run.err;
         if (cpu.noted) {
