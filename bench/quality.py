@@ -1,6 +1,7 @@
 """bench/quality's measurements (run through bench/quality, which documents them)."""
 
 import argparse
+import itertools
 import json
 import os
 import shlex
@@ -141,7 +142,18 @@ def best_filter(name, grid, noisy, truth, data_range, pool):
 
 # --- training and inference ----------------------------------------------------------------
 
-def train(tools, mode, data, model, seconds, seed, threads, extra=(), options=None):
+def precision_options(tool_path, precision):
+    """The tool's options for `precision`: none for f32 (every version's default); exits when
+    the tool has no --precision."""
+    if precision == "f32":
+        return []
+    if "--precision" not in tool_help(tool_path):
+        sys.exit("quality: %s has no --precision" % os.path.basename(tool_path))
+    return ["--precision", precision]
+
+
+def train(tools, mode, data, model, seconds, seed, threads, extra=(), precision="f32",
+          options=None):
     """Trains `model` for `seconds`; `options` (a TRAINING-like template for the library
     trainer) replaces the default one."""
     help_text = tool_help(tools["train_denoiser"])
@@ -151,7 +163,8 @@ def train(tools, mode, data, model, seconds, seed, threads, extra=(), options=No
     template = options or TRAINING["library" if library else "legacy"]
     options = template.format(mode=mode, seconds=seconds, seed=seed, loss=LOSS.get(mode, "mse"))
     command = [tools["train_denoiser"], "--data", data, "--out", model, "--threads", threads,
-               *shlex.split(options), *extra]
+               *shlex.split(options), *extra,
+               *precision_options(tools["train_denoiser"], precision)]
     if not library:
         command += LEGACY_MODE_FLAGS[mode]
     if os.path.exists(model):
@@ -313,6 +326,11 @@ def print_table(title, rows, with_tv=True):
           "margin = model - best classical filter")
 
 
+def precision_label(mode, precision):
+    """The table's column for `mode`'s model applied in `precision` (f32: the mode alone)."""
+    return mode if precision == "f32" else "%s %s" % (mode, precision)
+
+
 def ct_simulation(args, out, extra):
     return ["--kind", "ct", "--size", args.size, "--texture", args.texture, "--views",
             args.views, "--out", out, *extra]
@@ -332,7 +350,7 @@ def supervised_and_n2n(args, tools, work, pool, modes):
             command = kind + command[2:]
         run([sim, *command], stdout=subprocess.DEVNULL)
         model, note = train(tools, mode, data, os.path.join(work, "%s.h5" % mode), seconds,
-                            args.seed, args.threads)
+                            args.seed, args.threads, precision=args.train_precision)
         notes.append("%s: %s" % (mode, note))
         if model:
             models[mode] = model
@@ -346,19 +364,29 @@ def supervised_and_n2n(args, tools, work, pool, modes):
             stdout=subprocess.DEVNULL)
         truth, noisy = read(data, "/test_gt"), read(data, "/test_ns")
         outputs = {}
-        for mode, model in models.items():
-            output = os.path.join(work, "denoised_%s_%s.h5" % (mode, dose))
-            outputs[mode] = denoise(tools, model, data, "/test_ns", output, args.threads,
-                                    notes=notes)
+        for (mode, model), precision in itertools.product(models.items(), args.precisions):
+            label = precision_label(mode, precision)
+            output = os.path.join(work, "denoised_%s_%s_%s.h5" % (mode, precision, dose))
+            outputs[label] = denoise(tools, model, data, "/test_ns", output, args.threads,
+                                     precision_options(tools["denoise_stack"], precision),
+                                     notes=notes)
             reference = compare_images_psnr(tools, data + ":/test_gt", output + ":/denoised",
                                             float(truth.max() - truth.min()))
-            mine = psnr(truth, outputs[mode], float(truth.max() - truth.min()))
+            mine = psnr(truth, outputs[label], float(truth.max() - truth.min()))
             if abs(reference - mine) > 0.01:
                 notes.append("dose %s %s: compare_images says %.3f dB, this script %.3f dB"
-                             % (dose, mode, reference, mine))
+                             % (dose, label, reference, mine))
         rows.append(evaluate("I0 %s" % dose, noisy, truth, outputs, pool))
-    print_table("CT, textured phantoms (--texture %s), trained on I0 %s, %s min per model"
-                % (args.texture, args.i0, args.minutes), rows)
+    print_table("CT, textured phantoms (--texture %s), trained on I0 %s, %s min per model%s"
+                % (args.texture, args.i0, args.minutes,
+                   "" if args.train_precision == "f32" else ", trained in " + args.train_precision),
+                rows)
+    for mode, precision in itertools.product(models, args.precisions[1:]):
+        print("%s - %s: " % (precision_label(mode, precision),
+                             precision_label(mode, args.precisions[0])) + ", ".join(
+            "%s %+.3f dB" % (r["name"], r["models"][precision_label(mode, precision)][0]
+                             - r["models"][precision_label(mode, args.precisions[0])][0])
+            for r in rows))
     if "supervised" in models and "n2n" in models:
         print("n2n - supervised: " + ", ".join(
             "%s %+.2f dB" % (r["name"], r["models"]["n2n"][0] - r["models"]["supervised"][0])
@@ -585,7 +613,17 @@ def main():
     parser.add_argument("--vgg19", help="gan: Keras's VGG19 ImageNet weights without top "
                         "(default: random weights of that layout, written here)")
     parser.add_argument("--seed", default="1")
+    parser.add_argument("--precision", default="f32",
+                        help="supervised, n2n: denoise_stack --precision of the held-out slices, "
+                             "or a comma-separated list (f32,bf16: a column each, and the "
+                             "difference to the first)")
+    parser.add_argument("--train-precision", default="f32", choices=("f32", "bf16"),
+                        help="supervised, n2n: train_denoiser --precision")
     args = parser.parse_args()
+    args.precisions = [p for p in args.precision.split(",") if p]
+    if not args.precisions or any(p not in ("f32", "bf16") for p in args.precisions):
+        parser.error("--precision: expected f32, bf16 or a comma-separated list of them; got '%s'"
+                     % args.precision)
     args.doses = [d for d in args.doses.split(",") if d]
     known = ("supervised", "n2n", "n2s", "n2i", "gan")
     modes = known if args.mode == "all" else tuple(m for m in args.mode.split(",") if m)

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "tomodenoise/error.hpp"
+#include "tomodenoise/precision.hpp"
 #include "tomodenoise/version.hpp"
 
 namespace tomodenoise::tool {
@@ -32,6 +33,18 @@ inline std::string& current_activity() {
 }
 inline void doing(std::string activity) {
     current_activity() = std::move(activity);
+}
+
+/// Says once, on stderr, when this CPU runs --precision bf16 without bf16 hardware.
+inline void note_bf16_support(const std::string& tool) {
+    const Bf16Support support = cpu_bf16_support();
+    if (support == Bf16Support::native) return;
+    const std::string line =
+        tool + ": note: this CPU has no fast bf16 (neither AMX nor AVX-512 BF16): " +
+        (support == Bf16Support::emulated
+             ? "oneDNN emulates bf16, slower than f32\n"
+             : "without AVX-512 oneDNN has no bf16 kernels, so the model computes in f32\n");
+    std::cerr.write(line.data(), std::streamsize(line.size()));
 }
 
 /// Runs `check`, reporting the library's InvalidArgument as a bad command line (exit 2): for

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "tomodenoise/precision.hpp"
 #include "tomodenoise/recipe.hpp"
 #include "tomodenoise/threads.hpp"
 
@@ -19,6 +20,13 @@ struct ApplyOptions {
     int threads = 0;
     /// Use direct convolution everywhere instead of Winograd where it is faster.
     bool direct_convolution = false;
+    /// What the network computes in. Precision::bf16: convolutions take bfloat16 inputs and
+    /// weights (f32 accumulation and bias) through oneDNN, activations pass between layers in
+    /// bf16, and conversions happen only at the network's input and output (apply() still
+    /// takes and gives float32). About 3 significant digits: within 1e-2 of the output range of
+    /// the published TomoGAN models. Pays on CPUs with AMX or AVX-512 BF16
+    /// (cpu_bf16_support() native); elsewhere slower than f32, and f32 without AVX-512.
+    Precision precision = Precision::f32;
     /// Images apply() computes at once when given several, each on its own copy of the network
     /// with threads / parallel_images OpenMP threads. Single-threaded convolutions on separate
     /// images keep each core busy without synchronizing, which on many CPUs beats splitting one

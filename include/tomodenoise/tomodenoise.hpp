@@ -9,6 +9,7 @@
 #include "tomodenoise/metrics.hpp"
 #include "tomodenoise/model.hpp"
 #include "tomodenoise/normalize.hpp"
+#include "tomodenoise/precision.hpp"
 #include "tomodenoise/recipe.hpp"
 #include "tomodenoise/reconstruct.hpp"
 #include "tomodenoise/simulate.hpp"

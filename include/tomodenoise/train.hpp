@@ -16,6 +16,7 @@
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/model.hpp"
 #include "tomodenoise/normalize.hpp"
+#include "tomodenoise/precision.hpp"
 #include "tomodenoise/recipe.hpp"
 #include "tomodenoise/stack.hpp"
 
@@ -234,6 +235,11 @@ struct TrainOptions {
     /// 0: the default (all cores, or OMP_NUM_THREADS). At most max_threads(). A resumed run
     /// ends bit for bit as an uninterrupted one with the same seed and threads.
     int threads = 0;
+    /// What forward and backward compute in. Precision::bf16 (mixed precision): convolutions
+    /// take bf16 activations, weights and gradients (f32 accumulation), while the weights the
+    /// optimizer updates, Adam's state, the loss and everything checkpointed stay f32. Resumes
+    /// bit for bit as f32 does. The returned Model applies in f32 (ApplyOptions::precision).
+    Precision precision = Precision::f32;
     /// Model file written every checkpoint_every steps, at the end and when stopped by a signal
     /// (see stop_training_on_signal), in Keras's HDF5 layout with the optimizer state and this
     /// library's training state (iteration, mode, sampler seed); complete or not at all. May be

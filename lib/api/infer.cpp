@@ -279,6 +279,7 @@ std::map<std::string, std::string> run_attributes(const DenoiseStackOptions& opt
     json["tile"] = options.tile;
     json["threads"] = options.apply.threads;
     json["parallel_images"] = options.apply.parallel_images;
+    json["precision"] = to_string(options.apply.precision);
     json["threading"] = int(options.threading);
     json["output_type"] = to_string(options.output_type);
     if (options.output_scale)

@@ -12,9 +12,10 @@
 
 namespace tomodenoise {
 
-ModelReplica::ModelReplica(Network net, int threads, bool direct_convolution)
+ModelReplica::ModelReplica(Network net, int threads, const ApplyOptions& options)
     : network(std::move(net)), context(threads) {
-    if (direct_convolution) context.set_convolution_algorithm(ConvolutionAlgorithm::direct);
+    if (options.direct_convolution) context.set_convolution_algorithm(ConvolutionAlgorithm::direct);
+    context.set_precision(options.precision);
 }
 
 void ModelReplica::apply(const float* input, std::int64_t n, std::int64_t c, std::int64_t h,
@@ -25,7 +26,7 @@ void ModelReplica::apply(const float* input, std::int64_t n, std::int64_t c, std
 }
 
 Model::Impl::Impl(Network net, const ApplyOptions& options, std::vector<Network> more)
-    : ModelReplica(std::move(net), options.threads, options.direct_convolution) {
+    : ModelReplica(std::move(net), options.threads, options) {
     if (network.input_names().size() != 1 || network.output_names().size() != 1)
         throw FormatError("a model to apply needs one input and one output, this one has " +
                           std::to_string(network.input_names().size()) + " and " +
@@ -37,8 +38,7 @@ Model::Impl::Impl(Network net, const ApplyOptions& options, std::vector<Network>
 
 void Model::Impl::add_copies(std::vector<Network> more, const ApplyOptions& options) {
     for (auto& copy : more)
-        copies.push_back(
-            std::make_unique<ModelReplica>(std::move(copy), 0, options.direct_convolution));
+        copies.push_back(std::make_unique<ModelReplica>(std::move(copy), 0, options));
     if (copies.empty()) return;
     const int total = options.threads > 0 ? options.threads : omp_get_max_threads();
     threads_per_image = std::max(1, total / int(copies.size() + 1));

@@ -16,7 +16,9 @@ namespace tomodenoise {
 
 /// One copy of the network with what running it needs; copies run side by side.
 struct ModelReplica {
-    ModelReplica(Network net, int threads, bool direct_convolution);
+    /// Runs with `threads` threads (0: the caller's) and `options`' convolution algorithm and
+    /// precision (its thread count is the caller's business).
+    ModelReplica(Network net, int threads, const ApplyOptions& options);
     /// Applies the network to `n` images of `c` x `h` x `w`, padded to `multiple`, writing `n`
     /// images of `output_channels` x `h` x `w`.
     void apply(const float* input, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,

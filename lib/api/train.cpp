@@ -552,6 +552,7 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
     }
 
     Context ctx(options.threads);
+    ctx.set_precision(options.precision);
     std::int64_t saved = -1;
     TrainerHooks hooks;
     hooks.stop_requested = [] { return stop_signal.load() != 0; };

@@ -28,6 +28,17 @@ Context::Context(int threads)
                               " (4 x the hardware threads)");
 }
 
+void Context::set_precision(Precision precision) {
+    precision_ = cpu_bf16_support() == Bf16Support::none ? Precision::f32 : precision;
+}
+
+dnnl::memory::data_type Context::compute_type(std::int64_t in_channels,
+                                              std::int64_t out_channels) const {
+    const bool wide = in_channels >= bf16_min_channels && out_channels >= bf16_min_channels;
+    return precision_ == Precision::bf16 && wide ? dnnl::memory::data_type::bf16
+                                                 : dnnl::memory::data_type::f32;
+}
+
 void Context::reorder(const Tensor& src, Tensor& dst) {
     if (src.dims() != dst.dims())
         throw ShapeError("reorder between different dims " + src.dims().to_string() + " and " +

@@ -157,19 +157,23 @@ void Network::plan_concatenations() {
     std::vector<bool> aliased(nodes_.size(), false);
     for (auto& node : nodes_) {
         if (!node.layer || !node.layer->concatenates_channels()) continue;
-        if (node.dims.n != 1 || node.output.desc() != blocked_desc(node.dims)) continue;
+        const auto type = node.output.type();
+        if (node.dims.n != 1 || node.output.desc() != blocked_desc(node.dims, type)) continue;
         bool fits = true;
         for (auto i : node.inputs) {
             const Node& in = nodes_[i];
             fits = fits && in.layer && !aliased[i] && !in.elided && in.dims.c % block == 0 &&
-                   in.output.desc() == blocked_desc(in.dims);
+                   in.output.desc() == blocked_desc(in.dims, type);
         }
         if (!fits) continue;
+        const std::size_t bytes_per_value = dnnl::memory::data_type_size(type);
+        auto* base = reinterpret_cast<unsigned char*>(node.output.data());
         std::int64_t offset = 0;
         for (auto i : node.inputs) {
             Node& in = nodes_[i];
-            in.alias = Tensor::view(node.output.data() + offset * node.dims.h * node.dims.w,
-                                    in.output.desc());
+            const std::size_t byte_offset =
+                std::size_t(offset * node.dims.h * node.dims.w) * bytes_per_value;
+            in.alias = Tensor::view(reinterpret_cast<float*>(base + byte_offset), in.output.desc());
             // The first run wrote here already; later runs write in place.
             aliased[i] = true;
             offset += in.dims.c;

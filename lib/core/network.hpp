@@ -89,10 +89,10 @@ public:
 
 private:
     /// After an inference run on new dims: where every input of a channel concatenation is a
-    /// layer whose output has the concatenation's blocked layout (nChw16c, whole 16-channel
-    /// blocks, batch 1), that output occupies one contiguous range of the concatenation's
-    /// output. Those layers then write there directly and the concatenation is skipped: the
-    /// U-Net's skip connections cost no copy. The plan holds until the next build() or
+    /// layer whose output has the concatenation's blocked layout and type (nChw16c f32 or bf16,
+    /// whole 16-channel blocks, batch 1), that output occupies one contiguous range of the
+    /// concatenation's output. Those layers then write there directly and the concatenation is
+    /// skipped: the U-Net's skip connections cost no copy. The plan holds until the next build() or
     /// training run, or an inference run on other dims.
     void plan_concatenations();
     void clear_concatenation_plan();

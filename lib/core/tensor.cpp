@@ -72,13 +72,12 @@ dnnl::memory::desc plain_desc(const Dims& dims) {
                               dnnl::memory::format_tag::nchw);
 }
 
-dnnl::memory::desc blocked_desc(const Dims& dims) {
-    return dnnl::memory::desc(dims.to_dnnl(), dnnl::memory::data_type::f32,
-                              dnnl::memory::format_tag::nChw16c);
+dnnl::memory::desc blocked_desc(const Dims& dims, dnnl::memory::data_type type) {
+    return dnnl::memory::desc(dims.to_dnnl(), type, dnnl::memory::format_tag::nChw16c);
 }
 
-dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
-    return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+dnnl::memory::desc any_desc(const dnnl::memory::dims& dims, dnnl::memory::data_type type) {
+    return dnnl::memory::desc(dims, type, dnnl::memory::format_tag::any);
 }
 
 Dims dims_of(const dnnl::memory::desc& md) {
@@ -139,7 +138,7 @@ bool Tensor::is_plain() const {
 
 void Tensor::reshape(const dnnl::memory::desc& md) {
     if (md == md_ && data_) return;
-    const std::size_t need = md.get_size() / sizeof(float);
+    const std::size_t need = floats_for(md);
     if (!owning_ && data_) {
         if (need > storage_size())
             throw ShapeError("cannot grow a tensor view from " + dims_.to_string() + " to " +

@@ -1,6 +1,7 @@
 #pragma once
-// The framework's tensor: logical NCHW dims, f32, 64-byte aligned storage (owned or viewed),
-// and the oneDNN memory descriptor saying how the data is laid out (plain nchw or blocked).
+// The framework's tensor: logical NCHW dims, 64-byte aligned storage (owned or viewed), and the
+// oneDNN memory descriptor saying how the data is laid out (plain nchw or blocked) and in which
+// type: f32, or bf16 for the activations of a network computing in bfloat16.
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -22,11 +23,13 @@ struct Dims {
 
 /// Plain row-major NCHW f32 descriptor for `dims`.
 dnnl::memory::desc plain_desc(const Dims& dims);
-/// nChw16c f32 descriptor for `dims`: the blocked layout in which AVX-512 kernels pass
+/// nChw16c descriptor for `dims`: the blocked layout in which AVX-512 kernels pass
 /// activations between layers.
-dnnl::memory::desc blocked_desc(const Dims& dims);
-/// f32 descriptor of `dims` whose layout the primitive chooses (format_tag::any).
-dnnl::memory::desc any_desc(const dnnl::memory::dims& dims);
+dnnl::memory::desc blocked_desc(const Dims& dims,
+                                dnnl::memory::data_type type = dnnl::memory::data_type::f32);
+/// Descriptor of `dims` whose layout the primitive chooses (format_tag::any).
+dnnl::memory::desc any_desc(const dnnl::memory::dims& dims,
+                            dnnl::memory::data_type type = dnnl::memory::data_type::f32);
 /// The descriptor's layout in words ("nchw", "nChw16c", ...) for messages and benchmarks.
 std::string layout_name(const dnnl::memory::desc& md);
 /// Serialized descriptor, for primitive-cache keys.
@@ -48,10 +51,13 @@ public:
     const dnnl::memory::desc& desc() const { return md_; }
     bool empty() const { return dims_.count() == 0; }
     bool is_plain() const;
-    /// Storage size in floats (blocked layouts may pad channels).
-    std::size_t storage_size() const { return md_.get_size() / sizeof(float); }
+    /// Storage size in floats (blocked layouts may pad channels; a bf16 tensor's storage is
+    /// counted in floats too, rounded up).
+    std::size_t storage_size() const { return floats_for(md_); }
+    /// The storage; holds float values only when type() is f32.
     float* data() { return data_.get(); }
     const float* data() const { return data_.get(); }
+    dnnl::memory::data_type type() const { return md_.data_type(); }
 
     /// Re-lays this tensor out as `md`, keeping the storage when it is large enough; values
     /// are unspecified afterwards. Views cannot grow.
@@ -74,6 +80,10 @@ public:
     void zero();
 
 private:
+    static std::size_t floats_for(const dnnl::memory::desc& md) {
+        return (md.get_size() + sizeof(float) - 1) / sizeof(float);
+    }
+
     Dims dims_;
     dnnl::memory::desc md_;
     std::shared_ptr<float> data_;

@@ -15,8 +15,9 @@ std::vector<Dims> dims_of_all(const std::vector<const Tensor*>& tensors) {
     return dims;
 }
 
-// The layout all of `mds` share when it has a oneDNN tag: an output in the inputs' layout
-// spares the next layer a reorder, where oneDNN's own choice (channels outermost) would not.
+// The layout all of `mds` share (in their one type) when it has a oneDNN tag: an output in the
+// inputs' layout spares the next layer a reorder, where oneDNN's own choice (channels outermost)
+// would not.
 std::optional<dnnl::memory::format_tag> common_tag(const std::vector<dnnl::memory::desc>& mds) {
     using tag = dnnl::memory::format_tag;
     static const std::pair<const char*, tag> tags[] = {{"nchw", tag::nchw},
@@ -25,7 +26,7 @@ std::optional<dnnl::memory::format_tag> common_tag(const std::vector<dnnl::memor
                                                        {"nChw16c", tag::nChw16c}};
     const std::string name = layout_name(mds[0]);
     for (const auto& md : mds)
-        if (layout_name(md) != name) return std::nullopt;
+        if (layout_name(md) != name || md.data_type() != mds[0].data_type()) return std::nullopt;
     for (const auto& [tag_name, t] : tags)
         if (name == tag_name) return t;
     return std::nullopt;
@@ -63,7 +64,7 @@ void ConcatenationLayer::forward(Context& ctx, const std::vector<const Tensor*>&
             if (const auto t = common_tag(mds)) {
                 try {
                     return dnnl::concat::primitive_desc(
-                        dnnl::memory::desc(out.to_dnnl(), dnnl::memory::data_type::f32, *t), 1, mds,
+                        dnnl::memory::desc(out.to_dnnl(), mds[0].data_type(), *t), 1, mds,
                         cpu_engine());
                 } catch (const dnnl::error&) {
                     // A blocked output that a channel range cannot start inside: let oneDNN pick.

@@ -80,8 +80,10 @@ ConvolutionLayer::Geometry ConvolutionLayer::geometry(const Dims& src) const {
 }
 
 bool ConvolutionLayer::wants_winograd(const Context& ctx) const {
-    return ctx.convolution_algorithm() == ConvolutionAlgorithm::automatic && config_.kernel == 3 &&
-           config_.stride == 1 && in_channels_ >= winograd_min_channels &&
+    // Winograd is f32 only, oneDNN's as the library's: bf16 computes direct.
+    return ctx.convolution_algorithm() == ConvolutionAlgorithm::automatic &&
+           ctx.compute_type(in_channels_, config_.filters) == dnnl::memory::data_type::f32 &&
+           config_.kernel == 3 && config_.stride == 1 && in_channels_ >= winograd_min_channels &&
            config_.filters >= winograd_min_channels;
 }
 
@@ -101,25 +103,27 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
     const dnnl::memory::dims w_dims = {config_.filters, in_channels_, config_.kernel,
                                        config_.kernel};
     const bool winograd = wants_winograd(ctx);
+    // Source, weights and output in the context's type (bf16: f32 accumulation, f32 bias).
+    const auto type = ctx.compute_type(in_channels_, config_.filters);
     // At inference a direct convolution reads an input that arrives in oneDNN's blocked
     // layout as it is, so that the layout flows between layers without reorders. Only with
     // whole 16-channel output blocks: a padded blocked output costs more to read than a
     // reorder saves.
     const bool keep_incoming = mode == Mode::inference && !winograd && config_.filters % 16 == 0 &&
-                               incoming && *incoming == blocked_desc(src);
+                               incoming && *incoming == blocked_desc(src, type);
     const auto prop = mode == Mode::training ? dnnl::prop_kind::forward_training
                                              : dnnl::prop_kind::forward_inference;
     CacheKey key("conv_fwd");
     key << int(prop) << winograd << src_dims << w_dims << g.strides << g.pad_before << g.pad_after
         << config_.use_bias << int(config_.activation.kind) << config_.activation.alpha
-        << keep_incoming;
+        << keep_incoming << int(type);
     if (keep_incoming) key << *incoming;
     return ctx.cache().get<dnnl::convolution_forward>(
         key, what() + " forward on input " + src.to_string(), [&] {
             const auto attr = fused_activation_attr(config_.activation);
             auto make = [&](dnnl::algorithm algo, const dnnl::memory::desc& src_md,
                             const dnnl::memory::desc& dst_md) {
-                dnnl::convolution_forward::desc d(prop, algo, src_md, any_desc(w_dims),
+                dnnl::convolution_forward::desc d(prop, algo, src_md, any_desc(w_dims, type),
                                                   bias_desc(config_.filters, config_.use_bias),
                                                   dst_md, g.strides, g.pad_before, g.pad_after);
                 return dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
@@ -141,10 +145,11 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
                 pd = optimized(dnnl::algorithm::convolution_winograd, any_desc(src_dims),
                                any_desc(dst_dims));
             if (!pd && keep_incoming)
-                pd = optimized(dnnl::algorithm::convolution_direct, *incoming, any_desc(dst_dims));
+                pd = optimized(dnnl::algorithm::convolution_direct, *incoming,
+                               any_desc(dst_dims, type));
             return pd ? *pd
-                      : make(dnnl::algorithm::convolution_direct, any_desc(src_dims),
-                             any_desc(dst_dims));
+                      : make(dnnl::algorithm::convolution_direct, any_desc(src_dims, type),
+                             any_desc(dst_dims, type));
         });
 }
 
@@ -208,14 +213,17 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
     const dnnl::memory::dims w_dims = kernel_.shape();
     const dnnl::memory::dims dst_dims = dst.dims().to_dnnl();
 
+    // bf16 training: bf16 activations and gradients in, f32 weight and bias gradients out (the
+    // optimizer keeps f32 master weights).
+    const auto type = ctx.compute_type(in_channels_, config_.filters);
     auto& bww = ctx.cache().get<dnnl::convolution_backward_weights>(
         CacheKey("conv_bww") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
-                             << g.pad_after << config_.use_bias,
+                             << g.pad_after << config_.use_bias << int(type),
         where, [&] {
-            dnnl::convolution_backward_weights::desc d(algo, any_desc(src_dims), any_desc(w_dims),
-                                                       bias_desc(config_.filters, config_.use_bias),
-                                                       any_desc(dst_dims), g.strides, g.pad_before,
-                                                       g.pad_after);
+            dnnl::convolution_backward_weights::desc d(
+                algo, any_desc(src_dims, type), any_desc(w_dims),
+                bias_desc(config_.filters, config_.use_bias), any_desc(dst_dims, type), g.strides,
+                g.pad_before, g.pad_after);
             return dnnl::convolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
         });
     weight_gradient_.compute(
@@ -227,11 +235,11 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
     if (diff_src.empty() || !diff_src[0]) return;
     auto& bwd = ctx.cache().get<dnnl::convolution_backward_data>(
         CacheKey("conv_bwd") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
-                             << g.pad_after,
+                             << g.pad_after << int(type),
         where, [&] {
-            dnnl::convolution_backward_data::desc d(algo, any_desc(src_dims), any_desc(w_dims),
-                                                    any_desc(dst_dims), g.strides, g.pad_before,
-                                                    g.pad_after);
+            dnnl::convolution_backward_data::desc d(
+                algo, any_desc(src_dims, type), any_desc(w_dims, type), any_desc(dst_dims, type),
+                g.strides, g.pad_before, g.pad_after);
             return dnnl::convolution_backward_data::primitive_desc(d, cpu_engine(), fwd.pd);
         });
     const Tensor& w = weights(ctx, bwd.pd.weights_desc());

@@ -75,15 +75,18 @@ const CachedPrimitive<dnnl::deconvolution_forward>& ConvolutionTransposeLayer::f
     const auto g = geometry(src);
     const auto prop = mode == Mode::training ? dnnl::prop_kind::forward_training
                                              : dnnl::prop_kind::forward_inference;
+    // Source, weights and output in the context's type (bf16: f32 accumulation, f32 bias).
+    const auto type = ctx.compute_type(in_channels_, config_.filters);
     CacheKey key("deconv_fwd");
     key << int(prop) << g.src << g.weights << g.strides << g.pad_before << g.pad_after
-        << config_.use_bias << int(config_.activation.kind) << config_.activation.alpha;
+        << config_.use_bias << int(config_.activation.kind) << config_.activation.alpha
+        << int(type);
     return ctx.cache().get<dnnl::deconvolution_forward>(
         key, what() + " forward on input " + src.to_string(), [&] {
             dnnl::deconvolution_forward::desc d(
-                prop, dnnl::algorithm::deconvolution_direct, any_desc(g.src), any_desc(g.weights),
-                bias_desc(config_.filters, config_.use_bias), any_desc(g.dst), g.strides,
-                g.pad_before, g.pad_after);
+                prop, dnnl::algorithm::deconvolution_direct, any_desc(g.src, type),
+                any_desc(g.weights, type), bias_desc(config_.filters, config_.use_bias),
+                any_desc(g.dst, type), g.strides, g.pad_before, g.pad_after);
             return dnnl::deconvolution_forward::primitive_desc(
                 d, fused_activation_attr(config_.activation), cpu_engine());
         });
@@ -120,13 +123,15 @@ void ConvolutionTransposeLayer::backward(Context& ctx, const std::vector<const T
         ctx, config_.activation, dst, ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
         diff_pre_, where);
 
+    // bf16 training: bf16 activations and gradients in, f32 weight and bias gradients out.
+    const auto type = ctx.compute_type(in_channels_, config_.filters);
     auto& bww = ctx.cache().get<dnnl::deconvolution_backward_weights>(
         CacheKey("deconv_bww") << g.src << g.weights << g.strides << g.pad_before << g.pad_after
-                               << config_.use_bias,
+                               << config_.use_bias << int(type),
         where, [&] {
             dnnl::deconvolution_backward_weights::desc d(
-                algo, any_desc(g.src), any_desc(g.weights),
-                bias_desc(config_.filters, config_.use_bias), any_desc(g.dst), g.strides,
+                algo, any_desc(g.src, type), any_desc(g.weights),
+                bias_desc(config_.filters, config_.use_bias), any_desc(g.dst, type), g.strides,
                 g.pad_before, g.pad_after);
             return dnnl::deconvolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
         });
@@ -138,11 +143,12 @@ void ConvolutionTransposeLayer::backward(Context& ctx, const std::vector<const T
 
     if (diff_src.empty() || !diff_src[0]) return;
     auto& bwd = ctx.cache().get<dnnl::deconvolution_backward_data>(
-        CacheKey("deconv_bwd") << g.src << g.weights << g.strides << g.pad_before << g.pad_after,
+        CacheKey("deconv_bwd") << g.src << g.weights << g.strides << g.pad_before << g.pad_after
+                               << int(type),
         where, [&] {
-            dnnl::deconvolution_backward_data::desc d(algo, any_desc(g.src), any_desc(g.weights),
-                                                      any_desc(g.dst), g.strides, g.pad_before,
-                                                      g.pad_after);
+            dnnl::deconvolution_backward_data::desc d(
+                algo, any_desc(g.src, type), any_desc(g.weights, type), any_desc(g.dst, type),
+                g.strides, g.pad_before, g.pad_after);
             return dnnl::deconvolution_backward_data::primitive_desc(d, cpu_engine(), fwd.pd);
         });
     const Tensor& w = weights(ctx, bwd.pd.weights_desc());

@@ -43,8 +43,8 @@ const CachedPrimitive<dnnl::pooling_forward>& MaxPoolingLayer::forward_primitive
                                 << g.pad_after,
         what() + " forward on input " + dims_of(src).to_string(), [&] {
             return dnnl::pooling_forward::primitive_desc(
-                {prop, dnnl::algorithm::pooling_max, src, any_desc(g.dst), g.strides, g.kernel,
-                 g.pad_before, g.pad_after},
+                {prop, dnnl::algorithm::pooling_max, src, any_desc(g.dst, src.data_type()),
+                 g.strides, g.kernel, g.pad_before, g.pad_after},
                 cpu_engine());
         });
 }

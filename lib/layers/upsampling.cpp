@@ -40,7 +40,8 @@ const CachedPrimitive<dnnl::resampling_forward>& UpsamplingLayer::forward_primit
         what() + " forward on input " + in.to_string(), [&] {
             const float f = float(config_.factor);
             return dnnl::resampling_forward::primitive_desc(
-                {prop, algorithm(), {f, f}, src, any_desc(out.to_dnnl())}, cpu_engine());
+                {prop, algorithm(), {f, f}, src, any_desc(out.to_dnnl(), src.data_type())},
+                cpu_engine());
         });
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +24,7 @@
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/model.hpp"
+#include "tomodenoise/precision.hpp"
 #include "tomodenoise/version.hpp"
 #include "tool_runner.hpp"
 
@@ -522,6 +524,48 @@ TEST_F(DenoiseStack, PublishedModelsReproduceTheKerasFixture) {
         EXPECT_TRUE(within_fraction_of_range(read_output({1, 256, 256}), want.values, 1e-4))
             << name;
     }
+}
+
+// --precision bf16 on this CPU, and on the CPUs ONEDNN_MAX_CPU_ISA makes oneDNN see: AVX-512
+// without bf16 instructions (emulated) and AVX2 (no bf16 kernels: f32). Each run is within 1e-2
+// of the fixture's range and says once when the CPU has no fast bf16.
+TEST_F(DenoiseStack, PrecisionBf16ReproducesTheKerasFixtureOnEveryKindOfCpu) {
+    TOMODENOISE_SHARED_FILE_OR_SKIP(fixture_path, "fixtures/keras_reference_256.h5");
+    TOMODENOISE_SHARED_FILE_OR_SKIP(model_path, "models/keras/TomoGAN-toy.h5");
+    const auto fixture = hdf5::File::open_read(fixture_path.string());
+    const hdf5::FloatArray input = hdf5::read_float_dataset(fixture, "/input_0_255");
+    const hdf5::FloatArray want = hdf5::read_float_dataset(fixture, "/output/TomoGAN-toy");
+    write_hdf5_stack({input_, "/noisy"}, Stack::from_float({1, 256, 256}, input.values.data()));
+    model_ = model_path.string();
+    const std::string note = "denoise_stack: note: this CPU has no fast bf16";
+    const struct {
+        const char* max_isa;  // empty: the CPU as it is
+        bool noted;
+        const char* says;
+    } cpus[] = {{"", cpu_bf16_support() != Bf16Support::native, ""},
+                {"AVX512_CORE", true, "emulates"},
+                {"AVX2", true, "computes in f32"}};
+    for (const auto& cpu : cpus) {
+        SCOPED_TRACE(cpu.max_isa);
+        if (*cpu.max_isa) setenv("ONEDNN_MAX_CPU_ISA", cpu.max_isa, 1);
+        const ToolRun run = denoise("--precision bf16 --overwrite");
+        unsetenv("ONEDNN_MAX_CPU_ISA");
+        ASSERT_EQ(run.exit_code, 0) << run.output();
+        EXPECT_TRUE(within_fraction_of_range(read_output({1, 256, 256}), want.values, 1e-2));
+        // Recorded with the options: a resumed run in the other precision is refused.
+        const std::string options =
+            StackReader(output_ + ":/denoised").attributes().at("tomodenoise_options");
+        EXPECT_NE(options.find("\"precision\":\"bf16\""), std::string::npos) << options;
+        const std::size_t at = run.err.find(note);
+        EXPECT_EQ(at != std::string::npos, cpu.noted) << run.err;
+        if (cpu.noted) {
+            EXPECT_EQ(run.err.find(note, at + 1), std::string::npos) << "noted twice: " << run.err;
+            EXPECT_NE(run.err.find(cpu.says, at), std::string::npos) << run.err;
+        }
+    }
+    const ToolRun bad = denoise("--precision fp16 --overwrite");
+    EXPECT_EQ(bad.exit_code, 2) << bad.output();
+    EXPECT_NE(bad.err.find("--precision"), std::string::npos) << bad.err;
 }
 
 TEST_F(DenoiseStack, RefusesItsInputDatasetOrItsModelAsOutputWhateverTheirNames) {

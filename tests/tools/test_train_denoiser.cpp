@@ -14,6 +14,7 @@
 #include "tomodenoise/io.hpp"
 #include "tomodenoise/model.hpp"
 #include "tomodenoise/reconstruct.hpp"
+#include "tomodenoise/precision.hpp"
 #include "tomodenoise/simulate.hpp"
 #include "tool_runner.hpp"
 #include "train/optimizer.hpp"
@@ -397,6 +398,7 @@ TEST(TrainDenoiser, ModesFindTheirDatasetsAndBadOptionsAreNamed) {
          {"--class-weights", "--classes 3"}},
         {" --mode fancy --patch 16", 2, {"--mode"}},
         {" --mask-mode blur --patch 16", 2, {"--mask-mode"}},
+        {" --precision fp16 --patch 16", 2, {"--precision", "fp16"}},
     };
     for (const Case& c : cases) {
         SCOPED_TRACE(c.arguments);
@@ -410,6 +412,14 @@ TEST(TrainDenoiser, ModesFindTheirDatasetsAndBadOptionsAreNamed) {
     ToolRun run =
         run_tool(tool, base + " --patch 16 --mode n2s --mask-width 3 --mask-mode interpolate");
     EXPECT_EQ(run.exit_code, 0) << run.output();
+    // bf16 trains, and says once when this CPU has no fast bf16.
+    run = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(dir.file("bf16.h5")) +
+                             " --iters 2 --batch 1 --patch 16 --arch unet --levels 2 "
+                             "--precision bf16");
+    EXPECT_EQ(run.exit_code, 0) << run.output();
+    const std::string note = "train_denoiser: note: this CPU has no fast bf16";
+    EXPECT_EQ(run.err.find(note) != std::string::npos, cpu_bf16_support() != Bf16Support::native)
+        << run.err;
     SimulationOptions sim;
     sim.kind = SimulationKind::seg;
     sim.count = 2;
