@@ -85,14 +85,14 @@ bool ConvolutionLayer::wants_winograd(const Context& ctx) const {
            config_.filters >= winograd_min_channels;
 }
 
-bool ConvolutionLayer::uses_own_winograd(const Context& ctx, Mode mode) const {
-    return mode == Mode::inference && wants_winograd(ctx) && config_.padding == Padding::same &&
+bool ConvolutionLayer::uses_own_winograd(const Context& ctx) const {
+    return wants_winograd(ctx) && config_.padding == Padding::same &&
            WinogradConvolution::cpu_supported() &&
            WinogradConvolution::fits(in_channels_, config_.filters, config_.activation);
 }
 
 const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_primitive(
-    Context& ctx, const Dims& src, Mode mode, const dnnl::memory::desc* incoming) {
+    Context& ctx, const Dims& src, Mode mode, const dnnl::memory::desc* incoming, bool direct) {
     const auto g = geometry(src);
     const auto ph = spatial_padding(src.h, config_.kernel, config_.stride, config_.padding);
     const auto pw = spatial_padding(src.w, config_.kernel, config_.stride, config_.padding);
@@ -100,7 +100,7 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
     const dnnl::memory::dims dst_dims = {src.n, config_.filters, ph.out, pw.out};
     const dnnl::memory::dims w_dims = {config_.filters, in_channels_, config_.kernel,
                                        config_.kernel};
-    const bool winograd = wants_winograd(ctx);
+    const bool winograd = !direct && wants_winograd(ctx);
     // At inference a direct convolution reads an input that arrives in oneDNN's blocked
     // layout as it is, so that the layout flows between layers without reorders. Only with
     // whole 16-channel output blocks: a padded blocked output costs more to read than a
@@ -149,7 +149,7 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
 }
 
 dnnl::memory::desc ConvolutionLayer::preferred_src_desc(Context& ctx, const Dims& src, Mode mode) {
-    if (uses_own_winograd(ctx, mode)) return blocked_desc(src);
+    if (uses_own_winograd(ctx)) return blocked_desc(src);
     return forward_primitive(ctx, src, mode).pd.src_desc();
 }
 
@@ -177,7 +177,7 @@ const Tensor& ConvolutionLayer::weights(Context& ctx, const dnnl::memory::desc& 
 void ConvolutionLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
                                Mode mode) {
     const Tensor& x = *src.at(0);
-    if (uses_own_winograd(ctx, mode)) return forward_own_winograd(ctx, x, dst);
+    if (uses_own_winograd(ctx)) return forward_own_winograd(ctx, x, dst);
     auto& conv = forward_primitive(ctx, x.dims(), mode, &x.desc());
     implementation_ = conv.pd.impl_info_str();
     const Tensor& xs = ctx.as_layout(x, conv.pd.src_desc(), src_reordered_);
@@ -193,7 +193,11 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
                                 const Tensor& dst, const Tensor& diff_dst,
                                 const std::vector<Tensor*>& diff_src) {
     const Tensor& x = *src.at(0);
-    auto& fwd = forward_primitive(ctx, x.dims(), Mode::training);
+    const bool own_winograd = uses_own_winograd(ctx);
+    // Backward-weights runs oneDNN's direct kernel whatever the forward ran: measured as fast
+    // as its Winograd or faster on every 3x3 layer of the TomoGAN generator (bench_convolution,
+    // up to 4x for 64 -> 64 at 64x64), the layer's own Winograd kernel having no weights pass.
+    auto& fwd = forward_primitive(ctx, x.dims(), Mode::training, nullptr, own_winograd);
     const auto g = geometry(x.dims());
     const std::string where = what() + " backward on input " + x.dims().to_string();
 
@@ -201,21 +205,18 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
         ctx, config_.activation, dst, ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
         diff_pre_, where);
 
-    const auto algo = std::strstr(fwd.pd.impl_info_str(), "wino") != nullptr
-                          ? dnnl::algorithm::convolution_winograd
-                          : dnnl::algorithm::convolution_direct;
     const dnnl::memory::dims src_dims = x.dims().to_dnnl();
     const dnnl::memory::dims w_dims = kernel_.shape();
     const dnnl::memory::dims dst_dims = dst.dims().to_dnnl();
 
     auto& bww = ctx.cache().get<dnnl::convolution_backward_weights>(
-        CacheKey("conv_bww") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
-                             << g.pad_after << config_.use_bias,
+        CacheKey("conv_bww") << src_dims << w_dims << g.strides << g.pad_before << g.pad_after
+                             << config_.use_bias,
         where, [&] {
-            dnnl::convolution_backward_weights::desc d(algo, any_desc(src_dims), any_desc(w_dims),
-                                                       bias_desc(config_.filters, config_.use_bias),
-                                                       any_desc(dst_dims), g.strides, g.pad_before,
-                                                       g.pad_after);
+            dnnl::convolution_backward_weights::desc d(
+                dnnl::algorithm::convolution_direct, any_desc(src_dims), any_desc(w_dims),
+                bias_desc(config_.filters, config_.use_bias), any_desc(dst_dims), g.strides,
+                g.pad_before, g.pad_after);
             return dnnl::convolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
         });
     weight_gradient_.compute(
@@ -225,6 +226,10 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
         kernel_.grad_memory(), config_.use_bias ? &bias_ : nullptr, where);
 
     if (diff_src.empty() || !diff_src[0]) return;
+    if (own_winograd) return backward_data_own_winograd(ctx, x.dims(), diff_pre, *diff_src[0]);
+    const auto algo = std::strstr(fwd.pd.impl_info_str(), "wino") != nullptr
+                          ? dnnl::algorithm::convolution_winograd
+                          : dnnl::algorithm::convolution_direct;
     auto& bwd = ctx.cache().get<dnnl::convolution_backward_data>(
         CacheKey("conv_bwd") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
                              << g.pad_after,
@@ -240,6 +245,21 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
     bwd.primitive.execute(ctx.stream(), {{DNNL_ARG_DIFF_DST, dd2.memory()},
                                          {DNNL_ARG_WEIGHTS, w.memory()},
                                          {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
+}
+
+void ConvolutionLayer::backward_data_own_winograd(Context& ctx, const Dims& src,
+                                                  const Tensor& diff_pre, Tensor& diff_src) {
+    const Tensor& dd =
+        ctx.as_layout(diff_pre, blocked_desc(diff_pre.dims()), diff_dst_for_data_);
+    if (kernel_.version() != own_winograd_backward_version_) {
+        own_winograd_backward_.set_weights(kernel_.value(), nullptr, config_.filters,
+                                           in_channels_,
+                                           WinogradConvolution::KernelUse::backward_data);
+        own_winograd_backward_version_ = kernel_.version();
+    }
+    diff_src.reshape(blocked_desc(src));
+    own_winograd_backward_.forward(dd.data(), diff_src.data(), src.n, src.h, src.w,
+                                   Activation::linear());
 }
 
 std::vector<Parameter*> ConvolutionLayer::parameters() {

@@ -276,7 +276,15 @@ bool WinogradConvolution::fits(std::int64_t in_channels, std::int64_t out_channe
 }
 
 void WinogradConvolution::set_weights(const float* kernel, const float* bias,
-                                      std::int64_t out_channels, std::int64_t in_channels) {
+                                      std::int64_t layer_out_channels,
+                                      std::int64_t layer_in_channels, KernelUse use) {
+    const bool transposed = use == KernelUse::backward_data;
+    if (transposed && bias)
+        throw InvalidArgument("Winograd convolution: backward-data takes no bias");
+    // The channels of the convolution this kernel runs, and where kernel element (co, ci, i, j)
+    // of it lies in the layer's OIHW kernel: transposed, K[ci][co][2 - i][2 - j].
+    const std::int64_t out_channels = transposed ? layer_in_channels : layer_out_channels;
+    const std::int64_t in_channels = transposed ? layer_out_channels : layer_in_channels;
     in_channels_ = in_channels;
     out_channels_ = out_channels;
     weights_.reshape(Dims{positions, in_channels, out_channels, 1});
@@ -289,9 +297,18 @@ void WinogradConvolution::set_weights(const float* kernel, const float* bias,
                                          {1. / 24, -1. / 12, 1. / 6},
                                          {0, 0, 1}};
     float* u = weights_.data();
+    // Training changes the kernel every step: the transform runs on all threads.
+#pragma omp parallel for schedule(static)
     for (std::int64_t co = 0; co < out_channels; ++co)
         for (std::int64_t ci = 0; ci < in_channels; ++ci) {
-            const float* k = kernel + (co * in_channels + ci) * 9;
+            float k[9];
+            if (transposed) {
+                const float* layer_k = kernel + (ci * out_channels + co) * 9;
+                for (int e = 0; e < 9; ++e) k[e] = layer_k[8 - e];
+            } else {
+                std::copy(kernel + (co * in_channels + ci) * 9,
+                          kernel + (co * in_channels + ci + 1) * 9, k);
+            }
             double gk[in_tile][3] = {};
             for (int a = 0; a < in_tile; ++a)
                 for (int j = 0; j < 3; ++j)
