@@ -1,5 +1,7 @@
 #include "layers/concatenation.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -88,9 +90,43 @@ void ConcatenationLayer::forward(Context& ctx, const std::vector<const Tensor*>&
     cat.primitive.execute(ctx.stream(), args);
 }
 
+bool ConcatenationLayer::backward_whole_blocks(const std::vector<const Tensor*>& src,
+                                               const Tensor& diff_dst,
+                                               const std::vector<Tensor*>& diff_src) {
+    constexpr std::int64_t block = 16;
+    const Dims& all = diff_dst.dims();
+    if (diff_dst.desc() != blocked_desc(all)) return false;
+    for (const Tensor* s : src)
+        if (s->dims().c % block != 0 || s->desc() != blocked_desc(s->dims())) return false;
+    // Each (image, input) pair is one contiguous run of diff_dst's channel blocks.
+    const std::int64_t plane = all.h * all.w;
+    std::vector<std::int64_t> offsets;
+    std::int64_t offset = 0;
+    for (const Tensor* s : src) {
+        offsets.push_back(offset);
+        offset += s->dims().c;
+    }
+    for (std::size_t k = 0; k < src.size() && k < diff_src.size(); ++k)
+        if (diff_src[k]) diff_src[k]->reshape(src[k]->desc());
+    const std::int64_t inputs = std::int64_t(std::min(src.size(), diff_src.size()));
+    const float* from = diff_dst.data();
+#pragma omp parallel for collapse(2) schedule(static)
+    for (std::int64_t i = 0; i < all.n; ++i)
+        for (std::int64_t k = 0; k < inputs; ++k) {
+            Tensor* to = diff_src[std::size_t(k)];
+            if (!to) continue;
+            const std::int64_t channels = src[std::size_t(k)]->dims().c;
+            std::memcpy(to->data() + i * channels * plane,
+                        from + (i * all.c + offsets[std::size_t(k)]) * plane,
+                        std::size_t(channels * plane) * sizeof(float));
+        }
+    return true;
+}
+
 void ConcatenationLayer::backward(Context& ctx, const std::vector<const Tensor*>& src,
                                   const Tensor& /*dst*/, const Tensor& diff_dst,
                                   const std::vector<Tensor*>& diff_src) {
+    if (backward_whole_blocks(src, diff_dst, diff_src)) return;
     const std::string where = what() + " backward on inputs " + dims_list(dims_of_all(src));
     // Input k's gradient is the channel range of diff_dst starting at the channels of the
     // inputs before it. A blocked layout can address such a range only where the blocking

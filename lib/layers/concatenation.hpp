@@ -25,6 +25,13 @@ public:
                   const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
 
 private:
+    /// Where diff_dst and every input are nChw16c with whole 16-channel blocks (the U-Net's
+    /// skips in training), copies each input's gradient out image by image and returns true:
+    /// oneDNN's reorder of such a channel-range view runs a generic element-by-element kernel.
+    /// Otherwise does nothing and returns false.
+    static bool backward_whole_blocks(const std::vector<const Tensor*>& src,
+                                      const Tensor& diff_dst, const std::vector<Tensor*>& diff_src);
+
     std::vector<Tensor> inputs_reordered_;
     Tensor diff_dst_plain_;
     std::vector<dnnl::memory> diff_views_;  // channel ranges of the gradient, one per input
