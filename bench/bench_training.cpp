@@ -16,6 +16,7 @@
 // bench/compare_pytorch reads the seconds_per_step counter of step/auto.
 
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -46,6 +47,12 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+long minor_page_faults() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
 }
 
 // Multiply-adds of every convolution for the network's last built input, times two: one pass.
@@ -107,8 +114,18 @@ const char* algorithm_name(ConvolutionAlgorithm a) {
 void training_step_bench(benchmark::State& state, ConvolutionAlgorithm algorithm) {
     TrainingSetup setup(algorithm);
     const double flops = 3 * direct_convolution_flops(setup.network);
+    setup.step();  // the first step creates the primitives and allocates the buffers
+    const std::uint64_t allocations_before = tensor_allocation_count();
+    const long faults_before = minor_page_faults();
     const double seconds = bench::time_steps(state, [&] { setup.step(); });
     bench::report_flops(state, flops, seconds);
+    // Memory the system hands out afresh each step (oneDNN scratchpads, freed buffers): each
+    // fault costs zeroing a page, or a whole huge page.
+    state.counters["page_faults_per_step"] =
+        double(minor_page_faults() - faults_before) / double(state.iterations() + 1);
+    // Buffers later steps allocate again (time_steps runs one untimed step first): should be 0.
+    state.counters["tensor_allocations_per_step"] =
+        double(tensor_allocation_count() - allocations_before) / double(state.iterations() + 1);
     state.counters["seconds_per_step"] = seconds / double(state.iterations());
     state.counters["parameters"] = double(setup.network.parameter_count());
 }
