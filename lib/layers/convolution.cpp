@@ -92,7 +92,7 @@ bool ConvolutionLayer::uses_own_winograd(const Context& ctx) const {
 }
 
 const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_primitive(
-    Context& ctx, const Dims& src, Mode mode, const dnnl::memory::desc* incoming, bool direct) {
+    Context& ctx, const Dims& src, Mode mode, const dnnl::memory::desc* incoming) {
     const auto g = geometry(src);
     const auto ph = spatial_padding(src.h, config_.kernel, config_.stride, config_.padding);
     const auto pw = spatial_padding(src.w, config_.kernel, config_.stride, config_.padding);
@@ -100,7 +100,7 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
     const dnnl::memory::dims dst_dims = {src.n, config_.filters, ph.out, pw.out};
     const dnnl::memory::dims w_dims = {config_.filters, in_channels_, config_.kernel,
                                        config_.kernel};
-    const bool winograd = !direct && wants_winograd(ctx);
+    const bool winograd = wants_winograd(ctx);
     // At inference a direct convolution reads an input that arrives in oneDNN's blocked
     // layout as it is, so that the layout flows between layers without reorders. Only with
     // whole 16-channel output blocks: a padded blocked output costs more to read than a
@@ -193,30 +193,38 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
                                 const Tensor& dst, const Tensor& diff_dst,
                                 const std::vector<Tensor*>& diff_src) {
     const Tensor& x = *src.at(0);
-    const bool own_winograd = uses_own_winograd(ctx);
-    // Backward-weights runs oneDNN's direct kernel whatever the forward ran: measured as fast
-    // as its Winograd or faster on every 3x3 layer of the TomoGAN generator (bench_convolution,
-    // up to 4x for 64 -> 64 at 64x64), the layer's own Winograd kernel having no weights pass.
-    auto& fwd = forward_primitive(ctx, x.dims(), Mode::training, nullptr, own_winograd);
-    const auto g = geometry(x.dims());
     const std::string where = what() + " backward on input " + x.dims().to_string();
-
     const Tensor& diff_pre = fused_activation_backward(
         ctx, config_.activation, dst, ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
         diff_pre_, where);
+    if (uses_own_winograd(ctx)) {
+        // The forward ran the library's kernel, which set up own_winograd_ for this layer.
+        const Tensor& xs = ctx.as_layout(x, blocked_desc(x.dims()), src_for_weights_);
+        const Tensor& dd = ctx.as_layout(diff_pre, blocked_desc(dst.dims()), diff_dst_for_data_);
+        own_winograd_.backward_weights(xs.data(), dd.data(), x.dims().n, x.dims().h, x.dims().w,
+                                       kernel_.grad(), config_.use_bias ? bias_.grad() : nullptr);
+        if (!diff_src.empty() && diff_src[0])
+            backward_data_own_winograd(x.dims(), dd, *diff_src[0]);
+        return;
+    }
 
+    auto& fwd = forward_primitive(ctx, x.dims(), Mode::training);
+    const auto g = geometry(x.dims());
+    const auto algo = std::strstr(fwd.pd.impl_info_str(), "wino") != nullptr
+                          ? dnnl::algorithm::convolution_winograd
+                          : dnnl::algorithm::convolution_direct;
     const dnnl::memory::dims src_dims = x.dims().to_dnnl();
     const dnnl::memory::dims w_dims = kernel_.shape();
     const dnnl::memory::dims dst_dims = dst.dims().to_dnnl();
 
     auto& bww = ctx.cache().get<dnnl::convolution_backward_weights>(
-        CacheKey("conv_bww") << src_dims << w_dims << g.strides << g.pad_before << g.pad_after
-                             << config_.use_bias,
+        CacheKey("conv_bww") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
+                             << g.pad_after << config_.use_bias,
         where, [&] {
-            dnnl::convolution_backward_weights::desc d(
-                dnnl::algorithm::convolution_direct, any_desc(src_dims), any_desc(w_dims),
-                bias_desc(config_.filters, config_.use_bias), any_desc(dst_dims), g.strides,
-                g.pad_before, g.pad_after);
+            dnnl::convolution_backward_weights::desc d(algo, any_desc(src_dims), any_desc(w_dims),
+                                                       bias_desc(config_.filters, config_.use_bias),
+                                                       any_desc(dst_dims), g.strides, g.pad_before,
+                                                       g.pad_after);
             return dnnl::convolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
         });
     weight_gradient_.compute(
@@ -226,10 +234,6 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
         kernel_.grad_memory(), config_.use_bias ? &bias_ : nullptr, where);
 
     if (diff_src.empty() || !diff_src[0]) return;
-    if (own_winograd) return backward_data_own_winograd(ctx, x.dims(), diff_pre, *diff_src[0]);
-    const auto algo = std::strstr(fwd.pd.impl_info_str(), "wino") != nullptr
-                          ? dnnl::algorithm::convolution_winograd
-                          : dnnl::algorithm::convolution_direct;
     auto& bwd = ctx.cache().get<dnnl::convolution_backward_data>(
         CacheKey("conv_bwd") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
                              << g.pad_after,
@@ -247,10 +251,8 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
                                          {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
 }
 
-void ConvolutionLayer::backward_data_own_winograd(Context& ctx, const Dims& src,
-                                                  const Tensor& diff_pre, Tensor& diff_src) {
-    const Tensor& dd =
-        ctx.as_layout(diff_pre, blocked_desc(diff_pre.dims()), diff_dst_for_data_);
+void ConvolutionLayer::backward_data_own_winograd(const Dims& src, const Tensor& dd,
+                                                  Tensor& diff_src) {
     if (kernel_.version() != own_winograd_backward_version_) {
         own_winograd_backward_.set_weights(kernel_.value(), nullptr, config_.filters,
                                            in_channels_,

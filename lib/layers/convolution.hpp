@@ -3,7 +3,7 @@
 // and an activation fused as a oneDNN post-op. 3x3 stride-1 layers wide enough to gain run
 // Winograd unless the context asks for direct: the library's own kernel (WinogradConvolution)
 // where the CPU and layer fit it, forward and backward-data, otherwise oneDNN's where
-// implemented. Backward-weights is oneDNN's direct kernel, with the bias gradient fused.
+// implemented, in every pass (forward, backward-data, backward-weights with the bias gradient).
 
 #include <cstdint>
 
@@ -71,16 +71,14 @@ private:
     bool wants_winograd(const Context& ctx) const;
     bool uses_own_winograd(const Context& ctx) const;
     /// `incoming`, when given, is the layout the input arrives in: a direct convolution is
-    /// asked to read it as it is (no reorder) and falls back to oneDNN's choice. `direct`
-    /// asks for direct convolution whatever the context says (the backward passes' hint).
+    /// asked to read it as it is (no reorder) and falls back to oneDNN's choice.
     const CachedPrimitive<dnnl::convolution_forward>& forward_primitive(
-        Context& ctx, const Dims& src, Mode mode, const dnnl::memory::desc* incoming = nullptr,
-        bool direct = false);
+        Context& ctx, const Dims& src, Mode mode, const dnnl::memory::desc* incoming = nullptr);
     const Tensor& weights(Context& ctx, const dnnl::memory::desc& md);
     void forward_own_winograd(Context& ctx, const Tensor& x, Tensor& dst);
-    /// diff_src (input dims `src`, nChw16c) from the gradient before the activation.
-    void backward_data_own_winograd(Context& ctx, const Dims& src, const Tensor& diff_pre,
-                                    Tensor& diff_src);
+    /// diff_src (input dims `src`, nChw16c) from `dd`, the gradient before the activation in
+    /// nChw16c.
+    void backward_data_own_winograd(const Dims& src, const Tensor& dd, Tensor& diff_src);
 
     ConvolutionConfig config_;
     std::int64_t in_channels_ = 0;

@@ -44,11 +44,20 @@ public:
     void forward(const float* src, float* dst, std::int64_t n, std::int64_t h, std::int64_t w,
                  const Activation& activation);
 
+    /// The weight gradient of the layer set_weights(KernelUse::forward) set up: `diff_kernel`
+    /// (OIHW, out x in x 3 x 3) and, when not null, `diff_bias` (out) are overwritten from the
+    /// layer's input `src` and the gradient before its activation `diff_dst` (n images of
+    /// h x w, nChw16c, 64-byte aligned). Winograd's adjoint: for each tile, the output
+    /// gradient's A dY A^T times the input's B^T d B, summed over tiles, then G^T (.) G.
+    void backward_weights(const float* src, const float* diff_dst, std::int64_t n,
+                          std::int64_t h, std::int64_t w, float* diff_kernel, float* diff_bias);
+
 private:
     std::int64_t in_channels_ = 0, out_channels_ = 0;
     Tensor weights_;  // [36][in][out]: the transformed kernel, one matrix per tile position
     Tensor bias_;     // [out]
     Tensor scratch_;  // per thread: transformed input tiles, then products
+    Tensor weight_scratch_;  // per thread: transformed inputs and gradients, their sums
 };
 
 }  // namespace tomodenoise
