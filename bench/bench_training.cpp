@@ -117,8 +117,11 @@ void training_step_bench(benchmark::State& state, ConvolutionAlgorithm algorithm
     setup.step();  // the first step creates the primitives and allocates the buffers
     const std::uint64_t allocations_before = tensor_allocation_count();
     const long faults_before = minor_page_faults();
+    const std::uint64_t primitives_before = setup.ctx.cache().misses();
     const double seconds = bench::time_steps(state, [&] { setup.step(); });
     bench::report_flops(state, flops, seconds);
+    state.counters["primitives_created_per_step"] =
+        double(setup.ctx.cache().misses() - primitives_before) / double(state.iterations() + 1);
     // Memory the system hands out afresh each step (oneDNN scratchpads, freed buffers): each
     // fault costs zeroing a page, or a whole huge page.
     state.counters["page_faults_per_step"] =
