@@ -194,17 +194,30 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
                                 const std::vector<Tensor*>& diff_src) {
     const Tensor& x = *src.at(0);
     const std::string where = what() + " backward on input " + x.dims().to_string();
-    const Tensor& diff_pre = fused_activation_backward(
-        ctx, config_.activation, dst, ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
-        diff_pre_, where);
+    const Tensor& dd_as_dst = ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_);
+    const bool wants_diff_src = !diff_src.empty() && diff_src[0];
+    if (uses_own_winograd(ctx) && config_.activation.kind == Activation::Kind::relu) {
+        // The weights pass takes the gradient through the ReLU itself, writing it out for
+        // backward-data: one pass over the output's gradient fewer than a separate eltwise.
+        const Tensor& xs = ctx.as_layout(x, blocked_desc(x.dims()), src_for_weights_);
+        if (wants_diff_src) diff_pre_.reshape(dst.desc());
+        own_winograd_.backward_weights(xs.data(), dd_as_dst.data(), dst.data(),
+                                       wants_diff_src ? diff_pre_.data() : nullptr, x.dims().n,
+                                       x.dims().h, x.dims().w, kernel_.grad(),
+                                       config_.use_bias ? bias_.grad() : nullptr);
+        if (wants_diff_src) backward_data_own_winograd(x.dims(), diff_pre_, *diff_src[0]);
+        return;
+    }
+    const Tensor& diff_pre =
+        fused_activation_backward(ctx, config_.activation, dst, dd_as_dst, diff_pre_, where);
     if (uses_own_winograd(ctx)) {
         // The forward ran the library's kernel, which set up own_winograd_ for this layer.
         const Tensor& xs = ctx.as_layout(x, blocked_desc(x.dims()), src_for_weights_);
         const Tensor& dd = ctx.as_layout(diff_pre, blocked_desc(dst.dims()), diff_dst_for_data_);
-        own_winograd_.backward_weights(xs.data(), dd.data(), x.dims().n, x.dims().h, x.dims().w,
-                                       kernel_.grad(), config_.use_bias ? bias_.grad() : nullptr);
-        if (!diff_src.empty() && diff_src[0])
-            backward_data_own_winograd(x.dims(), dd, *diff_src[0]);
+        own_winograd_.backward_weights(xs.data(), dd.data(), nullptr, nullptr, x.dims().n,
+                                       x.dims().h, x.dims().w, kernel_.grad(),
+                                       config_.use_bias ? bias_.grad() : nullptr);
+        if (wants_diff_src) backward_data_own_winograd(x.dims(), dd, *diff_src[0]);
         return;
     }
 
@@ -233,7 +246,7 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
         ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_).memory(),
         kernel_.grad_memory(), config_.use_bias ? &bias_ : nullptr, where);
 
-    if (diff_src.empty() || !diff_src[0]) return;
+    if (!wants_diff_src) return;
     auto& bwd = ctx.cache().get<dnnl::convolution_backward_data>(
         CacheKey("conv_bwd") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
                              << g.pad_after,

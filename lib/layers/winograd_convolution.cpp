@@ -300,17 +300,27 @@ inline void gradient_transform_1d(const __m512 d[out_tile], __m512 t[in_tile]) {
 
 // One 16-channel block of the output gradient's 4x4 tile from output pixel (y0, x0) (zero
 // outside h x w) into the 36 positions of `d` (stride `d_stride`), adding its pixels to
-// `bias_sum` (the bias gradient).
-void transform_gradient_tile(const float* block, std::int64_t h, std::int64_t w, std::int64_t y0,
-                             std::int64_t x0, float* d, std::int64_t d_stride, float* tmp,
-                             __m512& bias_sum) {
+// `bias_sum` (the bias gradient). With `relu_dst` (the block of the forward's ReLU output) the
+// gradient is first taken through the ReLU, and written to `masked` when that is not null.
+void transform_gradient_tile(const float* block, const float* relu_dst, float* masked,
+                             std::int64_t h, std::int64_t w, std::int64_t y0, std::int64_t x0,
+                             float* d, std::int64_t d_stride, float* tmp, __m512& bias_sum) {
     for (int p = 0; p < out_tile; ++p) {
         __m512 row[out_tile], t[in_tile];
         const bool row_inside = y0 + p < h;
-        const float* pixels = block + ((y0 + p) * w + x0) * lanes;
+        const std::int64_t at = ((y0 + p) * w + x0) * lanes;
         for (int q = 0; q < out_tile; ++q) {
-            row[q] = row_inside && x0 + q < w ? _mm512_load_ps(pixels + q * lanes)
-                                              : _mm512_setzero_ps();
+            if (!row_inside || x0 + q >= w) {
+                row[q] = _mm512_setzero_ps();
+                continue;
+            }
+            row[q] = _mm512_load_ps(block + at + q * lanes);
+            if (relu_dst) {
+                const __mmask16 active = _mm512_cmp_ps_mask(
+                    _mm512_load_ps(relu_dst + at + q * lanes), _mm512_setzero_ps(), _CMP_GT_OQ);
+                row[q] = _mm512_maskz_mov_ps(active, row[q]);
+                if (masked) _mm512_store_ps(masked + at + q * lanes, row[q]);
+            }
             bias_sum = _mm512_add_ps(bias_sum, row[q]);
         }
         gradient_transform_1d(row, t);
@@ -348,11 +358,13 @@ void accumulate_products(const float* v, std::int64_t ldv, const float* d, std::
 }
 
 // One strip of the weight gradient: tiles first .. first + count - 1 of the input `src` and
-// the output gradient `diff`, their transforms in `v` and `d` (stride_tiles tiles per
-// position), products summed into `acc` [36][in][out] and pixels into `bias_acc` [out].
+// the output gradient `diff` (through the ReLU of `relu_dst` when not null, written to
+// `masked` when not null), their transforms in `v` and `d` (stride_tiles tiles per position),
+// products summed into `acc` [36][in][out] and pixels into `bias_acc` [out].
 void weight_gradient_strip(const Problem& pb, const float* src, const float* diff,
-                           std::int64_t first, std::int64_t count, std::int64_t stride_tiles,
-                           float* v, float* d, float* acc, float* bias_acc, float* tmp) {
+                           const float* relu_dst, float* masked, std::int64_t first,
+                           std::int64_t count, std::int64_t stride_tiles, float* v, float* d,
+                           float* acc, float* bias_acc, float* tmp) {
     const std::int64_t plane = pb.h * pb.w * lanes;
     const std::int64_t ci = pb.in_channels, co = pb.out_channels;
     for (std::int64_t cb = 0; cb < ci / lanes; ++cb)
@@ -372,9 +384,10 @@ void weight_gradient_strip(const Problem& pb, const float* src, const float* dif
         __m512 bias_sum = _mm512_loadu_ps(bias_acc + cb * lanes);
         for (std::int64_t t = 0; t < count; ++t) {
             const TilePlace at = place_of(pb, first + t);
-            transform_gradient_tile(diff + (at.image * co / lanes + cb) * plane, pb.h, pb.w,
-                                    at.y0, at.x0, d + t * co + cb * lanes, stride_tiles * co, tmp,
-                                    bias_sum);
+            const std::int64_t block = (at.image * co / lanes + cb) * plane;
+            transform_gradient_tile(diff + block, relu_dst ? relu_dst + block : nullptr,
+                                    masked ? masked + block : nullptr, pb.h, pb.w, at.y0, at.x0,
+                                    d + t * co + cb * lanes, stride_tiles * co, tmp, bias_sum);
         }
         _mm512_storeu_ps(bias_acc + cb * lanes, bias_sum);
     }
@@ -497,6 +510,7 @@ void WinogradConvolution::forward(const float* src, float* dst, std::int64_t n, 
 }
 
 void WinogradConvolution::backward_weights(const float* src, const float* diff_dst,
+                                           const float* relu_dst, float* diff_pre,
                                            std::int64_t n, std::int64_t h, std::int64_t w,
                                            float* diff_kernel, float* diff_bias) {
     if (in_channels_ == 0)
@@ -531,8 +545,9 @@ void WinogradConvolution::backward_weights(const float* src, const float* diff_d
 #pragma omp for schedule(static)
         for (std::int64_t s = 0; s < strips; ++s) {
             const std::int64_t first = s * tiles;
-            weight_gradient_strip(pb, src, diff_dst, first, std::min(tiles, total_tiles - first),
-                                  tiles, v, d, acc, acc + acc_size, own);
+            weight_gradient_strip(pb, src, diff_dst, relu_dst, diff_pre, first,
+                                  std::min(tiles, total_tiles - first), tiles, v, d, acc,
+                                  acc + acc_size, own);
         }
     }
     // Each thread's sums added up, then G^T S G for every kernel, in double.

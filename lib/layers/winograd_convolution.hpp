@@ -46,11 +46,14 @@ public:
 
     /// The weight gradient of the layer set_weights(KernelUse::forward) set up: `diff_kernel`
     /// (OIHW, out x in x 3 x 3) and, when not null, `diff_bias` (out) are overwritten from the
-    /// layer's input `src` and the gradient before its activation `diff_dst` (n images of
-    /// h x w, nChw16c, 64-byte aligned). Winograd's adjoint: for each tile, the output
-    /// gradient's A dY A^T times the input's B^T d B, summed over tiles, then G^T (.) G.
-    void backward_weights(const float* src, const float* diff_dst, std::int64_t n,
-                          std::int64_t h, std::int64_t w, float* diff_kernel, float* diff_bias);
+    /// layer's input `src` and the gradient `diff_dst` of its output before the activation, or,
+    /// with `relu_dst` (the layer's ReLU output), after the ReLU: the pass then also writes the
+    /// gradient before it to `diff_pre` when that is not null. All n images of h x w, nChw16c,
+    /// 64-byte aligned. Winograd's adjoint: for each tile, the output gradient's A dY A^T times
+    /// the input's B^T d B, summed over tiles, then G^T (.) G.
+    void backward_weights(const float* src, const float* diff_dst, const float* relu_dst,
+                          float* diff_pre, std::int64_t n, std::int64_t h, std::int64_t w,
+                          float* diff_kernel, float* diff_bias);
 
 private:
     std::int64_t in_channels_ = 0, out_channels_ = 0;
