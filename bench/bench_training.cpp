@@ -177,8 +177,8 @@ void breakdown_bench(benchmark::State& state, ConvolutionAlgorithm algorithm) {
                 diffs.push_back(in.layer ? &scratch_diffs[k] : nullptr);
                 no_diffs.push_back(nullptr);
             }
-            row.forward = median_seconds(
-                [&] { node.layer->forward(ctx, src, scratch_out, Mode::training); });
+            row.forward =
+                median_seconds([&] { node.layer->forward(ctx, src, scratch_out, Mode::training); });
             const double weights_only = median_seconds(
                 [&] { node.layer->backward(ctx, src, node.output, node.diff, no_diffs); });
             const double full = median_seconds(
@@ -197,8 +197,8 @@ void breakdown_bench(benchmark::State& state, ConvolutionAlgorithm algorithm) {
         }
         Tensor out;
         ctx.to_plain(nodes.back().output, out);
-        loss = median_seconds(
-            [&] { mean_squared_error_loss(out, setup.batch.target, &loss_grad); });
+        loss =
+            median_seconds([&] { mean_squared_error_loss(out, setup.batch.target, &loss_grad); });
         optimizer = median_seconds([&] { setup.adam->step(); });
     }
     double fwd = 0, bwd_data = 0, bwd_weights = 0, flops = 0;
@@ -219,9 +219,8 @@ void breakdown_bench(benchmark::State& state, ConvolutionAlgorithm algorithm) {
         flops += r.flops;
     }
     const double rest = step - fwd - bwd_data - bwd_weights - loss - optimizer;
-    std::printf("%-22s %9.2f %9.2f %9.2f  (%.0f%% / %.0f%% / %.0f%% of peak)\n", "total",
-                1e3 * fwd, 1e3 * bwd_data, 1e3 * bwd_weights,
-                100 * gflops(flops, fwd) / bench::peak_gflops(),
+    std::printf("%-22s %9.2f %9.2f %9.2f  (%.0f%% / %.0f%% / %.0f%% of peak)\n", "total", 1e3 * fwd,
+                1e3 * bwd_data, 1e3 * bwd_weights, 100 * gflops(flops, fwd) / bench::peak_gflops(),
                 100 * gflops(flops, bwd_data) / bench::peak_gflops(),
                 100 * gflops(flops, bwd_weights) / bench::peak_gflops());
     std::printf("loss %.2f ms, Adam %.2f ms (%lld parameters), rest of the step %.2f ms\n\n",

@@ -267,8 +267,7 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
 void ConvolutionLayer::backward_data_own_winograd(const Dims& src, const Tensor& dd,
                                                   Tensor& diff_src) {
     if (kernel_.version() != own_winograd_backward_version_) {
-        own_winograd_backward_.set_weights(kernel_.value(), nullptr, config_.filters,
-                                           in_channels_,
+        own_winograd_backward_.set_weights(kernel_.value(), nullptr, config_.filters, in_channels_,
                                            WinogradConvolution::KernelUse::backward_data);
         own_winograd_backward_version_ = kernel_.version();
     }

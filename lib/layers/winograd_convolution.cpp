@@ -285,8 +285,7 @@ void run_strip(const Problem& pb, const float* src, const float* weights, const 
 // A m for one column of a 4x4 output-gradient tile: the adjoint of output_transform_1d, as
 // the forward's product is A^T M A.
 inline void gradient_transform_1d(const __m512 d[out_tile], __m512 t[in_tile]) {
-    const __m512 two = _mm512_set1_ps(2.f), four = _mm512_set1_ps(4.f),
-                 eight = _mm512_set1_ps(8.f);
+    const __m512 two = _mm512_set1_ps(2.f), four = _mm512_set1_ps(4.f), eight = _mm512_set1_ps(8.f);
     const __m512 even = _mm512_add_ps(d[0], d[2]), odd = _mm512_add_ps(d[1], d[3]);
     t[0] = d[0];
     t[1] = _mm512_add_ps(even, odd);
@@ -510,9 +509,9 @@ void WinogradConvolution::forward(const float* src, float* dst, std::int64_t n, 
 }
 
 void WinogradConvolution::backward_weights(const float* src, const float* diff_dst,
-                                           const float* relu_dst, float* diff_pre,
-                                           std::int64_t n, std::int64_t h, std::int64_t w,
-                                           float* diff_kernel, float* diff_bias) {
+                                           const float* relu_dst, float* diff_pre, std::int64_t n,
+                                           std::int64_t h, std::int64_t w, float* diff_kernel,
+                                           float* diff_bias) {
     if (in_channels_ == 0)
         throw InvalidArgument("Winograd convolution: backward_weights before set_weights");
     if (reinterpret_cast<std::uintptr_t>(src) % 64 != 0 ||
@@ -575,7 +574,8 @@ void WinogradConvolution::backward_weights(const float* src, const float* diff_d
                 }
         }
     if (diff_bias)
-        for (std::int64_t o = 0; o < co; ++o) diff_bias[o] = static_cast<float>(sum_of(acc_size + o));
+        for (std::int64_t o = 0; o < co; ++o)
+            diff_bias[o] = static_cast<float>(sum_of(acc_size + o));
 }
 
 }  // namespace tomodenoise

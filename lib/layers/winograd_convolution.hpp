@@ -57,9 +57,9 @@ public:
 
 private:
     std::int64_t in_channels_ = 0, out_channels_ = 0;
-    Tensor weights_;  // [36][in][out]: the transformed kernel, one matrix per tile position
-    Tensor bias_;     // [out]
-    Tensor scratch_;  // per thread: transformed input tiles, then products
+    Tensor weights_;         // [36][in][out]: the transformed kernel, one matrix per tile position
+    Tensor bias_;            // [out]
+    Tensor scratch_;         // per thread: transformed input tiles, then products
     Tensor weight_scratch_;  // per thread: transformed inputs and gradients, their sums
 };
 

@@ -204,9 +204,8 @@ TEST(ConvolutionBackward, FastPathsMatchDirectConvolution) {
             const auto config = cfg(c.filters, 3, 1, Padding::same, act);
             const Gradients fast = conv_gradients(ConvolutionAlgorithm::automatic, config, c.input);
             const Gradients direct = conv_gradients(ConvolutionAlgorithm::direct, config, c.input);
-            const std::string where = c.input.to_string() + " -> " +
-                                      std::to_string(c.filters) + " " + act.name() + " (" +
-                                      fast.implementation + ")";
+            const std::string where = c.input.to_string() + " -> " + std::to_string(c.filters) +
+                                      " " + act.name() + " (" + fast.implementation + ")";
             if (WinogradConvolution::cpu_supported()) {
                 EXPECT_EQ(fast.implementation.find("tomodenoise") != std::string::npos,
                           c.own_winograd)
