@@ -15,8 +15,9 @@ namespace tomodenoise {
 
 /// How 3x3 stride-1 convolutions are computed.
 enum class ConvolutionAlgorithm {
-    /// Winograd for layers wide enough to gain: at inference the library's own AVX-512 kernel
-    /// where it fits, otherwise oneDNN's where it implements one; direct elsewhere
+    /// Winograd for layers wide enough to gain: the library's own AVX-512 kernel where it fits
+    /// (every pass, training included), otherwise oneDNN's where it implements one; direct
+    /// elsewhere
     automatic,
     direct,  ///< always direct convolution
 };

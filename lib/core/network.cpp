@@ -221,8 +221,7 @@ const std::vector<Tensor>& Network::backward(Context& ctx,
     }
     std::vector<const Tensor*> src;
     std::vector<Tensor*> diff_src;
-    std::vector<std::size_t> accumulate_into;
-    std::vector<Tensor> partials;
+    std::vector<Tensor>& partials = partials_;
     for (std::size_t idx = nodes_.size(); idx-- > 0;) {
         Node& node = nodes_[idx];
         if (!node.layer) continue;

@@ -109,6 +109,9 @@ private:
     std::vector<Tensor> output_values_, input_diffs_;
     std::vector<bool> has_diff_;
     Tensor addend_scratch_;
+    /// Backward: a layer's input gradients that are summed into a node's gradient (U-Net skips);
+    /// kept between calls so that training steps allocate nothing.
+    std::vector<Tensor> partials_;
 };
 
 }  // namespace tomodenoise

@@ -1,5 +1,7 @@
 #include "layers/concatenation.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -53,6 +55,11 @@ void ConcatenationLayer::forward(Context& ctx, const std::vector<const Tensor*>&
                                  Mode /*mode*/) {
     const auto dims = dims_of_all(src);
     const Dims out = build(dims);
+    if (whole_blocks(src)) {
+        dst.reshape(blocked_desc(out));
+        copy_channel_ranges(src, out, dst.data(), nullptr);
+        return;
+    }
     std::vector<dnnl::memory::desc> mds;
     CacheKey key("concat");
     for (const Tensor* t : src) {
@@ -89,9 +96,50 @@ void ConcatenationLayer::forward(Context& ctx, const std::vector<const Tensor*>&
     cat.primitive.execute(ctx.stream(), args);
 }
 
+bool ConcatenationLayer::whole_blocks(const std::vector<const Tensor*>& src) {
+    constexpr std::int64_t block = 16;
+    for (const Tensor* s : src)
+        if (s->dims().c % block != 0 || s->desc() != blocked_desc(s->dims())) return false;
+    return true;
+}
+
+void ConcatenationLayer::copy_channel_ranges(const std::vector<const Tensor*>& parts,
+                                             const Dims& all, float* into_whole,
+                                             const float* out_of_whole,
+                                             const std::vector<Tensor*>& diff_parts) {
+    const std::int64_t plane = all.h * all.w;
+    std::vector<std::int64_t> offsets;
+    std::int64_t offset = 0;
+    for (const Tensor* s : parts) {
+        offsets.push_back(offset);
+        offset += s->dims().c;
+    }
+    const std::int64_t count = std::int64_t(parts.size());
+    // Each (image, part) pair is one contiguous run of the whole's channel blocks.
+#pragma omp parallel for collapse(2) schedule(static)
+    for (std::int64_t i = 0; i < all.n; ++i)
+        for (std::int64_t k = 0; k < count; ++k) {
+            const auto part = std::size_t(k);
+            const std::int64_t channels = parts[part]->dims().c;
+            const std::int64_t at = (i * all.c + offsets[part]) * plane;
+            const std::size_t bytes = std::size_t(channels * plane) * sizeof(float);
+            if (into_whole)
+                std::memcpy(into_whole + at, parts[part]->data() + i * channels * plane, bytes);
+            else if (part < diff_parts.size() && diff_parts[part])
+                std::memcpy(diff_parts[part]->data() + i * channels * plane, out_of_whole + at,
+                            bytes);
+        }
+}
+
 void ConcatenationLayer::backward(Context& ctx, const std::vector<const Tensor*>& src,
                                   const Tensor& /*dst*/, const Tensor& diff_dst,
                                   const std::vector<Tensor*>& diff_src) {
+    if (whole_blocks(src) && diff_dst.desc() == blocked_desc(diff_dst.dims())) {
+        for (std::size_t k = 0; k < src.size() && k < diff_src.size(); ++k)
+            if (diff_src[k]) diff_src[k]->reshape(src[k]->desc());
+        copy_channel_ranges(src, diff_dst.dims(), nullptr, diff_dst.data(), diff_src);
+        return;
+    }
     const std::string where = what() + " backward on inputs " + dims_list(dims_of_all(src));
     // Input k's gradient is the channel range of diff_dst starting at the channels of the
     // inputs before it. A blocked layout can address such a range only where the blocking

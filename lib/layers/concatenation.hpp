@@ -25,6 +25,18 @@ public:
                   const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) override;
 
 private:
+    /// Whether every input is nChw16c with whole 16-channel blocks (the U-Net's skips in
+    /// training): the concatenation is then, image by image, one contiguous run per input,
+    /// which copy_channel_ranges copies. oneDNN runs such concatenations, and the reorders of
+    /// channel-range views that split a gradient, with generic element-by-element kernels.
+    static bool whole_blocks(const std::vector<const Tensor*>& src);
+    /// Copies each part into its channel range of `into_whole` (nChw16c of `all`), or, when
+    /// that is null, out of `out_of_whole` into `diff_parts` (those not null; laid out as the
+    /// parts).
+    static void copy_channel_ranges(const std::vector<const Tensor*>& parts, const Dims& all,
+                                    float* into_whole, const float* out_of_whole,
+                                    const std::vector<Tensor*>& diff_parts = {});
+
     std::vector<Tensor> inputs_reordered_;
     Tensor diff_dst_plain_;
     std::vector<dnnl::memory> diff_views_;  // channel ranges of the gradient, one per input

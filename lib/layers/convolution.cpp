@@ -87,8 +87,8 @@ bool ConvolutionLayer::wants_winograd(const Context& ctx) const {
            config_.filters >= winograd_min_channels;
 }
 
-bool ConvolutionLayer::uses_own_winograd(const Context& ctx, Mode mode) const {
-    return mode == Mode::inference && wants_winograd(ctx) && config_.padding == Padding::same &&
+bool ConvolutionLayer::uses_own_winograd(const Context& ctx) const {
+    return wants_winograd(ctx) && config_.padding == Padding::same &&
            WinogradConvolution::cpu_supported() &&
            WinogradConvolution::fits(in_channels_, config_.filters, config_.activation);
 }
@@ -154,7 +154,7 @@ const CachedPrimitive<dnnl::convolution_forward>& ConvolutionLayer::forward_prim
 }
 
 dnnl::memory::desc ConvolutionLayer::preferred_src_desc(Context& ctx, const Dims& src, Mode mode) {
-    if (uses_own_winograd(ctx, mode)) return blocked_desc(src);
+    if (uses_own_winograd(ctx)) return blocked_desc(src);
     return forward_primitive(ctx, src, mode).pd.src_desc();
 }
 
@@ -182,7 +182,7 @@ const Tensor& ConvolutionLayer::weights(Context& ctx, const dnnl::memory::desc& 
 void ConvolutionLayer::forward(Context& ctx, const std::vector<const Tensor*>& src, Tensor& dst,
                                Mode mode) {
     const Tensor& x = *src.at(0);
-    if (uses_own_winograd(ctx, mode)) return forward_own_winograd(ctx, x, dst);
+    if (uses_own_winograd(ctx)) return forward_own_winograd(ctx, x, dst);
     auto& conv = forward_primitive(ctx, x.dims(), mode, &x.desc());
     implementation_ = conv.pd.impl_info_str();
     const Tensor& xs = ctx.as_layout(x, conv.pd.src_desc(), src_reordered_);
@@ -198,14 +198,36 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
                                 const Tensor& dst, const Tensor& diff_dst,
                                 const std::vector<Tensor*>& diff_src) {
     const Tensor& x = *src.at(0);
+    const std::string where = what() + " backward on input " + x.dims().to_string();
+    const Tensor& dd_as_dst = ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_);
+    const bool wants_diff_src = !diff_src.empty() && diff_src[0];
+    if (uses_own_winograd(ctx) && config_.activation.kind == Activation::Kind::relu) {
+        // The weights pass takes the gradient through the ReLU itself, writing it out for
+        // backward-data: one pass over the output's gradient fewer than a separate eltwise.
+        const Tensor& xs = ctx.as_layout(x, blocked_desc(x.dims()), src_for_weights_);
+        if (wants_diff_src) diff_pre_.reshape(dst.desc());
+        own_winograd_.backward_weights(xs.data(), dd_as_dst.data(), dst.data(),
+                                       wants_diff_src ? diff_pre_.data() : nullptr, x.dims().n,
+                                       x.dims().h, x.dims().w, kernel_.grad(),
+                                       config_.use_bias ? bias_.grad() : nullptr);
+        if (wants_diff_src) backward_data_own_winograd(x.dims(), diff_pre_, *diff_src[0]);
+        return;
+    }
+    const Tensor& diff_pre =
+        fused_activation_backward(ctx, config_.activation, dst, dd_as_dst, diff_pre_, where);
+    if (uses_own_winograd(ctx)) {
+        // The forward ran the library's kernel, which set up own_winograd_ for this layer.
+        const Tensor& xs = ctx.as_layout(x, blocked_desc(x.dims()), src_for_weights_);
+        const Tensor& dd = ctx.as_layout(diff_pre, blocked_desc(dst.dims()), diff_dst_for_data_);
+        own_winograd_.backward_weights(xs.data(), dd.data(), nullptr, nullptr, x.dims().n,
+                                       x.dims().h, x.dims().w, kernel_.grad(),
+                                       config_.use_bias ? bias_.grad() : nullptr);
+        if (wants_diff_src) backward_data_own_winograd(x.dims(), dd, *diff_src[0]);
+        return;
+    }
+
     auto& fwd = forward_primitive(ctx, x.dims(), Mode::training);
     const auto g = geometry(x.dims());
-    const std::string where = what() + " backward on input " + x.dims().to_string();
-
-    const Tensor& diff_pre = fused_activation_backward(
-        ctx, config_.activation, dst, ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_),
-        diff_pre_, where);
-
     const auto algo = std::strstr(fwd.pd.impl_info_str(), "wino") != nullptr
                           ? dnnl::algorithm::convolution_winograd
                           : dnnl::algorithm::convolution_direct;
@@ -232,7 +254,7 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
         ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_).memory(),
         kernel_.grad_memory(), config_.use_bias ? &bias_ : nullptr, where);
 
-    if (diff_src.empty() || !diff_src[0]) return;
+    if (!wants_diff_src) return;
     auto& bwd = ctx.cache().get<dnnl::convolution_backward_data>(
         CacheKey("conv_bwd") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
                              << g.pad_after << int(type),
@@ -248,6 +270,18 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
     bwd.primitive.execute(ctx.stream(), {{DNNL_ARG_DIFF_DST, dd2.memory()},
                                          {DNNL_ARG_WEIGHTS, w.memory()},
                                          {DNNL_ARG_DIFF_SRC, diff_src[0]->memory()}});
+}
+
+void ConvolutionLayer::backward_data_own_winograd(const Dims& src, const Tensor& dd,
+                                                  Tensor& diff_src) {
+    if (kernel_.version() != own_winograd_backward_version_) {
+        own_winograd_backward_.set_weights(kernel_.value(), nullptr, config_.filters, in_channels_,
+                                           WinogradConvolution::KernelUse::backward_data);
+        own_winograd_backward_version_ = kernel_.version();
+    }
+    diff_src.reshape(blocked_desc(src));
+    own_winograd_backward_.forward(dd.data(), diff_src.data(), src.n, src.h, src.w,
+                                   Activation::linear());
 }
 
 std::vector<Parameter*> ConvolutionLayer::parameters() {

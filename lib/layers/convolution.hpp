@@ -1,8 +1,9 @@
 #pragma once
 // 2D convolution (Keras Conv2D): k x k kernel, stride 1 or 2, 'same' or 'valid' padding, bias,
 // and an activation fused as a oneDNN post-op. 3x3 stride-1 layers wide enough to gain run
-// Winograd unless the context asks for direct: at inference the library's own kernel
-// (WinogradConvolution) where the CPU and layer fit it, otherwise oneDNN's where implemented.
+// Winograd unless the context asks for direct: the library's own kernel (WinogradConvolution)
+// where the CPU and layer fit it, forward and backward-data, otherwise oneDNN's where
+// implemented, in every pass (forward, backward-data, backward-weights with the bias gradient).
 
 #include <cstdint>
 
@@ -68,13 +69,16 @@ private:
     };
     Geometry geometry(const Dims& src) const;
     bool wants_winograd(const Context& ctx) const;
-    bool uses_own_winograd(const Context& ctx, Mode mode) const;
+    bool uses_own_winograd(const Context& ctx) const;
     /// `incoming`, when given, is the layout the input arrives in: a direct convolution is
     /// asked to read it as it is (no reorder) and falls back to oneDNN's choice.
     const CachedPrimitive<dnnl::convolution_forward>& forward_primitive(
         Context& ctx, const Dims& src, Mode mode, const dnnl::memory::desc* incoming = nullptr);
     const Tensor& weights(Context& ctx, const dnnl::memory::desc& md);
     void forward_own_winograd(Context& ctx, const Tensor& x, Tensor& dst);
+    /// diff_src (input dims `src`, nChw16c) from `dd`, the gradient before the activation in
+    /// nChw16c.
+    void backward_data_own_winograd(const Dims& src, const Tensor& dd, Tensor& diff_src);
 
     ConvolutionConfig config_;
     std::int64_t in_channels_ = 0;
@@ -82,8 +86,9 @@ private:
 
     PrimitiveWeights weights_;
     WeightGradient weight_gradient_;
-    WinogradConvolution own_winograd_;
-    std::uint64_t own_winograd_kernel_version_ = 0, own_winograd_bias_version_ = 0;
+    WinogradConvolution own_winograd_, own_winograd_backward_;
+    std::uint64_t own_winograd_kernel_version_ = 0, own_winograd_bias_version_ = 0,
+                  own_winograd_backward_version_ = 0;
     Tensor src_reordered_, diff_dst_reordered_, diff_pre_, src_for_weights_, diff_dst_for_weights_,
         diff_dst_for_data_;
     // Owned by the cached primitive descriptor, which lives as long as the cache: kept as

@@ -117,6 +117,13 @@ double objective(const TrainOptions& options, const Tensor& out, const PatchBatc
                                             : mean_squared_error_loss(out, batch.target, &grad);
 }
 
+void expect_finite_step_loss(double loss, const char* what, std::int64_t step) {
+    if (!std::isfinite(loss))
+        throw NumericalError(std::string("training diverged: the ") + what + " of step " +
+                             std::to_string(step) + " is " + std::to_string(loss) +
+                             divergence_causes);
+}
+
 // The cosine schedule's floor: the optimizer refuses a learning rate of 0.
 constexpr double min_learning_rate_fraction = 1e-3;
 
@@ -408,6 +415,18 @@ std::vector<float> apply_to_slices(Context& ctx, Network& network, const Stack& 
     return out;
 }
 
+double training_step(Context& ctx, Network& network, Optimizer& optimizer,
+                     const TrainOptions& options, const PatchBatch& batch, double learning_rate,
+                     std::int64_t step, Tensor& grad) {
+    const Tensor& out = network.forward(ctx, batch.input, Mode::training);
+    const double loss = objective(options, out, batch, grad);
+    expect_finite_step_loss(loss, "loss", step);
+    network.backward(ctx, grad);
+    optimizer.set_learning_rate(learning_rate);
+    optimizer.step();
+    return loss;
+}
+
 double learning_rate_of(const TrainOptions& options) {
     return options.learning_rate.value_or(
         options.mode == TrainingMode::gan ? default_gan_learning_rate : default_learning_rate);
@@ -539,10 +558,7 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
         return batch;
     };
     const auto expect_finite_loss = [&](double loss, const char* what) {
-        if (!std::isfinite(loss))
-            throw NumericalError(std::string("training diverged: the ") + what + " of step " +
-                                 std::to_string(iteration + 1) + " is " + std::to_string(loss) +
-                                 divergence_causes);
+        expect_finite_step_loss(loss, what, iteration + 1);
     };
     Tensor grad;
     while (iteration < total) {
@@ -559,13 +575,8 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
         double loss = 0;
         double step_discriminator_loss = std::numeric_limits<double>::quiet_NaN();
         if (!gan) {
-            const PatchBatch& batch = take_batch();
-            const Tensor& out = network.forward(ctx, batch.input, Mode::training);
-            loss = objective(options, out, batch, grad);
-            expect_finite_loss(loss, "loss");
-            network.backward(ctx, grad);
-            optimizer.set_learning_rate(learning_rate);
-            optimizer.step();
+            loss = training_step(ctx, network, optimizer, options, take_batch(), learning_rate,
+                                 iteration + 1, grad);
         } else {
             for (int k = 0; k < options.gan.generator_steps; ++k) {
                 const PatchBatch& batch = take_batch();

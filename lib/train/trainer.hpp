@@ -14,6 +14,7 @@
 #include "tomodenoise/train.hpp"
 #include "train/gan.hpp"
 #include "train/optimizer.hpp"
+#include "train/patch_sampler.hpp"
 
 namespace tomodenoise {
 
@@ -39,6 +40,14 @@ struct GanTrainer {
     Network& discriminator;
     Optimizer& discriminator_optimizer;
 };
+
+/// One step of every mode but gan on `batch`: forward in training mode, the options' objective
+/// (its gradient in `grad`, kept between steps), backward and the optimizer's update at
+/// `learning_rate`. Returns the loss; throws NumericalError naming `step` when it is not finite
+/// (before backward). What run_trainer runs per step, and bench/bench_training times.
+double training_step(Context& ctx, Network& network, Optimizer& optimizer,
+                     const TrainOptions& options, const PatchBatch& batch, double learning_rate,
+                     std::int64_t step, Tensor& grad);
 
 /// options.learning_rate, or the mode's default (train.hpp).
 double learning_rate_of(const TrainOptions& options);

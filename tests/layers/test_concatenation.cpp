@@ -45,6 +45,8 @@ const ConcatCase cases[] = {
     {{1, 3}, {tag::nchw, tag::nchw}, 17, 13},
     {{13, 17}, {tag::nChw16c, tag::nChw16c}, 9, 11},
     {{16, 32}, {tag::nChw16c, tag::nChw16c}, 7, 5},
+    // Whole 16-channel blocks throughout: the gradient is copied out image by image.
+    {{32, 16, 48}, {tag::nChw16c, tag::nChw16c, tag::nChw16c}, 6, 9},
     {{17, 3}, {tag::nChw16c, tag::nchw}, 5, 9},
     {{32, 13}, {tag::nhwc, tag::nChw8c}, 11, 7},
     {{1, 13, 17}, {tag::nchw, tag::nhwc, tag::nChw16c}, 5, 7},
