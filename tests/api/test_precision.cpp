@@ -118,40 +118,8 @@ TEST(Bf16Inference, ActivationsStayBf16AndTheSkipConcatenationsCostNoCopy) {
     }
 }
 
-TEST(Bf16Inference, SteadyStateCreatesNoPrimitiveAndAllocatesNoTensor) {
-    TOMODENOISE_SHARED_FILE_OR_SKIP(path, "models/keras/TomoGAN-toy.h5");
-    Model model = load_bf16(path.string());
-    const auto x = random_values(2 * 61 * 75, 8, 0.f, 255.f);
-    std::vector<float> y(x.size());
-    model.apply(x.data(), 2, 61, 75, y.data());
-    const auto& cache = model_impl(model).context.cache();
-    const auto misses = cache.misses();
-    const auto allocations = tensor_allocation_count();
-    std::vector<float> again(x.size());
-    model.apply(x.data(), 2, 61, 75, again.data());
-    EXPECT_EQ(cache.misses(), misses);
-    EXPECT_EQ(tensor_allocation_count(), allocations);
-    EXPECT_EQ(y, again);
-}
-
-TEST(Bf16Inference, ImagesInParallelGiveTheSameOutputs) {
-    TOMODENOISE_SHARED_FILE_OR_SKIP(path, "models/keras/TomoGAN-toy.h5");
-    ApplyOptions options;
-    options.precision = Precision::bf16;
-    options.threads = 2;
-    Model one = Model::load(path.string(), options);
-    options.parallel_images = 2;
-    Model side_by_side = Model::load(path.string(), options);
-    const std::int64_t n = 3, h = 45, w = 61;
-    const auto x = random_values(static_cast<std::size_t>(n * h * w), 12, 0.f, 255.f);
-    std::vector<float> a(x.size()), b(x.size());
-    one.apply(x.data(), n, h, w, a.data());
-    side_by_side.apply(x.data(), n, h, w, b.data());
-    // Both copies compute in bf16 (f32 accumulation in another order may round differently).
-    EXPECT_TRUE(within_fraction_of_range(b, a, 1e-2));
-    for (const auto& copy : model_impl(side_by_side).copies)
-        EXPECT_EQ(copy->context.precision(), model_impl(one).context.precision());
-}
+// The steady state (no primitive, no allocation) and images in parallel are checked in both
+// precisions in tests/keras/test_keras_models.cpp.
 
 TEST(Precision, NamesReadBackAndOthersAreRefusedNamingThem) {
     for (Precision p : {Precision::f32, Precision::bf16})

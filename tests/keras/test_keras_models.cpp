@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "api/model_impl.hpp"
 #include "io/hdf5.hpp"
@@ -12,6 +13,7 @@
 #include "test_support.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/model.hpp"
+#include "tomodenoise/precision.hpp"
 
 using namespace tomodenoise;
 using namespace tomodenoise::testing;
@@ -72,37 +74,52 @@ TEST(KerasModels, OddSizesWorkWithEveryModel) {
     }
 }
 
+// In either precision (bf16 keeps its activations in bf16 between layers).
 TEST(KerasModels, SteadyStateApplyCreatesNoPrimitiveAndAllocatesNoTensor) {
     TOMODENOISE_SHARED_FILE_OR_SKIP(path, "models/keras/TomoGAN-toy.h5");
-    Model model = Model::load(path.string());
-    const auto x = random_values(2 * 61 * 75, 8, 0.f, 255.f);
-    std::vector<float> y(x.size());
-    model.apply(x.data(), 2, 61, 75, y.data());
-    const auto& cache = model_impl(model).context.cache();
-    const auto misses = cache.misses();
-    const auto allocations = tensor_allocation_count();
-    std::vector<float> again(x.size());
-    model.apply(x.data(), 2, 61, 75, again.data());
-    EXPECT_EQ(cache.misses(), misses);
-    EXPECT_EQ(tensor_allocation_count(), allocations);
-    EXPECT_EQ(y, again);
+    for (Precision precision : {Precision::f32, Precision::bf16}) {
+        SCOPED_TRACE(to_string(precision));
+        ApplyOptions options;
+        options.precision = precision;
+        Model model = Model::load(path.string(), options);
+        const auto x = random_values(2 * 61 * 75, 8, 0.f, 255.f);
+        std::vector<float> y(x.size());
+        model.apply(x.data(), 2, 61, 75, y.data());
+        const auto& cache = model_impl(model).context.cache();
+        const auto misses = cache.misses();
+        const auto allocations = tensor_allocation_count();
+        std::vector<float> again(x.size());
+        model.apply(x.data(), 2, 61, 75, again.data());
+        EXPECT_EQ(cache.misses(), misses);
+        EXPECT_EQ(tensor_allocation_count(), allocations);
+        EXPECT_EQ(y, again);
+    }
 }
 
 TEST(KerasModels, ImagesInParallelGiveTheSameOutputs) {
     TOMODENOISE_SHARED_FILE_OR_SKIP(path, "models/keras/TomoGAN.h5");
-    ApplyOptions options;
-    options.threads = 2;
-    Model one = Model::load(path.string(), options);
-    options.parallel_images = 2;
-    Model side_by_side = Model::load(path.string(), options);
-    const std::int64_t n = 3, h = 45, w = 61;
-    const auto x = random_values(static_cast<std::size_t>(n * h * w), 12, 0.f, 255.f);
-    std::vector<float> a(x.size()), b(x.size());
-    one.apply(x.data(), n, h, w, a.data());
-    side_by_side.apply(x.data(), n, h, w, b.data());
-    EXPECT_TRUE(within_fraction_of_range(b, a, 1e-5));  // thread counts change summation order
-    options.parallel_images = 0;
-    EXPECT_THROW(Model::load(path.string(), options), InvalidArgument);
+    // Thread counts change the summation order: f32 rounds differently in the last bits, bf16
+    // (f32 accumulation, bf16 activations) more.
+    const std::pair<Precision, double> cases[] = {{Precision::f32, 1e-5}, {Precision::bf16, 1e-2}};
+    for (const auto& [precision, tolerance] : cases) {
+        SCOPED_TRACE(to_string(precision));
+        ApplyOptions options;
+        options.precision = precision;
+        options.threads = 2;
+        Model one = Model::load(path.string(), options);
+        options.parallel_images = 2;
+        Model side_by_side = Model::load(path.string(), options);
+        const std::int64_t n = 3, h = 45, w = 61;
+        const auto x = random_values(static_cast<std::size_t>(n * h * w), 12, 0.f, 255.f);
+        std::vector<float> a(x.size()), b(x.size());
+        one.apply(x.data(), n, h, w, a.data());
+        side_by_side.apply(x.data(), n, h, w, b.data());
+        EXPECT_TRUE(within_fraction_of_range(b, a, tolerance));
+        for (const auto& copy : model_impl(side_by_side).copies)
+            EXPECT_EQ(copy->context.precision(), model_impl(one).context.precision());
+        options.parallel_images = 0;
+        EXPECT_THROW(Model::load(path.string(), options), InvalidArgument);
+    }
 }
 
 TEST(KerasModels, SizeMultipleFollowsThePoolingDepth) {
