@@ -13,6 +13,12 @@
 //
 //   OMP_NUM_THREADS=2 ./bench/bench_training --benchmark_filter='step/'
 //
+// gan_iteration/auto: one iteration of train_denoiser --mode gan as the trainer runs it
+// (gan_iteration): 1 generator step (adversarial, MSE and perceptual loss through the whole
+// VGG19, TomoGAN's weights) and 2 discriminator steps, each on its own batch of 4 patches of
+// 128x128, with the generator and discriminator Adam updates. Reports seconds per iteration,
+// split into the generator step and the discriminator steps, beside step/auto's step.
+//
 // bench/compare_pytorch reads the seconds_per_step counter of step/auto.
 
 #include <benchmark/benchmark.h>
@@ -29,8 +35,11 @@
 
 #include "core/context.hpp"
 #include "layers/convolution.hpp"
+#include "models/tomogan_discriminator.hpp"
 #include "models/tomogan_generator.hpp"
+#include "models/vgg19.hpp"
 #include "peak.hpp"
+#include "train/gan.hpp"
 #include "train/loss.hpp"
 #include "train/optimizer.hpp"
 #include "train/trainer.hpp"
@@ -68,6 +77,18 @@ double direct_convolution_flops(const Network& network) {
     return flops;
 }
 
+// A batch of `dims` patches: a smooth target, the input that plus Gaussian noise.
+void fill_batch(PatchBatch& batch, const Dims& dims, std::uint32_t seed) {
+    batch.input = Tensor(dims);
+    batch.target = Tensor(dims);
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> noise(0.f, 0.1f);
+    for (std::int64_t i = 0; i < dims.count(); ++i) {
+        batch.target.data()[i] = 0.5f + 0.3f * std::sin(float(i % dims.w) * 0.05f);
+        batch.input.data()[i] = batch.target.data()[i] + noise(rng);
+    }
+}
+
 // The trainer's network, optimizer and a batch of random patches.
 struct TrainingSetup {
     Context ctx;
@@ -92,14 +113,7 @@ struct TrainingSetup {
         AdamConfig adam_config;
         adam_config.learning_rate = learning_rate;
         adam = std::make_unique<Adam>(named_parameters(network), adam_config);
-        batch.input = Tensor(dims);
-        batch.target = Tensor(dims);
-        std::mt19937 rng(7);
-        std::normal_distribution<float> noise(0.f, 0.1f);
-        for (std::int64_t i = 0; i < dims.count(); ++i) {
-            batch.target.data()[i] = 0.5f + 0.3f * std::sin(float(i % patch) * 0.05f);
-            batch.input.data()[i] = batch.target.data()[i] + noise(rng);
-        }
+        fill_batch(batch, dims, 7);
     }
 
     double step() {
@@ -235,6 +249,81 @@ void breakdown_bench(benchmark::State& state, ConvolutionAlgorithm algorithm) {
     state.counters["rest_s"] = rest;
 }
 
+// Mode gan's networks (TomoGAN's generator, discriminator and VGG19 features, random weights),
+// optimizers and objective at TomoGAN's loss weights, and a batch per step of an iteration.
+struct GanSetup {
+    static constexpr std::int64_t gan_patch = 128;
+    Context ctx;
+    Network generator, discriminator, vgg;
+    GanOptions options;
+    std::unique_ptr<Adam> generator_adam, discriminator_adam;
+    std::unique_ptr<GanObjective> objective;
+    std::vector<PatchBatch> batches;
+    std::size_t next = 0;
+    std::int64_t iterations = 0;
+
+    GanSetup() {
+        TomoGanGeneratorConfig generator_config;
+        generator_config.residual = true;  // as train_denoiser builds it
+        generator = build_tomogan_generator(generator_config);
+        TomoGanDiscriminatorConfig discriminator_config;
+        discriminator_config.height = discriminator_config.width = gan_patch;
+        discriminator = build_tomogan_discriminator(discriminator_config);
+        vgg = build_vgg19_features();
+        const Dims dims{batch_size, 1, gan_patch, gan_patch};
+        generator.build({dims});
+        discriminator.build({dims});
+        vgg.build({Dims{batch_size, 3, gan_patch, gan_patch}});
+        AdamConfig adam_config;
+        adam_config.learning_rate = learning_rate;
+        generator_adam = std::make_unique<Adam>(named_parameters(generator), adam_config);
+        discriminator_adam = std::make_unique<Adam>(named_parameters(discriminator), adam_config);
+        objective = std::make_unique<GanObjective>(generator, discriminator, &vgg, options);
+        batches.resize(std::size_t(options.generator_steps + options.discriminator_steps));
+        for (std::size_t k = 0; k < batches.size(); ++k)
+            fill_batch(batches[k], dims, std::uint32_t(11 + k));
+    }
+
+    GanIterationLoss iteration() {
+        next = 0;
+        const GanTrainer gan{*objective, discriminator, *discriminator_adam};
+        return gan_iteration(ctx, *generator_adam, gan, options, next_batch, learning_rate,
+                             ++iterations);
+    }
+
+    const std::function<const PatchBatch&()> next_batch = [this]() -> const PatchBatch& {
+        return batches[next++];
+    };
+};
+
+void gan_iteration_bench(benchmark::State& state) {
+    GanSetup setup;
+    setup.iteration();  // the first creates the primitives and allocates the buffers
+    const std::uint64_t allocations_before = tensor_allocation_count();
+    const std::uint64_t primitives_before = setup.ctx.cache().misses();
+    const double seconds = bench::time_steps(state, [&] { setup.iteration(); });
+    // The parts, timed apart after the benchmark's iterations: the generator step, then the
+    // discriminator steps.
+    GanOptions generator_only = setup.options, discriminator_only = setup.options;
+    generator_only.discriminator_steps = 0;
+    discriminator_only.generator_steps = 0;
+    const auto part = [&](const GanOptions& options) {
+        return median_seconds([&] {
+            setup.next = 0;
+            const GanTrainer gan{*setup.objective, setup.discriminator, *setup.discriminator_adam};
+            gan_iteration(setup.ctx, *setup.generator_adam, gan, options, setup.next_batch,
+                          learning_rate, ++setup.iterations);
+        });
+    };
+    state.counters["seconds_per_iteration"] = seconds / double(state.iterations());
+    state.counters["generator_step_s"] = part(generator_only);
+    state.counters["discriminator_steps_s"] = part(discriminator_only);
+    state.counters["primitives_created_per_iteration"] =
+        double(setup.ctx.cache().misses() - primitives_before) / double(state.iterations() + 1);
+    state.counters["tensor_allocations_per_iteration"] =
+        double(tensor_allocation_count() - allocations_before) / double(state.iterations() + 1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -250,6 +339,10 @@ int main(int argc, char** argv) {
             ->Iterations(1)
             ->Unit(benchmark::kMillisecond);
     }
+    benchmark::RegisterBenchmark("gan_iteration/auto", gan_iteration_bench)
+        ->UseRealTime()
+        ->MinTime(2.0)
+        ->Unit(benchmark::kMillisecond);
     benchmark::Initialize(&argc, argv);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

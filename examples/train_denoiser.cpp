@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 63));
     app.add_option("--resume", options.resume,
                    "model file to continue (a checkpoint of this tool) or fine-tune (any Keras "
-                   "model: fresh optimizer)");
+                   "model: fresh optimizer; gan: also a supervised checkpoint, as the generator "
+                   "with a new discriminator)");
     app.add_option("--iters", options.iterations,
                    "total steps, counting a resumed run's (0: --epochs x --steps)")
         ->check(CLI::NonNegativeNumber)

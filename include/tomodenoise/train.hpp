@@ -188,7 +188,11 @@ struct TrainOptions {
     /// checkpoint has it) training continues where it stopped, bit for bit as if it had not:
     /// the same optimizer state, iteration and patches; the seed is the checkpoint's. Without
     /// (a Keras model such as TomoGAN.h5) its weights are fine-tuned with a fresh Adam from
-    /// iteration 0 (on_message says so). Empty: train from scratch.
+    /// iteration 0 (on_message says so). Mode gan also fine-tunes a checkpoint of mode
+    /// supervised (a unet trained with MSE or L1 first, as TomoGAN and SRGAN pre-train their
+    /// generators): its weights and normalization, with a fresh Adam, a new discriminator and
+    /// iteration 0. Any other mode than the checkpoint's is an InvalidArgument. Empty: train
+    /// from scratch.
     std::string resume;
     /// Total steps (a resumed run counts the steps before it); 0: epochs x steps_per_epoch.
     std::int64_t iterations = 0;

@@ -422,6 +422,7 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
         options.architecture.value_or(gan ? DenoiserArchitecture::unet : DenoiserArchitecture::cnn);
     Network network;
     json state = nullptr;
+    bool fine_tuned_generator = false;
     if (!options.resume.empty()) {
         network = load_network(options.resume);
         state = read_training_state(options.resume);
@@ -444,10 +445,24 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
             throw InvalidArgument("mode gan trains a unet generator; the resumed model " +
                                   options.resume + " is a " + to_string(model_architecture));
         architecture = model_architecture;
-        if (!state.is_null() && state["mode"].get<std::string>() != to_string(options.mode))
+        const std::string model_mode =
+            state.is_null() ? std::string() : state["mode"].get<std::string>();
+        if (gan && model_mode == to_string(TrainingMode::supervised)) {
+            // A pre-trained generator: its weights only; its step and Adam state are MSE's.
+            message("fine-tuning the supervised model " + options.resume +
+                    " as the generator: training starts at step 0 with a new discriminator and "
+                    "fresh Adam optimizers");
+            state = nullptr;
+            fine_tuned_generator = true;
+        } else if (!state.is_null() && model_mode != to_string(options.mode)) {
             throw InvalidArgument("TrainOptions::mode " + to_string(options.mode) +
                                   " disagrees with the resumed model " + options.resume +
-                                  ", trained in mode " + state["mode"].get<std::string>());
+                                  ", trained in mode " + model_mode +
+                                  (gan ? " (mode gan fine-tunes only a supervised model as its "
+                                         "generator)"
+                                       : " (only mode gan fine-tunes another mode's model: "
+                                         "a supervised one)"));
+        }
         // Its inputs were means of K - 1 splits, and its recipe has inference average K.
         if (!state.is_null() && options.mode == TrainingMode::n2i) {
             const int model_splits = read_recipe(options.resume, network).splits;
@@ -523,7 +538,7 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
                     std::to_string(discriminator_adam.iterations()) + " steps in " +
                     std::to_string(plan.first_iteration) + " iterations");
         }
-    } else if (!options.resume.empty()) {
+    } else if (!options.resume.empty() && !fine_tuned_generator) {
         message("fine-tuning " + options.resume +
                 ": it holds no training state of this library, so training starts at step 0 "
                 "with a fresh Adam optimizer from its weights");

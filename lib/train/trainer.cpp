@@ -427,6 +427,34 @@ double training_step(Context& ctx, Network& network, Optimizer& optimizer,
     return loss;
 }
 
+GanIterationLoss gan_iteration(Context& ctx, Optimizer& generator_optimizer, const GanTrainer& gan,
+                               const GanOptions& options,
+                               const std::function<const PatchBatch&()>& next_batch,
+                               double learning_rate, std::int64_t step) {
+    GanIterationLoss sum;
+    for (int k = 0; k < options.generator_steps; ++k) {
+        const PatchBatch& batch = next_batch();
+        const GeneratorLoss g = gan.objective.generator_loss(ctx, batch.input, batch.target, true);
+        expect_finite_step_loss(g.total, "generator loss", step);
+        generator_optimizer.set_learning_rate(learning_rate);
+        generator_optimizer.step();
+        sum.generator.total += g.total;
+        sum.generator.adversarial += g.adversarial;
+        sum.generator.mse += g.mse;
+        sum.generator.perceptual += g.perceptual;
+    }
+    for (int k = 0; k < options.discriminator_steps; ++k) {
+        const PatchBatch& batch = next_batch();
+        const double d = gan.objective.discriminator_loss(ctx, batch.input, batch.target, true);
+        expect_finite_step_loss(d, "discriminator loss", step);
+        gan.discriminator_optimizer.set_learning_rate(learning_rate);
+        gan.discriminator_optimizer.step();
+        gan.objective.clip_discriminator();
+        sum.discriminator += d;
+    }
+    return sum;
+}
+
 double learning_rate_of(const TrainOptions& options) {
     return options.learning_rate.value_or(
         options.mode == TrainingMode::gan ? default_gan_learning_rate : default_learning_rate);
@@ -557,9 +585,7 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
         if (next_batch < batch_count) prefetch_batch(next_batch);
         return batch;
     };
-    const auto expect_finite_loss = [&](double loss, const char* what) {
-        expect_finite_step_loss(loss, what, iteration + 1);
-    };
+    const std::function<const PatchBatch&()> next_gan_batch = take_batch;
     Tensor grad;
     while (iteration < total) {
         if (hooks.stop_requested && hooks.stop_requested()) {
@@ -578,34 +604,17 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
             loss = training_step(ctx, network, optimizer, options, take_batch(), learning_rate,
                                  iteration + 1, grad);
         } else {
-            for (int k = 0; k < options.gan.generator_steps; ++k) {
-                const PatchBatch& batch = take_batch();
-                const GeneratorLoss g =
-                    gan->objective.generator_loss(ctx, batch.input, batch.target, true);
-                expect_finite_loss(g.total, "generator loss");
-                optimizer.set_learning_rate(learning_rate);
-                optimizer.step();
-                loss += g.total / options.gan.generator_steps;
-                gan_sum.adversarial += g.adversarial;
-                gan_sum.mse += g.mse;
-                gan_sum.perceptual += g.perceptual;
-                ++generator_steps;
-            }
-            double d_sum = 0;
-            for (int k = 0; k < options.gan.discriminator_steps; ++k) {
-                const PatchBatch& batch = take_batch();
-                const double d =
-                    gan->objective.discriminator_loss(ctx, batch.input, batch.target, true);
-                expect_finite_loss(d, "discriminator loss");
-                gan->discriminator_optimizer.set_learning_rate(learning_rate);
-                gan->discriminator_optimizer.step();
-                gan->objective.clip_discriminator();
-                d_sum += d;
-                discriminator_sum += d;
-                ++discriminator_steps;
-            }
+            const GanIterationLoss g = gan_iteration(ctx, optimizer, *gan, options.gan,
+                                                     next_gan_batch, learning_rate, iteration + 1);
+            loss = g.generator.total / options.gan.generator_steps;
+            gan_sum.adversarial += g.generator.adversarial;
+            gan_sum.mse += g.generator.mse;
+            gan_sum.perceptual += g.generator.perceptual;
+            generator_steps += options.gan.generator_steps;
+            discriminator_sum += g.discriminator;
+            discriminator_steps += options.gan.discriminator_steps;
             if (options.gan.discriminator_steps > 0)
-                step_discriminator_loss = d_sum / options.gan.discriminator_steps;
+                step_discriminator_loss = g.discriminator / options.gan.discriminator_steps;
         }
         ++iteration;
         expect_finite_weights(network, iteration);

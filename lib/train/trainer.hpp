@@ -49,6 +49,23 @@ double training_step(Context& ctx, Network& network, Optimizer& optimizer,
                      const TrainOptions& options, const PatchBatch& batch, double learning_rate,
                      std::int64_t step, Tensor& grad);
 
+/// The losses of one gan iteration: the generator's terms summed over its steps, the
+/// discriminator's loss summed over its steps.
+struct GanIterationLoss {
+    GeneratorLoss generator;
+    double discriminator = 0;
+};
+
+/// One iteration of mode gan: options.gan.generator_steps generator steps, then
+/// discriminator_steps discriminator steps (each clipped for wgan), each on the next batch
+/// `next_batch` gives and each followed by its optimizer's update at `learning_rate`. Throws
+/// NumericalError naming `step` when a loss is not finite (before that step's update). What
+/// run_trainer runs per iteration, and bench/bench_training times.
+GanIterationLoss gan_iteration(Context& ctx, Optimizer& generator_optimizer, const GanTrainer& gan,
+                               const GanOptions& options,
+                               const std::function<const PatchBatch&()>& next_batch,
+                               double learning_rate, std::int64_t step);
+
 /// options.learning_rate, or the mode's default (train.hpp).
 double learning_rate_of(const TrainOptions& options);
 

@@ -926,4 +926,50 @@ TEST(TrainApiGan, BadInputIsNamedAndLeavesNoModelThatLooksComplete) {
     }
 }
 
+TEST(TrainApiGan, ASupervisedCheckpointIsFineTunedAsTheGeneratorFromStepZero) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions supervised = short_training(dir);
+    supervised.architecture = DenoiserArchitecture::unet;
+    supervised.levels = 2;
+    supervised.iterations = 3;
+    supervised.checkpoint = dir.file("supervised.h5");
+    const Model pretrained = train_denoiser(data, supervised);
+
+    TrainOptions options = gan_training(dir);
+    options.gan.perceptual_weight = 0;
+    options.resume = supervised.checkpoint;
+    options.checkpoint = dir.file("gan.h5");
+    std::vector<std::string> messages;
+    TrainingCallbacks callbacks;
+    callbacks.on_message = [&](const std::string& m) { messages.push_back(m); };
+    const Model tuned = train_denoiser(data, options, callbacks);
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_NE(messages[0].find("supervised.h5"), std::string::npos) << messages[0];
+    EXPECT_NE(messages[0].find("new discriminator"), std::string::npos) << messages[0];
+    // From step 0 with fresh optimizers, the supervised model's normalization kept.
+    EXPECT_EQ(saved_iterations(options.checkpoint), options.iterations);
+    EXPECT_EQ(tuned.recipe().mode, TrainingMode::gan);
+    EXPECT_EQ(to_string(tuned.recipe().normalization),
+              to_string(pretrained.recipe().normalization));
+    Network d = load_network(options.checkpoint, discriminator_group);
+    Adam adam(named_parameters(d));
+    load_optimizer_state(options.checkpoint, d, adam, discriminator_group);
+    EXPECT_EQ(adam.iterations(), 2 * options.iterations);
+    EXPECT_NE(all_weights(options.checkpoint), all_weights(supervised.checkpoint));
+
+    // Only a supervised model: another mode's checkpoint is refused, naming both modes.
+    TrainOptions n2s = short_training(dir);
+    n2s.mode = TrainingMode::n2s;
+    n2s.architecture = DenoiserArchitecture::unet;
+    n2s.levels = 2;
+    n2s.iterations = 1;
+    n2s.checkpoint = dir.file("n2s.h5");
+    train_denoiser(data, n2s);
+    options.resume = n2s.checkpoint;
+    options.checkpoint = dir.file("gan_from_n2s.h5");
+    expect_error_naming<InvalidArgument>([&] { train_denoiser(data, options); },
+                                         {"TrainOptions::mode gan", "n2s", n2s.checkpoint});
+}
+
 }  // namespace
