@@ -160,6 +160,8 @@ def train(tools, mode, data, model, seconds, seed, threads, extra=(), precision=
     library = "--max-seconds" in help_text
     if not library and (mode not in LEGACY_MODE_FLAGS or options):
         return None, "train_denoiser has no --mode %s (the library trainer is not in)" % mode
+    if not seconds and not library:
+        return None, "the legacy trainer has no step count (--iters)"
     template = options or TRAINING["library" if library else "legacy"]
     options = template.format(mode=mode, seconds=seconds, seed=seed, loss=LOSS.get(mode, "mse"))
     command = [tools["train_denoiser"], "--data", data, "--out", model, "--threads", threads,
@@ -174,7 +176,8 @@ def train(tools, mode, data, model, seconds, seed, threads, extra=(), precision=
     process = subprocess.Popen([str(c) for c in command], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        deadline = start + seconds + (60 if library else 0)  # the library stops itself
+        # The library stops itself at the budget; without one (--iters), at its steps.
+        deadline = start + seconds + (60 if library else 0) if seconds else float("inf")
         while process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
         if process.poll() is None:
@@ -337,8 +340,12 @@ def ct_simulation(args, out, extra):
 
 
 def supervised_and_n2n(args, tools, work, pool, modes):
+    """Each mode's model trained in each of --train-precision (with the same seed and, given
+    --iters, the same steps: its column is 'MODE bf16-trained'), applied in each of
+    --precision."""
     sim = tools["simulate_dataset"]
-    seconds = int(args.minutes * 60)
+    seconds = 0 if args.iters else int(args.minutes * 60)
+    steps = ["--iters", str(args.iters)] if args.iters else []
     models, notes = {}, []
     for mode in modes:
         data = os.path.join(work, "train_%s.h5" % mode)
@@ -349,11 +356,14 @@ def supervised_and_n2n(args, tools, work, pool, modes):
         if kind:
             command = kind + command[2:]
         run([sim, *command], stdout=subprocess.DEVNULL)
-        model, note = train(tools, mode, data, os.path.join(work, "%s.h5" % mode), seconds,
-                            args.seed, args.threads, precision=args.train_precision)
-        notes.append("%s: %s" % (mode, note))
-        if model:
-            models[mode] = model
+        for trained_in in args.train_precisions:
+            name = mode if trained_in == "f32" else "%s %s-trained" % (mode, trained_in)
+            model, note = train(tools, mode, data,
+                                os.path.join(work, "%s_%s.h5" % (mode, trained_in)), seconds,
+                                args.seed, args.threads, steps, precision=trained_in)
+            notes.append("%s: %s" % (name, note))
+            if model:
+                models[name] = model
     rows = []
     for dose in args.doses:
         # Another seed than training: held-out scenes, the same ones at every dose.
@@ -377,16 +387,21 @@ def supervised_and_n2n(args, tools, work, pool, modes):
                 notes.append("dose %s %s: compare_images says %.3f dB, this script %.3f dB"
                              % (dose, label, reference, mine))
         rows.append(evaluate("I0 %s" % dose, noisy, truth, outputs, pool))
-    print_table("CT, textured phantoms (--texture %s), trained on I0 %s, %s min per model%s"
-                % (args.texture, args.i0, args.minutes,
-                   "" if args.train_precision == "f32" else ", trained in " + args.train_precision),
-                rows)
+    print_table("CT, textured phantoms (--texture %s), trained on I0 %s, %s per model"
+                % (args.texture, args.i0,
+                   "%d steps" % args.iters if args.iters else "%s min" % args.minutes), rows)
     for mode, precision in itertools.product(models, args.precisions[1:]):
         print("%s - %s: " % (precision_label(mode, precision),
                              precision_label(mode, args.precisions[0])) + ", ".join(
             "%s %+.3f dB" % (r["name"], r["models"][precision_label(mode, precision)][0]
                              - r["models"][precision_label(mode, args.precisions[0])][0])
             for r in rows))
+    for mode, trained_in in itertools.product(modes, args.train_precisions):
+        name = "%s %s-trained" % (mode, trained_in)
+        if mode in models and name in models:
+            print("%s - %s: " % (name, mode) + ", ".join(
+                "%s %+.3f dB" % (r["name"], r["models"][name][0] - r["models"][mode][0])
+                for r in rows))
     if "supervised" in models and "n2n" in models:
         print("n2n - supervised: " + ", ".join(
             "%s %+.2f dB" % (r["name"], r["models"]["n2n"][0] - r["models"]["supervised"][0])
@@ -516,12 +531,15 @@ def write_random_vgg19(path, seed):
 
 def adversarial(args, tools, work, pool):
     """TomoGAN's case: sparse-view CT (--sparse-views of --views angles: streaks) with photon
-    noise. The same residual U-Net generator trained for --minutes each with MSE only, as a GAN
-    without the perceptual term and as a GAN with it (TomoGAN's weights: ladv 20, lmse 0.5,
-    lperc 2; 1 generator and 2 discriminator steps per iteration), Adam at TomoGAN's 1e-4 on a
-    cosine decay for all three, batches of 4 patches of --gan-patch; evaluated on held-out
-    slices at each of --doses: PSNR, SSIM and the high-frequency power ratio (1 = the ground
-    truth's sharpness; MSE training oversmooths below 1)."""
+    noise. The same residual U-Net generator trained for --minutes each: with MSE only; and as a
+    GAN without and with the perceptual term (1 generator and 2 discriminator steps per
+    iteration, --ladv x adversarial + --lmse x MSE + --lperc x perceptual), each GAN first
+    pre-trained with MSE for --gan-pretrain of the budget (as SRGAN and ESRGAN pre-train their
+    generators; the two GANs start from the same pre-trained model, each then trained
+    adversarially for the rest of its budget). Adam at TomoGAN's 1e-4 on a cosine decay for
+    every run, batches of 4 patches of --gan-patch; evaluated on held-out slices at each of
+    --doses: PSNR, SSIM and the high-frequency power ratio (1 = the ground truth's sharpness;
+    MSE training oversmooths below 1)."""
     sim = tools["simulate_dataset"]
     seconds = int(args.minutes * 60)
     notes = []
@@ -544,16 +562,33 @@ def adversarial(args, tools, work, pool):
                      "ImageNet weights file is not available offline; pass --vgg19 FILE)")
     options = ("--mode {mode} --arch unet --max-seconds {seconds} --batch 4 --patch %s "
                "--lr 1e-4 --lr-schedule cosine --seed {seed} --iters 1000000000" % args.gan_patch)
-    variants = (("mse", "supervised", ["--loss", "mse"]),
-                ("gan", "gan", ["--lperc", "0"]),
-                (perceptual_label, "gan", ["--vgg19", vgg19]))
     models = {}
-    for label, mode, extra in variants:
-        model, note = train(tools, mode, data, os.path.join(work, "gan_%s.h5" % label.strip("*")),
-                            seconds, args.seed, args.threads, extra, options=options)
+    model, note = train(tools, "supervised", data, os.path.join(work, "gan_mse.h5"), seconds,
+                        args.seed, args.threads, ["--loss", "mse"], options=options)
+    notes.append("mse: %s" % note)
+    if model:
+        models["mse"] = model
+    pretrain_seconds = int(round(seconds * args.gan_pretrain))
+    gan_seconds = seconds - pretrain_seconds
+    weights = ["--ladv", args.ladv, "--lmse", args.lmse]
+    if pretrain_seconds > 0:
+        pretrained, note = train(tools, "supervised", data, os.path.join(work, "gan_pretrained.h5"),
+                                 pretrain_seconds, args.seed, args.threads, ["--loss", "mse"],
+                                 options=options)
+        notes.append("gan pre-training (MSE, shared by both GANs): %s" % note)
+        weights += ["--resume", pretrained]
+    variants = (("gan", ["--lperc", "0"]),
+                (perceptual_label, ["--lperc", args.lperc, "--vgg19", vgg19]))
+    for label, extra in variants:
+        model, note = train(tools, "gan", data, os.path.join(work, "gan_%s.h5" % label.strip("*")),
+                            gan_seconds, args.seed, args.threads, weights + extra,
+                            options=options)
         notes.append("%s: %s" % (label, note))
         if model:
             models[label] = model
+    notes.append("gan: %d s MSE pre-training + %d s adversarial, --ladv %s --lmse %s (--lperc %s "
+                 "for %s)" % (pretrain_seconds, gan_seconds, args.ladv, args.lmse, args.lperc,
+                              perceptual_label))
     rows, sharpness = [], []
     for dose in args.doses:
         heldout = os.path.join(work, "gan_heldout_%s.h5" % dose)
@@ -610,6 +645,11 @@ def main():
     parser.add_argument("--sparse-views", default="90",
                         help="gan: angles of the sparse-view input (divides --views)")
     parser.add_argument("--gan-patch", default="128", help="gan: patch side")
+    parser.add_argument("--gan-pretrain", type=float, default=0.5,
+                        help="gan: fraction of --minutes each GAN spends in MSE pre-training")
+    parser.add_argument("--ladv", default="1", help="gan: train_denoiser --ladv")
+    parser.add_argument("--lmse", default="0.5", help="gan: train_denoiser --lmse")
+    parser.add_argument("--lperc", default="2", help="gan: train_denoiser --lperc (with the VGG19)")
     parser.add_argument("--vgg19", help="gan: Keras's VGG19 ImageNet weights without top "
                         "(default: random weights of that layout, written here)")
     parser.add_argument("--seed", default="1")
@@ -617,9 +657,22 @@ def main():
                         help="supervised, n2n: denoise_stack --precision of the held-out slices, "
                              "or a comma-separated list (f32,bf16: a column each, and the "
                              "difference to the first)")
-    parser.add_argument("--train-precision", default="f32", choices=("f32", "bf16"),
-                        help="supervised, n2n: train_denoiser --precision")
+    parser.add_argument("--train-precision", default="f32",
+                        help="supervised, n2n: train_denoiser --precision, or a comma-separated "
+                             "list (f32,bf16: a model trained in each, and the difference to f32)")
+    parser.add_argument("--iters", type=int, default=0,
+                        help="supervised, n2n: train this many steps instead of --minutes (the "
+                             "same steps in every precision)")
     args = parser.parse_args()
+    if not 0 <= args.gan_pretrain < 1:
+        parser.error("--gan-pretrain: expected a fraction in [0, 1), got %s" % args.gan_pretrain)
+    args.train_precisions = [p for p in args.train_precision.split(",") if p]
+    if (not args.train_precisions
+            or any(p not in ("f32", "bf16") for p in args.train_precisions)):
+        parser.error("--train-precision: expected f32, bf16 or f32,bf16; got '%s'"
+                     % args.train_precision)
+    if args.iters < 0:
+        parser.error("--iters: expected 0 or more, got %d" % args.iters)
     args.precisions = [p for p in args.precision.split(",") if p]
     if not args.precisions or any(p not in ("f32", "bf16") for p in args.precisions):
         parser.error("--precision: expected f32, bf16 or a comma-separated list of them; got '%s'"
