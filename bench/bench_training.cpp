@@ -270,6 +270,7 @@ struct GanSetup {
         discriminator_config.height = discriminator_config.width = gan_patch;
         discriminator = build_tomogan_discriminator(discriminator_config);
         vgg = build_vgg19_features();
+        vgg.set_parameter_gradients(false);  // frozen, as the trainer has it
         const Dims dims{batch_size, 1, gan_patch, gan_patch};
         generator.build({dims});
         discriminator.build({dims});

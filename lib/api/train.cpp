@@ -512,6 +512,7 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
         if (options.gan.perceptual_weight > 0) {
             vgg = build_vgg19_features();
             load_vgg19_weights(vgg, options.gan.vgg19_weights);
+            vgg.set_parameter_gradients(false);  // frozen: only the generator learns from it
         }
     }
     Adam discriminator_adam(named_parameters(discriminator), adam_config);

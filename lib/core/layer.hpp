@@ -82,11 +82,17 @@ public:
 
     /// Precondition: the last forward of this layer ran in Mode::training on the same src and
     /// produced dst. Writes the gradient of each input whose diff_src entry is not null
-    /// (reshaped to the layout the layer chooses) and overwrites the parameter gradients.
+    /// (reshaped to the layout the layer chooses) and, with parameter_gradients(), overwrites
+    /// the parameter gradients.
     virtual void backward(Context& ctx, const std::vector<const Tensor*>& src, const Tensor& dst,
                           const Tensor& diff_dst, const std::vector<Tensor*>& diff_src) = 0;
 
     virtual std::vector<Parameter*> parameters() { return {}; }
+
+    /// False: backward leaves the parameter gradients as they are and computes the inputs'
+    /// gradients alone (a frozen layer: the perceptual loss's VGG19). True by default.
+    void set_parameter_gradients(bool on) { parameter_gradients_ = on; }
+    bool parameter_gradients() const { return parameter_gradients_; }
 
 protected:
     /// "layer 'NAME' (TYPE)" for messages.
@@ -102,6 +108,7 @@ protected:
 private:
     std::string name_;
     ParameterCheck parameter_check_;
+    bool parameter_gradients_ = true;
 };
 
 }  // namespace tomodenoise

@@ -283,6 +283,11 @@ std::vector<Parameter*> Network::parameters() {
     return all;
 }
 
+void Network::set_parameter_gradients(bool on) {
+    for (auto& node : nodes_)
+        if (node.layer) node.layer->set_parameter_gradients(on);
+}
+
 std::int64_t Network::parameter_count() {
     std::int64_t n = 0;
     for (Parameter* p : parameters()) n += p->size();

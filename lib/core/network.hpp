@@ -80,6 +80,9 @@ public:
 
     /// Every parameter, in layer order: the optimizer's view.
     std::vector<Parameter*> parameters();
+    /// Layer::set_parameter_gradients for every layer: false freezes the network, whose
+    /// backward then computes the inputs' gradients alone.
+    void set_parameter_gradients(bool on);
     std::int64_t parameter_count();
 
     const std::vector<Node>& nodes() const { return nodes_; }

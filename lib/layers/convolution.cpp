@@ -201,7 +201,8 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
     const std::string where = what() + " backward on input " + x.dims().to_string();
     const Tensor& dd_as_dst = ctx.as_layout(diff_dst, dst.desc(), diff_dst_reordered_);
     const bool wants_diff_src = !diff_src.empty() && diff_src[0];
-    if (uses_own_winograd(ctx) && config_.activation.kind == Activation::Kind::relu) {
+    if (uses_own_winograd(ctx) && config_.activation.kind == Activation::Kind::relu &&
+        parameter_gradients()) {
         // The weights pass takes the gradient through the ReLU itself, writing it out for
         // backward-data: one pass over the output's gradient fewer than a separate eltwise.
         const Tensor& xs = ctx.as_layout(x, blocked_desc(x.dims()), src_for_weights_);
@@ -217,11 +218,13 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
         fused_activation_backward(ctx, config_.activation, dst, dd_as_dst, diff_pre_, where);
     if (uses_own_winograd(ctx)) {
         // The forward ran the library's kernel, which set up own_winograd_ for this layer.
-        const Tensor& xs = ctx.as_layout(x, blocked_desc(x.dims()), src_for_weights_);
         const Tensor& dd = ctx.as_layout(diff_pre, blocked_desc(dst.dims()), diff_dst_for_data_);
-        own_winograd_.backward_weights(xs.data(), dd.data(), nullptr, nullptr, x.dims().n,
-                                       x.dims().h, x.dims().w, kernel_.grad(),
-                                       config_.use_bias ? bias_.grad() : nullptr);
+        if (parameter_gradients()) {
+            const Tensor& xs = ctx.as_layout(x, blocked_desc(x.dims()), src_for_weights_);
+            own_winograd_.backward_weights(xs.data(), dd.data(), nullptr, nullptr, x.dims().n,
+                                           x.dims().h, x.dims().w, kernel_.grad(),
+                                           config_.use_bias ? bias_.grad() : nullptr);
+        }
         if (wants_diff_src) backward_data_own_winograd(x.dims(), dd, *diff_src[0]);
         return;
     }
@@ -238,21 +241,23 @@ void ConvolutionLayer::backward(Context& ctx, const std::vector<const Tensor*>& 
     // bf16 training: bf16 activations and gradients in, f32 weight and bias gradients out (the
     // optimizer keeps f32 master weights).
     const auto type = ctx.compute_type(in_channels_, config_.filters);
-    auto& bww = ctx.cache().get<dnnl::convolution_backward_weights>(
-        CacheKey("conv_bww") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
-                             << g.pad_after << config_.use_bias << int(type),
-        where, [&] {
-            dnnl::convolution_backward_weights::desc d(
-                algo, any_desc(src_dims, type), any_desc(w_dims),
-                bias_desc(config_.filters, config_.use_bias), any_desc(dst_dims, type), g.strides,
-                g.pad_before, g.pad_after);
-            return dnnl::convolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
-        });
-    weight_gradient_.compute(
-        ctx, bww.primitive, bww.pd.diff_weights_desc(),
-        ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_).memory(),
-        ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_).memory(),
-        kernel_.grad_memory(), config_.use_bias ? &bias_ : nullptr, where);
+    if (parameter_gradients()) {
+        auto& bww = ctx.cache().get<dnnl::convolution_backward_weights>(
+            CacheKey("conv_bww") << int(algo) << src_dims << w_dims << g.strides << g.pad_before
+                                 << g.pad_after << config_.use_bias << int(type),
+            where, [&] {
+                dnnl::convolution_backward_weights::desc d(
+                    algo, any_desc(src_dims, type), any_desc(w_dims),
+                    bias_desc(config_.filters, config_.use_bias), any_desc(dst_dims, type),
+                    g.strides, g.pad_before, g.pad_after);
+                return dnnl::convolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
+            });
+        weight_gradient_.compute(
+            ctx, bww.primitive, bww.pd.diff_weights_desc(),
+            ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_).memory(),
+            ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_).memory(),
+            kernel_.grad_memory(), config_.use_bias ? &bias_ : nullptr, where);
+    }
 
     if (!wants_diff_src) return;
     auto& bwd = ctx.cache().get<dnnl::convolution_backward_data>(

@@ -125,21 +125,24 @@ void ConvolutionTransposeLayer::backward(Context& ctx, const std::vector<const T
 
     // bf16 training: bf16 activations and gradients in, f32 weight and bias gradients out.
     const auto type = ctx.compute_type(in_channels_, config_.filters);
-    auto& bww = ctx.cache().get<dnnl::deconvolution_backward_weights>(
-        CacheKey("deconv_bww") << g.src << g.weights << g.strides << g.pad_before << g.pad_after
-                               << config_.use_bias << int(type),
-        where, [&] {
-            dnnl::deconvolution_backward_weights::desc d(
-                algo, any_desc(g.src, type), any_desc(g.weights),
-                bias_desc(config_.filters, config_.use_bias), any_desc(g.dst, type), g.strides,
-                g.pad_before, g.pad_after);
-            return dnnl::deconvolution_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
-        });
-    weight_gradient_.compute(
-        ctx, bww.primitive, bww.pd.diff_weights_desc(),
-        ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_).memory(),
-        ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_).memory(),
-        kernel_.grad_memory(), config_.use_bias ? &bias_ : nullptr, where);
+    if (parameter_gradients()) {
+        auto& bww = ctx.cache().get<dnnl::deconvolution_backward_weights>(
+            CacheKey("deconv_bww") << g.src << g.weights << g.strides << g.pad_before << g.pad_after
+                                   << config_.use_bias << int(type),
+            where, [&] {
+                dnnl::deconvolution_backward_weights::desc d(
+                    algo, any_desc(g.src, type), any_desc(g.weights),
+                    bias_desc(config_.filters, config_.use_bias), any_desc(g.dst, type), g.strides,
+                    g.pad_before, g.pad_after);
+                return dnnl::deconvolution_backward_weights::primitive_desc(d, cpu_engine(),
+                                                                            fwd.pd);
+            });
+        weight_gradient_.compute(
+            ctx, bww.primitive, bww.pd.diff_weights_desc(),
+            ctx.as_layout(x, bww.pd.src_desc(), src_for_weights_).memory(),
+            ctx.as_layout(diff_pre, bww.pd.diff_dst_desc(), diff_dst_for_weights_).memory(),
+            kernel_.grad_memory(), config_.use_bias ? &bias_ : nullptr, where);
+    }
 
     if (diff_src.empty() || !diff_src[0]) return;
     auto& bwd = ctx.cache().get<dnnl::deconvolution_backward_data>(

@@ -107,15 +107,18 @@ void DenseLayer::backward(Context& ctx, const std::vector<const Tensor*>& src, c
         diff_pre_, where);
     const dnnl::memory diff_pre_matrix = storage_as(dst_matrix, diff_pre.data());
 
-    auto& bww = ctx.cache().get<dnnl::inner_product_backward_weights>(
-        CacheKey("dense_bww") << x.desc() << config_.units << config_.use_bias, where, [&] {
-            dnnl::inner_product_backward_weights::desc d(
-                x.desc(), w_any, bias_desc(config_.units, config_.use_bias), dst_matrix);
-            return dnnl::inner_product_backward_weights::primitive_desc(d, cpu_engine(), fwd.pd);
-        });
-    weight_gradient_.compute(ctx, bww.primitive, bww.pd.diff_weights_desc(), x.memory(),
-                             diff_pre_matrix, storage_as(kernel_as_weights(), kernel_.grad()),
-                             config_.use_bias ? &bias_ : nullptr, where);
+    if (parameter_gradients()) {
+        auto& bww = ctx.cache().get<dnnl::inner_product_backward_weights>(
+            CacheKey("dense_bww") << x.desc() << config_.units << config_.use_bias, where, [&] {
+                dnnl::inner_product_backward_weights::desc d(
+                    x.desc(), w_any, bias_desc(config_.units, config_.use_bias), dst_matrix);
+                return dnnl::inner_product_backward_weights::primitive_desc(d, cpu_engine(),
+                                                                            fwd.pd);
+            });
+        weight_gradient_.compute(ctx, bww.primitive, bww.pd.diff_weights_desc(), x.memory(),
+                                 diff_pre_matrix, storage_as(kernel_as_weights(), kernel_.grad()),
+                                 config_.use_bias ? &bias_ : nullptr, where);
+    }
 
     if (diff_src.empty() || !diff_src[0]) return;
     auto& bwd = ctx.cache().get<dnnl::inner_product_backward_data>(

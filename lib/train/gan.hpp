@@ -26,7 +26,8 @@ struct GeneratorLoss {
 class GanObjective {
 public:
     /// `vgg`: the VGG19 feature extractor (input 3 channels, preprocessed as
-    /// vgg19_preprocess_gray), or null when options.perceptual_weight is 0. The networks
+    /// vgg19_preprocess_gray; frozen with set_parameter_gradients(false) saves its weight
+    /// gradients), or null when options.perceptual_weight is 0. The networks
     /// outlive this object. The generator has one output channel, the discriminator one logit.
     GanObjective(Network& generator, Network& discriminator, Network* vgg,
                  const GanOptions& options);

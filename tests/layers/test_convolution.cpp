@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -158,13 +159,18 @@ struct Gradients {
     std::vector<float> src, kernel, bias;
     std::string implementation;
 };
+// Parameter gradients start at `untouched`: a frozen layer (parameter_gradients false) leaves
+// them there.
+constexpr float untouched = 12345.f;
 Gradients conv_gradients(ConvolutionAlgorithm algorithm, const ConvolutionConfig& config,
-                         const Dims& in) {
+                         const Dims& in, bool parameter_gradients = true) {
     Context ctx;
     ctx.set_convolution_algorithm(algorithm);
     ConvolutionLayer conv("conv", config);
     const Dims out = conv.build({in});
     randomize_parameters(conv, 41);
+    conv.set_parameter_gradients(parameter_gradients);
+    for (Parameter* p : conv.parameters()) std::fill(p->grad(), p->grad() + p->size(), untouched);
     const Tensor x = random_tensor(in, 42);
     const Tensor diff_dst = random_tensor(out, 43);
     Tensor dst, diff_src;
@@ -216,6 +222,30 @@ TEST(ConvolutionBackward, FastPathsMatchDirectConvolution) {
             EXPECT_LT(relative_error(fast.bias, direct.bias), bound) << "bias " << where;
         }
     }
+}
+
+TEST(ConvolutionBackward, AFrozenLayerGivesTheSameInputGradientAndLeavesItsParameters) {
+    struct Case {
+        Dims input;
+        std::int64_t filters;
+    };
+    // The library's Winograd kernel (16 channels), oneDNN's direct kernels (8 channels).
+    const Case cases[] = {{{2, 16, 13, 10}, 16}, {{2, 8, 10, 11}, 32}};
+    for (const auto& c : cases)
+        for (const auto algorithm : {ConvolutionAlgorithm::automatic, ConvolutionAlgorithm::direct})
+            for (const Activation act : {Activation::relu(), Activation::linear()}) {
+                const auto config = cfg(c.filters, 3, 1, Padding::same, act);
+                const Gradients trained = conv_gradients(algorithm, config, c.input);
+                const Gradients frozen = conv_gradients(algorithm, config, c.input, false);
+                const std::string where = c.input.to_string() + " -> " + std::to_string(c.filters) +
+                                          " " + act.name() + " (" + frozen.implementation + ")";
+                EXPECT_LT(relative_error(frozen.src, trained.src), 1e-6) << where;
+                EXPECT_NE(trained.kernel, std::vector<float>(trained.kernel.size(), untouched))
+                    << where;
+                EXPECT_EQ(frozen.kernel, std::vector<float>(frozen.kernel.size(), untouched))
+                    << where;
+                EXPECT_EQ(frozen.bias, std::vector<float>(frozen.bias.size(), untouched)) << where;
+            }
 }
 
 TEST(ConvolutionBackward, ReluGradientAwayFromTheKink) {

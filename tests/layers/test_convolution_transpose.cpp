@@ -139,6 +139,14 @@ TEST(ConvolutionTransposeBackward, ReluGradientAwayFromTheKink) {
     check_relu_gradients_away_from_kink(ctx, layer, Dims{2, 17, 4, 5});
 }
 
+TEST(ConvolutionTransposeBackward, AFrozenLayerGivesTheSameInputGradientAndLeavesItsParameters) {
+    Context ctx;
+    ConvolutionTransposeLayer layer("deconv", cfg(13, 3, 2, Padding::same, Activation::relu()));
+    layer.build({Dims{2, 17, 4, 5}});
+    randomize_parameters(layer, 3);
+    check_frozen_backward(ctx, layer, Dims{2, 17, 4, 5});
+}
+
 TEST(ConvolutionTransposeBackward, AcceptsDiffDstInAnyLayout) {
     Context ctx;
     ConvolutionTransposeLayer layer("deconv", cfg(17, 3, 2, Padding::same, Activation::tanh()));

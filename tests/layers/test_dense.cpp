@@ -135,6 +135,14 @@ TEST(Dense, ReluGradientAwayFromTheKink) {
     check_relu_gradients_away_from_kink(ctx, dense, Dims{2, 17, 1, 1});
 }
 
+TEST(Dense, AFrozenLayerGivesTheSameInputGradientAndLeavesItsParameters) {
+    Context ctx;
+    DenseLayer dense("dense", dense_config(5, Activation::relu()));
+    dense.build({Dims{2, 13, 1, 1}});
+    randomize_parameters(dense, 2);
+    check_frozen_backward(ctx, dense, Dims{2, 13, 1, 1});
+}
+
 TEST(Dense, BackwardAcceptsDiffDstInAnotherLayout) {
     Context ctx;
     DenseLayer dense("dense", dense_config(17, Activation::tanh()));

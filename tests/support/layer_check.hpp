@@ -148,4 +148,35 @@ inline double check_relu_gradients_away_from_kink(Context& ctx, Layer& layer, co
     return check_layer_gradients(ctx, layer, {random_tensor(in, 2, 0.1f, 1.f)}, opt);
 }
 
+// A frozen `layer` (set_parameter_gradients(false), built and initialized, one input of
+// `in`) gives the input gradient it gives unfrozen and leaves its parameter gradients as they
+// were; unfrozen it writes them. Leaves the layer unfrozen.
+inline void check_frozen_backward(Context& ctx, Layer& layer, const Dims& in) {
+    constexpr float untouched = 12345.f;
+    const Tensor x = random_tensor(in, 5);
+    Tensor dst, trained_diff, frozen_diff;
+    layer.forward(ctx, {&x}, dst, Mode::training);
+    const Tensor diff_dst = random_tensor(dst.dims(), 6);
+    const auto fill_gradients = [&] {
+        for (Parameter* p : layer.parameters())
+            std::fill(p->grad(), p->grad() + p->size(), untouched);
+    };
+    const auto all_untouched = [&] {
+        for (Parameter* p : layer.parameters())
+            for (std::int64_t i = 0; i < p->size(); ++i)
+                if (p->grad()[i] != untouched) return false;
+        return true;
+    };
+    fill_gradients();
+    layer.backward(ctx, {&x}, dst, diff_dst, {&trained_diff});
+    EXPECT_FALSE(all_untouched()) << layer.name() << " trained: no parameter gradient written";
+    layer.set_parameter_gradients(false);
+    fill_gradients();
+    layer.backward(ctx, {&x}, dst, diff_dst, {&frozen_diff});
+    layer.set_parameter_gradients(true);
+    EXPECT_TRUE(all_untouched()) << layer.name() << " frozen: a parameter gradient was written";
+    const auto a = plain_values(ctx, trained_diff), b = plain_values(ctx, frozen_diff);
+    EXPECT_TRUE(near_all(b, std::vector<double>(a.begin(), a.end()), 1e-6)) << layer.name();
+}
+
 }  // namespace tomodenoise::testing

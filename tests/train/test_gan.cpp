@@ -41,6 +41,7 @@ struct GanFixture {
         v.filters_divisor = 16;  // 4 to 32 filters: the same structure, small
         v.seed = 5;
         vgg = build_vgg19_features(v);
+        vgg.set_parameter_gradients(false);  // frozen, as the trainer has it
         // Biases as large as the activations keep most pre-activations away from the ReLU
         // kinks, where central differences are meaningless.
         std::mt19937 gen(21);
