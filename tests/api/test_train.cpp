@@ -55,6 +55,18 @@ TrainOptions short_training(const ScratchDir& dir) {
     return options;
 }
 
+// short_training of a 2-level U-Net in `mode` for `iterations` steps, checkpointed as `name`.
+TrainOptions small_unet_training(const ScratchDir& dir, TrainingMode mode, int iterations,
+                                 const std::string& name = "model.h5") {
+    TrainOptions options = short_training(dir);
+    options.mode = mode;
+    options.architecture = DenoiserArchitecture::unet;
+    options.levels = 2;
+    options.iterations = iterations;
+    options.checkpoint = dir.file(name);
+    return options;
+}
+
 // Adam's step count stored with the checkpoint's optimizer state.
 std::int64_t saved_iterations(const std::string& checkpoint) {
     Network network = load_network(checkpoint);
@@ -413,10 +425,7 @@ bool has_add_layer(const std::string& model_file) {
 TEST(TrainApi, AResidualUnetAddsItsInputAndReloadsAsTrained) {
     ScratchDir dir;
     const TrainingData data = simulated_training_data();
-    TrainOptions options = short_training(dir);
-    options.architecture = DenoiserArchitecture::unet;
-    options.levels = 2;
-    options.iterations = 2;
+    TrainOptions options = small_unet_training(dir, TrainingMode::supervised, 2);
     Model model = train_denoiser(data, options);  // residual by default
     EXPECT_TRUE(has_add_layer(options.checkpoint));
     Model reloaded = Model::load(options.checkpoint);
@@ -929,11 +938,8 @@ TEST(TrainApiGan, BadInputIsNamedAndLeavesNoModelThatLooksComplete) {
 TEST(TrainApiGan, ASupervisedCheckpointIsFineTunedAsTheGeneratorFromStepZero) {
     ScratchDir dir;
     const TrainingData data = simulated_training_data();
-    TrainOptions supervised = short_training(dir);
-    supervised.architecture = DenoiserArchitecture::unet;
-    supervised.levels = 2;
-    supervised.iterations = 3;
-    supervised.checkpoint = dir.file("supervised.h5");
+    const TrainOptions supervised =
+        small_unet_training(dir, TrainingMode::supervised, 3, "supervised.h5");
     const Model pretrained = train_denoiser(data, supervised);
 
     TrainOptions options = gan_training(dir);
@@ -959,12 +965,7 @@ TEST(TrainApiGan, ASupervisedCheckpointIsFineTunedAsTheGeneratorFromStepZero) {
     EXPECT_NE(all_weights(options.checkpoint), all_weights(supervised.checkpoint));
 
     // Only a supervised model: another mode's checkpoint is refused, naming both modes.
-    TrainOptions n2s = short_training(dir);
-    n2s.mode = TrainingMode::n2s;
-    n2s.architecture = DenoiserArchitecture::unet;
-    n2s.levels = 2;
-    n2s.iterations = 1;
-    n2s.checkpoint = dir.file("n2s.h5");
+    const TrainOptions n2s = small_unet_training(dir, TrainingMode::n2s, 1, "n2s.h5");
     train_denoiser(data, n2s);
     options.resume = n2s.checkpoint;
     options.checkpoint = dir.file("gan_from_n2s.h5");
