@@ -303,6 +303,10 @@ void gan_iteration_bench(benchmark::State& state) {
     const std::uint64_t allocations_before = tensor_allocation_count();
     const std::uint64_t primitives_before = setup.ctx.cache().misses();
     const double seconds = bench::time_steps(state, [&] { setup.iteration(); });
+    state.counters["primitives_created_per_iteration"] =
+        double(setup.ctx.cache().misses() - primitives_before) / double(state.iterations() + 1);
+    state.counters["tensor_allocations_per_iteration"] =
+        double(tensor_allocation_count() - allocations_before) / double(state.iterations() + 1);
     // The parts, timed apart after the benchmark's iterations: the generator step, then the
     // discriminator steps.
     GanOptions generator_only = setup.options, discriminator_only = setup.options;
@@ -319,10 +323,6 @@ void gan_iteration_bench(benchmark::State& state) {
     state.counters["seconds_per_iteration"] = seconds / double(state.iterations());
     state.counters["generator_step_s"] = part(generator_only);
     state.counters["discriminator_steps_s"] = part(discriminator_only);
-    state.counters["primitives_created_per_iteration"] =
-        double(setup.ctx.cache().misses() - primitives_before) / double(state.iterations() + 1);
-    state.counters["tensor_allocations_per_iteration"] =
-        double(tensor_allocation_count() - allocations_before) / double(state.iterations() + 1);
 }
 
 }  // namespace

@@ -254,17 +254,18 @@ const std::vector<Tensor>& Network::backward(Context& ctx,
             has_diff_[in] = true;
         }
     }
-    input_diffs_.clear();
-    if (input_gradients) {
-        for (const auto& name : input_names_) {
-            const std::size_t i = index_.at(name);
-            input_diffs_.emplace_back();
-            if (has_diff_[i]) {
-                ctx.to_plain(nodes_[i].diff, input_diffs_.back());
-            } else {
-                input_diffs_.back().reshape(nodes_[i].dims);
-                input_diffs_.back().zero();
-            }
+    static const std::vector<Tensor> none;
+    if (!input_gradients) return none;
+    // Kept from call to call, so that a network asked for its input gradients now and then (a
+    // discriminator) allocates them once.
+    input_diffs_.resize(input_names_.size());
+    for (std::size_t k = 0; k < input_names_.size(); ++k) {
+        const std::size_t i = index_.at(input_names_[k]);
+        if (has_diff_[i]) {
+            ctx.to_plain(nodes_[i].diff, input_diffs_[k]);
+        } else {
+            input_diffs_[k].reshape(nodes_[i].dims);
+            input_diffs_[k].zero();
         }
     }
     return input_diffs_;
