@@ -19,7 +19,10 @@
 // 128x128, with the generator and discriminator Adam updates. Reports seconds per iteration,
 // split into the generator step and the discriminator steps, beside step/auto's step.
 //
-// bench/compare_pytorch reads the seconds_per_step counter of step/auto.
+// step/bf16 is step/auto in train_denoiser --precision bf16 (bf16 compute in the layers of 16 or
+// more channels, f32 master weights and Adam).
+//
+// bench/compare_pytorch reads the seconds_per_step counter of step/auto (and step/bf16).
 
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
@@ -99,8 +102,9 @@ struct TrainingSetup {
     std::unique_ptr<Adam> adam;
     std::int64_t steps = 0;
 
-    explicit TrainingSetup(ConvolutionAlgorithm algorithm) {
+    TrainingSetup(ConvolutionAlgorithm algorithm, Precision precision) {
         ctx.set_convolution_algorithm(algorithm);
+        ctx.set_precision(precision);
         options.mode = TrainingMode::supervised;
         options.architecture = DenoiserArchitecture::unet;
         options.batch = int(batch_size);
@@ -121,12 +125,20 @@ struct TrainingSetup {
     }
 };
 
-const char* algorithm_name(ConvolutionAlgorithm a) {
-    return a == ConvolutionAlgorithm::direct ? "direct" : "auto";
-}
+// How a step computes: auto (f32, the fastest kernels), direct (f32, oneDNN's direct
+// convolution) or bf16 (train_denoiser --precision bf16: bf16 compute, f32 master weights).
+struct StepVariant {
+    const char* name;
+    ConvolutionAlgorithm algorithm;
+    Precision precision;
+};
+constexpr StepVariant step_variants[] = {
+    {"auto", ConvolutionAlgorithm::automatic, Precision::f32},
+    {"direct", ConvolutionAlgorithm::direct, Precision::f32},
+    {"bf16", ConvolutionAlgorithm::automatic, Precision::bf16}};
 
-void training_step_bench(benchmark::State& state, ConvolutionAlgorithm algorithm) {
-    TrainingSetup setup(algorithm);
+void training_step_bench(benchmark::State& state, StepVariant variant) {
+    TrainingSetup setup(variant.algorithm, variant.precision);
     const double flops = 3 * direct_convolution_flops(setup.network);
     setup.step();  // the first step creates the primitives and allocates the buffers
     const std::uint64_t allocations_before = tensor_allocation_count();
@@ -166,8 +178,8 @@ struct LayerTimes {
     double forward = 0, backward_data = 0, backward_weights = 0, flops = 0;
 };
 
-void breakdown_bench(benchmark::State& state, ConvolutionAlgorithm algorithm) {
-    TrainingSetup setup(algorithm);
+void breakdown_bench(benchmark::State& state, StepVariant variant) {
+    TrainingSetup setup(variant.algorithm, variant.precision);
     Context& ctx = setup.ctx;
     std::vector<LayerTimes> rows;
     double step = 0, loss = 0, optimizer = 0;
@@ -217,7 +229,7 @@ void breakdown_bench(benchmark::State& state, ConvolutionAlgorithm algorithm) {
     }
     double fwd = 0, bwd_data = 0, bwd_weights = 0, flops = 0;
     std::printf("\nstep %.4f s (%s, %d threads); per layer, ms (GFLOP/s as direct convolution)\n",
-                step, algorithm_name(algorithm), omp_get_max_threads());
+                step, variant.name, omp_get_max_threads());
     std::printf("%-22s %9s %9s %9s  %s\n", "layer", "forward", "bwd_data", "bwd_wei", "what");
     const auto gflops = [](double f, double s) { return s > 0 ? f / s / 1e9 : 0.0; };
     for (const auto& r : rows) {
@@ -329,13 +341,13 @@ void gan_iteration_bench(benchmark::State& state) {
 
 int main(int argc, char** argv) {
     bench::report_peak();
-    for (auto algorithm : {ConvolutionAlgorithm::automatic, ConvolutionAlgorithm::direct}) {
-        const std::string name = algorithm_name(algorithm);
-        benchmark::RegisterBenchmark(("step/" + name).c_str(), training_step_bench, algorithm)
+    for (const StepVariant& variant : step_variants) {
+        const std::string name = variant.name;
+        benchmark::RegisterBenchmark(("step/" + name).c_str(), training_step_bench, variant)
             ->UseRealTime()
             ->MinTime(2.0)
             ->Unit(benchmark::kMillisecond);
-        benchmark::RegisterBenchmark(("breakdown/" + name).c_str(), breakdown_bench, algorithm)
+        benchmark::RegisterBenchmark(("breakdown/" + name).c_str(), breakdown_bench, variant)
             ->UseRealTime()
             ->Iterations(1)
             ->Unit(benchmark::kMillisecond);
