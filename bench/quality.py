@@ -570,7 +570,8 @@ def adversarial(args, tools, work, pool):
         models["mse"] = model
     pretrain_seconds = int(round(seconds * args.gan_pretrain))
     gan_seconds = seconds - pretrain_seconds
-    weights = ["--ladv", args.ladv, "--lmse", args.lmse]
+    weights = ["--ladv", args.ladv, "--lmse", args.lmse, "--discriminator",
+               args.gan_discriminator, "--lr-discriminator", args.lr_discriminator]
     if pretrain_seconds > 0:
         pretrained, note = train(tools, "supervised", data, os.path.join(work, "gan_pretrained.h5"),
                                  pretrain_seconds, args.seed, args.threads, ["--loss", "mse"],
@@ -587,8 +588,9 @@ def adversarial(args, tools, work, pool):
         if model:
             models[label] = model
     notes.append("gan: %d s MSE pre-training + %d s adversarial, --ladv %s --lmse %s (--lperc %s "
-                 "for %s)" % (pretrain_seconds, gan_seconds, args.ladv, args.lmse, args.lperc,
-                              perceptual_label))
+                 "for %s), --discriminator %s --lr-discriminator %s"
+                 % (pretrain_seconds, gan_seconds, args.ladv, args.lmse, args.lperc,
+                    perceptual_label, args.gan_discriminator, args.lr_discriminator))
     rows, sharpness = [], []
     for dose in args.doses:
         heldout = os.path.join(work, "gan_heldout_%s.h5" % dose)
@@ -650,6 +652,10 @@ def main():
     parser.add_argument("--ladv", default="1", help="gan: train_denoiser --ladv")
     parser.add_argument("--lmse", default="0.5", help="gan: train_denoiser --lmse")
     parser.add_argument("--lperc", default="2", help="gan: train_denoiser --lperc (with the VGG19)")
+    parser.add_argument("--gan-discriminator", default="patch", choices=("tomogan", "patch"),
+                        help="gan: train_denoiser --discriminator")
+    parser.add_argument("--lr-discriminator", default="4e-4",
+                        help="gan: train_denoiser --lr-discriminator")
     parser.add_argument("--vgg19", help="gan: Keras's VGG19 ImageNet weights without top "
                         "(default: random weights of that layout, written here)")
     parser.add_argument("--seed", default="1")

@@ -193,6 +193,18 @@ int main(int argc, char** argv) {
                    "to --clip)")
         ->check(CLI::IsMember({"bce", "wgan"}))
         ->capture_default_str();
+    std::string discriminator;
+    app.add_option("--discriminator", discriminator,
+                   "gan: tomogan (TomoGAN's: one logit per patch) or patch (its convolutions, "
+                   "then one logit per 8x8 block: learns faster from small batches); default "
+                   "tomogan, or the resumed checkpoint's")
+        ->check(CLI::IsMember({"tomogan", "patch"}));
+    double discriminator_lr = 0;
+    auto* discriminator_lr_option =
+        app.add_option("--lr-discriminator", discriminator_lr,
+                       "gan: the discriminator's Adam learning rate, on the schedule of --lr "
+                       "(default: --lr's)")
+            ->check(CLI::PositiveNumber);
     app.add_option("--clip", gan.clip, "gan, wgan: the critic's weight clipping bound")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
@@ -240,6 +252,10 @@ int main(int argc, char** argv) {
             options.lr_schedule = parse_learning_rate_schedule(lr_schedule, "--lr-schedule");
             if (lr_option->count() > 0) options.learning_rate = learning_rate;
             gan.loss = parse_gan_loss(gan_loss, "--gan-loss");
+            if (discriminator_lr_option->count() > 0)
+                gan.discriminator_learning_rate = discriminator_lr;
+            if (!discriminator.empty())
+                gan.discriminator = parse_gan_discriminator(discriminator, "--discriminator");
             if (options.mode == TrainingMode::gan && gan.perceptual_weight > 0 &&
                 gan.vgg19_weights.empty())
                 throw InvalidArgument(std::string("--lperc ") +

@@ -133,14 +133,33 @@ enum class GanLoss {
 GanLoss parse_gan_loss(const std::string& name, const std::string& option = "gan_loss");
 std::string to_string(GanLoss loss);
 
+/// The discriminator of mode gan: TomoGAN's six convolutions, then its head.
+enum class GanDiscriminator {
+    /// TomoGAN's: Flatten, Dense 64, Dense 1: one logit per patch, so it is built for the
+    /// patch size.
+    tomogan,
+    /// TomoGAN's convolutions with leaky ReLUs (slope 0.2, as DCGAN's and PatchGAN's
+    /// discriminators) and He-normal initial weights, then a convolution to one logit per 8x8
+    /// block (PatchGAN, Isola et al. 2017), each judging a 45x45 window, the loss averaged over
+    /// them; for any patch size. TomoGAN's discriminator, its 4-filter ReLU layer silent and
+    /// one logit per patch, can stay at chance for thousands of steps of a small batch against
+    /// an MSE-trained generator; this one learns to tell them apart within hundreds.
+    patch,
+};
+/// "tomogan", "patch"; InvalidArgument naming `option` otherwise.
+GanDiscriminator parse_gan_discriminator(const std::string& name,
+                                         const std::string& option = "gan.discriminator");
+std::string to_string(GanDiscriminator discriminator);
+
 /// The file Keras's VGG19 ImageNet weights without top come in, which the perceptual loss needs.
 inline constexpr const char* vgg19_notop_file = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5";
 
 /// Mode gan (TomoGAN): the generator is the U-Net (architecture unet), the discriminator
 /// TomoGAN's (6 convolutions, Dense 64, Dense 1: one logit per patch, so it is built for the
-/// patch size). Each iteration takes generator_steps generator steps, then discriminator_steps
-/// discriminator steps, each on a batch of its own, each network with its own Adam (learning
-/// rate and schedule of TrainOptions). The generator minimizes
+/// patch size) or its convolutions with a patch head (see GanDiscriminator). Each iteration takes
+/// generator_steps generator steps, then discriminator_steps discriminator steps, each on a batch
+/// of its own, each network with its own Adam (learning rate and schedule of TrainOptions). The
+/// generator minimizes
 ///   adversarial_weight * adversarial + mse_weight * MSE + perceptual_weight * perceptual
 /// where adversarial is BCE(D(G(x)), 1) (bce) or -mean(D(G(x))) (wgan), MSE the mean squared
 /// error against the label, and perceptual the MSE between the VGG19 features (no top, to
@@ -155,7 +174,14 @@ struct GanOptions {
     double mse_weight = 0.5;
     double perceptual_weight = 2;
     GanLoss loss = GanLoss::bce;
+    /// Unset: tomogan, or with `resume` the resumed discriminator's (given with `resume`, it
+    /// must be the checkpoint's).
+    std::optional<GanDiscriminator> discriminator;
     double clip = 0.01;  ///< wgan: finite and positive
+    /// The discriminator's Adam learning rate, following TrainOptions::lr_schedule as the
+    /// generator's does; unset: the generator's (TrainOptions::learning_rate). Finite and
+    /// positive.
+    std::optional<double> discriminator_learning_rate;
     /// Keras's vgg19_notop_file (its exact layout; any name); required when perceptual_weight
     /// is above 0 (InvalidArgument naming the file needed otherwise), and the patch then at
     /// least 32 (VGG19's five poolings).

@@ -114,6 +114,10 @@ void check_gan_options(const TrainOptions& options, const OutOfBounds& out_of_bo
                             "all 0");
     if (!(std::isfinite(gan.clip) && gan.clip > 0))
         throw out_of_bounds("gan.clip", "finite and positive", std::to_string(gan.clip));
+    if (gan.discriminator_learning_rate &&
+        !(std::isfinite(*gan.discriminator_learning_rate) && *gan.discriminator_learning_rate > 0))
+        throw out_of_bounds("gan.discriminator_learning_rate", "finite and positive",
+                            std::to_string(*gan.discriminator_learning_rate));
     if (options.architecture && *options.architecture != DenoiserArchitecture::unet)
         throw out_of_bounds("architecture", "unet for mode gan (TomoGAN's generator)",
                             to_string(*options.architecture));
@@ -302,6 +306,16 @@ GanLoss parse_gan_loss(const std::string& name, const std::string& option) {
 
 std::string to_string(GanLoss loss) {
     return loss == GanLoss::wgan ? "wgan" : "bce";
+}
+
+GanDiscriminator parse_gan_discriminator(const std::string& name, const std::string& option) {
+    if (name == "tomogan") return GanDiscriminator::tomogan;
+    if (name == "patch") return GanDiscriminator::patch;
+    throw InvalidArgument(option + ": expected tomogan or patch, got '" + name + "'");
+}
+
+std::string to_string(GanDiscriminator discriminator) {
+    return discriminator == GanDiscriminator::patch ? "patch" : "tomogan";
 }
 
 TrainingLayout training_layout(TrainingMode mode) {
@@ -496,8 +510,18 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
     if (gan) {
         if (!state.is_null()) {
             discriminator = load_network(options.resume, discriminator_group);
+            // Only TomoGAN's head flattens its features.
+            const GanDiscriminator resumed = discriminator.has_node("flatten")
+                                                 ? GanDiscriminator::tomogan
+                                                 : GanDiscriminator::patch;
+            if (options.gan.discriminator && *options.gan.discriminator != resumed)
+                throw InvalidArgument("TrainOptions::gan.discriminator " +
+                                      to_string(*options.gan.discriminator) +
+                                      " disagrees with the discriminator of the resumed model " +
+                                      options.resume + ", a " + to_string(resumed) + " one");
             const auto& input = discriminator.nodes().at(0);
-            if (input.height != options.patch || input.width != options.patch)
+            if (resumed == GanDiscriminator::tomogan &&
+                (input.height != options.patch || input.width != options.patch))
                 throw InvalidArgument(
                     "TrainOptions::patch " + std::to_string(options.patch) +
                     " disagrees with the discriminator of the resumed model " + options.resume +
@@ -507,6 +531,10 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
             TomoGanDiscriminatorConfig config;
             config.height = config.width = options.patch;
             config.seed = options.seed + 1;  // not the generator's stream
+            config.head = options.gan.discriminator.value_or(GanDiscriminator::tomogan) ==
+                                  GanDiscriminator::patch
+                              ? DiscriminatorHead::patch
+                              : DiscriminatorHead::dense;
             discriminator = build_tomogan_discriminator(config);
         }
         if (options.gan.perceptual_weight > 0) {
@@ -515,7 +543,14 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
             vgg.set_parameter_gradients(false);  // frozen: only the generator learns from it
         }
     }
-    Adam discriminator_adam(named_parameters(discriminator), adam_config);
+    // The discriminator's rate follows the generator's schedule, scaled (Heusel et al.'s two
+    // time-scale rule: a discriminator that learns faster keeps up with its generator).
+    const double discriminator_rate_factor =
+        options.gan.discriminator_learning_rate.value_or(*resolved.learning_rate) /
+        *resolved.learning_rate;
+    AdamConfig discriminator_adam_config = adam_config;
+    discriminator_adam_config.learning_rate *= discriminator_rate_factor;
+    Adam discriminator_adam(named_parameters(discriminator), discriminator_adam_config);
     if (!state.is_null()) {
         load_optimizer_state(options.resume, network, adam);
         plan.first_iteration = state["iteration"].get<std::int64_t>();
@@ -605,7 +640,8 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
         if (gan) {
             objective.emplace(network, discriminator, vgg.nodes().empty() ? nullptr : &vgg,
                               options.gan);
-            gan_trainer.emplace(GanTrainer{*objective, discriminator, discriminator_adam});
+            gan_trainer.emplace(GanTrainer{*objective, discriminator, discriminator_adam,
+                                           discriminator_rate_factor});
         }
         outcome = run_trainer(ctx, network, adam, integer_labels ? labels_as_float : data, plan,
                               callbacks, hooks, gan_trainer ? &*gan_trainer : nullptr);

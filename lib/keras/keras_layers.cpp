@@ -108,6 +108,20 @@ Activation activation_of(const json& config, const std::string& where) {
     return activation_from_keras(get_or<std::string>(config, "activation", "linear", where), where);
 }
 
+// The kernel initializer this library writes (keras_name); any other (Keras 2.2's
+// VarianceScaling, say) reads as Keras's default: it only matters to weights drawn anew, and a
+// loaded layer has its file's.
+Initializer kernel_initializer_of(const json& config) {
+    const auto found = config.find("kernel_initializer");
+    if (found == config.end() || !found->is_object() || !found->contains("class_name") ||
+        !found->at("class_name").is_string())
+        return Initializer::glorot_uniform;
+    const auto name = found->at("class_name").get<std::string>();
+    for (const Initializer init : {Initializer::he_uniform, Initializer::he_normal})
+        if (name == keras_name(init)) return init;
+    return Initializer::glorot_uniform;
+}
+
 ConvolutionConfig convolution_config(const json& config, const std::string& where) {
     expect_channels_last(config, where);
     if (given(config, "dilation_rate") && square(config, "dilation_rate", where) != 1)
@@ -121,6 +135,7 @@ ConvolutionConfig convolution_config(const json& config, const std::string& wher
     c.padding = padding_of(config, where);
     c.use_bias = get_or<bool>(config, "use_bias", true, where);
     c.activation = activation_of(config, where);
+    c.kernel_initializer = kernel_initializer_of(config);
     return c;
 }
 
@@ -157,6 +172,7 @@ std::unique_ptr<Layer> dense_from_keras(const std::string& name, const json& con
     c.units = integer(config, "units", where, 1, max_keras_channels);
     c.use_bias = get_or<bool>(config, "use_bias", true, where);
     c.activation = activation_of(config, where);
+    c.kernel_initializer = kernel_initializer_of(config);
     return std::make_unique<DenseLayer>(name, c);
 }
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "layers/activation_layer.hpp"
 #include "layers/convolution.hpp"
 #include "layers/dense.hpp"
 #include "layers/flatten.hpp"
@@ -19,6 +20,7 @@ struct ConvolutionStep {
 };
 constexpr ConvolutionStep convolutions[] = {{64, 1}, {64, 2}, {128, 1}, {128, 2}, {128, 1}, {4, 2}};
 constexpr std::int64_t hidden_units = 64;
+constexpr float patch_leaky_slope = 0.2f;
 
 }  // namespace
 
@@ -29,7 +31,10 @@ Network build_tomogan_discriminator(const TomoGanDiscriminatorConfig& config) {
 
     Network network;
     KerasNames names;
-    network.add_input(keras_first_input_name, config.input_channels, config.height, config.width);
+    const bool dense = config.head == DiscriminatorHead::dense;
+    // Only the dense head fixes the size; the patch head's input is declared of any size.
+    network.add_input(keras_first_input_name, config.input_channels, dense ? config.height : 0,
+                      dense ? config.width : 0);
     std::string previous = keras_first_input_name;
     for (const auto& step : convolutions) {
         ConvolutionConfig c;
@@ -37,17 +42,31 @@ Network build_tomogan_discriminator(const TomoGanDiscriminatorConfig& config) {
         c.kernel = 3;
         c.stride = step.stride;
         c.padding = Padding::same;
-        c.activation = Activation::relu();
+        // The patch head's leaky ReLUs are layers of their own, as Keras writes them.
+        c.activation = dense ? Activation::relu() : Activation::linear();
+        if (!dense) c.kernel_initializer = Initializer::he_normal;
         previous = network.add<ConvolutionLayer>({previous}, names.next("conv2d"), c).name();
+        if (!dense)
+            previous = network
+                           .add<ActivationLayer>({previous}, names.next("leaky_re_lu"),
+                                                 Activation::leaky_relu(patch_leaky_slope))
+                           .name();
     }
-    previous = network.add<FlattenLayer>({previous}, names.next("flatten")).name();
-    DenseConfig hidden;
-    hidden.units = hidden_units;
-    hidden.activation = Activation::relu();
-    previous = network.add<DenseLayer>({previous}, names.next("dense"), hidden).name();
-    DenseConfig logit;
-    logit.units = 1;
-    network.add<DenseLayer>({previous}, names.next("dense"), logit);
+    if (dense) {
+        previous = network.add<FlattenLayer>({previous}, names.next("flatten")).name();
+        DenseConfig hidden;
+        hidden.units = hidden_units;
+        hidden.activation = Activation::relu();
+        previous = network.add<DenseLayer>({previous}, names.next("dense"), hidden).name();
+        DenseConfig logit;
+        logit.units = 1;
+        network.add<DenseLayer>({previous}, names.next("dense"), logit);
+    } else {
+        ConvolutionConfig logits;
+        logits.filters = 1;
+        logits.kernel = 3;
+        network.add<ConvolutionLayer>({previous}, names.next("conv2d"), logits);
+    }
 
     network.build({Dims{1, config.input_channels, config.height, config.width}});
     network.initialize(config.seed);

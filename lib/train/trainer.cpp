@@ -447,7 +447,7 @@ GanIterationLoss gan_iteration(Context& ctx, Optimizer& generator_optimizer, con
         const PatchBatch& batch = next_batch();
         const double d = gan.objective.discriminator_loss(ctx, batch.input, batch.target, true);
         expect_finite_step_loss(d, "discriminator loss", step);
-        gan.discriminator_optimizer.set_learning_rate(learning_rate);
+        gan.discriminator_optimizer.set_learning_rate(learning_rate * gan.learning_rate_factor);
         gan.discriminator_optimizer.step();
         gan.objective.clip_discriminator();
         sum.discriminator += d;

@@ -39,6 +39,8 @@ struct GanTrainer {
     GanObjective& objective;
     Network& discriminator;
     Optimizer& discriminator_optimizer;
+    /// The discriminator's learning rate over the generator's (GanOptions).
+    double learning_rate_factor = 1;
 };
 
 /// One step of every mode but gan on `batch`: forward in training mode, the options' objective

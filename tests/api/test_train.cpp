@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "keras/model_file.hpp"
+#include "models/tomogan_discriminator.hpp"
 #include "test_support.hpp"
 #include "tomodenoise/error.hpp"
 #include "tomodenoise/io.hpp"
@@ -971,6 +972,63 @@ TEST(TrainApiGan, ASupervisedCheckpointIsFineTunedAsTheGeneratorFromStepZero) {
     options.checkpoint = dir.file("gan_from_n2s.h5");
     expect_error_naming<InvalidArgument>([&] { train_denoiser(data, options); },
                                          {"TrainOptions::mode gan", "n2s", n2s.checkpoint});
+}
+
+// The patch discriminator: trained and checkpointed in Keras layout, resumed as itself (another
+// kind named), its learning rate the option's on the generator's schedule.
+TEST(TrainApiGan, APatchDiscriminatorLearnsAtItsOwnRateAndResumesAsItself) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = gan_training(dir);
+    options.gan.perceptual_weight = 0;
+    options.gan.discriminator = GanDiscriminator::patch;
+    options.iterations = 1;
+    options.learning_rate = 1e-3;
+    options.lr_schedule = LearningRateSchedule::constant;
+    options.gan.discriminator_learning_rate = 1e-6;
+    options.checkpoint = dir.file("patch.h5");
+    train_denoiser(data, options);
+
+    Network d = load_network(options.checkpoint, discriminator_group);
+    EXPECT_FALSE(d.has_node("flatten"));
+    EXPECT_TRUE(d.has_node("conv2d_6"));
+    // Its two Adam steps moved each weight by at most about twice its rate, and some by more
+    // than half of it, from the weights it was built with.
+    TomoGanDiscriminatorConfig config;
+    config.height = config.width = options.patch;
+    config.seed = options.seed + 1;
+    config.head = DiscriminatorHead::patch;
+    Network initial = build_tomogan_discriminator(config);
+    double largest = 0;
+    const auto trained = d.parameters(), built = initial.parameters();
+    ASSERT_EQ(trained.size(), built.size());
+    for (std::size_t k = 0; k < trained.size(); ++k)
+        for (std::int64_t i = 0; i < trained[k]->size(); ++i)
+            largest =
+                std::max(largest, double(std::abs(trained[k]->value()[i] - built[k]->value()[i])));
+    EXPECT_LE(largest, 2.5e-6);
+    EXPECT_GT(largest, 0.5e-6);
+
+    // Resumed as itself with the kind unset; another kind is refused, naming both.
+    TrainOptions resumed = options;
+    resumed.resume = options.checkpoint;
+    resumed.checkpoint = dir.file("resumed.h5");
+    resumed.iterations = 2;
+    resumed.gan.discriminator.reset();
+    train_denoiser(data, resumed);
+    EXPECT_EQ(saved_iterations(resumed.checkpoint), 2);
+    EXPECT_FALSE(load_network(resumed.checkpoint, discriminator_group).has_node("flatten"));
+    resumed.gan.discriminator = GanDiscriminator::tomogan;
+    resumed.checkpoint = dir.file("refused.h5");
+    expect_error_naming<InvalidArgument>(
+        [&] { train_denoiser(data, resumed); },
+        {"TrainOptions::gan.discriminator tomogan", options.checkpoint, "a patch one"});
+    EXPECT_FALSE(std::filesystem::exists(resumed.checkpoint));
+
+    TrainOptions bad = options;
+    bad.gan.discriminator_learning_rate = 0;
+    expect_error_naming<InvalidArgument>([&] { train_denoiser(data, bad); },
+                                         {"gan.discriminator_learning_rate"});
 }
 
 }  // namespace

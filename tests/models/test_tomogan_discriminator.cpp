@@ -18,11 +18,13 @@ using namespace tomodenoise::testing;
 
 namespace {
 
-TomoGanDiscriminatorConfig sized(std::int64_t channels, std::int64_t height, std::int64_t width) {
+TomoGanDiscriminatorConfig sized(std::int64_t channels, std::int64_t height, std::int64_t width,
+                                 DiscriminatorHead head = DiscriminatorHead::dense) {
     TomoGanDiscriminatorConfig config;
     config.input_channels = channels;
     config.height = height;
     config.width = width;
+    config.head = head;
     return config;
 }
 
@@ -91,8 +93,8 @@ TEST(TomoGanDiscriminator, OtherSizesAreRefusedAtTheDenseLayer) {
 // directional derivative (L(p + e u) - L(p - e u)) / 2e must match <dL/dp, u>. Moving every
 // entry at once makes the change of L large against float32 rounding, which probing entries
 // one by one would drown in.
-TEST(TomoGanDiscriminator, GradientsMatchFiniteDifferences) {
-    Network net = build_tomogan_discriminator(sized(1, 16, 16));
+void expect_gradients_match_finite_differences(DiscriminatorHead head) {
+    Network net = build_tomogan_discriminator(sized(1, 16, 16, head));
     // Biases as large as the activations keep most pre-activations away from the ReLU kinks,
     // where finite differences are meaningless.
     std::mt19937 gen(21);
@@ -104,11 +106,16 @@ TEST(TomoGanDiscriminator, GradientsMatchFiniteDifferences) {
         }
     Context ctx;
     Tensor x = random_tensor(Dims{2, 1, 16, 16}, 3);
-    const Tensor weights = random_tensor(Dims{2, 1, 1, 1}, 4);
+    // One logit per image, or one per 8x8 block.
+    const std::int64_t side = head == DiscriminatorHead::dense ? 1 : 2;
+    const Tensor weights = random_tensor(Dims{2, 1, side, side}, 4);
     // L = sum of the logits weighted by `weights`, so dL/dlogits = weights.
     const auto loss = [&] {
         const Tensor& y = net.forward(ctx, x, Mode::training);
-        return double(y.data()[0]) * weights.data()[0] + double(y.data()[1]) * weights.data()[1];
+        double sum = 0;
+        for (std::int64_t i = 0; i < weights.dims().count(); ++i)
+            sum += double(y.data()[i]) * weights.data()[i];
+        return sum;
     };
     loss();
     const Tensor& diff_x = net.backward(ctx, weights, true).at(0);
@@ -153,6 +160,50 @@ TEST(TomoGanDiscriminator, GradientsMatchFiniteDifferences) {
     }
     check(
         x.data(), static_cast<std::size_t>(x.dims().count()), input_grad, [] {}, "input");
+}
+
+TEST(TomoGanDiscriminator, GradientsMatchFiniteDifferences) {
+    expect_gradients_match_finite_differences(DiscriminatorHead::dense);
+}
+
+TEST(TomoGanDiscriminator, PatchHeadGradientsMatchFiniteDifferences) {
+    expect_gradients_match_finite_differences(DiscriminatorHead::patch);
+}
+
+// The same convolutions, each followed by a leaky ReLU layer, then a linear 3x3 convolution to
+// one logit per 8x8 block ('same', rounding up), for any size.
+TEST(TomoGanDiscriminator, PatchHeadJudgesEvery8x8BlockOfAnySize) {
+    Network net = build_tomogan_discriminator(sized(1, 32, 32, DiscriminatorHead::patch));
+    std::vector<std::string> names;
+    for (const auto& node : net.nodes()) names.push_back(node.name);
+    std::vector<std::string> expected = {"input_1"};
+    for (int i = 0; i < 6; ++i) {
+        expected.push_back(i == 0 ? "conv2d" : "conv2d_" + std::to_string(i));
+        expected.push_back(i == 0 ? "leaky_re_lu" : "leaky_re_lu_" + std::to_string(i));
+    }
+    expected.push_back("conv2d_6");
+    EXPECT_EQ(names, expected);
+    for (int i = 0; i < 6; ++i) {
+        const std::string conv = i == 0 ? "conv2d" : "conv2d_" + std::to_string(i);
+        const std::string leaky = i == 0 ? "leaky_re_lu" : "leaky_re_lu_" + std::to_string(i);
+        EXPECT_EQ(keras_layer_config(net.layer(conv)).at("activation"), "linear") << conv;
+        EXPECT_EQ(net.layer(leaky).type(), "LeakyReLU");
+        EXPECT_NEAR(keras_layer_config(net.layer(leaky)).at("alpha").get<double>(), 0.2, 1e-7);
+    }
+    const auto head = keras_layer_config(net.layer("conv2d_6"));
+    EXPECT_EQ(head.at("filters"), 1);
+    EXPECT_EQ(head.at("kernel_size"), nlohmann::json({3, 3}));
+    EXPECT_EQ(head.at("activation"), "linear");
+    // The dense head's convolutions, then (9 * 4 + 1) x 1: no parameter depends on the size.
+    const std::int64_t dense_part = expected_parameter_count(1, 32, 32) - (4 * 16 + 1) * 64 - 65;
+    EXPECT_EQ(net.parameter_count(), dense_part + 9 * 4 + 1);
+    for (auto [h, w] : {std::pair<std::int64_t, std::int64_t>{32, 32}, {64, 40}, {37, 21}})
+        EXPECT_EQ(net.build({Dims{2, 1, h, w}}).at(0), (Dims{2, 1, (h + 7) / 8, (w + 7) / 8}))
+            << h << "x" << w;
+    const auto y = run(net, random_tensor(Dims{1, 1, 37, 21}, 8));
+    ASSERT_EQ(y.size(), 5u * 3u);
+    EXPECT_TRUE(varies(y));
+    expect_export_round_trip(net, random_tensor(Dims{2, 1, 24, 40}, 2));
 }
 
 TEST(TomoGanDiscriminator, ExportsInKerasLayoutWithItsPatchSize) {

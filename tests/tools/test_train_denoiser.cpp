@@ -474,6 +474,8 @@ TEST(TrainDenoiser, GanTrainsWithTheVgg19FileAndBadGanOptionsAreNamed) {
         {" --patch 32 --lperc 0 --gan-loss hinge", 2, {"--gan-loss"}},
         {" --patch 32 --lperc 0 --itg 0", 2, {"--itg"}},
         {" --patch 32 --lperc 0 --clip 0", 2, {"--clip"}},
+        {" --patch 32 --lperc 0 --discriminator dense", 2, {"--discriminator"}},
+        {" --patch 32 --lperc 0 --lr-discriminator 0", 2, {"--lr-discriminator"}},
         {" --patch 32 --lperc 0 --arch cnn", 1, {"architecture", "unet"}},
         {" --patch 32 --vgg19 " + quoted(data), 1, {"data.h5", "layer_names"}},
         {" --vgg19 " + quoted(vgg) + " --patch 16", 1, {"patch", "32"}},
@@ -489,6 +491,18 @@ TEST(TrainDenoiser, GanTrainsWithTheVgg19FileAndBadGanOptionsAreNamed) {
     // wgan without the perceptual term needs no VGG19 file.
     run = run_tool(tool, base + " --patch 16 --lperc 0 --gan-loss wgan --clip 0.05");
     EXPECT_EQ(run.exit_code, 0) << run.output();
+    // The patch discriminator at its own rate; resumed, it stays one.
+    std::filesystem::remove(model);
+    run = run_tool(tool, base +
+                             " --patch 16 --lperc 0 --discriminator patch --lr-discriminator "
+                             "4e-4");
+    EXPECT_EQ(run.exit_code, 0) << run.output();
+    run = run_tool(tool, "--data " + quoted(data) + " --out " + quoted(dir.file("more.h5")) +
+                             " --resume " + quoted(model) +
+                             " --mode gan --iters 3 --batch 1 --patch 16 --lperc 0"
+                             " --discriminator tomogan");
+    EXPECT_EQ(run.exit_code, 1) << run.output();
+    EXPECT_NE(run.err.find("a patch one"), std::string::npos) << run.err;
 }
 
 }  // namespace
