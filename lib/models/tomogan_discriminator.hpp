@@ -25,7 +25,8 @@ struct TomoGanDiscriminatorConfig {
     std::int64_t input_channels = 1;
     /// Size of the patches it judges; TomoGAN trains on 256x256.
     std::int64_t height = 256, width = 256;
-    /// Seed of the initial weights (Glorot uniform kernels, zero biases, as Keras).
+    /// Seed of the initial weights (kernels Glorot uniform as Keras's default, He normal for
+    /// the patch head's leaky ReLU convolutions; zero biases).
     std::uint32_t seed = 1;
     DiscriminatorHead head = DiscriminatorHead::dense;
 };
