@@ -507,6 +507,7 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
     // gan: the discriminator (new, or the checkpoint's with its Adam state) and the VGG19
     // feature extractor of the perceptual loss.
     Network discriminator, vgg;
+    GanOptions gan_options = options.gan;  // with the discriminator's kind resolved
     if (gan) {
         if (!state.is_null()) {
             discriminator = load_network(options.resume, discriminator_group);
@@ -519,6 +520,7 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
                                       to_string(*options.gan.discriminator) +
                                       " disagrees with the discriminator of the resumed model " +
                                       options.resume + ", a " + to_string(resumed) + " one");
+            gan_options.discriminator = resumed;
             const auto& input = discriminator.nodes().at(0);
             if (resumed == GanDiscriminator::tomogan &&
                 (input.height != options.patch || input.width != options.patch))
@@ -531,8 +533,9 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
             TomoGanDiscriminatorConfig config;
             config.height = config.width = options.patch;
             config.seed = options.seed + 1;  // not the generator's stream
-            config.head = options.gan.discriminator.value_or(GanDiscriminator::tomogan) ==
-                                  GanDiscriminator::patch
+            gan_options.discriminator =
+                options.gan.discriminator.value_or(GanDiscriminator::tomogan);
+            config.head = *gan_options.discriminator == GanDiscriminator::patch
                               ? DiscriminatorHead::patch
                               : DiscriminatorHead::dense;
             discriminator = build_tomogan_discriminator(config);
@@ -639,7 +642,7 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
         std::optional<GanTrainer> gan_trainer;
         if (gan) {
             objective.emplace(network, discriminator, vgg.nodes().empty() ? nullptr : &vgg,
-                              options.gan);
+                              gan_options);
             gan_trainer.emplace(GanTrainer{*objective, discriminator, discriminator_adam,
                                            discriminator_rate_factor});
         }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tomodenoise/error.hpp"
+#include "train/high_pass.hpp"
 #include "train/loss.hpp"
 #include "train/vgg19_preprocess.hpp"
 
@@ -33,7 +34,11 @@ void add_scaled(Tensor& into, const Tensor& addend, double scale) {
 
 GanObjective::GanObjective(Network& generator, Network& discriminator, Network* vgg,
                            const GanOptions& options)
-    : generator_(generator), discriminator_(discriminator), vgg_(vgg), options_(options) {
+    : generator_(generator),
+      discriminator_(discriminator),
+      vgg_(vgg),
+      options_(options),
+      high_pass_(options.discriminator == GanDiscriminator::patch) {
     if (options.perceptual_weight > 0 && !vgg)
         throw InvalidArgument("GanObjective: a perceptual weight above 0 needs the VGG19 network");
 }
@@ -45,7 +50,7 @@ GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, co
     Tensor* grad_term = gradients ? &grad_term_ : nullptr;
     if (gradients) fill(grad_out_, fake_.dims(), 0.f);
 
-    const Tensor& logits = discriminator_.forward(ctx, fake_, Mode::training);
+    const Tensor& logits = discriminator_.forward(ctx, judged(fake_, judged_fake_), Mode::training);
     if (options_.loss == GanLoss::bce) {
         fill(target_, logits.dims(), 1.f);
         loss.adversarial = binary_crossentropy_from_logits(logits, target_, grad_term);
@@ -54,8 +59,13 @@ GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, co
     }
     if (gradients) {
         // Gradient of the adversarial term with respect to the generator's output.
-        const Tensor& diff_fake = discriminator_.backward(ctx, grad_term_, true).at(0);
-        add_scaled(grad_out_, diff_fake, options_.adversarial_weight);
+        const Tensor& diff_judged = discriminator_.backward(ctx, grad_term_, true).at(0);
+        if (high_pass_) {
+            high_pass_residual(diff_judged, grad_judged_);  // self-adjoint
+            add_scaled(grad_out_, grad_judged_, options_.adversarial_weight);
+        } else {
+            add_scaled(grad_out_, diff_judged, options_.adversarial_weight);
+        }
     }
 
     loss.mse = mean_squared_error_loss(fake_, label, grad_term);
@@ -83,9 +93,11 @@ GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, co
 double GanObjective::discriminator_loss(Context& ctx, const Tensor& input, const Tensor& label,
                                         bool gradients) {
     copy_tensor(generator_.forward(ctx, input, Mode::training), fake_);
-    copy_tensor(discriminator_.forward(ctx, fake_, Mode::training), logits_fake_);
+    const Tensor& fake = judged(fake_, judged_fake_);
+    copy_tensor(discriminator_.forward(ctx, fake, Mode::training), logits_fake_);
     // The real images' pass is the discriminator's last forward: its backward first.
-    const Tensor& logits_real = discriminator_.forward(ctx, label, Mode::training);
+    const Tensor& logits_real =
+        discriminator_.forward(ctx, judged(label, judged_real_), Mode::training);
     Tensor* grad_fake = gradients ? &grad_fake_ : nullptr;
     Tensor* grad_real = gradients ? &grad_real_ : nullptr;
     double loss;
@@ -104,7 +116,7 @@ double GanObjective::discriminator_loss(Context& ctx, const Tensor& input, const
     for (std::size_t k = 0; k < parameters.size(); ++k)
         saved_grads_[k].assign(parameters[k]->grad(),
                                parameters[k]->grad() + parameters[k]->size());
-    discriminator_.forward(ctx, fake_, Mode::training);
+    discriminator_.forward(ctx, fake, Mode::training);
     discriminator_.backward(ctx, grad_fake_);
     for (std::size_t k = 0; k < parameters.size(); ++k) {
         float* g = parameters[k]->grad();
@@ -112,6 +124,12 @@ double GanObjective::discriminator_loss(Context& ctx, const Tensor& input, const
             g[i] += saved_grads_[k][std::size_t(i)];
     }
     return loss;
+}
+
+const Tensor& GanObjective::judged(const Tensor& images, Tensor& residual) const {
+    if (!high_pass_) return images;
+    high_pass_residual(images, residual);
+    return residual;
 }
 
 void GanObjective::clip_discriminator() {

@@ -3,7 +3,9 @@
 //   ladv * adversarial + lmse * MSE(G(x), y) + lperc * MSE(VGG(G(x)), VGG(y))
 // and the discriminator's loss, with the binary cross-entropy of logits or the Wasserstein
 // critic, and their gradients: the generator's through the discriminator and the frozen VGG19
-// feature extractor. The networks are the caller's (built in models/, loaded in keras/); this
+// feature extractor. The patch discriminator (GanDiscriminator::patch) judges the images'
+// high-pass residuals (train/high_pass.hpp), the gradient flowing back through that fixed map.
+// The networks are the caller's (built in models/, loaded in keras/); this
 // computes losses and parameter gradients, the trainer steps the optimizers.
 
 #include <vector>
@@ -28,7 +30,9 @@ public:
     /// `vgg`: the VGG19 feature extractor (input 3 channels, preprocessed as
     /// vgg19_preprocess_gray; frozen with set_parameter_gradients(false) saves its weight
     /// gradients), or null when options.perceptual_weight is 0. The networks
-    /// outlive this object. The generator has one output channel, the discriminator one logit.
+    /// outlive this object. The generator has one output channel, the discriminator one logit
+    /// (per patch or per block). options.discriminator patch: the discriminator sees
+    /// high_pass_residual of its input images; unset or tomogan: the images.
     GanObjective(Network& generator, Network& discriminator, Network* vgg,
                  const GanOptions& options);
 
@@ -52,12 +56,18 @@ public:
     Network* perceptual_network() const { return options_.perceptual_weight > 0 ? vgg_ : nullptr; }
 
 private:
+    // What the discriminator sees of `images`: themselves, or their high-pass residual (into
+    // `residual`).
+    const Tensor& judged(const Tensor& images, Tensor& residual) const;
+
     Network& generator_;
     Network& discriminator_;
     Network* vgg_;
     GanOptions options_;
     Tensor fake_, grad_out_, grad_term_, logits_fake_, grad_fake_, grad_real_, target_;
     Tensor bgr_, label_features_, grad_features_, grad_gray_;
+    bool high_pass_;
+    Tensor judged_fake_, judged_real_, grad_judged_;
     std::vector<std::vector<float>> saved_grads_;
 };
 

@@ -1,6 +1,7 @@
 // TomoGAN's objective: the whole generator loss (adversarial + MSE + perceptual through a small
 // random-weight VGG19) and the discriminator's loss, for both GAN losses, against central
-// differences in the parameters of both networks; the Wasserstein critic's weight clipping.
+// differences in the parameters of both networks (TomoGAN's discriminator, and the patch one
+// through the high-pass residual it judges); the Wasserstein critic's weight clipping.
 
 #include <gtest/gtest.h>
 
@@ -28,7 +29,7 @@ struct GanFixture {
     Network generator, discriminator, vgg;
     Tensor input, label;
 
-    GanFixture() {
+    explicit GanFixture(DiscriminatorHead head = DiscriminatorHead::dense) {
         TomoGanGeneratorConfig g;
         g.levels = 1;
         g.seed = 3;
@@ -36,6 +37,7 @@ struct GanFixture {
         TomoGanDiscriminatorConfig d;
         d.height = d.width = patch;
         d.seed = 4;
+        d.head = head;
         discriminator = build_tomogan_discriminator(d);
         Vgg19Config v;
         v.filters_divisor = 16;  // 4 to 32 filters: the same structure, small
@@ -106,7 +108,14 @@ struct LossCase {
     GanLoss loss;
     double adversarial, mse, perceptual;
     const char* name;
+    // patch: the patch head, judging high-pass residuals (the gradient through them checked).
+    GanDiscriminator discriminator = GanDiscriminator::tomogan;
 };
+
+DiscriminatorHead head_of(GanDiscriminator discriminator) {
+    return discriminator == GanDiscriminator::patch ? DiscriminatorHead::patch
+                                                    : DiscriminatorHead::dense;
+}
 
 // Kinks crossed within epsilon and float32 rounding leave errors of about 1e-2 (ReLU kinks
 // dominate above 1e-4, rounding below); a gradient routed wrongly is off by its own size.
@@ -118,8 +127,9 @@ class DiscriminatorGradients : public ::testing::TestWithParam<LossCase> {};
 
 TEST_P(GeneratorGradients, GeneratorLossMatchesCentralDifferencesInTheGeneratorsParameters) {
     const LossCase c = GetParam();
-    GanFixture f;
+    GanFixture f(head_of(c.discriminator));
     GanOptions options;
+    options.discriminator = c.discriminator;
     options.loss = c.loss;
     options.adversarial_weight = c.adversarial;
     options.mse_weight = c.mse;
@@ -145,8 +155,9 @@ TEST_P(GeneratorGradients, GeneratorLossMatchesCentralDifferencesInTheGenerators
 TEST_P(DiscriminatorGradients,
        DiscriminatorLossMatchesCentralDifferencesInTheDiscriminatorsParameters) {
     const LossCase c = GetParam();
-    GanFixture f;
+    GanFixture f(head_of(c.discriminator));
     GanOptions options;
+    options.discriminator = c.discriminator;
     options.loss = c.loss;
     options.perceptual_weight = c.perceptual;
     GanObjective objective(f.generator, f.discriminator, &f.vgg, options);
@@ -175,12 +186,18 @@ INSTANTIATE_TEST_SUITE_P(Terms, GeneratorGradients,
                                            LossCase{GanLoss::wgan, 20, 0.5, 2, "wgan_whole"},
                                            LossCase{GanLoss::bce, 1, 0, 0, "bce_adversarial"},
                                            LossCase{GanLoss::wgan, 1, 0, 0, "wgan_adversarial"},
-                                           LossCase{GanLoss::bce, 0, 0, 1, "perceptual"}),
+                                           LossCase{GanLoss::bce, 0, 0, 1, "perceptual"},
+                                           LossCase{GanLoss::bce, 1, 0, 0, "patch_bce_adversarial",
+                                                    GanDiscriminator::patch},
+                                           LossCase{GanLoss::wgan, 20, 0.5, 2, "patch_wgan_whole",
+                                                    GanDiscriminator::patch}),
                          case_name);
 
 INSTANTIATE_TEST_SUITE_P(BothLosses, DiscriminatorGradients,
                          ::testing::Values(LossCase{GanLoss::bce, 20, 0.5, 2, "bce"},
-                                           LossCase{GanLoss::wgan, 20, 0.5, 2, "wgan"}),
+                                           LossCase{GanLoss::wgan, 20, 0.5, 2, "wgan"},
+                                           LossCase{GanLoss::bce, 20, 0.5, 2, "patch_bce",
+                                                    GanDiscriminator::patch}),
                          case_name);
 
 TEST(GanObjective, WassersteinClipsEveryDiscriminatorWeightAndBceNone) {
