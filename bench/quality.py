@@ -649,7 +649,7 @@ def main():
     parser.add_argument("--gan-patch", default="128", help="gan: patch side")
     parser.add_argument("--gan-pretrain", type=float, default=0.5,
                         help="gan: fraction of --minutes each GAN spends in MSE pre-training")
-    parser.add_argument("--ladv", default="0.02", help="gan: train_denoiser --ladv")
+    parser.add_argument("--ladv", default="0.002", help="gan: train_denoiser --ladv")
     parser.add_argument("--lmse", default="0.5", help="gan: train_denoiser --lmse")
     parser.add_argument("--lperc", default="2", help="gan: train_denoiser --lperc (with the VGG19)")
     parser.add_argument("--gan-discriminator", default="patch", choices=("tomogan", "patch"),

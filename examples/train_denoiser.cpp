@@ -195,9 +195,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     std::string discriminator;
     app.add_option("--discriminator", discriminator,
-                   "gan: tomogan (TomoGAN's: one logit per patch) or patch (its convolutions, "
-                   "then one logit per 8x8 block: learns faster from small batches); default "
-                   "tomogan, or the resumed checkpoint's")
+                   "gan: tomogan (TomoGAN's: one logit per patch) or patch (its convolutions "
+                   "on the images' high-pass residuals, then one logit per 8x8 block: learns "
+                   "faster from small batches); default tomogan, or the resumed checkpoint's")
         ->check(CLI::IsMember({"tomogan", "patch"}));
     double discriminator_lr = 0;
     auto* discriminator_lr_option =

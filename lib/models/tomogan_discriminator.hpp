@@ -5,7 +5,9 @@
 // build time; or a patch head (PatchGAN, Isola et al. 2017), a 3x3 'same' linear convolution to
 // one logit per 8x8 block, each judging a 45x45 window, for any size, the convolutions before
 // it then with leaky ReLUs (slope 0.2) and He-normal initial weights. The logits feed the
-// logits form of the GAN loss or a Wasserstein critic, averaged over all of them.
+// logits form of the GAN loss or a Wasserstein critic, averaged over all of them. What the
+// network is fed (the images, or for the patch kind their high-pass residuals) is the GAN
+// objective's choice (train/gan.hpp).
 
 #include <cstdint>
 
