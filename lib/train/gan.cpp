@@ -34,11 +34,7 @@ void add_scaled(Tensor& into, const Tensor& addend, double scale) {
 
 GanObjective::GanObjective(Network& generator, Network& discriminator, Network* vgg,
                            const GanOptions& options)
-    : generator_(generator),
-      discriminator_(discriminator),
-      vgg_(vgg),
-      options_(options),
-      high_pass_(options.discriminator == GanDiscriminator::patch) {
+    : generator_(generator), discriminator_(discriminator), vgg_(vgg), options_(options) {
     if (options.perceptual_weight > 0 && !vgg)
         throw InvalidArgument("GanObjective: a perceptual weight above 0 needs the VGG19 network");
 }
@@ -60,12 +56,8 @@ GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, co
     if (gradients) {
         // Gradient of the adversarial term with respect to the generator's output.
         const Tensor& diff_judged = discriminator_.backward(ctx, grad_term_, true).at(0);
-        if (high_pass_) {
-            high_pass_residual(diff_judged, grad_judged_);  // self-adjoint
-            add_scaled(grad_out_, grad_judged_, options_.adversarial_weight);
-        } else {
-            add_scaled(grad_out_, diff_judged, options_.adversarial_weight);
-        }
+        // judged() is identity or the self-adjoint high-pass: its own adjoint.
+        add_scaled(grad_out_, judged(diff_judged, grad_judged_), options_.adversarial_weight);
     }
 
     loss.mse = mean_squared_error_loss(fake_, label, grad_term);
@@ -127,7 +119,7 @@ double GanObjective::discriminator_loss(Context& ctx, const Tensor& input, const
 }
 
 const Tensor& GanObjective::judged(const Tensor& images, Tensor& residual) const {
-    if (!high_pass_) return images;
+    if (options_.discriminator != GanDiscriminator::patch) return images;
     high_pass_residual(images, residual);
     return residual;
 }

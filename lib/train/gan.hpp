@@ -66,7 +66,6 @@ private:
     GanOptions options_;
     Tensor fake_, grad_out_, grad_term_, logits_fake_, grad_fake_, grad_real_, target_;
     Tensor bgr_, label_features_, grad_features_, grad_gray_;
-    bool high_pass_;
     Tensor judged_fake_, judged_real_, grad_judged_;
     std::vector<std::vector<float>> saved_grads_;
 };
