@@ -647,12 +647,13 @@ def main():
     parser.add_argument("--sparse-views", default="90",
                         help="gan: angles of the sparse-view input (divides --views)")
     parser.add_argument("--gan-patch", default="128", help="gan: patch side")
-    parser.add_argument("--gan-pretrain", type=float, default=0.5,
+    parser.add_argument("--gan-pretrain", type=float, default=0.8,
                         help="gan: fraction of --minutes each GAN spends in MSE pre-training")
-    parser.add_argument("--ladv", default="0.002", help="gan: train_denoiser --ladv")
+    parser.add_argument("--ladv", default="0.003", help="gan: train_denoiser --ladv")
     parser.add_argument("--lmse", default="0.5", help="gan: train_denoiser --lmse")
     parser.add_argument("--lperc", default="2", help="gan: train_denoiser --lperc (with the VGG19)")
-    parser.add_argument("--gan-discriminator", default="patch", choices=("tomogan", "patch"),
+    parser.add_argument("--gan-discriminator", default="conditional",
+                        choices=("tomogan", "patch", "conditional"),
                         help="gan: train_denoiser --discriminator")
     parser.add_argument("--lr-discriminator", default="4e-4",
                         help="gan: train_denoiser --lr-discriminator")

@@ -197,8 +197,10 @@ int main(int argc, char** argv) {
     app.add_option("--discriminator", discriminator,
                    "gan: tomogan (TomoGAN's: one logit per patch) or patch (its convolutions "
                    "on the images' high-pass residuals, then one logit per 8x8 block: learns "
-                   "faster from small batches); default tomogan, or the resumed checkpoint's")
-        ->check(CLI::IsMember({"tomogan", "patch"}));
+                   "faster from small batches), or conditional (patch judging the output's "
+                   "residual beside the input's, as pix2pix); default tomogan, or the resumed "
+                   "checkpoint's")
+        ->check(CLI::IsMember({"tomogan", "patch", "conditional"}));
     double discriminator_lr = 0;
     auto* discriminator_lr_option =
         app.add_option("--lr-discriminator", discriminator_lr,

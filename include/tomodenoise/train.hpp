@@ -148,8 +148,14 @@ enum class GanDiscriminator {
     /// steps of a small batch against an MSE-trained generator; this one tells them apart
     /// within about 50 (on the images themselves rather than their residual, about 450).
     patch,
+    /// The patch discriminator conditioned on the generator's input (pix2pix, Isola et al.
+    /// 2017): it judges pairs, the image's high-pass residual beside the input's (each of its
+    /// depth slices, scaled to unit root mean square per patch so that a low dose's noise does
+    /// not drown the image), generated (input, G(input)) against real (input, label). It can
+    /// ask whether the detail the input shows survived, not only whether the image looks clean.
+    conditional,
 };
-/// "tomogan", "patch"; InvalidArgument naming `option` otherwise.
+/// "tomogan", "patch", "conditional"; InvalidArgument naming `option` otherwise.
 GanDiscriminator parse_gan_discriminator(const std::string& name,
                                          const std::string& option = "gan.discriminator");
 std::string to_string(GanDiscriminator discriminator);

@@ -311,11 +311,14 @@ std::string to_string(GanLoss loss) {
 GanDiscriminator parse_gan_discriminator(const std::string& name, const std::string& option) {
     if (name == "tomogan") return GanDiscriminator::tomogan;
     if (name == "patch") return GanDiscriminator::patch;
-    throw InvalidArgument(option + ": expected tomogan or patch, got '" + name + "'");
+    if (name == "conditional") return GanDiscriminator::conditional;
+    throw InvalidArgument(option + ": expected tomogan, patch or conditional, got '" + name + "'");
 }
 
 std::string to_string(GanDiscriminator discriminator) {
-    return discriminator == GanDiscriminator::patch ? "patch" : "tomogan";
+    if (discriminator == GanDiscriminator::patch) return "patch";
+    if (discriminator == GanDiscriminator::conditional) return "conditional";
+    return "tomogan";
 }
 
 TrainingLayout training_layout(TrainingMode mode) {
@@ -511,17 +514,19 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
     if (gan) {
         if (!state.is_null()) {
             discriminator = load_network(options.resume, discriminator_group);
-            // Only TomoGAN's head flattens its features.
+            // Only TomoGAN's head flattens its features; only the conditional one sees more
+            // than the image.
+            const auto& input = discriminator.nodes().at(0);
             const GanDiscriminator resumed = discriminator.has_node("flatten")
                                                  ? GanDiscriminator::tomogan
-                                                 : GanDiscriminator::patch;
+                                             : input.channels > 1 ? GanDiscriminator::conditional
+                                                                  : GanDiscriminator::patch;
             if (options.gan.discriminator && *options.gan.discriminator != resumed)
                 throw InvalidArgument("TrainOptions::gan.discriminator " +
                                       to_string(*options.gan.discriminator) +
                                       " disagrees with the discriminator of the resumed model " +
                                       options.resume + ", a " + to_string(resumed) + " one");
             gan_options.discriminator = resumed;
-            const auto& input = discriminator.nodes().at(0);
             if (resumed == GanDiscriminator::tomogan &&
                 (input.height != options.patch || input.width != options.patch))
                 throw InvalidArgument(
@@ -535,9 +540,11 @@ Model train_denoiser(const TrainingData& data, const TrainOptions& options,
             config.seed = options.seed + 1;  // not the generator's stream
             gan_options.discriminator =
                 options.gan.discriminator.value_or(GanDiscriminator::tomogan);
-            config.head = *gan_options.discriminator == GanDiscriminator::patch
-                              ? DiscriminatorHead::patch
-                              : DiscriminatorHead::dense;
+            config.head = *gan_options.discriminator == GanDiscriminator::tomogan
+                              ? DiscriminatorHead::dense
+                              : DiscriminatorHead::patch;
+            if (*gan_options.discriminator == GanDiscriminator::conditional)
+                config.input_channels = 1 + resolved.depth;
             discriminator = build_tomogan_discriminator(config);
         }
         if (options.gan.perceptual_weight > 0) {

@@ -1,6 +1,7 @@
 #include "train/gan.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "tomodenoise/error.hpp"
 #include "train/high_pass.hpp"
@@ -46,7 +47,8 @@ GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, co
     Tensor* grad_term = gradients ? &grad_term_ : nullptr;
     if (gradients) fill(grad_out_, fake_.dims(), 0.f);
 
-    const Tensor& logits = discriminator_.forward(ctx, judged(fake_, judged_fake_), Mode::training);
+    const Tensor& logits =
+        discriminator_.forward(ctx, judged(fake_, input, judged_fake_), Mode::training);
     if (options_.loss == GanLoss::bce) {
         fill(target_, logits.dims(), 1.f);
         loss.adversarial = binary_crossentropy_from_logits(logits, target_, grad_term);
@@ -56,8 +58,8 @@ GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, co
     if (gradients) {
         // Gradient of the adversarial term with respect to the generator's output.
         const Tensor& diff_judged = discriminator_.backward(ctx, grad_term_, true).at(0);
-        // judged() is identity or the self-adjoint high-pass: its own adjoint.
-        add_scaled(grad_out_, judged(diff_judged, grad_judged_), options_.adversarial_weight);
+        add_scaled(grad_out_, judged_backward(diff_judged, grad_judged_),
+                   options_.adversarial_weight);
     }
 
     loss.mse = mean_squared_error_loss(fake_, label, grad_term);
@@ -85,11 +87,11 @@ GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, co
 double GanObjective::discriminator_loss(Context& ctx, const Tensor& input, const Tensor& label,
                                         bool gradients) {
     copy_tensor(generator_.forward(ctx, input, Mode::training), fake_);
-    const Tensor& fake = judged(fake_, judged_fake_);
+    const Tensor& fake = judged(fake_, input, judged_fake_);
     copy_tensor(discriminator_.forward(ctx, fake, Mode::training), logits_fake_);
     // The real images' pass is the discriminator's last forward: its backward first.
     const Tensor& logits_real =
-        discriminator_.forward(ctx, judged(label, judged_real_), Mode::training);
+        discriminator_.forward(ctx, judged(label, input, judged_real_), Mode::training);
     Tensor* grad_fake = gradients ? &grad_fake_ : nullptr;
     Tensor* grad_real = gradients ? &grad_real_ : nullptr;
     double loss;
@@ -118,10 +120,54 @@ double GanObjective::discriminator_loss(Context& ctx, const Tensor& input, const
     return loss;
 }
 
-const Tensor& GanObjective::judged(const Tensor& images, Tensor& residual) const {
-    if (options_.discriminator != GanDiscriminator::patch) return images;
-    high_pass_residual(images, residual);
-    return residual;
+const Tensor& GanObjective::judged(const Tensor& images, const Tensor& input, Tensor& view) {
+    const auto kind = options_.discriminator.value_or(GanDiscriminator::tomogan);
+    if (kind == GanDiscriminator::tomogan) return images;
+    if (kind == GanDiscriminator::patch) {
+        high_pass_residual(images, view);
+        return view;
+    }
+    // conditional: per image, its residual's plane, then the input's planes, each of these
+    // scaled to unit root mean square: a low dose's noise, whose residual is 10 times the
+    // label's, otherwise drowns the image's residual in the first convolution's sums, and the
+    // discriminator stayed at chance for 200 iterations.
+    high_pass_residual(images, image_residual_);
+    high_pass_residual(input, input_residual_);
+    const Dims& d = images.dims();
+    const std::int64_t plane = d.h * d.w, input_channels = input.dims().c;
+    for (std::int64_t p = 0; p < d.n * input_channels; ++p) {
+        float* residual = input_residual_.data() + p * plane;
+        double sum2 = 0;
+        for (std::int64_t i = 0; i < plane; ++i) sum2 += double(residual[i]) * residual[i];
+        if (sum2 == 0) continue;
+        const auto scale = float(1 / std::sqrt(sum2 / double(plane)));
+        for (std::int64_t i = 0; i < plane; ++i) residual[i] *= scale;
+    }
+    view.reshape(Dims{d.n, 1 + input_channels, d.h, d.w});
+    for (std::int64_t n = 0; n < d.n; ++n) {
+        float* dst = view.data() + n * (1 + input_channels) * plane;
+        std::copy_n(image_residual_.data() + n * plane, plane, dst);
+        std::copy_n(input_residual_.data() + n * input_channels * plane, input_channels * plane,
+                    dst + plane);
+    }
+    return view;
+}
+
+const Tensor& GanObjective::judged_backward(const Tensor& diff_view, Tensor& grad) {
+    const auto kind = options_.discriminator.value_or(GanDiscriminator::tomogan);
+    if (kind == GanDiscriminator::tomogan) return diff_view;
+    if (kind == GanDiscriminator::patch) {
+        high_pass_residual(diff_view, grad);  // self-adjoint: its own adjoint
+        return grad;
+    }
+    // conditional: only the image's plane depends on the generator.
+    const Dims& d = diff_view.dims();
+    const std::int64_t plane = d.h * d.w;
+    image_residual_.reshape(Dims{d.n, 1, d.h, d.w});
+    for (std::int64_t n = 0; n < d.n; ++n)
+        std::copy_n(diff_view.data() + n * d.c * plane, plane, image_residual_.data() + n * plane);
+    high_pass_residual(image_residual_, grad);
+    return grad;
 }
 
 void GanObjective::clip_discriminator() {

@@ -4,7 +4,8 @@
 // and the discriminator's loss, with the binary cross-entropy of logits or the Wasserstein
 // critic, and their gradients: the generator's through the discriminator and the frozen VGG19
 // feature extractor. The patch discriminator (GanDiscriminator::patch) judges the images'
-// high-pass residuals (train/high_pass.hpp), the gradient flowing back through that fixed map.
+// high-pass residuals (train/high_pass.hpp), the gradient flowing back through that fixed map;
+// the conditional one the image's residual beside the generator input's.
 // The networks are the caller's (built in models/, loaded in keras/); this
 // computes losses and parameter gradients, the trainer steps the optimizers.
 
@@ -32,7 +33,9 @@ public:
     /// gradients), or null when options.perceptual_weight is 0. The networks
     /// outlive this object. The generator has one output channel, the discriminator one logit
     /// (per patch or per block). options.discriminator patch: the discriminator sees
-    /// high_pass_residual of its input images; unset or tomogan: the images.
+    /// high_pass_residual of its input images; conditional: that of the image, then that of
+    /// the generator's input, each channel scaled to unit root mean square (1 + its channels);
+    /// unset or tomogan: the images.
     GanObjective(Network& generator, Network& discriminator, Network* vgg,
                  const GanOptions& options);
 
@@ -56,9 +59,11 @@ public:
     Network* perceptual_network() const { return options_.perceptual_weight > 0 ? vgg_ : nullptr; }
 
 private:
-    // What the discriminator sees of `images`: themselves, or their high-pass residual (into
-    // `residual`).
-    const Tensor& judged(const Tensor& images, Tensor& residual) const;
+    // What the discriminator sees of `images` (generated from `input`, or its labels):
+    // themselves, their high-pass residual, or that beside the input's (into `view`).
+    const Tensor& judged(const Tensor& images, const Tensor& input, Tensor& view);
+    // The gradient with respect to the images, from that with respect to judged()'s view.
+    const Tensor& judged_backward(const Tensor& diff_view, Tensor& grad);
 
     Network& generator_;
     Network& discriminator_;
@@ -66,7 +71,7 @@ private:
     GanOptions options_;
     Tensor fake_, grad_out_, grad_term_, logits_fake_, grad_fake_, grad_real_, target_;
     Tensor bgr_, label_features_, grad_features_, grad_gray_;
-    Tensor judged_fake_, judged_real_, grad_judged_;
+    Tensor judged_fake_, judged_real_, grad_judged_, image_residual_, input_residual_;
     std::vector<std::vector<float>> saved_grads_;
 };
 

@@ -481,7 +481,9 @@ TrainerOutcome run_trainer(Context& ctx, Network& network, Optimizer& optimizer,
     network.build({batch_dims});  // checks the patch against the network (ShapeError)
     std::vector<const Network*> trained = {&network};
     if (gan) {
-        gan->discriminator.build({Dims{options.batch, 1, options.patch, options.patch}});
+        // The image, or for a conditional discriminator the image beside the input.
+        gan->discriminator.build({Dims{options.batch, gan->discriminator.input_channels(0),
+                                       options.patch, options.patch}});
         trained.push_back(&gan->discriminator);
         if (Network* vgg = gan->objective.perceptual_network()) {
             constexpr std::int64_t rgb = 3;

@@ -1031,4 +1031,36 @@ TEST(TrainApiGan, APatchDiscriminatorLearnsAtItsOwnRateAndResumesAsItself) {
                                          {"gan.discriminator_learning_rate"});
 }
 
+// The conditional discriminator judges the image beside the generator's input, every slice of
+// it: built for 1 + depth channels, resumed as itself, and told apart from the patch kind.
+TEST(TrainApiGan, AConditionalDiscriminatorJudgesTheImageBesideTheInputSlices) {
+    ScratchDir dir;
+    const TrainingData data = simulated_training_data();
+    TrainOptions options = gan_training(dir);
+    options.gan.perceptual_weight = 0;
+    options.gan.discriminator = GanDiscriminator::conditional;
+    options.depth = 3;
+    options.iterations = 1;
+    options.checkpoint = dir.file("conditional.h5");
+    train_denoiser(data, options);
+    Network d = load_network(options.checkpoint, discriminator_group);
+    EXPECT_EQ(d.input_channels(0), 4);
+    EXPECT_TRUE(d.has_node("conv2d_6"));
+
+    TrainOptions resumed = options;
+    resumed.resume = options.checkpoint;
+    resumed.checkpoint = dir.file("resumed.h5");
+    resumed.iterations = 2;
+    resumed.gan.discriminator.reset();
+    train_denoiser(data, resumed);
+    EXPECT_EQ(saved_iterations(resumed.checkpoint), 2);
+    EXPECT_EQ(load_network(resumed.checkpoint, discriminator_group).input_channels(0), 4);
+    resumed.gan.discriminator = GanDiscriminator::patch;
+    resumed.checkpoint = dir.file("refused.h5");
+    expect_error_naming<InvalidArgument>(
+        [&] { train_denoiser(data, resumed); },
+        {"TrainOptions::gan.discriminator patch", options.checkpoint, "a conditional one"});
+    EXPECT_FALSE(std::filesystem::exists(resumed.checkpoint));
+}
+
 }  // namespace

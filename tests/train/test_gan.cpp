@@ -1,7 +1,8 @@
 // TomoGAN's objective: the whole generator loss (adversarial + MSE + perceptual through a small
 // random-weight VGG19) and the discriminator's loss, for both GAN losses, against central
-// differences in the parameters of both networks (TomoGAN's discriminator, and the patch one
-// through the high-pass residual it judges); the Wasserstein critic's weight clipping.
+// differences in the parameters of both networks (TomoGAN's discriminator, the patch one
+// through the high-pass residual it judges, and the conditional one judging that beside the
+// input's); the Wasserstein critic's weight clipping.
 
 #include <gtest/gtest.h>
 
@@ -29,7 +30,7 @@ struct GanFixture {
     Network generator, discriminator, vgg;
     Tensor input, label;
 
-    explicit GanFixture(DiscriminatorHead head = DiscriminatorHead::dense) {
+    explicit GanFixture(GanDiscriminator kind = GanDiscriminator::tomogan) {
         TomoGanGeneratorConfig g;
         g.levels = 1;
         g.seed = 3;
@@ -37,7 +38,9 @@ struct GanFixture {
         TomoGanDiscriminatorConfig d;
         d.height = d.width = patch;
         d.seed = 4;
-        d.head = head;
+        d.head =
+            kind == GanDiscriminator::tomogan ? DiscriminatorHead::dense : DiscriminatorHead::patch;
+        if (kind == GanDiscriminator::conditional) d.input_channels = 2;  // image, input
         discriminator = build_tomogan_discriminator(d);
         Vgg19Config v;
         v.filters_divisor = 16;  // 4 to 32 filters: the same structure, small
@@ -108,14 +111,10 @@ struct LossCase {
     GanLoss loss;
     double adversarial, mse, perceptual;
     const char* name;
-    // patch: the patch head, judging high-pass residuals (the gradient through them checked).
+    // patch: the patch head, judging high-pass residuals (the gradient through them checked);
+    // conditional: beside the input's.
     GanDiscriminator discriminator = GanDiscriminator::tomogan;
 };
-
-DiscriminatorHead head_of(GanDiscriminator discriminator) {
-    return discriminator == GanDiscriminator::patch ? DiscriminatorHead::patch
-                                                    : DiscriminatorHead::dense;
-}
 
 // Kinks crossed within epsilon and float32 rounding leave errors of about 1e-2 (ReLU kinks
 // dominate above 1e-4, rounding below); a gradient routed wrongly is off by its own size.
@@ -127,7 +126,7 @@ class DiscriminatorGradients : public ::testing::TestWithParam<LossCase> {};
 
 TEST_P(GeneratorGradients, GeneratorLossMatchesCentralDifferencesInTheGeneratorsParameters) {
     const LossCase c = GetParam();
-    GanFixture f(head_of(c.discriminator));
+    GanFixture f(c.discriminator);
     GanOptions options;
     options.discriminator = c.discriminator;
     options.loss = c.loss;
@@ -155,7 +154,7 @@ TEST_P(GeneratorGradients, GeneratorLossMatchesCentralDifferencesInTheGenerators
 TEST_P(DiscriminatorGradients,
        DiscriminatorLossMatchesCentralDifferencesInTheDiscriminatorsParameters) {
     const LossCase c = GetParam();
-    GanFixture f(head_of(c.discriminator));
+    GanFixture f(c.discriminator);
     GanOptions options;
     options.discriminator = c.discriminator;
     options.loss = c.loss;
@@ -190,14 +189,19 @@ INSTANTIATE_TEST_SUITE_P(Terms, GeneratorGradients,
                                            LossCase{GanLoss::bce, 1, 0, 0, "patch_bce_adversarial",
                                                     GanDiscriminator::patch},
                                            LossCase{GanLoss::wgan, 20, 0.5, 2, "patch_wgan_whole",
-                                                    GanDiscriminator::patch}),
+                                                    GanDiscriminator::patch},
+                                           LossCase{GanLoss::bce, 1, 0, 0,
+                                                    "conditional_bce_adversarial",
+                                                    GanDiscriminator::conditional}),
                          case_name);
 
 INSTANTIATE_TEST_SUITE_P(BothLosses, DiscriminatorGradients,
                          ::testing::Values(LossCase{GanLoss::bce, 20, 0.5, 2, "bce"},
                                            LossCase{GanLoss::wgan, 20, 0.5, 2, "wgan"},
                                            LossCase{GanLoss::bce, 20, 0.5, 2, "patch_bce",
-                                                    GanDiscriminator::patch}),
+                                                    GanDiscriminator::patch},
+                                           LossCase{GanLoss::wgan, 20, 0.5, 2, "conditional_wgan",
+                                                    GanDiscriminator::conditional}),
                          case_name);
 
 TEST(GanObjective, WassersteinClipsEveryDiscriminatorWeightAndBceNone) {
@@ -223,6 +227,31 @@ TEST(GanObjective, WassersteinClipsEveryDiscriminatorWeightAndBceNone) {
         else
             EXPECT_EQ(after, 0.01f);
     }
+}
+
+TEST(GanObjective, TheConditionalDiscriminatorSeesTheSameInputBesideFakeAndRealImages) {
+    GanFixture f(GanDiscriminator::conditional);
+    GanOptions options;
+    options.discriminator = GanDiscriminator::conditional;
+    options.loss = GanLoss::wgan;  // mean(D(fake view)) - mean(D(real view))
+    options.perceptual_weight = 0;
+    GanObjective objective(f.generator, f.discriminator, nullptr, options);
+    Context ctx(1);
+    EXPECT_GT(std::abs(objective.discriminator_loss(ctx, f.input, f.label, false)), 1e-3);
+    // The first convolution (OIHW: 64 filters of 2 planes of 3x3) blinded to the image's plane:
+    // what is left is the input's, which fake and real views must share exactly.
+    Parameter& kernel = *f.discriminator.parameters().at(0);
+    ASSERT_EQ(kernel.name(), "kernel");
+    ASSERT_EQ(kernel.size(), 64 * 2 * 9);
+    const std::vector<float> saved(kernel.value(), kernel.value() + kernel.size());
+    for (std::int64_t o = 0; o < 64; ++o) std::fill_n(kernel.value() + o * 18, 9, 0.f);
+    kernel.mark_changed();
+    EXPECT_EQ(objective.discriminator_loss(ctx, f.input, f.label, false), 0.0);
+    // Blinded to the input's plane instead: the images tell fake from real again.
+    std::copy(saved.begin(), saved.end(), kernel.value());
+    for (std::int64_t o = 0; o < 64; ++o) std::fill_n(kernel.value() + o * 18 + 9, 9, 0.f);
+    kernel.mark_changed();
+    EXPECT_GT(std::abs(objective.discriminator_loss(ctx, f.input, f.label, false)), 1e-3);
 }
 
 TEST(GanObjective, APerceptualWeightWithoutVggIsRefused) {
