@@ -974,6 +974,29 @@ TEST(TrainApiGan, ASupervisedCheckpointIsFineTunedAsTheGeneratorFromStepZero) {
                                          {"TrainOptions::mode gan", "n2s", n2s.checkpoint});
 }
 
+// Resumes options.checkpoint, written with a `kind` discriminator, for one more iteration with
+// the kind unset: it stays the checkpoint's (returned, from the resumed file); with `other`,
+// refused naming both kinds and leaving no file.
+Network expect_resumed_as_its_own_kind(const TrainingData& data, const TrainOptions& options,
+                                       const ScratchDir& dir, GanDiscriminator other,
+                                       const std::string& kind) {
+    TrainOptions resumed = options;
+    resumed.resume = options.checkpoint;
+    resumed.checkpoint = dir.file("resumed.h5");
+    resumed.iterations = options.iterations + 1;
+    resumed.gan.discriminator.reset();
+    train_denoiser(data, resumed);
+    EXPECT_EQ(saved_iterations(resumed.checkpoint), resumed.iterations);
+    Network discriminator = load_network(resumed.checkpoint, discriminator_group);
+    resumed.gan.discriminator = other;
+    resumed.checkpoint = dir.file("refused.h5");
+    expect_error_naming<InvalidArgument>([&] { train_denoiser(data, resumed); },
+                                         {"TrainOptions::gan.discriminator " + to_string(other),
+                                          options.checkpoint, "a " + kind + " one"});
+    EXPECT_FALSE(std::filesystem::exists(resumed.checkpoint));
+    return discriminator;
+}
+
 // The patch discriminator: trained and checkpointed in Keras layout, resumed as itself (another
 // kind named), its learning rate the option's on the generator's schedule.
 TEST(TrainApiGan, APatchDiscriminatorLearnsAtItsOwnRateAndResumesAsItself) {
@@ -1009,21 +1032,9 @@ TEST(TrainApiGan, APatchDiscriminatorLearnsAtItsOwnRateAndResumesAsItself) {
     EXPECT_LE(largest, 2.5e-6);
     EXPECT_GT(largest, 0.5e-6);
 
-    // Resumed as itself with the kind unset; another kind is refused, naming both.
-    TrainOptions resumed = options;
-    resumed.resume = options.checkpoint;
-    resumed.checkpoint = dir.file("resumed.h5");
-    resumed.iterations = 2;
-    resumed.gan.discriminator.reset();
-    train_denoiser(data, resumed);
-    EXPECT_EQ(saved_iterations(resumed.checkpoint), 2);
-    EXPECT_FALSE(load_network(resumed.checkpoint, discriminator_group).has_node("flatten"));
-    resumed.gan.discriminator = GanDiscriminator::tomogan;
-    resumed.checkpoint = dir.file("refused.h5");
-    expect_error_naming<InvalidArgument>(
-        [&] { train_denoiser(data, resumed); },
-        {"TrainOptions::gan.discriminator tomogan", options.checkpoint, "a patch one"});
-    EXPECT_FALSE(std::filesystem::exists(resumed.checkpoint));
+    const Network resumed =
+        expect_resumed_as_its_own_kind(data, options, dir, GanDiscriminator::tomogan, "patch");
+    EXPECT_FALSE(resumed.has_node("flatten"));
 
     TrainOptions bad = options;
     bad.gan.discriminator_learning_rate = 0;
@@ -1047,20 +1058,10 @@ TEST(TrainApiGan, AConditionalDiscriminatorJudgesTheImageBesideTheInputSlices) {
     EXPECT_EQ(d.input_channels(0), 4);
     EXPECT_TRUE(d.has_node("conv2d_6"));
 
-    TrainOptions resumed = options;
-    resumed.resume = options.checkpoint;
-    resumed.checkpoint = dir.file("resumed.h5");
-    resumed.iterations = 2;
-    resumed.gan.discriminator.reset();
-    train_denoiser(data, resumed);
-    EXPECT_EQ(saved_iterations(resumed.checkpoint), 2);
-    EXPECT_EQ(load_network(resumed.checkpoint, discriminator_group).input_channels(0), 4);
-    resumed.gan.discriminator = GanDiscriminator::patch;
-    resumed.checkpoint = dir.file("refused.h5");
-    expect_error_naming<InvalidArgument>(
-        [&] { train_denoiser(data, resumed); },
-        {"TrainOptions::gan.discriminator patch", options.checkpoint, "a conditional one"});
-    EXPECT_FALSE(std::filesystem::exists(resumed.checkpoint));
+    EXPECT_EQ(
+        expect_resumed_as_its_own_kind(data, options, dir, GanDiscriminator::patch, "conditional")
+            .input_channels(0),
+        4);
 }
 
 }  // namespace
