@@ -974,6 +974,15 @@ TEST(TrainApiGan, ASupervisedCheckpointIsFineTunedAsTheGeneratorFromStepZero) {
                                          {"TrainOptions::mode gan", "n2s", n2s.checkpoint});
 }
 
+// One GAN iteration with a `kind` discriminator and no perceptual term.
+TrainOptions one_step_without_perceptual_term(const ScratchDir& dir, GanDiscriminator kind) {
+    TrainOptions options = gan_training(dir);
+    options.gan.perceptual_weight = 0;
+    options.gan.discriminator = kind;
+    options.iterations = 1;
+    return options;
+}
+
 // Resumes options.checkpoint, written with a `kind` discriminator, for one more iteration with
 // the kind unset: it stays the checkpoint's (returned, from the resumed file); with `other`,
 // refused naming both kinds and leaving no file.
@@ -1002,10 +1011,7 @@ Network expect_resumed_as_its_own_kind(const TrainingData& data, const TrainOpti
 TEST(TrainApiGan, APatchDiscriminatorLearnsAtItsOwnRateAndResumesAsItself) {
     ScratchDir dir;
     const TrainingData data = simulated_training_data();
-    TrainOptions options = gan_training(dir);
-    options.gan.perceptual_weight = 0;
-    options.gan.discriminator = GanDiscriminator::patch;
-    options.iterations = 1;
+    TrainOptions options = one_step_without_perceptual_term(dir, GanDiscriminator::patch);
     options.learning_rate = 1e-3;
     options.lr_schedule = LearningRateSchedule::constant;
     options.gan.discriminator_learning_rate = 1e-6;
@@ -1047,11 +1053,8 @@ TEST(TrainApiGan, APatchDiscriminatorLearnsAtItsOwnRateAndResumesAsItself) {
 TEST(TrainApiGan, AConditionalDiscriminatorJudgesTheImageBesideTheInputSlices) {
     ScratchDir dir;
     const TrainingData data = simulated_training_data();
-    TrainOptions options = gan_training(dir);
-    options.gan.perceptual_weight = 0;
-    options.gan.discriminator = GanDiscriminator::conditional;
+    TrainOptions options = one_step_without_perceptual_term(dir, GanDiscriminator::conditional);
     options.depth = 3;
-    options.iterations = 1;
     options.checkpoint = dir.file("conditional.h5");
     train_denoiser(data, options);
     Network d = load_network(options.checkpoint, discriminator_group);
