@@ -127,7 +127,7 @@ const Tensor& GanObjective::judged(const Tensor& images, const Tensor& input, Te
         high_pass_residual(images, view);
         return view;
     }
-    // conditional: per image, its residual's plane, then the input's planes, each of these
+    // conditional: per image, its residual's plane, then the input's planes, each input plane
     // scaled to unit root mean square: a low dose's noise, whose residual is 10 times the
     // label's, otherwise drowns the image's residual in the first convolution's sums, and the
     // discriminator stayed at chance for 200 iterations.

@@ -33,9 +33,9 @@ public:
     /// gradients), or null when options.perceptual_weight is 0. The networks
     /// outlive this object. The generator has one output channel, the discriminator one logit
     /// (per patch or per block). options.discriminator patch: the discriminator sees
-    /// high_pass_residual of its input images; conditional: that of the image, then that of
-    /// the generator's input, each channel scaled to unit root mean square (1 + its channels);
-    /// unset or tomogan: the images.
+    /// high_pass_residual of its input images; conditional: that of the image, then those of
+    /// the generator's input channels, each of these scaled to unit root mean square (1 + its
+    /// channels); unset or tomogan: the images.
     GanObjective(Network& generator, Network& discriminator, Network* vgg,
                  const GanOptions& options);
 
