@@ -47,8 +47,8 @@ GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, co
     Tensor* grad_term = gradients ? &grad_term_ : nullptr;
     if (gradients) fill(grad_out_, fake_.dims(), 0.f);
 
-    const Tensor& logits =
-        discriminator_.forward(ctx, judged(fake_, input, judged_fake_), Mode::training);
+    condition_on(input);
+    const Tensor& logits = discriminator_.forward(ctx, judged(fake_, judged_fake_), Mode::training);
     if (options_.loss == GanLoss::bce) {
         fill(target_, logits.dims(), 1.f);
         loss.adversarial = binary_crossentropy_from_logits(logits, target_, grad_term);
@@ -87,11 +87,12 @@ GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, co
 double GanObjective::discriminator_loss(Context& ctx, const Tensor& input, const Tensor& label,
                                         bool gradients) {
     copy_tensor(generator_.forward(ctx, input, Mode::training), fake_);
-    const Tensor& fake = judged(fake_, input, judged_fake_);
+    condition_on(input);  // once for both views
+    const Tensor& fake = judged(fake_, judged_fake_);
     copy_tensor(discriminator_.forward(ctx, fake, Mode::training), logits_fake_);
     // The real images' pass is the discriminator's last forward: its backward first.
     const Tensor& logits_real =
-        discriminator_.forward(ctx, judged(label, input, judged_real_), Mode::training);
+        discriminator_.forward(ctx, judged(label, judged_real_), Mode::training);
     Tensor* grad_fake = gradients ? &grad_fake_ : nullptr;
     Tensor* grad_real = gradients ? &grad_real_ : nullptr;
     double loss;
@@ -120,22 +121,15 @@ double GanObjective::discriminator_loss(Context& ctx, const Tensor& input, const
     return loss;
 }
 
-const Tensor& GanObjective::judged(const Tensor& images, const Tensor& input, Tensor& view) {
-    const auto kind = options_.discriminator.value_or(GanDiscriminator::tomogan);
-    if (kind == GanDiscriminator::tomogan) return images;
-    if (kind == GanDiscriminator::patch) {
-        high_pass_residual(images, view);
-        return view;
-    }
-    // conditional: per image, its residual's plane, then the input's planes, each input plane
-    // scaled to unit root mean square: a low dose's noise, whose residual is 10 times the
-    // label's, otherwise drowns the image's residual in the first convolution's sums, and the
-    // discriminator stayed at chance for 200 iterations.
-    high_pass_residual(images, image_residual_);
+void GanObjective::condition_on(const Tensor& input) {
+    if (options_.discriminator != GanDiscriminator::conditional) return;
+    // Each input plane scaled to unit root mean square: a low dose's noise, whose residual is
+    // 10 times the label's, otherwise drowns the image's residual in the first convolution's
+    // sums, and the discriminator stayed at chance for 200 iterations.
     high_pass_residual(input, input_residual_);
-    const Dims& d = images.dims();
-    const std::int64_t plane = d.h * d.w, input_channels = input.dims().c;
-    for (std::int64_t p = 0; p < d.n * input_channels; ++p) {
+    const Dims& d = input.dims();
+    const std::int64_t plane = d.h * d.w;
+    for (std::int64_t p = 0; p < d.n * d.c; ++p) {
         float* residual = input_residual_.data() + p * plane;
         double sum2 = 0;
         for (std::int64_t i = 0; i < plane; ++i) sum2 += double(residual[i]) * residual[i];
@@ -143,6 +137,19 @@ const Tensor& GanObjective::judged(const Tensor& images, const Tensor& input, Te
         const auto scale = float(1 / std::sqrt(sum2 / double(plane)));
         for (std::int64_t i = 0; i < plane; ++i) residual[i] *= scale;
     }
+}
+
+const Tensor& GanObjective::judged(const Tensor& images, Tensor& view) {
+    const auto kind = options_.discriminator.value_or(GanDiscriminator::tomogan);
+    if (kind == GanDiscriminator::tomogan) return images;
+    if (kind == GanDiscriminator::patch) {
+        high_pass_residual(images, view);
+        return view;
+    }
+    // conditional: per image, its residual's plane, then the input's planes.
+    high_pass_residual(images, image_residual_);
+    const Dims& d = images.dims();
+    const std::int64_t plane = d.h * d.w, input_channels = input_residual_.dims().c;
     view.reshape(Dims{d.n, 1 + input_channels, d.h, d.w});
     for (std::int64_t n = 0; n < d.n; ++n) {
         float* dst = view.data() + n * (1 + input_channels) * plane;

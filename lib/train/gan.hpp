@@ -59,9 +59,12 @@ public:
     Network* perceptual_network() const { return options_.perceptual_weight > 0 ? vgg_ : nullptr; }
 
 private:
-    // What the discriminator sees of `images` (generated from `input`, or its labels):
-    // themselves, their high-pass residual, or that beside the input's (into `view`).
-    const Tensor& judged(const Tensor& images, const Tensor& input, Tensor& view);
+    // conditional: the input's scaled residual that judged() sets beside the images generated
+    // from it or their labels; nothing for the other kinds.
+    void condition_on(const Tensor& input);
+    // What the discriminator sees of `images`: themselves, their high-pass residual, or that
+    // beside the input's of the last condition_on (into `view`).
+    const Tensor& judged(const Tensor& images, Tensor& view);
     // The gradient with respect to the images, from that with respect to judged()'s view.
     const Tensor& judged_backward(const Tensor& diff_view, Tensor& grad);
 
