@@ -88,30 +88,38 @@ double GanObjective::discriminator_loss(Context& ctx, const Tensor& input, const
                                         bool gradients) {
     copy_tensor(generator_.forward(ctx, input, Mode::training), fake_);
     condition_on(input);  // once for both views
-    const Tensor& fake = judged(fake_, judged_fake_);
-    copy_tensor(discriminator_.forward(ctx, fake, Mode::training), logits_fake_);
-    // The real images' pass is the discriminator's last forward: its backward first.
+    // Each view's gradient depends on its own logits only, so each view is judged and, with
+    // gradients, back-propagated before the next: one forward per view, the real images first.
     const Tensor& logits_real =
         discriminator_.forward(ctx, judged(label, judged_real_), Mode::training);
-    Tensor* grad_fake = gradients ? &grad_fake_ : nullptr;
     Tensor* grad_real = gradients ? &grad_real_ : nullptr;
-    double loss;
+    double loss = 0;
     if (options_.loss == GanLoss::bce) {
         fill(target_, logits_real.dims(), 1.f);
         loss = binary_crossentropy_from_logits(logits_real, target_, grad_real);
-        fill(target_, logits_fake_.dims(), 0.f);
-        loss += binary_crossentropy_from_logits(logits_fake_, target_, grad_fake);
     } else {
-        loss = wasserstein_critic_loss(logits_fake_, logits_real, grad_fake, grad_real);
+        copy_tensor(logits_real, logits_real_);  // the critic's loss below needs both views
+        // The critic's gradient on real images, -1 / count, is the generator loss's own.
+        if (gradients) wasserstein_generator_loss(logits_real_, grad_real);
+    }
+    const auto parameters = discriminator_.parameters();
+    if (gradients) {
+        discriminator_.backward(ctx, grad_real_);
+        saved_grads_.resize(parameters.size());
+        for (std::size_t k = 0; k < parameters.size(); ++k)
+            saved_grads_[k].assign(parameters[k]->grad(),
+                                   parameters[k]->grad() + parameters[k]->size());
+    }
+    const Tensor& logits_fake =
+        discriminator_.forward(ctx, judged(fake_, judged_fake_), Mode::training);
+    Tensor* grad_fake = gradients ? &grad_fake_ : nullptr;
+    if (options_.loss == GanLoss::bce) {
+        fill(target_, logits_fake.dims(), 0.f);
+        loss += binary_crossentropy_from_logits(logits_fake, target_, grad_fake);
+    } else {
+        loss = wasserstein_critic_loss(logits_fake, logits_real_, grad_fake, nullptr);
     }
     if (!gradients) return loss;
-    discriminator_.backward(ctx, grad_real_);
-    const auto parameters = discriminator_.parameters();
-    saved_grads_.resize(parameters.size());
-    for (std::size_t k = 0; k < parameters.size(); ++k)
-        saved_grads_[k].assign(parameters[k]->grad(),
-                               parameters[k]->grad() + parameters[k]->size());
-    discriminator_.forward(ctx, fake, Mode::training);
     discriminator_.backward(ctx, grad_fake_);
     for (std::size_t k = 0; k < parameters.size(); ++k) {
         float* g = parameters[k]->grad();

@@ -72,7 +72,7 @@ private:
     Network& discriminator_;
     Network* vgg_;
     GanOptions options_;
-    Tensor fake_, grad_out_, grad_term_, logits_fake_, grad_fake_, grad_real_, target_;
+    Tensor fake_, grad_out_, grad_term_, logits_real_, grad_fake_, grad_real_, target_;
     Tensor bgr_, label_features_, grad_features_, grad_gray_;
     Tensor judged_fake_, judged_real_, grad_judged_, image_residual_, input_residual_;
     std::vector<std::vector<float>> saved_grads_;
