@@ -31,6 +31,21 @@ void add_scaled(Tensor& into, const Tensor& addend, double scale) {
     for (std::int64_t i = 0; i < into.dims().count(); ++i) dst[i] += s * src[i];
 }
 
+// A network frozen (its inputs' gradients alone) while this lives, trainable again after: the
+// discriminator during the generator's backward through it.
+class FrozenNetwork {
+public:
+    explicit FrozenNetwork(Network& network) : network_(network) {
+        network_.set_parameter_gradients(false);
+    }
+    ~FrozenNetwork() { network_.set_parameter_gradients(true); }
+    FrozenNetwork(const FrozenNetwork&) = delete;
+    FrozenNetwork& operator=(const FrozenNetwork&) = delete;
+
+private:
+    Network& network_;
+};
+
 }  // namespace
 
 GanObjective::GanObjective(Network& generator, Network& discriminator, Network* vgg,
@@ -56,7 +71,9 @@ GeneratorLoss GanObjective::generator_loss(Context& ctx, const Tensor& input, co
         loss.adversarial = wasserstein_generator_loss(logits, grad_term);
     }
     if (gradients) {
-        // Gradient of the adversarial term with respect to the generator's output.
+        // Gradient of the adversarial term with respect to the generator's output; the
+        // discriminator's own gradients are not wanted here, so its weight passes are skipped.
+        const FrozenNetwork frozen(discriminator_);
         const Tensor& diff_judged = discriminator_.backward(ctx, grad_term_, true).at(0);
         add_scaled(grad_out_, judged_backward(diff_judged, grad_judged_),
                    options_.adversarial_weight);

@@ -40,8 +40,8 @@ public:
                  const GanOptions& options);
 
     /// The generator loss of the batch (input x, label y, plain NCHW, y with one channel).
-    /// With `gradients`, every generator parameter's gradient is overwritten with the loss's
-    /// (the discriminator's and the VGG's parameter gradients are then unspecified).
+    /// With `gradients`, every generator parameter's gradient is overwritten with the loss's;
+    /// the discriminator's are left as they were, the VGG's unspecified (unless it is frozen).
     GeneratorLoss generator_loss(Context& ctx, const Tensor& input, const Tensor& label,
                                  bool gradients);
 

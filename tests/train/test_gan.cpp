@@ -161,6 +161,13 @@ TEST_P(DiscriminatorGradients,
     options.perceptual_weight = c.perceptual;
     GanObjective objective(f.generator, f.discriminator, &f.vgg, options);
     Context ctx(1);
+    // A generator step first, as in training: it leaves the discriminator's gradients alone
+    // (no weight passes), and the discriminator it froze must compute its own gradients again.
+    for (Parameter* p : f.discriminator.parameters())
+        std::fill(p->grad(), p->grad() + p->size(), 7.f);
+    objective.generator_loss(ctx, f.input, f.label, true);
+    for (Parameter* p : f.discriminator.parameters())
+        ASSERT_EQ(p->grad()[p->size() - 1], 7.f) << "discriminator parameter " << p->name();
     // The generator's gradients must stay untouched by the discriminator's loss.
     for (Parameter* p : f.generator.parameters()) std::fill(p->grad(), p->grad() + p->size(), 7.f);
     const double loss = objective.discriminator_loss(ctx, f.input, f.label, true);
