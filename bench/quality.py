@@ -532,7 +532,7 @@ def write_random_vgg19(path, seed):
 def adversarial(args, tools, work, pool):
     """TomoGAN's case: sparse-view CT (--sparse-views of --views angles: streaks) with photon
     noise. The same residual U-Net generator trained for --minutes each: with MSE only; and as a
-    GAN without and with the perceptual term (1 generator and 2 discriminator steps per
+    GAN without and with the perceptual term (1 generator and --itd discriminator steps per
     iteration, --ladv x adversarial + --lmse x MSE + --lperc x perceptual), each GAN first
     pre-trained with MSE for --gan-pretrain of the budget (as SRGAN and ESRGAN pre-train their
     generators; the two GANs start from the same pre-trained model, each then trained
@@ -570,7 +570,7 @@ def adversarial(args, tools, work, pool):
         models["mse"] = model
     pretrain_seconds = int(round(seconds * args.gan_pretrain))
     gan_seconds = seconds - pretrain_seconds
-    weights = ["--ladv", args.ladv, "--lmse", args.lmse, "--discriminator",
+    weights = ["--ladv", args.ladv, "--lmse", args.lmse, "--itd", args.itd, "--discriminator",
                args.gan_discriminator, "--lr-discriminator", args.lr_discriminator]
     if pretrain_seconds > 0:
         pretrained, note = train(tools, "supervised", data, os.path.join(work, "gan_pretrained.h5"),
@@ -587,9 +587,9 @@ def adversarial(args, tools, work, pool):
         notes.append("%s: %s" % (label, note))
         if model:
             models[label] = model
-    notes.append("gan: %d s MSE pre-training + %d s adversarial, --ladv %s --lmse %s (--lperc %s "
-                 "for %s), --discriminator %s --lr-discriminator %s"
-                 % (pretrain_seconds, gan_seconds, args.ladv, args.lmse, args.lperc,
+    notes.append("gan: %d s MSE pre-training + %d s adversarial, --ladv %s --lmse %s --itd %s "
+                 "(--lperc %s for %s), --discriminator %s --lr-discriminator %s"
+                 % (pretrain_seconds, gan_seconds, args.ladv, args.lmse, args.itd, args.lperc,
                     perceptual_label, args.gan_discriminator, args.lr_discriminator))
     rows, sharpness = [], []
     for dose in args.doses:
@@ -649,8 +649,10 @@ def main():
     parser.add_argument("--gan-patch", default="128", help="gan: patch side")
     parser.add_argument("--gan-pretrain", type=float, default=0.8,
                         help="gan: fraction of --minutes each GAN spends in MSE pre-training")
-    parser.add_argument("--ladv", default="0.003", help="gan: train_denoiser --ladv")
+    parser.add_argument("--ladv", default="0.03", help="gan: train_denoiser --ladv")
     parser.add_argument("--lmse", default="0.5", help="gan: train_denoiser --lmse")
+    parser.add_argument("--itd", default="1", help="gan: train_denoiser --itd, discriminator "
+                        "steps per generator step")
     parser.add_argument("--lperc", default="2", help="gan: train_denoiser --lperc (with the VGG19)")
     parser.add_argument("--gan-discriminator", default="conditional",
                         choices=("tomogan", "patch", "conditional"),

@@ -151,8 +151,10 @@ enum class GanDiscriminator {
     /// The patch discriminator conditioned on the generator's input (pix2pix, Isola et al.
     /// 2017): it judges pairs, the image's high-pass residual beside the input's (each of its
     /// depth slices, scaled to unit root mean square per patch so that a low dose's noise does
-    /// not drown the image), generated (input, G(input)) against real (input, label). It can
-    /// ask whether the detail the input shows survived, not only whether the image looks clean.
+    /// not drown the image; the image's residual by the centre slice's factor, so that it is
+    /// measured against the input's noise and a high dose weighs as much as a low one),
+    /// generated (input, G(input)) against real (input, label). It can ask whether the detail
+    /// the input shows survived, not only whether the image looks clean.
     conditional,
 };
 /// "tomogan", "patch", "conditional"; InvalidArgument naming `option` otherwise.

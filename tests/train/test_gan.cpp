@@ -14,6 +14,7 @@
 
 #include "core/context.hpp"
 #include "layer_check.hpp"
+#include "layers/convolution.hpp"
 #include "models/tomogan_discriminator.hpp"
 #include "models/tomogan_generator.hpp"
 #include "models/vgg19.hpp"
@@ -259,6 +260,37 @@ TEST(GanObjective, TheConditionalDiscriminatorSeesTheSameInputBesideFakeAndRealI
     for (std::int64_t o = 0; o < 64; ++o) std::fill_n(kernel.value() + o * 18 + 9, 9, 0.f);
     kernel.mark_changed();
     EXPECT_GT(std::abs(objective.discriminator_loss(ctx, f.input, f.label, false)), 1e-3);
+}
+
+TEST(GanObjective, TheConditionalDiscriminatorMeasuresTheImageInTheInputsUnits) {
+    // The image's residual is scaled by the factor that brings the input's to unit RMS, so it
+    // is measured against the input's noise: input and images 10 times larger leave the view
+    // and the loss as they were. A generator that scales with its input, one convolution
+    // without bias, keeps the fake images in step.
+    GanFixture f(GanDiscriminator::conditional);
+    Network linear;
+    linear.add_input("input", 1);
+    ConvolutionConfig conv;
+    conv.use_bias = false;
+    linear.add<ConvolutionLayer>({"input"}, "conv2d", conv);
+    linear.build({Dims{2, 1, patch, patch}});
+    linear.initialize(6);
+    GanOptions options;
+    options.discriminator = GanDiscriminator::conditional;
+    options.perceptual_weight = 0;
+    GanObjective objective(linear, f.discriminator, nullptr, options);
+    Context ctx(1);
+    const double loss = objective.discriminator_loss(ctx, f.input, f.label, false);
+    const auto ten_times = [](const Tensor& t) {
+        Tensor scaled(t.dims());
+        for (std::int64_t i = 0; i < t.dims().count(); ++i) scaled.data()[i] = 10.f * t.data()[i];
+        return scaled;
+    };
+    const Tensor input = ten_times(f.input), label = ten_times(f.label);
+    EXPECT_NEAR(objective.discriminator_loss(ctx, input, label, false), loss, 1e-5 * loss);
+    // Only the images larger: the discriminator sees them so.
+    EXPECT_GT(std::abs(objective.discriminator_loss(ctx, f.input, label, false) - loss),
+              1e-2 * loss);
 }
 
 TEST(GanObjective, APerceptualWeightWithoutVggIsRefused) {
