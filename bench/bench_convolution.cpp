@@ -164,17 +164,17 @@ void framework_layer(benchmark::State& state, ConvShape s, ImageSize img,
 
 int main(int argc, char** argv) {
     bench::report_peak();
-    benchmark::RegisterBenchmark(
-        "peak_fma",
-        [](benchmark::State& state) {
-            timed_loop(state, 2.0 * 16 * bench::fma_chains * 2'000'000.0 * omp_get_max_threads(),
-                       [] {
-                           double sink = 0;
+    const double fma_flops =
+        2.0 * bench::fma_lanes() * bench::fma_chains * 2'000'000.0 * omp_get_max_threads();
+    benchmark::RegisterBenchmark("peak_fma",
+                                 [fma_flops](benchmark::State& state) {
+                                     timed_loop(state, fma_flops, [] {
+                                         double sink = 0;
 #pragma omp parallel reduction(+ : sink)
-                           sink += bench::fma_kernel(2'000'000);
-                           benchmark::DoNotOptimize(sink);
-                       });
-        })
+                                         sink += bench::fma_kernel(2'000'000);
+                                         benchmark::DoNotOptimize(sink);
+                                     });
+                                 })
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
 
