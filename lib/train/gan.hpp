@@ -76,7 +76,7 @@ private:
     Tensor bgr_, label_features_, grad_features_, grad_gray_;
     Tensor judged_fake_, judged_real_, grad_judged_, image_residual_, input_residual_;
     std::vector<std::vector<float>> saved_grads_;
-    std::vector<float> plane_scales_;  // conditional: per image, its input's centre slice's
+    std::vector<float> plane_scales_;  // conditional: per image, its input centre slice's scale
 };
 
 }  // namespace tomodenoise
